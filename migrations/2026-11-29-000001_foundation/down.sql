@@ -1,0 +1,14 @@
+DROP TABLE audit_events;
+DROP FUNCTION audit_events_are_append_only();
+DROP TABLE email_outbox;
+DROP TABLE sign_in_locks;
+DROP TABLE sign_in_failures;
+DROP TABLE sessions;
+DROP TABLE account_tokens;
+DROP TABLE environment_roles;
+DROP TABLE environments;
+DROP FUNCTION environments_are_fixed();
+DROP TABLE memberships;
+DROP TABLE organizations;
+DROP FUNCTION organizations_have_three_environments();
+DROP TABLE users;

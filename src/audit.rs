@@ -1,0 +1,72 @@
+//! The one function that appends to the audit log. Every state change, and every denied attempt
+//! at an owner/admin action, calls it inside the transaction that makes (or refuses) the change.
+
+use diesel::prelude::*;
+
+use crate::db::schema::audit_events;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Attempted,
+    Successful,
+    Denied,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Attempted => "attempted",
+            Status::Successful => "successful",
+            Status::Denied => "denied",
+        }
+    }
+}
+
+/// Who acted.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Visitor,
+    User { id: i64, email: String },
+    System,
+}
+
+/// The request an action came from.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub struct Event<'a> {
+    pub organization: Option<(i64, &'a str)>,
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+    pub status: Status,
+    pub meta: &'a RequestMeta,
+}
+
+pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
+    let (actor_kind, actor_user_id, actor_label) = match event.actor {
+        Actor::Visitor => ("visitor", None, "visitor".to_string()),
+        Actor::User { id, email } => ("user", Some(*id), email.clone()),
+        Actor::System => ("system", None, "system".to_string()),
+    };
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::organization_id.eq(event.organization.map(|o| o.0)),
+            audit_events::organization_name.eq(event.organization.map(|o| o.1.to_string())),
+            audit_events::actor_kind.eq(actor_kind),
+            audit_events::actor_user_id.eq(actor_user_id),
+            audit_events::actor_label.eq(actor_label),
+            audit_events::action.eq(event.action),
+            audit_events::target.eq(event.target),
+            audit_events::details.eq(event.details),
+            audit_events::ip.eq(&event.meta.ip),
+            audit_events::user_agent.eq(event.meta.user_agent.as_ref().map(|ua| ua.chars().take(500).collect::<String>())),
+            audit_events::status.eq(event.status.as_str()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Cross-site request forgery defences: every form post carries the session's token (checked by
+//! the `CsrfForm` extractor, the only way handlers read a form), and every unsafe request must
+//! come from our own origin (checked by `check_origin` middleware).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::session::TypedSession;
+use crate::config::Settings;
+use crate::error::AppError;
+
+#[derive(Deserialize)]
+struct WithToken<T> {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+/// A url-encoded form whose CSRF token matched the session's.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = TypedSession::from_request(req, payload).into_inner();
+        let form = web::Form::<WithToken<T>>::from_request(req, payload);
+        Box::pin(async move {
+            let session = session?;
+            let form = form.await.map_err(|e| AppError::BadRequest(e.to_string()))?.into_inner();
+            if !session.csrf_matches(&form.csrf_token) {
+                return Err(AppError::Csrf);
+            }
+            Ok(CsrfForm(form.form))
+        })
+    }
+}
+
+/// Refuses unsafe requests whose Origin (or, lacking it, Referer) is not this site.
+pub async fn check_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        let expected = req.app_data::<web::Data<Settings>>().map(|s| s.origin()).unwrap_or_default();
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let allowed = match origin {
+            Some(origin) => origin == expected,
+            None => req
+                .headers()
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .is_some_and(|r| r.origin().ascii_serialization() == expected),
+        };
+        if !allowed {
+            return Err(AppError::Csrf.into());
+        }
+    }
+    next.call(req).await
+}

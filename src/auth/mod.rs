@@ -1,0 +1,77 @@
+//! Authentication: password hashing, the typed session, CSRF and Origin checks, and the
+//! extractor that tells who is asking.
+
+pub mod csrf;
+pub mod password;
+pub mod session;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use crate::audit::{Actor, RequestMeta};
+use crate::db::{self, PgPool, users::User};
+use crate::error::AppError;
+use session::TypedSession;
+
+/// Who is asking: the session, the signed-in user (loaded from the database on every request, so
+/// a deleted account is signed out at once) and the request's IP and user agent.
+pub struct Auth {
+    pub session: TypedSession,
+    pub user: Option<User>,
+    pub meta: RequestMeta,
+    pub path: String,
+}
+
+impl Auth {
+    /// The signed-in user, or a redirect to the sign-in page that comes back here.
+    pub fn require_user(&self) -> Result<&User, AppError> {
+        self.user.as_ref().ok_or_else(|| AppError::SignInRequired(self.path.clone()))
+    }
+
+    pub fn actor(&self) -> Actor {
+        match &self.user {
+            Some(u) => Actor::User { id: u.id, email: u.email.clone() },
+            None => Actor::Visitor,
+        }
+    }
+}
+
+pub fn request_meta(req: &HttpRequest) -> RequestMeta {
+    RequestMeta {
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    }
+}
+
+impl FromRequest for Auth {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = TypedSession::from_request(req, payload).into_inner();
+        let pool = req.app_data::<web::Data<PgPool>>().cloned();
+        let meta = request_meta(req);
+        let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        Box::pin(async move {
+            let session = session?;
+            let pool = pool.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no database pool")))?;
+            let user = match session.user_id()? {
+                Some(id) => {
+                    let user = db::run(&pool, move |c| db::users::find(c, id)).await?;
+                    if user.is_none() {
+                        session.sign_out();
+                    }
+                    user
+                }
+                None => None,
+            };
+            Ok(Auth { session, user, meta, path })
+        })
+    }
+}

@@ -1,0 +1,53 @@
+//! argon2id password hashing (m=19456 KiB, t=2, p=1), always on the blocking pool.
+
+use std::sync::LazyLock;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+use argon2::Argon2;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::AppError;
+
+/// Verified against when the email is unknown, so an unknown email costs the same time as a
+/// wrong password.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash_blocking(&SecretString::from("gatehouse-dummy-password".to_string())).unwrap_or_default()
+});
+
+fn hash_blocking(password: &SecretString) -> Result<String, argon2::password_hash::Error> {
+    Ok(Argon2::default().hash_password(password.expose_secret().as_bytes())?.to_string())
+}
+
+fn verify_blocking(hash: &str, password: &SecretString) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+pub async fn hash(password: SecretString) -> Result<String, AppError> {
+    actix_web::web::block(move || hash_blocking(&password))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
+/// Checks a password against a stored hash, or against the dummy hash when there is none.
+pub async fn verify(stored: Option<String>, password: SecretString) -> Result<bool, AppError> {
+    actix_web::web::block(move || match stored {
+        Some(hash) => verify_blocking(&hash, &password),
+        None => {
+            verify_blocking(&DUMMY_HASH, &password);
+            false
+        }
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))
+}
+
+/// Computes the dummy hash ahead of the first sign-in.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY_HASH);
+}

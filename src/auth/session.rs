@@ -1,0 +1,113 @@
+//! `TypedSession`: the only code that knows the session's keys — the signed-in user, the CSRF
+//! token, flash messages, the organization last opened.
+
+use std::future::{Ready, ready};
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use serde::{Deserialize, Serialize};
+
+use crate::db::sessions::USER_ID_KEY;
+use crate::error::AppError;
+
+const CSRF_KEY: &str = "csrf";
+const FLASH_KEY: &str = "flash";
+const CURRENT_ORG_KEY: &str = "current_org";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashKind {
+    Success,
+    Info,
+    Error,
+}
+
+impl FlashKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlashKind::Success => "success",
+            FlashKind::Info => "info",
+            FlashKind::Error => "error",
+        }
+    }
+}
+
+pub struct TypedSession(Session);
+
+fn session_error(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(anyhow::anyhow!("session: {e}"))
+}
+
+impl TypedSession {
+    pub fn user_id(&self) -> Result<Option<i64>, AppError> {
+        self.0.get(USER_ID_KEY).map_err(session_error)
+    }
+
+    /// Signs in: a new session id, so a session fixed before sign-in is worthless.
+    pub fn sign_in(&self, user_id: i64) -> Result<(), AppError> {
+        self.0.renew();
+        self.0.insert(USER_ID_KEY, user_id).map_err(session_error)?;
+        self.0.insert(CSRF_KEY, crate::db::tokens::new_token()).map_err(session_error)
+    }
+
+    /// Signs out: the stored session is destroyed.
+    pub fn sign_out(&self) {
+        self.0.purge();
+    }
+
+    /// Keeps the session but gives it a new id (after a password change).
+    pub fn renew(&self) {
+        self.0.renew();
+    }
+
+    /// The session's CSRF token, created on first use.
+    pub fn csrf_token(&self) -> Result<String, AppError> {
+        if let Some(token) = self.0.get::<String>(CSRF_KEY).map_err(session_error)? {
+            return Ok(token);
+        }
+        let token = crate::db::tokens::new_token();
+        self.0.insert(CSRF_KEY, &token).map_err(session_error)?;
+        Ok(token)
+    }
+
+    pub fn csrf_matches(&self, submitted: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        match self.0.get::<String>(CSRF_KEY) {
+            Ok(Some(token)) => !submitted.is_empty() && bool::from(token.as_bytes().ct_eq(submitted.as_bytes())),
+            _ => false,
+        }
+    }
+
+    pub fn flash(&self, kind: FlashKind, message: impl Into<String>) {
+        let _ = self.0.insert(FLASH_KEY, Flash { kind, message: message.into() });
+    }
+
+    pub fn take_flash(&self) -> Option<Flash> {
+        self.0.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
+    }
+
+    pub fn set_current_org(&self, slug: &str) {
+        if self.current_org().as_deref() != Some(slug) {
+            let _ = self.0.insert(CURRENT_ORG_KEY, slug);
+        }
+    }
+
+    pub fn current_org(&self) -> Option<String> {
+        self.0.get(CURRENT_ORG_KEY).ok().flatten()
+    }
+}
+
+impl FromRequest for TypedSession {
+    type Error = AppError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Ok(TypedSession(req.get_session())))
+    }
+}

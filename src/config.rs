@@ -1,0 +1,147 @@
+//! Typed settings, read from command-line flags or environment variables (clap), with secrets
+//! held as `SecretString`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about = "Organizations, members and environment access")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Grant or revoke platform operator rights; the only way to make an operator.
+    Operator {
+        #[command(subcommand)]
+        action: OperatorAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorAction {
+    /// Make the account with this email a platform operator.
+    Grant { email: String },
+    /// Take platform operator rights away from the account with this email.
+    Revoke { email: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Plain http, the local mailbox, an embedded PostgreSQL when DATABASE_URL is unset.
+    Local,
+    /// Requires DATABASE_URL, SMTP_URL, an https BASE_URL and a SESSION_KEY of 64+ bytes.
+    Production,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Local (development) or production mode.
+    #[arg(long, env = "GATEHOUSE_MODE", value_enum, default_value = "local", global = true)]
+    pub mode: Mode,
+    /// PostgreSQL URL. Unset: an embedded cluster under the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<SecretString>,
+    /// SMTP server, e.g. smtp://user:pass@host:587?tls=required. Unset (local mode): the local
+    /// mailbox at /dev/mailbox.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<SecretString>,
+    /// Sender address of outgoing email.
+    #[arg(long, env = "MAIL_FROM", default_value = "Gatehouse <gatehouse@localhost>", global = true)]
+    pub mail_from: String,
+    /// Public URL of the dashboard, used in email links and for the Origin check.
+    #[arg(long, env = "BASE_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub base_url: String,
+    /// Key that signs session cookies, at least 64 bytes. Unset (local mode): generated once and
+    /// kept in the data directory.
+    #[arg(long, env = "SESSION_KEY", hide_env_values = true, global = true)]
+    pub session_key: Option<SecretString>,
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// Directory for the embedded PostgreSQL cluster and the local session key.
+    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = ".gatehouse", global = true)]
+    pub data_dir: PathBuf,
+    /// Most organizations one person may belong to.
+    #[arg(long, env = "MAX_ORGS_PER_USER", default_value_t = 400, global = true)]
+    pub max_orgs_per_user: i64,
+    /// Days before an invitation link expires.
+    #[arg(long, env = "INVITE_TTL_DAYS", default_value_t = 7, global = true)]
+    pub invite_ttl_days: i64,
+    /// Invitations one organization may send per day.
+    #[arg(long, env = "INVITES_PER_ORG_PER_DAY", default_value_t = 200, global = true)]
+    pub invites_per_org_per_day: i64,
+    /// Minutes a re-entered password counts as fresh for production grants.
+    #[arg(long, env = "SUDO_MINUTES", default_value_t = 10, global = true)]
+    pub sudo_minutes: i64,
+    /// Failed sign-ins per account or per IP within the window before sign-in locks.
+    #[arg(long, env = "SIGNIN_MAX_FAILURES", default_value_t = 10, global = true)]
+    pub signin_max_failures: i64,
+    /// Length in minutes of the failure window and of the lock.
+    #[arg(long, env = "SIGNIN_LOCK_MINUTES", default_value_t = 15, global = true)]
+    pub signin_lock_minutes: i64,
+    /// Database connections per instance.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, global = true)]
+    pub database_pool_size: u32,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Checks the rules of production mode, so a misconfigured production start stops at once
+    /// with a message instead of running with local defaults.
+    pub fn validate(&self) -> Result<(), String> {
+        let base = url::Url::parse(&self.base_url).map_err(|e| format!("BASE_URL is not a URL: {e}"))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err("BASE_URL must start with http:// or https://".into());
+        }
+        if self.mode == Mode::Production {
+            if self.database_url.is_none() {
+                return Err("production mode needs DATABASE_URL".into());
+            }
+            if self.smtp_url.is_none() {
+                return Err("production mode needs SMTP_URL (there is no local mailbox in production)".into());
+            }
+            if base.scheme() != "https" {
+                return Err("production mode needs an https:// BASE_URL".into());
+            }
+            match &self.session_key {
+                Some(k) if k.expose_secret().len() >= 64 => {}
+                _ => return Err("production mode needs a SESSION_KEY of at least 64 bytes".into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.mode == Mode::Local
+    }
+
+    /// Cookies are Secure whenever the dashboard is reached over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// `scheme://host[:port]` of BASE_URL, as browsers send it in the Origin header.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.base_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
+    /// An absolute link to a path of the dashboard.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base_url.trim_end_matches('/'), path_and_query)
+    }
+}

@@ -1,0 +1,213 @@
+//! Organizations, their memberships and environments, and the invariants that guard them (the
+//! per-user organization limit), each inside one transaction with a row lock.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use super::schema::{environment_roles, environments, memberships, organizations, users};
+use crate::audit::{self, Actor, RequestMeta};
+use crate::authz::{EnvKind, EnvRole, OrgRole};
+use crate::domain::OrgName;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One organization as its member sees it: the organization, their role, and their role in each
+/// environment (in the fixed order development, staging, production).
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub org: Organization,
+    pub role: OrgRole,
+    pub environments: Vec<EnvironmentAccess>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnvironmentAccess {
+    pub id: i64,
+    pub kind: EnvKind,
+    pub role: Option<EnvRole>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("organization limit reached")]
+    LimitReached,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Creates an organization with its three environments; the creator becomes owner and engineer
+/// in development and staging. The creator's user row is locked while their memberships are
+/// counted, so concurrent creations cannot pass the limit.
+pub fn create(conn: &mut PgConnection, actor: &Actor, user_id: i64, name: &OrgName, max_orgs: i64, meta: &RequestMeta) -> Result<Organization, CreateError> {
+    conn.transaction(|conn| {
+        users::table.find(user_id).select(users::id).for_update().first::<i64>(conn)?;
+        let count: i64 = memberships::table
+            .filter(memberships::user_id.eq(user_id))
+            .select(count_star())
+            .first(conn)?;
+        if count >= max_orgs {
+            audit::record(conn, audit::Event {
+                organization: None,
+                actor,
+                action: "organization.created",
+                target: Some(name.as_str().to_string()),
+                details: serde_json::json!({ "reason": "organization limit reached", "limit": max_orgs }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Err(CreateError::LimitReached);
+        }
+        let org = insert_with_unique_slug(conn, name)?;
+        let env_ids: Vec<(i64, String)> = diesel::insert_into(environments::table)
+            .values(
+                EnvKind::ALL
+                    .iter()
+                    .map(|k| (environments::organization_id.eq(org.id), environments::kind.eq(k.as_str())))
+                    .collect::<Vec<_>>(),
+            )
+            .returning((environments::id, environments::kind))
+            .get_results(conn)?;
+        diesel::insert_into(memberships::table)
+            .values((
+                memberships::organization_id.eq(org.id),
+                memberships::user_id.eq(user_id),
+                memberships::role.eq(OrgRole::Owner.as_str()),
+            ))
+            .execute(conn)?;
+        let creator_roles: Vec<_> = env_ids
+            .iter()
+            .filter(|(_, kind)| kind != EnvKind::Production.as_str())
+            .map(|(id, _)| {
+                (
+                    environment_roles::environment_id.eq(*id),
+                    environment_roles::organization_id.eq(org.id),
+                    environment_roles::user_id.eq(user_id),
+                    environment_roles::role.eq(EnvRole::Engineer.as_str()),
+                )
+            })
+            .collect();
+        diesel::insert_into(environment_roles::table).values(creator_roles).execute(conn)?;
+        audit::record(conn, audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor,
+            action: "organization.created",
+            target: Some(org.slug.clone()),
+            details: serde_json::json!({ "after": { "name": org.name, "slug": org.slug } }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(org)
+    })
+}
+
+fn insert_with_unique_slug(conn: &mut PgConnection, name: &OrgName) -> QueryResult<Organization> {
+    let base = name.slug();
+    for attempt in 1.. {
+        let slug = if attempt == 1 { base.clone() } else { format!("{base}-{attempt}") };
+        let inserted = diesel::insert_into(organizations::table)
+            .values((organizations::name.eq(name.as_str()), organizations::slug.eq(&slug)))
+            .on_conflict(organizations::slug)
+            .do_nothing()
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .optional()?;
+        if let Some(org) = inserted {
+            return Ok(org);
+        }
+        if attempt > 20 {
+            // Very crowded base name: jump to a random suffix instead of counting on.
+            let slug = format!("{base}-{}", crate::db::tokens::new_token()[..8].to_lowercase().replace(['-', '_'], "x"));
+            return diesel::insert_into(organizations::table)
+                .values((organizations::name.eq(name.as_str()), organizations::slug.eq(&slug)))
+                .returning(Organization::as_returning())
+                .get_result(conn);
+        }
+    }
+    unreachable!("the loop above returns")
+}
+
+/// The caller's access to an organization, or `None` when they are not a member (so the
+/// organization's existence is not revealed). Two statements whatever the data size.
+pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<Option<Access>> {
+    let found: Option<(Organization, String)> = organizations::table
+        .inner_join(memberships::table)
+        .filter(organizations::slug.eq(slug))
+        .filter(memberships::user_id.eq(user_id))
+        .select((Organization::as_select(), memberships::role))
+        .first(conn)
+        .optional()?;
+    let Some((org, role)) = found else { return Ok(None) };
+    let rows: Vec<(i64, String, Option<String>)> = environments::table
+        .left_join(
+            environment_roles::table.on(environment_roles::environment_id
+                .eq(environments::id)
+                .and(environment_roles::user_id.eq(user_id))),
+        )
+        .filter(environments::organization_id.eq(org.id))
+        .select((environments::id, environments::kind, environment_roles::role.nullable()))
+        .load(conn)?;
+    let mut environments: Vec<EnvironmentAccess> = rows
+        .into_iter()
+        .filter_map(|(id, kind, role)| {
+            Some(EnvironmentAccess { id, kind: kind.parse().ok()?, role: role.and_then(|r| r.parse().ok()) })
+        })
+        .collect();
+    environments.sort_by_key(|e| e.kind);
+    let role = role.parse().map_err(|_| diesel::result::Error::NotFound)?;
+    Ok(Some(Access { org, role, environments }))
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct MyOrganization {
+    pub name: String,
+    pub slug: String,
+    pub status: String,
+    pub role: String,
+}
+
+/// A page of the user's organizations, by name, plus their total count. Two statements.
+pub fn list_for_user(conn: &mut PgConnection, user_id: i64, offset: i64, limit: i64) -> QueryResult<(Vec<MyOrganization>, i64)> {
+    let page = organizations::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order((organizations::name.asc(), organizations::id.asc()))
+        .offset(offset)
+        .limit(limit)
+        .select((organizations::name, organizations::slug, organizations::status, memberships::role))
+        .load(conn)?;
+    let total = memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .select(count_star())
+        .first(conn)?;
+    Ok((page, total))
+}
+
+/// Renames an organization, recording before and after.
+pub fn rename(conn: &mut PgConnection, actor: &Actor, org_id: i64, name: &OrgName, meta: &RequestMeta) -> QueryResult<Organization> {
+    conn.transaction(|conn| {
+        let before: Organization = organizations::table.find(org_id).select(Organization::as_select()).for_update().first(conn)?;
+        let after: Organization = diesel::update(organizations::table.find(org_id))
+            .set(organizations::name.eq(name.as_str()))
+            .returning(Organization::as_returning())
+            .get_result(conn)?;
+        audit::record(conn, audit::Event {
+            organization: Some((after.id, &after.name)),
+            actor,
+            action: "organization.renamed",
+            target: Some(after.slug.clone()),
+            details: serde_json::json!({ "before": { "name": before.name }, "after": { "name": after.name } }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(after)
+    })
+}

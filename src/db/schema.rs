@@ -1,0 +1,145 @@
+// @generated shape of `diesel print-schema`; keep in step with migrations/.
+
+diesel::table! {
+    account_tokens (id) {
+        id -> Int8,
+        user_id -> Int8,
+        purpose -> Text,
+        token_hash -> Bytea,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Int8,
+        organization_id -> Nullable<Int8>,
+        organization_name -> Nullable<Text>,
+        actor_kind -> Text,
+        actor_user_id -> Nullable<Int8>,
+        actor_label -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        details -> Jsonb,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Int8,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    environment_roles (environment_id, user_id) {
+        environment_id -> Int8,
+        organization_id -> Int8,
+        user_id -> Int8,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    environments (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    memberships (organization_id, user_id) {
+        organization_id -> Int8,
+        user_id -> Int8,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Int8,
+        name -> Text,
+        slug -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (key_hash) {
+        key_hash -> Bytea,
+        user_id -> Nullable<Int8>,
+        state -> Jsonb,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sign_in_failures (id) {
+        id -> Int8,
+        email -> Text,
+        ip -> Text,
+        failed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sign_in_locks (key) {
+        key -> Text,
+        locked_until -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        name -> Text,
+        email -> Text,
+        password_hash -> Text,
+        email_verified_at -> Nullable<Timestamptz>,
+        is_operator -> Bool,
+        last_sign_in_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(environment_roles -> users (user_id));
+diesel::joinable!(environments -> organizations (organization_id));
+diesel::joinable!(memberships -> organizations (organization_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    account_tokens,
+    audit_events,
+    email_outbox,
+    environment_roles,
+    environments,
+    memberships,
+    organizations,
+    sessions,
+    sign_in_failures,
+    sign_in_locks,
+    users,
+);

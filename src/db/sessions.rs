@@ -1,0 +1,156 @@
+//! Server-side session storage for actix-session, in PostgreSQL so that every instance serves
+//! every request and a password reset can end all of a user's sessions.
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use chrono::Utc;
+use diesel::prelude::*;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::PgPool;
+use super::schema::sessions;
+
+/// The session-state key holding the signed-in user's id.
+pub const USER_ID_KEY: &str = "user_id";
+
+#[derive(Clone)]
+pub struct PgSessionStore {
+    pool: PgPool,
+}
+
+impl PgSessionStore {
+    pub fn new(pool: PgPool) -> Self {
+        PgSessionStore { pool }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut PgConnection) -> QueryResult<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || -> anyhow::Result<T> {
+            let mut conn = pool.get()?;
+            Ok(f(&mut conn)?)
+        })
+        .await?
+    }
+}
+
+fn key_hash(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+fn user_id_of(state: &HashMap<String, String>) -> Option<i64> {
+    state.get(USER_ID_KEY).and_then(|v| serde_json::from_str::<i64>(v).ok())
+}
+
+fn expiry(ttl: &Duration) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(ttl.whole_seconds())
+}
+
+fn new_key() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl SessionStore for PgSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        let hash = key_hash(session_key.as_ref());
+        let state: Option<serde_json::Value> = self
+            .blocking(move |conn| {
+                sessions::table
+                    .find(hash)
+                    .filter(sessions::expires_at.gt(Utc::now()))
+                    .select(sessions::state)
+                    .first(conn)
+                    .optional()
+            })
+            .await
+            .map_err(LoadError::Other)?;
+        state
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| LoadError::Deserialization(e.into()))
+    }
+
+    async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let key = new_key();
+        let hash = key_hash(&key);
+        let user_id = user_id_of(&state);
+        let json = serde_json::to_value(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+        let expires = expiry(ttl);
+        self.blocking(move |conn| {
+            diesel::insert_into(sessions::table)
+                .values((
+                    sessions::key_hash.eq(hash),
+                    sessions::user_id.eq(user_id),
+                    sessions::state.eq(json),
+                    sessions::expires_at.eq(expires),
+                ))
+                .execute(conn)
+        })
+        .await
+        .map_err(SaveError::Other)?;
+        SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
+    }
+
+    async fn update(&self, session_key: SessionKey, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let hash = key_hash(session_key.as_ref());
+        let user_id = user_id_of(&state);
+        let json = serde_json::to_value(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let expires = expiry(ttl);
+        let updated = self
+            .blocking(move |conn| {
+                diesel::update(sessions::table.find(hash).filter(sessions::expires_at.gt(Utc::now())))
+                    .set((sessions::user_id.eq(user_id), sessions::state.eq(json), sessions::expires_at.eq(expires)))
+                    .execute(conn)
+            })
+            .await
+            .map_err(UpdateError::Other)?;
+        if updated == 1 {
+            Ok(session_key)
+        } else {
+            // The session was deleted meanwhile (e.g. a password reset ended it): start afresh
+            // rather than bringing it back.
+            self.save(state_without_user(), ttl).await.map_err(|e| match e {
+                SaveError::Serialization(e) => UpdateError::Serialization(e),
+                SaveError::Other(e) => UpdateError::Other(e),
+            })
+        }
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+        let hash = key_hash(session_key.as_ref());
+        let expires = expiry(ttl);
+        self.blocking(move |conn| {
+            diesel::update(sessions::table.find(hash)).set(sessions::expires_at.eq(expires)).execute(conn)
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        let hash = key_hash(session_key.as_ref());
+        self.blocking(move |conn| diesel::delete(sessions::table.find(hash)).execute(conn)).await?;
+        Ok(())
+    }
+}
+
+fn state_without_user() -> HashMap<String, String> {
+    HashMap::new()
+}
+
+/// Ends every session of a user (password reset).
+pub fn delete_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}
+
+/// Removes expired sessions.
+pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now()))).execute(conn)
+}

@@ -1,0 +1,82 @@
+//! Single-use emailed tokens (email verification, password reset). The token itself only
+//! travels in the email; the database keeps its SHA-256.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::schema::account_tokens;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// 32 random bytes, base64url without padding.
+pub fn new_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Creates a token for the user and returns its clear text (for the email link).
+pub fn issue(conn: &mut PgConnection, user_id: i64, purpose: Purpose, ttl: Duration) -> QueryResult<String> {
+    let token = new_token();
+    diesel::insert_into(account_tokens::table)
+        .values((
+            account_tokens::user_id.eq(user_id),
+            account_tokens::purpose.eq(purpose.as_str()),
+            account_tokens::token_hash.eq(hash(&token)),
+            account_tokens::expires_at.eq(Utc::now() + ttl),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Valid { token_id: i64, user_id: i64 },
+    Expired,
+    Used,
+    Unknown,
+}
+
+/// Finds a token, locking its row so that only one request can use it.
+pub fn find_for_use(conn: &mut PgConnection, token: &str, purpose: Purpose) -> QueryResult<Lookup> {
+    let row: Option<(i64, i64, DateTime<Utc>, Option<DateTime<Utc>>)> = account_tokens::table
+        .filter(account_tokens::token_hash.eq(hash(token)))
+        .filter(account_tokens::purpose.eq(purpose.as_str()))
+        .select((account_tokens::id, account_tokens::user_id, account_tokens::expires_at, account_tokens::used_at))
+        .for_update()
+        .first(conn)
+        .optional()?;
+    Ok(match row {
+        None => Lookup::Unknown,
+        Some((_, _, _, Some(_))) => Lookup::Used,
+        Some((_, _, expires, None)) if expires <= Utc::now() => Lookup::Expired,
+        Some((token_id, user_id, _, None)) => Lookup::Valid { token_id, user_id },
+    })
+}
+
+pub fn mark_used(conn: &mut PgConnection, token_id: i64) -> QueryResult<()> {
+    diesel::update(account_tokens::table.find(token_id))
+        .set(account_tokens::used_at.eq(Utc::now()))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Users: accounts with a name, a lower-cased unique email and an argon2id password hash.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::schema::users;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub is_operator: bool,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn is_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
+}
+
+pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).optional()
+}
+
+pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Inserts a user; `None` when the email is already taken.
+pub fn create(conn: &mut PgConnection, name: &str, email: &str, password_hash: &str, verified: bool) -> QueryResult<Option<User>> {
+    diesel::insert_into(users::table)
+        .values((
+            users::name.eq(name),
+            users::email.eq(email.to_lowercase()),
+            users::password_hash.eq(password_hash),
+            users::email_verified_at.eq(verified.then(Utc::now)),
+        ))
+        .on_conflict(users::email)
+        .do_nothing()
+        .returning(User::as_returning())
+        .get_result(conn)
+        .optional()
+}
+
+pub fn mark_verified(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id).filter(users::email_verified_at.is_null()))
+        .set(users::email_verified_at.eq(Utc::now()))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_password_hash(conn: &mut PgConnection, id: i64, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)).execute(conn)?;
+    Ok(())
+}
+
+pub fn touch_sign_in(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id)).set(users::last_sign_in_at.eq(Utc::now())).execute(conn)?;
+    Ok(())
+}
+
+/// Grants or revokes platform operator rights; false when no account has this email.
+pub fn set_operator(conn: &mut PgConnection, email: &str, operator: bool) -> QueryResult<bool> {
+    let n = diesel::update(users::table.filter(users::email.eq(email.trim().to_lowercase())))
+        .set(users::is_operator.eq(operator))
+        .execute(conn)?;
+    Ok(n == 1)
+}

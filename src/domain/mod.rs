@@ -1,0 +1,180 @@
+//! Validated values ("parse, don't validate"): once a value of these types exists, it is valid.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A lower-cased email address of plausible shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let email = input.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("Enter your email address.");
+        }
+        if email.len() > 254 {
+            return Err("Email addresses are at most 254 characters.");
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return Err("Enter an email address like name@example.com.");
+        };
+        let domain_ok = !domain.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c));
+        if !domain_ok || !local_ok {
+            return Err("Enter an email address like name@example.com.");
+        }
+        Ok(EmailAddress(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's display name: 1–100 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err("Enter your name.");
+        }
+        if name.chars().count() > 100 {
+            return Err("Names are at most 100 characters.");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("Names cannot contain control characters.");
+        }
+        Ok(PersonName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An organization name: 1–100 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgName(String);
+
+impl OrgName {
+    pub fn parse(input: &str) -> Result<Self, &'static str> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err("Enter a name for the organization.");
+        }
+        if name.chars().count() > 100 {
+            return Err("Organization names are at most 100 characters.");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("Organization names cannot contain control characters.");
+        }
+        Ok(OrgName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL slug derived from the name: lower-case ASCII letters and digits joined by single
+    /// hyphens ("org" when nothing is left).
+    pub fn slug(&self) -> String {
+        let mut slug = String::new();
+        for c in self.0.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c);
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+            if slug.len() >= 60 {
+                break;
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        if slug.is_empty() { "org".to_string() } else { slug.to_string() }
+    }
+}
+
+/// A new password that passed the length and strength rules.
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    /// 10–128 characters, not weak by zxcvbn's estimate, and not containing the person's name
+    /// or email.
+    pub fn parse(input: &str, name: &str, email: &str) -> Result<Self, &'static str> {
+        let length = input.chars().count();
+        if length < 10 {
+            return Err("Use at least 10 characters.");
+        }
+        if length > 128 {
+            return Err("Use at most 128 characters.");
+        }
+        let lower = input.to_lowercase();
+        let email = email.trim().to_lowercase();
+        let local = email.split('@').next().unwrap_or_default();
+        let name_parts = name.split_whitespace().map(str::to_lowercase).filter(|p| p.chars().count() >= 3);
+        let contains_identity = (!email.is_empty() && lower.contains(&email))
+            || (local.chars().count() >= 3 && lower.contains(local))
+            || name_parts.into_iter().any(|p| lower.contains(&p));
+        if contains_identity {
+            return Err("Your password cannot contain your name or email address.");
+        }
+        let estimate = zxcvbn::zxcvbn(input, &[name, &email]);
+        if (estimate.score() as u8) < 3 {
+            return Err("This password is too easy to guess. Add more words or characters that are not a common pattern.");
+        }
+        Ok(NewPassword(SecretString::from(input.to_string())))
+    }
+
+    pub fn secret(&self) -> &SecretString {
+        &self.0
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(EmailAddress::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@example.com", "a b@example.com", "ada@exa mple.com", "ada@.com"] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn slugs_are_derived_from_names() {
+        assert_eq!(OrgName::parse("  Acme, Inc. ").unwrap().slug(), "acme-inc");
+        assert_eq!(OrgName::parse("日本").unwrap().slug(), "org");
+        assert_eq!(OrgName::parse("x".repeat(100).as_str()).unwrap().slug().len(), 60);
+    }
+
+    #[test]
+    fn organization_names_have_bounds() {
+        assert!(OrgName::parse("   ").is_err());
+        assert!(OrgName::parse(&"a".repeat(101)).is_err());
+        assert!(OrgName::parse(&"a".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn weak_short_long_and_personal_passwords_are_refused() {
+        assert!(NewPassword::parse("short", "Ada", "ada@example.com").is_err());
+        assert!(NewPassword::parse("password123", "Ada", "ada@example.com").is_err());
+        assert!(NewPassword::parse(&"x".repeat(129), "Ada", "ada@example.com").is_err());
+        assert!(NewPassword::parse("lovelace-orbit-cactus-91", "Ada Lovelace", "ada@example.com").is_err());
+        assert!(NewPassword::parse("correct horse battery staple", "Ada", "ada@example.com").is_ok());
+    }
+}

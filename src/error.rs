@@ -1,0 +1,78 @@
+//! One error type at the HTTP edge: rendered error pages for people, never internal details.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("the form expired or did not come from this site")]
+    Csrf,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("sign-in required")]
+    SignInRequired(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::NotFound,
+            other => AppError::Internal(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::SignInRequired(next) = self {
+            let location = format!("/signin?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
+        }
+        let (title, message) = match self {
+            AppError::NotFound => ("Page not found", "There is nothing here, or you do not have access to it."),
+            AppError::Forbidden => ("Not allowed", "Your role does not allow this. Ask an owner or admin of the organization."),
+            AppError::Csrf => ("Form expired", "This form expired or did not come from this site. Go back, reload the page and try again."),
+            AppError::BadRequest(_) => ("Bad request", "The request could not be understood. Go back and try again."),
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "request failed");
+                ("Something went wrong", "The server could not complete this request. Nothing was lost; try again in a moment.")
+            }
+            AppError::SignInRequired(_) => unreachable_title(),
+        };
+        let status = self.status_code();
+        let body = ErrorPage { status: status.as_u16(), title, message }
+            .render()
+            .unwrap_or_else(|_| title.to_string());
+        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+    }
+}
+
+fn unreachable_title() -> (&'static str, &'static str) {
+    ("Sign in", "Sign in to continue.")
+}

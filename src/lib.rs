@@ -1,0 +1,14 @@
+//! Gatehouse: a self-hosted dashboard where a company manages its organization, its members and
+//! who may enter each of its environments.
+
+pub mod audit;
+pub mod auth;
+pub mod authz;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod email;
+pub mod error;
+pub mod local_pg;
+pub mod routes;
+pub mod startup;

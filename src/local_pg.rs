@@ -1,0 +1,261 @@
+//! The embedded-default PostgreSQL cluster: found among the server binaries on the machine,
+//! created on first use in a directory of ours, started on a private port, and run under an
+//! unprivileged account when we are root (PostgreSQL refuses to run as root).
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// Superuser created by `initdb` in our clusters.
+const SUPERUSER: &str = "gatehouse";
+
+#[derive(Debug)]
+pub struct Cluster {
+    data_dir: PathBuf,
+    bin_dir: PathBuf,
+    port: u16,
+    run_as: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+    started_here: bool,
+}
+
+impl Cluster {
+    /// Starts the cluster in `dir` (creating it when new), or attaches to it when a previous run
+    /// left it running. A stale `postmaster.pid` from a killed run is cleared.
+    pub fn start(dir: &Path, fast_and_unsafe: bool) -> Result<Self> {
+        let bin_dir = find_bin_dir()?;
+        fs::create_dir_all(dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+        let dir = dir.canonicalize()?;
+        let data_dir = dir.join("pgdata");
+        let run_as = unprivileged_account()?;
+        if let Some((uid, gid)) = run_as {
+            // The account must reach the directory: it needs its own folder, and every parent
+            // must be traversable.
+            std::os::unix::fs::chown(&dir, Some(uid.as_raw()), Some(gid.as_raw())).context("Failed to chown data dir")?;
+            check_traversable(&dir)?;
+        }
+        let mut cluster = Cluster { data_dir, bin_dir, port: 0, run_as, started_here: false };
+
+        if !cluster.data_dir.join("PG_VERSION").exists() {
+            cluster.init()?;
+        }
+        if let Some(port) = cluster.running_port() {
+            cluster.port = port;
+            return Ok(cluster);
+        }
+        // Not running: any postmaster.pid left behind is stale.
+        let _ = fs::remove_file(cluster.data_dir.join("postmaster.pid"));
+        cluster.port = free_port()?;
+        let mut options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            cluster.port,
+            cluster.data_dir.display()
+        );
+        if fast_and_unsafe {
+            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        let log = dir.join("postgres.log");
+        let status = cluster
+            .command("pg_ctl")
+            .arg("start")
+            .arg("-w")
+            .arg("-t")
+            .arg("60")
+            .arg("-D")
+            .arg(&cluster.data_dir)
+            .arg("-l")
+            .arg(&log)
+            .arg("-o")
+            .arg(options)
+            .stdout(Stdio::null())
+            .status()
+            .context("Failed to run pg_ctl start")?;
+        if !status.success() {
+            let tail = fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(10).collect();
+            bail!(
+                "PostgreSQL did not start (see {}):\n{}",
+                log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        cluster.started_here = true;
+        Ok(cluster)
+    }
+
+    fn init(&self) -> Result<()> {
+        fs::create_dir_all(&self.data_dir)?;
+        fs::set_permissions(&self.data_dir, fs::Permissions::from_mode(0o700))?;
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(&self.data_dir, Some(uid.as_raw()), Some(gid.as_raw()))?;
+        }
+        let out = self
+            .command("initdb")
+            .args(["-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync", "-U", SUPERUSER, "-D"])
+            .arg(&self.data_dir)
+            .output()
+            .context("Failed to run initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
+    /// The port of a server already running on this data directory, if any.
+    fn running_port(&self) -> Option<u16> {
+        let status = self
+            .command("pg_ctl")
+            .arg("status")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            return None;
+        }
+        let pid_file = fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        pid_file.lines().nth(3)?.trim().parse().ok()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// True when this process started the server (and so should stop it).
+    pub fn started_here(&self) -> bool {
+        self.started_here
+    }
+
+    /// URL of a database in this cluster.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates the database unless it exists.
+    pub fn ensure_database(&self, name: &str) -> Result<()> {
+        use diesel::{Connection, PgConnection, RunQueryDsl, sql_query};
+        let mut conn = PgConnection::establish(&self.url("postgres"))
+            .context("Failed to connect to the embedded PostgreSQL")?;
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            found: bool,
+        }
+        let found: Found = sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(&mut conn)?;
+        if !found.found {
+            sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', ""))).execute(&mut conn)?;
+        }
+        Ok(())
+    }
+
+    /// Stops the server.
+    pub fn stop(&self) -> Result<()> {
+        let status = self
+            .command("pg_ctl")
+            .args(["stop", "-m", "fast", "-D"])
+            .arg(&self.data_dir)
+            .stdout(Stdio::null())
+            .status()
+            .context("Failed to run pg_ctl stop")?;
+        if !status.success() {
+            bail!("pg_ctl stop failed");
+        }
+        Ok(())
+    }
+
+    /// The command line that stops this cluster at once; used by watchdogs.
+    pub fn stop_command(&self) -> String {
+        let pg_ctl = self.bin_dir.join("pg_ctl");
+        let stop = format!("{} stop -m immediate -D {}", pg_ctl.display(), self.data_dir.display());
+        match self.run_as {
+            Some(_) => format!("su -s /bin/sh postgres -c '{stop}'"),
+            None => stop,
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join(program));
+        cmd.current_dir("/").env("LC_ALL", "C");
+        if let Some((uid, gid)) = self.run_as {
+            cmd.uid(uid.as_raw()).gid(gid.as_raw()).env("HOME", "/tmp");
+        }
+        cmd
+    }
+}
+
+/// When we are root, the account PostgreSQL runs as: `postgres` from the server package, or
+/// `nobody` as a last resort.
+fn unprivileged_account() -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    for name in ["postgres", "nobody"] {
+        if let Some(user) = nix::unistd::User::from_name(name)? {
+            return Ok(Some((user.uid, user.gid)));
+        }
+    }
+    bail!("running as root, and there is no 'postgres' or 'nobody' account to run PostgreSQL as")
+}
+
+fn check_traversable(dir: &Path) -> Result<()> {
+    for ancestor in dir.ancestors().skip(1) {
+        let mode = fs::metadata(ancestor)?.permissions().mode();
+        if mode & 0o001 == 0 {
+            bail!(
+                "PostgreSQL runs as an unprivileged account and cannot reach {}: {} is not \
+                 traversable by others. Set GATEHOUSE_DATA_DIR to a folder under /tmp or /var/lib.",
+                dir.display(),
+                ancestor.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The PostgreSQL server binaries: on PATH, or the newest under /usr/lib/postgresql.
+pub fn find_bin_dir() -> Result<PathBuf> {
+    let has_server = |d: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| d.join(b).is_file());
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if has_server(&dir) {
+                // Resolve symlinks (Debian links /usr/local/bin/initdb into the versioned dir)
+                // so that pg_ctl finds its sibling `postgres`.
+                let real = fs::canonicalize(dir.join("pg_ctl"))?;
+                if let Some(parent) = real.parent().filter(|p| has_server(p)) {
+                    return Ok(parent.to_path_buf());
+                }
+                return Ok(dir);
+            }
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            has_server(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, dir)| dir).ok_or_else(|| {
+        anyhow!(
+            "No PostgreSQL server binaries found (initdb, pg_ctl, postgres on PATH or under \
+             /usr/lib/postgresql/<version>/bin). Install them (Debian/Ubuntu: \
+             `apt-get install postgresql`), or set DATABASE_URL to an existing database."
+        )
+    })
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

@@ -1,0 +1,237 @@
+//! Forgotten password (emailed link, one hour, single use, ends every session) and changing the
+//! password while signed in (needs the current one).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::Duration;
+use diesel::Connection;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::RESET_TTL_HOURS;
+use super::verify::TokenQuery;
+use crate::audit::{self, Actor};
+use crate::auth::Auth;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::password;
+use crate::auth::session::FlashKind;
+use crate::config::Settings;
+use crate::db::tokens::{self, Lookup, Purpose};
+use crate::db::{self, PgPool, users::User};
+use crate::domain::{EmailAddress, NewPassword};
+use crate::email::messages;
+use crate::email::worker::OutboxSignal;
+use crate::error::AppError;
+use crate::routes::layout::{FieldErrors, Layout};
+use crate::routes::{render, see_other};
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    pub email: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct ForgotPage {
+    layout: Layout,
+    email: String,
+    sent: bool,
+    errors: FieldErrors,
+}
+
+pub async fn forgot_get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+    let layout = Layout::load(&pool, &settings, &auth, "Forgot your password?").await?;
+    render(StatusCode::OK, &ForgotPage { layout, email: String::new(), sent: false, errors: FieldErrors::default() })
+}
+
+/// Answers the same whether or not an account exists, so the form does not reveal accounts.
+pub async fn forgot_post(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    outbox: web::Data<OutboxSignal>,
+    auth: Auth,
+    CsrfForm(form): CsrfForm<ForgotForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    let Some(email) = errors.check("email", EmailAddress::parse(&form.email)) else {
+        let layout = Layout::load(&pool, &settings, &auth, "Forgot your password?").await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &ForgotPage { layout, email: form.email, sent: false, errors });
+    };
+    let settings_for_tx = settings.clone();
+    let meta = auth.meta.clone();
+    let address = email.as_str().to_string();
+    db::run(&pool, move |c| {
+        c.transaction(|c| -> Result<(), AppError> {
+            let Some(user) = db::users::find_by_email(c, &address)? else { return Ok(()) };
+            let token = tokens::issue(c, user.id, Purpose::ResetPassword, Duration::hours(RESET_TTL_HOURS))?;
+            let link = settings_for_tx.link(&format!("/password/reset?token={token}"));
+            messages::reset_password(c, &user.email, &user.name, &link)?;
+            audit::record(c, audit::Event {
+                organization: None,
+                actor: &Actor::Visitor,
+                action: "user.password_reset_requested",
+                target: Some(user.email.clone()),
+                details: serde_json::json!({}),
+                status: audit::Status::Successful,
+                meta: &meta,
+            })?;
+            Ok(())
+        })
+    })
+    .await?;
+    outbox.wake();
+    let layout = Layout::load(&pool, &settings, &auth, "Check your email").await?;
+    render(StatusCode::OK, &ForgotPage { layout, email: email.as_str().to_string(), sent: true, errors })
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset.html")]
+struct ResetPage {
+    layout: Layout,
+    token: String,
+    problem: Option<&'static str>,
+    errors: FieldErrors,
+}
+
+fn token_problem(lookup: &Lookup) -> Option<&'static str> {
+    match lookup {
+        Lookup::Valid { .. } => None,
+        Lookup::Expired => Some("This password reset link has expired. Links work for one hour."),
+        Lookup::Used => Some("This password reset link was already used. Each link works once."),
+        Lookup::Unknown => Some("This password reset link is not valid. Check that you copied all of it."),
+    }
+}
+
+async fn reset_page(pool: &PgPool, settings: &Settings, auth: &Auth, status: StatusCode, page: impl FnOnce(Layout) -> ResetPage) -> Result<HttpResponse, AppError> {
+    let layout = Layout::load(pool, settings, auth, "Choose a new password").await?;
+    render(status, &page(layout))
+}
+
+pub async fn reset_get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+    let token = query.into_inner().token;
+    let peek = token.clone();
+    let lookup = db::run(&pool, move |c| tokens::find_for_use(c, &peek, Purpose::ResetPassword)).await?;
+    let problem = token_problem(&lookup);
+    let status = if problem.is_some() { StatusCode::GONE } else { StatusCode::OK };
+    reset_page(&pool, &settings, &auth, status, |layout| ResetPage { layout, token, problem, errors: FieldErrors::default() }).await
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ResetForm {
+    pub token: String,
+    pub password: String,
+}
+
+pub async fn reset_post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, CsrfForm(form): CsrfForm<ResetForm>) -> Result<HttpResponse, AppError> {
+    let peek = form.token.clone();
+    let (lookup, user) = db::run(&pool, move |c| -> Result<(Lookup, Option<User>), diesel::result::Error> {
+        let lookup = tokens::find_for_use(c, &peek, Purpose::ResetPassword)?;
+        let user = match lookup {
+            Lookup::Valid { user_id, .. } => db::users::find(c, user_id)?,
+            _ => None,
+        };
+        Ok((lookup, user))
+    })
+    .await?;
+    if let Some(problem) = token_problem(&lookup) {
+        return reset_page(&pool, &settings, &auth, StatusCode::GONE, |layout| ResetPage { layout, token: form.token, problem: Some(problem), errors: FieldErrors::default() }).await;
+    }
+    reset_with(&pool, &settings, &auth, form, user).await
+}
+
+async fn reset_with(pool: &PgPool, settings: &Settings, auth: &Auth, form: ResetForm, user: Option<User>) -> Result<HttpResponse, AppError> {
+    let user = user.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::default();
+    let Some(new) = errors.check("password", NewPassword::parse(&form.password, &user.name, &user.email)) else {
+        return reset_page(pool, settings, auth, StatusCode::UNPROCESSABLE_ENTITY, |layout| ResetPage { layout, token: form.token, problem: None, errors }).await;
+    };
+    let hash = password::hash(new.secret().clone()).await?;
+    let meta = auth.meta.clone();
+    let token = form.token.clone();
+    let done = db::run(pool, move |c| {
+        c.transaction(|c| -> Result<Lookup, diesel::result::Error> {
+            // Checked again under the row lock: two submissions of one link cannot both win.
+            let lookup = tokens::find_for_use(c, &token, Purpose::ResetPassword)?;
+            if let Lookup::Valid { token_id, user_id } = lookup {
+                tokens::mark_used(c, token_id)?;
+                db::users::set_password_hash(c, user_id, &hash)?;
+                let ended = db::sessions::delete_for_user(c, user_id)?;
+                audit::record(c, audit::Event {
+                    organization: None,
+                    actor: &Actor::User { id: user_id, email: user.email.clone() },
+                    action: "user.password_reset",
+                    target: Some(user.email.clone()),
+                    details: serde_json::json!({ "sessions_ended": ended }),
+                    status: audit::Status::Successful,
+                    meta: &meta,
+                })?;
+            }
+            Ok(lookup)
+        })
+    })
+    .await?;
+    if let Some(problem) = token_problem(&done) {
+        return reset_page(pool, settings, auth, StatusCode::GONE, |layout| ResetPage { layout, token: form.token, problem: Some(problem), errors: FieldErrors::default() }).await;
+    }
+    auth.session.sign_out();
+    Ok(see_other("/signin?reset=1"))
+}
+
+#[derive(Template)]
+#[template(path = "auth/change_password.html")]
+struct ChangePage {
+    layout: Layout,
+    errors: FieldErrors,
+}
+
+pub async fn change_get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+    auth.require_user()?;
+    let layout = Layout::load(&pool, &settings, &auth, "Change password").await?;
+    render(StatusCode::OK, &ChangePage { layout, errors: FieldErrors::default() })
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ChangeForm {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+pub async fn change_post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, CsrfForm(form): CsrfForm<ChangeForm>) -> Result<HttpResponse, AppError> {
+    let user = auth.require_user()?.clone();
+    let mut errors = FieldErrors::default();
+    let current_ok = password::verify(Some(user.password_hash.clone()), SecretString::from(form.current_password.clone())).await?;
+    if !current_ok {
+        errors.add("current_password", "Your current password is incorrect.");
+    }
+    let new = errors.check("new_password", NewPassword::parse(&form.new_password, &user.name, &user.email));
+    let (true, Some(new)) = (current_ok, new) else {
+        let layout = Layout::load(&pool, &settings, &auth, "Change password").await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &ChangePage { layout, errors });
+    };
+    let hash = password::hash(new.secret().clone()).await?;
+    let (actor, meta) = (auth.actor(), auth.meta.clone());
+    db::run(&pool, move |c| {
+        c.transaction(|c| -> Result<(), diesel::result::Error> {
+            db::users::set_password_hash(c, user.id, &hash)?;
+            let ended = db::sessions::delete_for_user(c, user.id)?;
+            audit::record(c, audit::Event {
+                organization: None,
+                actor: &actor,
+                action: "user.password_changed",
+                target: Some(user.email.clone()),
+                details: serde_json::json!({ "sessions_ended": ended }),
+                status: audit::Status::Successful,
+                meta: &meta,
+            })
+        })
+    })
+    .await?;
+    // Every other session ended above; this one continues under a new id.
+    auth.session.renew();
+    auth.session.flash(FlashKind::Success, "Your password was changed. Other sessions were signed out.");
+    Ok(see_other("/orgs"))
+}

@@ -1,0 +1,97 @@
+//! Sign up: name, email and a strong password; a verification link goes out by email.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use diesel::Connection;
+use serde::Deserialize;
+
+use super::queue_verification;
+use crate::audit::{self, Actor};
+use crate::auth::Auth;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::password;
+use crate::auth::session::FlashKind;
+use crate::config::Settings;
+use crate::db::{self, PgPool};
+use crate::domain::{EmailAddress, NewPassword, PersonName};
+use crate::email::worker::OutboxSignal;
+use crate::error::AppError;
+use crate::routes::layout::{FieldErrors, Layout};
+use crate::routes::{render, see_other};
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct SignupForm {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup.html")]
+struct SignupPage {
+    layout: Layout,
+    name: String,
+    email: String,
+    errors: FieldErrors,
+}
+
+pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+    if auth.user.is_some() {
+        return Ok(see_other("/orgs"));
+    }
+    let layout = Layout::load(&pool, &settings, &auth, "Create your account").await?;
+    render(StatusCode::OK, &SignupPage { layout, name: String::new(), email: String::new(), errors: FieldErrors::default() })
+}
+
+pub async fn post(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    outbox: web::Data<OutboxSignal>,
+    auth: Auth,
+    CsrfForm(form): CsrfForm<SignupForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut errors = FieldErrors::default();
+    let name = errors.check("name", PersonName::parse(&form.name));
+    let email = errors.check("email", EmailAddress::parse(&form.email));
+    let password = errors.check("password", NewPassword::parse(&form.password, &form.name, &form.email));
+    let (Some(name), Some(email), Some(password)) = (name, email, password) else {
+        return form_again(&pool, &settings, &auth, form, errors).await;
+    };
+    let hash = password::hash(password.secret().clone()).await?;
+    let settings_for_tx = settings.clone();
+    let actor_meta = auth.meta.clone();
+    let created = db::run(&pool, move |c| {
+        c.transaction(|c| -> Result<_, AppError> {
+            let Some(user) = db::users::create(c, name.as_str(), email.as_str(), &hash, false)? else {
+                return Ok(None);
+            };
+            queue_verification(c, &settings_for_tx, user.id, &user.name, &user.email)?;
+            audit::record(c, audit::Event {
+                organization: None,
+                actor: &Actor::User { id: user.id, email: user.email.clone() },
+                action: "user.signed_up",
+                target: Some(user.email.clone()),
+                details: serde_json::json!({ "after": { "name": user.name, "email": user.email } }),
+                status: audit::Status::Successful,
+                meta: &actor_meta,
+            })?;
+            Ok(Some(user))
+        })
+    })
+    .await?;
+    let Some(user) = created else {
+        errors.add("email", "An account with this email already exists. Sign in, or reset your password if you forgot it.");
+        return form_again(&pool, &settings, &auth, form, errors).await;
+    };
+    outbox.wake();
+    auth.session.sign_in(user.id)?;
+    auth.session.flash(FlashKind::Success, format!("Welcome to Gatehouse! We sent a link to {} to verify your email.", user.email));
+    Ok(see_other("/orgs"))
+}
+
+async fn form_again(pool: &PgPool, settings: &Settings, auth: &Auth, form: SignupForm, errors: FieldErrors) -> Result<HttpResponse, AppError> {
+    let layout = Layout::load(pool, settings, auth, "Create your account").await?;
+    render(StatusCode::UNPROCESSABLE_ENTITY, &SignupPage { layout, name: form.name, email: form.email, errors })
+}

@@ -1,0 +1,21 @@
+//! Liveness and readiness probes.
+
+use actix_web::{HttpResponse, web};
+use diesel::RunQueryDsl;
+
+use crate::db::{self, PgPool};
+
+/// The process is up.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+/// The database answers.
+pub async fn readyz(pool: web::Data<PgPool>) -> HttpResponse {
+    let ok = db::run(&pool, |c| diesel::sql_query("SELECT 1").execute(c)).await.is_ok();
+    if ok {
+        HttpResponse::Ok().content_type("text/plain").body("ready")
+    } else {
+        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unreachable")
+    }
+}

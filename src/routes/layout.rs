@@ -1,0 +1,79 @@
+//! What every page's frame needs: who is signed in, the organization switcher, the CSRF token
+//! for forms, and the flash message.
+
+use std::collections::HashMap;
+
+use crate::auth::Auth;
+use crate::auth::session::Flash;
+use crate::config::Settings;
+use crate::db::{self, PgPool, orgs::MyOrganization};
+use crate::error::AppError;
+
+/// Organizations listed in the switcher before "All organizations".
+const SWITCHER_SIZE: i64 = 8;
+
+pub struct Layout {
+    pub title: String,
+    pub user_name: Option<String>,
+    pub csrf: String,
+    pub flash: Option<Flash>,
+    pub switcher: Vec<MyOrganization>,
+    pub switcher_more: bool,
+    pub current_org: Option<String>,
+    pub local_mailbox: bool,
+}
+
+impl Layout {
+    pub async fn load(pool: &PgPool, settings: &Settings, auth: &Auth, title: impl Into<String>) -> Result<Layout, AppError> {
+        let (switcher, total) = match &auth.user {
+            Some(user) => {
+                let id = user.id;
+                db::run(pool, move |c| db::orgs::list_for_user(c, id, 0, SWITCHER_SIZE)).await?
+            }
+            None => (Vec::new(), 0),
+        };
+        Ok(Layout {
+            title: title.into(),
+            user_name: auth.user.as_ref().map(|u| u.name.clone()),
+            csrf: auth.session.csrf_token()?,
+            flash: auth.session.take_flash(),
+            switcher_more: total > switcher.len() as i64,
+            switcher,
+            current_org: auth.session.current_org(),
+            local_mailbox: settings.is_local() && settings.smtp_url.is_none(),
+        })
+    }
+
+    pub fn is_current(&self, slug: &str) -> bool {
+        self.current_org.as_deref() == Some(slug)
+    }
+}
+
+/// Messages shown beside the form fields they are about.
+#[derive(Debug, Default)]
+pub struct FieldErrors(HashMap<&'static str, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.entry(field).or_insert_with(|| message.into());
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Keeps the value when it parses; records its message under `field` when it does not.
+    pub fn check<T>(&mut self, field: &'static str, parsed: Result<T, &str>) -> Option<T> {
+        match parsed {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+}

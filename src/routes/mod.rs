@@ -1,0 +1,114 @@
+//! The single route table, and the few helpers every handler shares: rendering with a status,
+//! redirecting after a post, and the one organization permission check.
+
+pub mod accounts;
+pub mod assets;
+pub mod health;
+pub mod layout;
+pub mod mailbox;
+pub mod orgs;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::audit::{self, RequestMeta};
+use crate::auth::Auth;
+use crate::authz::{self, OrgPermission};
+use crate::db::{self, PgPool, orgs::Access, users::User};
+use crate::error::AppError;
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(orgs::home::get))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/static/css/app.css", web::get().to(assets::css))
+        .route("/signup", web::get().to(accounts::signup::get))
+        .route("/signup", web::post().to(accounts::signup::post))
+        .route("/signin", web::get().to(accounts::signin::get))
+        .route("/signin", web::post().to(accounts::signin::post))
+        .route("/signout", web::post().to(accounts::signin::sign_out))
+        .route("/verify-email", web::get().to(accounts::verify::get))
+        .route("/verify-email/resend", web::post().to(accounts::verify::resend))
+        .route("/password/forgot", web::get().to(accounts::password::forgot_get))
+        .route("/password/forgot", web::post().to(accounts::password::forgot_post))
+        .route("/password/reset", web::get().to(accounts::password::reset_get))
+        .route("/password/reset", web::post().to(accounts::password::reset_post))
+        .route("/account/password", web::get().to(accounts::password::change_get))
+        .route("/account/password", web::post().to(accounts::password::change_post))
+        .route("/orgs", web::get().to(orgs::list::get))
+        .route("/orgs/new", web::get().to(orgs::new::get))
+        .route("/orgs/new", web::post().to(orgs::new::post))
+        .route("/orgs/{slug}", web::get().to(orgs::show::get))
+        .route("/orgs/{slug}/settings", web::get().to(orgs::settings::get))
+        .route("/orgs/{slug}/settings", web::post().to(orgs::settings::post))
+        .route("/dev/mailbox", web::get().to(mailbox::list))
+        .route("/dev/mailbox/{id}", web::get().to(mailbox::show));
+}
+
+/// Renders a template with a status (200 for pages, 422 for a form sent back with errors).
+pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = template
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}
+
+/// The 303 that follows a successful form post.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// The one permission check for organization pages: the caller's membership and role are read
+/// from the database on every request; a non-member gets 404 (the organization's existence is
+/// not revealed), a member without the permission gets 403, and a refused owner/admin action is
+/// recorded in the audit log.
+pub async fn require_org(pool: &PgPool, auth: &Auth, slug: &str, permission: OrgPermission) -> Result<(User, Access), AppError> {
+    let user = auth.require_user()?.clone();
+    let slug = slug.to_string();
+    let actor = auth.actor();
+    let meta: RequestMeta = auth.meta.clone();
+    let path = auth.path.clone();
+    let user_id = user.id;
+    let access = db::run(pool, move |c| -> Result<Result<Access, AppError>, diesel::result::Error> {
+        let Some(access) = db::orgs::access(c, user_id, &slug)? else { return Ok(Err(AppError::NotFound)) };
+        if authz::org_can(access.role, permission) {
+            return Ok(Ok(access));
+        }
+        if authz::is_privileged(permission) {
+            audit::record(c, audit::Event {
+                organization: Some((access.org.id, &access.org.name)),
+                actor: &actor,
+                action: "permission.denied",
+                target: Some(path),
+                details: serde_json::json!({ "permission": format!("{permission:?}"), "role": access.role.as_str() }),
+                status: audit::Status::Denied,
+                meta: &meta,
+            })?;
+        }
+        Ok(Err(AppError::Forbidden))
+    })
+    .await??;
+    Ok((user, access))
+}
+
+/// A local path to go to after signing in; anything else (another site, `//host`) becomes `/`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/orgs/acme")), "/orgs/acme");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,52 @@
+//! Organization settings: the name (owners only).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::Auth;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::session::FlashKind;
+use crate::authz::OrgPermission;
+use crate::config::Settings;
+use crate::db::{self, PgPool, orgs::Organization};
+use crate::domain::OrgName;
+use crate::error::AppError;
+use crate::routes::layout::{FieldErrors, Layout};
+use crate::routes::{render, require_org, see_other};
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct RenameForm {
+    pub name: String,
+}
+
+#[derive(Template)]
+#[template(path = "orgs/settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    org: Organization,
+    name: String,
+    errors: FieldErrors,
+}
+
+pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageProfile).await?;
+    let layout = Layout::load(&pool, &settings, &auth, format!("Settings · {}", access.org.name)).await?;
+    let name = access.org.name.clone();
+    render(StatusCode::OK, &SettingsPage { layout, org: access.org, name, errors: FieldErrors::default() })
+}
+
+pub async fn post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, CsrfForm(form): CsrfForm<RenameForm>) -> Result<HttpResponse, AppError> {
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageProfile).await?;
+    let mut errors = FieldErrors::default();
+    let Some(name) = errors.check("name", OrgName::parse(&form.name)) else {
+        let layout = Layout::load(&pool, &settings, &auth, format!("Settings · {}", access.org.name)).await?;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &SettingsPage { layout, org: access.org, name: form.name, errors });
+    };
+    let (actor, meta, org_id) = (auth.actor(), auth.meta.clone(), access.org.id);
+    let org = db::run(&pool, move |c| db::orgs::rename(c, &actor, org_id, &name, &meta)).await?;
+    auth.session.flash(FlashKind::Success, format!("The organization is now called {}.", org.name));
+    Ok(see_other(&format!("/orgs/{}", org.slug)))
+}

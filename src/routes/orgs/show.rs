@@ -1,0 +1,46 @@
+//! An organization's home: my role, my access in each environment, and the environment selector
+//! (shown with access to two or more environments, hidden with one, a message with none).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::Auth;
+use crate::authz::{self, EnvKind, OrgPermission};
+use crate::config::Settings;
+use crate::db::PgPool;
+use crate::db::orgs::{Access, EnvironmentAccess};
+use crate::error::AppError;
+use crate::routes::layout::Layout;
+use crate::routes::{render, require_org};
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct EnvQuery {
+    pub env: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "orgs/show.html")]
+struct OrgPage {
+    layout: Layout,
+    access: Access,
+    reachable: Vec<EnvironmentAccess>,
+    current: Option<EnvironmentAccess>,
+    can_manage_profile: bool,
+}
+
+pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, query: web::Query<EnvQuery>) -> Result<HttpResponse, AppError> {
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
+    let reachable: Vec<EnvironmentAccess> = access.environments.iter().filter(|e| e.role.is_some()).cloned().collect();
+    let wanted = query.env.as_deref().and_then(|e| e.parse::<EnvKind>().ok());
+    let current = wanted
+        .and_then(|kind| reachable.iter().find(|e| e.kind == kind))
+        .or(reachable.first())
+        .cloned();
+    auth.session.set_current_org(&access.org.slug);
+    let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
+    let layout = Layout::load(&pool, &settings, &auth, access.org.name.clone()).await?;
+    render(StatusCode::OK, &OrgPage { layout, access, reachable, current, can_manage_profile })
+}

@@ -1,0 +1,162 @@
+//! Builds the running application: the database (embedded or given), migrations, the mailer and
+//! outbox worker, sessions, security headers and the HTTP server.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::BrowserSession;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::csrf::check_origin;
+use crate::config::Settings;
+use crate::db::{self, PgPool, sessions::PgSessionStore};
+use crate::email::Mailer;
+use crate::email::worker::{self, OutboxSignal};
+use crate::error::AppError;
+use crate::local_pg::Cluster;
+use crate::routes;
+
+/// Where the database lives: a URL given in the settings, or the embedded cluster.
+pub struct Database {
+    pub url: SecretString,
+    pub cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// Uses DATABASE_URL, or starts (or attaches to) the embedded cluster under the data
+    /// directory.
+    pub fn open(settings: &Settings) -> anyhow::Result<Database> {
+        if let Some(url) = &settings.database_url {
+            return Ok(Database { url: url.clone(), cluster: None });
+        }
+        if !settings.is_local() {
+            anyhow::bail!("production mode needs DATABASE_URL");
+        }
+        let cluster = Cluster::start(&settings.data_dir.join("postgres"), false)?;
+        cluster.ensure_database("gatehouse")?;
+        Ok(Database { url: SecretString::from(cluster.url("gatehouse")), cluster: Some(cluster) })
+    }
+
+    /// Stops the embedded cluster when this process started it, or when `owner` (the server
+    /// owns the cluster, and so also stops one that a killed run left behind). One-off commands
+    /// leave a cluster they found running to whoever runs it.
+    pub fn close(self, owner: bool) -> anyhow::Result<()> {
+        match self.cluster {
+            Some(cluster) if owner || cluster.started_here() => cluster.stop(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The session signing key: SESSION_KEY, or in local mode one generated once and kept in the
+/// data directory.
+pub fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    if let Some(key) = &settings.session_key {
+        let bytes = key.expose_secret().as_bytes();
+        anyhow::ensure!(bytes.len() >= 64, "SESSION_KEY must be at least 64 bytes");
+        return Ok(Key::derive_from(bytes));
+    }
+    anyhow::ensure!(settings.is_local(), "production mode needs SESSION_KEY");
+    let path = settings.data_dir.join("session_key");
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() >= 64 => bytes,
+        _ => {
+            let mut bytes = vec![0u8; 64];
+            rand::rng().fill_bytes(&mut bytes);
+            std::fs::create_dir_all(&settings.data_dir)?;
+            write_private(&path, &bytes)?;
+            bytes
+        }
+    };
+    Ok(Key::derive_from(&bytes))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
+/// Opens the pool and applies the embedded migrations.
+pub fn connect_and_migrate(url: &SecretString, size: u32) -> anyhow::Result<PgPool> {
+    let pool = db::pool(url.expose_secret(), size)?;
+    let mut conn = pool.get().context("Failed to connect to the database")?;
+    db::migrate(&mut conn)?;
+    Ok(pool)
+}
+
+/// Starts the HTTP server on `listener` and the background outbox worker.
+pub fn run(settings: Settings, pool: PgPool, key: Key, listener: TcpListener) -> anyhow::Result<Server> {
+    let mailer = Arc::new(Mailer::from_settings(&settings)?);
+    let signal = OutboxSignal::default();
+    actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone()));
+    actix_web::rt::spawn(maintenance(pool.clone(), settings.signin_lock_minutes));
+    crate::auth::password::warm_up();
+
+    let secure = settings.secure_cookies();
+    let workers = settings.workers;
+    let settings = web::Data::new(settings);
+    let pool_data = web::Data::new(pool.clone());
+    let signal = web::Data::new(signal);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(from_fn(check_origin))
+            .wrap(
+                SessionMiddleware::builder(PgSessionStore::new(pool.clone()), key.clone())
+                    .cookie_name("gatehouse_session".into())
+                    .cookie_secure(secure)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .session_lifecycle(BrowserSession::default().state_ttl(actix_web::cookie::time::Duration::days(7)))
+                    .build(),
+            )
+            .wrap(security_headers())
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .app_data(settings.clone())
+            .app_data(pool_data.clone())
+            .app_data(signal.clone())
+            .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::BadRequest(e.to_string()).into()))
+            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .configure(routes::config)
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+    })
+    .listen(listener)?;
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    Ok(server.run())
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+}
+
+/// Clears expired sessions and old sign-in failures every few minutes.
+async fn maintenance(pool: PgPool, lock_minutes: i64) {
+    loop {
+        let result = db::run(&pool, move |c| -> Result<(), diesel::result::Error> {
+            db::sessions::purge_expired(c)?;
+            db::throttle::purge(c, chrono::Duration::minutes(lock_minutes))
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "maintenance");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+    }
+}
