@@ -64,7 +64,11 @@ pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
             audit_events::target.eq(event.target),
             audit_events::details.eq(event.details),
             audit_events::ip.eq(&event.meta.ip),
-            audit_events::user_agent.eq(event.meta.user_agent.as_ref().map(|ua| ua.chars().take(500).collect::<String>())),
+            audit_events::user_agent.eq(event
+                .meta
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(500).collect::<String>())),
             audit_events::status.eq(event.status.as_str()),
         ))
         .execute(conn)?;

@@ -75,7 +75,10 @@ macro_rules! string_enum {
         impl FromStr for $t {
             type Err = UnknownName;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                <$t>::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| UnknownName(s.to_string()))
+                <$t>::ALL
+                    .into_iter()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownName(s.to_string()))
             }
         }
         impl fmt::Display for $t {
@@ -118,15 +121,47 @@ pub enum EnvPermission {
 pub const ORG_PERMISSIONS: &[(OrgPermission, &str, &[OrgRole])] = {
     use OrgRole::*;
     &[
-        (OrgPermission::ViewOrganization, "See the organization, its environments list and one's own access", &[Member, Admin, Owner]),
-        (OrgPermission::ViewOrgRoles, "View organization roles (Access Control page)", &[Admin, Owner]),
-        (OrgPermission::ManageInvitations, "Manage user invitations (invite, resend, revoke)", &[Admin, Owner]),
-        (OrgPermission::RemoveUsers, "Remove users (admins cannot remove owners or admins)", &[Admin, Owner]),
-        (OrgPermission::ManageEnvironmentRoles, "View and manage environment roles", &[Admin, Owner]),
-        (OrgPermission::ManageOrgRoles, "Manage organization roles (grant/revoke owner and admin)", &[Owner]),
-        (OrgPermission::ManageProfile, "Manage organization profile (name) and sign-in policy", &[Owner]),
+        (
+            OrgPermission::ViewOrganization,
+            "See the organization, its environments list and one's own access",
+            &[Member, Admin, Owner],
+        ),
+        (
+            OrgPermission::ViewOrgRoles,
+            "View organization roles (Access Control page)",
+            &[Admin, Owner],
+        ),
+        (
+            OrgPermission::ManageInvitations,
+            "Manage user invitations (invite, resend, revoke)",
+            &[Admin, Owner],
+        ),
+        (
+            OrgPermission::RemoveUsers,
+            "Remove users (admins cannot remove owners or admins)",
+            &[Admin, Owner],
+        ),
+        (
+            OrgPermission::ManageEnvironmentRoles,
+            "View and manage environment roles",
+            &[Admin, Owner],
+        ),
+        (
+            OrgPermission::ManageOrgRoles,
+            "Manage organization roles (grant/revoke owner and admin)",
+            &[Owner],
+        ),
+        (
+            OrgPermission::ManageProfile,
+            "Manage organization profile (name) and sign-in policy",
+            &[Owner],
+        ),
         (OrgPermission::ReviewAudit, "Review audit events", &[Owner]),
-        (OrgPermission::DeleteOrganization, "Delete the organization (only before go-live)", &[Owner]),
+        (
+            OrgPermission::DeleteOrganization,
+            "Delete the organization (only before go-live)",
+            &[Owner],
+        ),
     ]
 };
 
@@ -134,19 +169,41 @@ pub const ORG_PERMISSIONS: &[(OrgPermission, &str, &[OrgRole])] = {
 pub const ENV_PERMISSIONS: &[(EnvPermission, &str, &[EnvRole])] = {
     use EnvRole::*;
     &[
-        (EnvPermission::Enter, "Enter the environment; see its assets (configuration values, API key list)", &[Viewer, Support, Engineer]),
-        (EnvPermission::RevealSecrets, "Reveal secret configuration values", &[Support, Engineer]),
-        (EnvPermission::EditConfig, "Create, edit, delete configuration values", &[Support, Engineer]),
-        (EnvPermission::ManageApiKeys, "Create and revoke environment API keys", &[Engineer]),
+        (
+            EnvPermission::Enter,
+            "Enter the environment; see its assets (configuration values, API key list)",
+            &[Viewer, Support, Engineer],
+        ),
+        (
+            EnvPermission::RevealSecrets,
+            "Reveal secret configuration values",
+            &[Support, Engineer],
+        ),
+        (
+            EnvPermission::EditConfig,
+            "Create, edit, delete configuration values",
+            &[Support, Engineer],
+        ),
+        (
+            EnvPermission::ManageApiKeys,
+            "Create and revoke environment API keys",
+            &[Engineer],
+        ),
     ]
 };
 
 pub fn org_can(role: OrgRole, permission: OrgPermission) -> bool {
-    ORG_PERMISSIONS.iter().any(|(p, _, roles)| *p == permission && roles.contains(&role))
+    ORG_PERMISSIONS
+        .iter()
+        .any(|(p, _, roles)| *p == permission && roles.contains(&role))
 }
 
 pub fn env_can(role: Option<EnvRole>, permission: EnvPermission) -> bool {
-    role.is_some_and(|role| ENV_PERMISSIONS.iter().any(|(p, _, roles)| *p == permission && roles.contains(&role)))
+    role.is_some_and(|role| {
+        ENV_PERMISSIONS
+            .iter()
+            .any(|(p, _, roles)| *p == permission && roles.contains(&role))
+    })
 }
 
 /// True when refusing this permission is a denied attempt at an owner/admin action, which the
@@ -162,8 +219,22 @@ mod tests {
     #[test]
     fn every_permission_has_exactly_one_row() {
         use OrgPermission::*;
-        for p in [ViewOrganization, ViewOrgRoles, ManageInvitations, RemoveUsers, ManageEnvironmentRoles, ManageOrgRoles, ManageProfile, ReviewAudit, DeleteOrganization] {
-            assert_eq!(ORG_PERMISSIONS.iter().filter(|row| row.0 == p).count(), 1, "{p:?}");
+        for p in [
+            ViewOrganization,
+            ViewOrgRoles,
+            ManageInvitations,
+            RemoveUsers,
+            ManageEnvironmentRoles,
+            ManageOrgRoles,
+            ManageProfile,
+            ReviewAudit,
+            DeleteOrganization,
+        ] {
+            assert_eq!(
+                ORG_PERMISSIONS.iter().filter(|row| row.0 == p).count(),
+                1,
+                "{p:?}"
+            );
         }
     }
 
@@ -180,9 +251,18 @@ mod tests {
     fn no_environment_role_means_no_access() {
         assert!(!env_can(None, EnvPermission::Enter));
         assert!(env_can(Some(EnvRole::Viewer), EnvPermission::Enter));
-        assert!(!env_can(Some(EnvRole::Viewer), EnvPermission::RevealSecrets));
-        assert!(!env_can(Some(EnvRole::Support), EnvPermission::ManageApiKeys));
-        assert!(env_can(Some(EnvRole::Engineer), EnvPermission::ManageApiKeys));
+        assert!(!env_can(
+            Some(EnvRole::Viewer),
+            EnvPermission::RevealSecrets
+        ));
+        assert!(!env_can(
+            Some(EnvRole::Support),
+            EnvPermission::ManageApiKeys
+        ));
+        assert!(env_can(
+            Some(EnvRole::Engineer),
+            EnvPermission::ManageApiKeys
+        ));
     }
 
     #[test]

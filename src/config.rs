@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse", version, about = "Organizations, members and environment access")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Organizations, members and environment access"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
@@ -47,7 +51,13 @@ pub enum Mode {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Local (development) or production mode.
-    #[arg(long, env = "GATEHOUSE_MODE", value_enum, default_value = "local", global = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_MODE",
+        value_enum,
+        default_value = "local",
+        global = true
+    )]
     pub mode: Mode,
     /// PostgreSQL URL. Unset: an embedded cluster under the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
@@ -57,10 +67,20 @@ pub struct Settings {
     #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
     pub smtp_url: Option<SecretString>,
     /// Sender address of outgoing email.
-    #[arg(long, env = "MAIL_FROM", default_value = "Gatehouse <gatehouse@localhost>", global = true)]
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Gatehouse <gatehouse@localhost>",
+        global = true
+    )]
     pub mail_from: String,
     /// Public URL of the dashboard, used in email links and for the Origin check.
-    #[arg(long, env = "BASE_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "BASE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub base_url: String,
     /// Key that signs session cookies, at least 64 bytes. Unset (local mode): generated once and
     /// kept in the data directory.
@@ -70,7 +90,12 @@ pub struct Settings {
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
     pub bind: String,
     /// Directory for the embedded PostgreSQL cluster and the local session key.
-    #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = ".gatehouse", global = true)]
+    #[arg(
+        long,
+        env = "GATEHOUSE_DATA_DIR",
+        default_value = ".gatehouse",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Most organizations one person may belong to.
     #[arg(long, env = "MAX_ORGS_PER_USER", default_value_t = 400, global = true)]
@@ -79,7 +104,12 @@ pub struct Settings {
     #[arg(long, env = "INVITE_TTL_DAYS", default_value_t = 7, global = true)]
     pub invite_ttl_days: i64,
     /// Invitations one organization may send per day.
-    #[arg(long, env = "INVITES_PER_ORG_PER_DAY", default_value_t = 200, global = true)]
+    #[arg(
+        long,
+        env = "INVITES_PER_ORG_PER_DAY",
+        default_value_t = 200,
+        global = true
+    )]
     pub invites_per_org_per_day: i64,
     /// Minutes a re-entered password counts as fresh for production grants.
     #[arg(long, env = "SUDO_MINUTES", default_value_t = 10, global = true)]
@@ -102,7 +132,8 @@ impl Settings {
     /// Checks the rules of production mode, so a misconfigured production start stops at once
     /// with a message instead of running with local defaults.
     pub fn validate(&self) -> Result<(), String> {
-        let base = url::Url::parse(&self.base_url).map_err(|e| format!("BASE_URL is not a URL: {e}"))?;
+        let base =
+            url::Url::parse(&self.base_url).map_err(|e| format!("BASE_URL is not a URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err("BASE_URL must start with http:// or https://".into());
         }
@@ -111,7 +142,10 @@ impl Settings {
                 return Err("production mode needs DATABASE_URL".into());
             }
             if self.smtp_url.is_none() {
-                return Err("production mode needs SMTP_URL (there is no local mailbox in production)".into());
+                return Err(
+                    "production mode needs SMTP_URL (there is no local mailbox in production)"
+                        .into(),
+                );
             }
             if base.scheme() != "https" {
                 return Err("production mode needs an https:// BASE_URL".into());

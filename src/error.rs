@@ -51,25 +51,51 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let AppError::SignInRequired(next) = self {
-            let location = format!("/signin?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
-            return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
+            let location = format!(
+                "/signin?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
         }
         let (title, message) = match self {
-            AppError::NotFound => ("Page not found", "There is nothing here, or you do not have access to it."),
-            AppError::Forbidden => ("Not allowed", "Your role does not allow this. Ask an owner or admin of the organization."),
-            AppError::Csrf => ("Form expired", "This form expired or did not come from this site. Go back, reload the page and try again."),
-            AppError::BadRequest(_) => ("Bad request", "The request could not be understood. Go back and try again."),
+            AppError::NotFound => (
+                "Page not found",
+                "There is nothing here, or you do not have access to it.",
+            ),
+            AppError::Forbidden => (
+                "Not allowed",
+                "Your role does not allow this. Ask an owner or admin of the organization.",
+            ),
+            AppError::Csrf => (
+                "Form expired",
+                "This form expired or did not come from this site. Go back, reload the page and try again.",
+            ),
+            AppError::BadRequest(_) => (
+                "Bad request",
+                "The request could not be understood. Go back and try again.",
+            ),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
-                ("Something went wrong", "The server could not complete this request. Nothing was lost; try again in a moment.")
+                (
+                    "Something went wrong",
+                    "The server could not complete this request. Nothing was lost; try again in a moment.",
+                )
             }
             AppError::SignInRequired(_) => unreachable_title(),
         };
         let status = self.status_code();
-        let body = ErrorPage { status: status.as_u16(), title, message }
-            .render()
-            .unwrap_or_else(|_| title.to_string());
-        HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body)
+        let body = ErrorPage {
+            status: status.as_u16(),
+            title,
+            message,
+        }
+        .render()
+        .unwrap_or_else(|_| title.to_string());
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(body)
     }
 }
 

@@ -35,10 +35,17 @@ impl Cluster {
         if let Some((uid, gid)) = run_as {
             // The account must reach the directory: it needs its own folder, and every parent
             // must be traversable.
-            std::os::unix::fs::chown(&dir, Some(uid.as_raw()), Some(gid.as_raw())).context("Failed to chown data dir")?;
+            std::os::unix::fs::chown(&dir, Some(uid.as_raw()), Some(gid.as_raw()))
+                .context("Failed to chown data dir")?;
             check_traversable(&dir)?;
         }
-        let mut cluster = Cluster { data_dir, bin_dir, port: 0, run_as, started_here: false };
+        let mut cluster = Cluster {
+            data_dir,
+            bin_dir,
+            port: 0,
+            run_as,
+            started_here: false,
+        };
 
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.init()?;
@@ -95,7 +102,17 @@ impl Cluster {
         }
         let out = self
             .command("initdb")
-            .args(["-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync", "-U", SUPERUSER, "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+                "-U",
+                SUPERUSER,
+                "-D",
+            ])
             .arg(&self.data_dir)
             .output()
             .context("Failed to run initdb")?;
@@ -147,11 +164,13 @@ impl Cluster {
             #[diesel(sql_type = diesel::sql_types::Bool)]
             found: bool,
         }
-        let found: Found = sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
-            .bind::<diesel::sql_types::Text, _>(name)
-            .get_result(&mut conn)?;
+        let found: Found =
+            sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .get_result(&mut conn)?;
         if !found.found {
-            sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', ""))).execute(&mut conn)?;
+            sql_query(format!("CREATE DATABASE \"{}\"", name.replace('"', "")))
+                .execute(&mut conn)?;
         }
         Ok(())
     }
@@ -174,7 +193,11 @@ impl Cluster {
     /// The command line that stops this cluster at once; used by watchdogs.
     pub fn stop_command(&self) -> String {
         let pg_ctl = self.bin_dir.join("pg_ctl");
-        let stop = format!("{} stop -m immediate -D {}", pg_ctl.display(), self.data_dir.display());
+        let stop = format!(
+            "{} stop -m immediate -D {}",
+            pg_ctl.display(),
+            self.data_dir.display()
+        );
         match self.run_as {
             Some(_) => format!("su -s /bin/sh postgres -c '{stop}'"),
             None => stop,
@@ -222,7 +245,11 @@ fn check_traversable(dir: &Path) -> Result<()> {
 
 /// The PostgreSQL server binaries: on PATH, or the newest under /usr/lib/postgresql.
 pub fn find_bin_dir() -> Result<PathBuf> {
-    let has_server = |d: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| d.join(b).is_file());
+    let has_server = |d: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| d.join(b).is_file())
+    };
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if has_server(&dir) {

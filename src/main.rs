@@ -10,7 +10,10 @@ use gatehouse::startup::{self, Database};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,actix_server=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,actix_server=warn".into()),
+        )
         .init();
     if let Err(message) = cli.settings.validate() {
         eprintln!("gatehouse: {message}");
@@ -44,7 +47,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 let mut conn = pool.get()?;
                 if gatehouse::db::users::set_operator(&mut conn, &email, grant)? {
-                    println!("{email} is {} a platform operator.", if grant { "now" } else { "no longer" });
+                    println!(
+                        "{email} is {} a platform operator.",
+                        if grant { "now" } else { "no longer" }
+                    );
                     Ok(())
                 } else {
                     anyhow::bail!("no account has the email {email}")

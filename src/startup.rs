@@ -35,14 +35,20 @@ impl Database {
     /// directory.
     pub fn open(settings: &Settings) -> anyhow::Result<Database> {
         if let Some(url) = &settings.database_url {
-            return Ok(Database { url: url.clone(), cluster: None });
+            return Ok(Database {
+                url: url.clone(),
+                cluster: None,
+            });
         }
         if !settings.is_local() {
             anyhow::bail!("production mode needs DATABASE_URL");
         }
         let cluster = Cluster::start(&settings.data_dir.join("postgres"), false)?;
         cluster.ensure_database("gatehouse")?;
-        Ok(Database { url: SecretString::from(cluster.url("gatehouse")), cluster: Some(cluster) })
+        Ok(Database {
+            url: SecretString::from(cluster.url("gatehouse")),
+            cluster: Some(cluster),
+        })
     }
 
     /// Stops the embedded cluster when this process started it, or when `owner` (the server
@@ -82,7 +88,12 @@ pub fn session_key(settings: &Settings) -> anyhow::Result<Key> {
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(bytes)?;
     Ok(())
 }
@@ -96,7 +107,13 @@ pub fn connect_and_migrate(url: &SecretString, size: u32) -> anyhow::Result<PgPo
 }
 
 /// Starts the HTTP server on `listener` and the background outbox worker.
-pub fn run(settings: Settings, pool: PgPool, key: Key, listener: TcpListener) -> anyhow::Result<Server> {
+pub fn run(
+    settings: Settings,
+    pool: PgPool,
+    key: Key,
+    listener: TcpListener,
+) -> anyhow::Result<Server> {
+    install_crypto_provider();
     let mailer = Arc::new(Mailer::from_settings(&settings)?);
     let signal = OutboxSignal::default();
     actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone()));
@@ -117,7 +134,10 @@ pub fn run(settings: Settings, pool: PgPool, key: Key, listener: TcpListener) ->
                     .cookie_secure(secure)
                     .cookie_http_only(true)
                     .cookie_same_site(SameSite::Lax)
-                    .session_lifecycle(BrowserSession::default().state_ttl(actix_web::cookie::time::Duration::days(7)))
+                    .session_lifecycle(
+                        BrowserSession::default()
+                            .state_ttl(actix_web::cookie::time::Duration::days(7)),
+                    )
                     .build(),
             )
             .wrap(security_headers())
@@ -125,17 +145,28 @@ pub fn run(settings: Settings, pool: PgPool, key: Key, listener: TcpListener) ->
             .app_data(settings.clone())
             .app_data(pool_data.clone())
             .app_data(signal.clone())
-            .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::BadRequest(e.to_string()).into()))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
+            )
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .app_data(web::FormConfig::default().limit(64 * 1024))
             .configure(routes::config)
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+            }))
     })
     .listen(listener)?;
     if let Some(n) = workers {
         server = server.workers(n);
     }
     Ok(server.run())
+}
+
+/// Two rustls providers end up compiled in through dependencies; TLS (SMTP over TLS) needs one
+/// chosen for the process.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn security_headers() -> DefaultHeaders {

@@ -37,7 +37,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let form = web::Form::<WithToken<T>>::from_request(req, payload);
         Box::pin(async move {
             let session = session?;
-            let form = form.await.map_err(|e| AppError::BadRequest(e.to_string()))?.into_inner();
+            let form = form
+                .await
+                .map_err(|e| AppError::BadRequest(e.to_string()))?
+                .into_inner();
             if !session.csrf_matches(&form.csrf_token) {
                 return Err(AppError::Csrf);
             }
@@ -52,8 +55,14 @@ pub async fn check_origin(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        let expected = req.app_data::<web::Data<Settings>>().map(|s| s.origin()).unwrap_or_default();
-        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let expected = req
+            .app_data::<web::Data<Settings>>()
+            .map(|s| s.origin())
+            .unwrap_or_default();
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
         let allowed = match origin {
             Some(origin) => origin == expected,
             None => req

@@ -27,12 +27,17 @@ pub struct Auth {
 impl Auth {
     /// The signed-in user, or a redirect to the sign-in page that comes back here.
     pub fn require_user(&self) -> Result<&User, AppError> {
-        self.user.as_ref().ok_or_else(|| AppError::SignInRequired(self.path.clone()))
+        self.user
+            .as_ref()
+            .ok_or_else(|| AppError::SignInRequired(self.path.clone()))
     }
 
     pub fn actor(&self) -> Actor {
         match &self.user {
-            Some(u) => Actor::User { id: u.id, email: u.email.clone() },
+            Some(u) => Actor::User {
+                id: u.id,
+                email: u.email.clone(),
+            },
             None => Actor::Visitor,
         }
     }
@@ -57,10 +62,15 @@ impl FromRequest for Auth {
         let session = TypedSession::from_request(req, payload).into_inner();
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
         let meta = request_meta(req);
-        let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let path = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         Box::pin(async move {
             let session = session?;
-            let pool = pool.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no database pool")))?;
+            let pool =
+                pool.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no database pool")))?;
             let user = match session.user_id()? {
                 Some(id) => {
                     let user = db::run(&pool, move |c| db::users::find(c, id)).await?;
@@ -71,7 +81,12 @@ impl FromRequest for Auth {
                 }
                 None => None,
             };
-            Ok(Auth { session, user, meta, path })
+            Ok(Auth {
+                session,
+                user,
+                meta,
+                path,
+            })
         })
     }
 }

@@ -2,8 +2,8 @@
 
 use std::sync::LazyLock;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::AppError;
@@ -15,7 +15,9 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 });
 
 fn hash_blocking(password: &SecretString) -> Result<String, argon2::password_hash::Error> {
-    Ok(Argon2::default().hash_password(password.expose_secret().as_bytes())?.to_string())
+    Ok(Argon2::default()
+        .hash_password(password.expose_secret().as_bytes())?
+        .to_string())
 }
 
 fn verify_blocking(hash: &str, password: &SecretString) -> bool {

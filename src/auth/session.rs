@@ -53,7 +53,9 @@ impl TypedSession {
     pub fn sign_in(&self, user_id: i64) -> Result<(), AppError> {
         self.0.renew();
         self.0.insert(USER_ID_KEY, user_id).map_err(session_error)?;
-        self.0.insert(CSRF_KEY, crate::db::tokens::new_token()).map_err(session_error)
+        self.0
+            .insert(CSRF_KEY, crate::db::tokens::new_token())
+            .map_err(session_error)
     }
 
     /// Signs out: the stored session is destroyed.
@@ -79,13 +81,21 @@ impl TypedSession {
     pub fn csrf_matches(&self, submitted: &str) -> bool {
         use subtle::ConstantTimeEq;
         match self.0.get::<String>(CSRF_KEY) {
-            Ok(Some(token)) => !submitted.is_empty() && bool::from(token.as_bytes().ct_eq(submitted.as_bytes())),
+            Ok(Some(token)) => {
+                !submitted.is_empty() && bool::from(token.as_bytes().ct_eq(submitted.as_bytes()))
+            }
             _ => false,
         }
     }
 
     pub fn flash(&self, kind: FlashKind, message: impl Into<String>) {
-        let _ = self.0.insert(FLASH_KEY, Flash { kind, message: message.into() });
+        let _ = self.0.insert(
+            FLASH_KEY,
+            Flash {
+                kind,
+                message: message.into(),
+            },
+        );
     }
 
     pub fn take_flash(&self) -> Option<Flash> {

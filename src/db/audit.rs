@@ -23,7 +23,11 @@ pub struct AuditEvent {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn for_organization(conn: &mut PgConnection, organization_id: i64, limit: i64) -> QueryResult<Vec<AuditEvent>> {
+pub fn for_organization(
+    conn: &mut PgConnection,
+    organization_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .filter(audit_events::organization_id.eq(organization_id))
         .order((audit_events::created_at.desc(), audit_events::id.desc()))

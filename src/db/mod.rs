@@ -46,7 +46,9 @@ where
 {
     let pool = pool.clone();
     web::block(move || {
-        let mut conn = pool.get().map_err(|e| AppError::Internal(anyhow::anyhow!("database pool: {e}")))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("database pool: {e}")))?;
         f(&mut conn).map_err(Into::into)
     })
     .await

@@ -47,8 +47,17 @@ pub enum CreateError {
 /// Creates an organization with its three environments; the creator becomes owner and engineer
 /// in development and staging. The creator's user row is locked while their memberships are
 /// counted, so concurrent creations cannot pass the limit.
-pub fn create(conn: &mut PgConnection, actor: &Actor, user_id: i64, name: &OrgName, max_orgs: i64, meta: &RequestMeta) -> Result<Organization, CreateError> {
-    conn.transaction(|conn| {
+pub fn create(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    user_id: i64,
+    name: &OrgName,
+    max_orgs: i64,
+    meta: &RequestMeta,
+) -> Result<Organization, CreateError> {
+    // The refusal is committed too (its audit event), so the transaction's own result carries
+    // the outcome.
+    conn.transaction(|conn| -> QueryResult<Result<Organization, CreateError>> {
         users::table.find(user_id).select(users::id).for_update().first::<i64>(conn)?;
         let count: i64 = memberships::table
             .filter(memberships::user_id.eq(user_id))
@@ -64,7 +73,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, user_id: i64, name: &OrgNa
                 status: audit::Status::Denied,
                 meta,
             })?;
-            return Err(CreateError::LimitReached);
+            return Ok(Err(CreateError::LimitReached));
         }
         let org = insert_with_unique_slug(conn, name)?;
         let env_ids: Vec<(i64, String)> = diesel::insert_into(environments::table)
@@ -105,16 +114,23 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, user_id: i64, name: &OrgNa
             status: audit::Status::Successful,
             meta,
         })?;
-        Ok(org)
-    })
+        Ok(Ok(org))
+    })?
 }
 
 fn insert_with_unique_slug(conn: &mut PgConnection, name: &OrgName) -> QueryResult<Organization> {
     let base = name.slug();
     for attempt in 1.. {
-        let slug = if attempt == 1 { base.clone() } else { format!("{base}-{attempt}") };
+        let slug = if attempt == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{attempt}")
+        };
         let inserted = diesel::insert_into(organizations::table)
-            .values((organizations::name.eq(name.as_str()), organizations::slug.eq(&slug)))
+            .values((
+                organizations::name.eq(name.as_str()),
+                organizations::slug.eq(&slug),
+            ))
             .on_conflict(organizations::slug)
             .do_nothing()
             .returning(Organization::as_returning())
@@ -125,9 +141,17 @@ fn insert_with_unique_slug(conn: &mut PgConnection, name: &OrgName) -> QueryResu
         }
         if attempt > 20 {
             // Very crowded base name: jump to a random suffix instead of counting on.
-            let slug = format!("{base}-{}", crate::db::tokens::new_token()[..8].to_lowercase().replace(['-', '_'], "x"));
+            let slug = format!(
+                "{base}-{}",
+                crate::db::tokens::new_token()[..8]
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
             return diesel::insert_into(organizations::table)
-                .values((organizations::name.eq(name.as_str()), organizations::slug.eq(&slug)))
+                .values((
+                    organizations::name.eq(name.as_str()),
+                    organizations::slug.eq(&slug),
+                ))
                 .returning(Organization::as_returning())
                 .get_result(conn);
         }
@@ -145,7 +169,9 @@ pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<
         .select((Organization::as_select(), memberships::role))
         .first(conn)
         .optional()?;
-    let Some((org, role)) = found else { return Ok(None) };
+    let Some((org, role)) = found else {
+        return Ok(None);
+    };
     let rows: Vec<(i64, String, Option<String>)> = environments::table
         .left_join(
             environment_roles::table.on(environment_roles::environment_id
@@ -153,17 +179,29 @@ pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<
                 .and(environment_roles::user_id.eq(user_id))),
         )
         .filter(environments::organization_id.eq(org.id))
-        .select((environments::id, environments::kind, environment_roles::role.nullable()))
+        .select((
+            environments::id,
+            environments::kind,
+            environment_roles::role.nullable(),
+        ))
         .load(conn)?;
     let mut environments: Vec<EnvironmentAccess> = rows
         .into_iter()
         .filter_map(|(id, kind, role)| {
-            Some(EnvironmentAccess { id, kind: kind.parse().ok()?, role: role.and_then(|r| r.parse().ok()) })
+            Some(EnvironmentAccess {
+                id,
+                kind: kind.parse().ok()?,
+                role: role.and_then(|r| r.parse().ok()),
+            })
         })
         .collect();
     environments.sort_by_key(|e| e.kind);
     let role = role.parse().map_err(|_| diesel::result::Error::NotFound)?;
-    Ok(Some(Access { org, role, environments }))
+    Ok(Some(Access {
+        org,
+        role,
+        environments,
+    }))
 }
 
 #[derive(Debug, Clone, Queryable)]
@@ -175,14 +213,24 @@ pub struct MyOrganization {
 }
 
 /// A page of the user's organizations, by name, plus their total count. Two statements.
-pub fn list_for_user(conn: &mut PgConnection, user_id: i64, offset: i64, limit: i64) -> QueryResult<(Vec<MyOrganization>, i64)> {
+pub fn list_for_user(
+    conn: &mut PgConnection,
+    user_id: i64,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<MyOrganization>, i64)> {
     let page = organizations::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
         .order((organizations::name.asc(), organizations::id.asc()))
         .offset(offset)
         .limit(limit)
-        .select((organizations::name, organizations::slug, organizations::status, memberships::role))
+        .select((
+            organizations::name,
+            organizations::slug,
+            organizations::status,
+            memberships::role,
+        ))
         .load(conn)?;
     let total = memberships::table
         .filter(memberships::user_id.eq(user_id))
@@ -192,7 +240,13 @@ pub fn list_for_user(conn: &mut PgConnection, user_id: i64, offset: i64, limit: 
 }
 
 /// Renames an organization, recording before and after.
-pub fn rename(conn: &mut PgConnection, actor: &Actor, org_id: i64, name: &OrgName, meta: &RequestMeta) -> QueryResult<Organization> {
+pub fn rename(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org_id: i64,
+    name: &OrgName,
+    meta: &RequestMeta,
+) -> QueryResult<Organization> {
     conn.transaction(|conn| {
         let before: Organization = organizations::table.find(org_id).select(Organization::as_select()).for_update().first(conn)?;
         let after: Organization = diesel::update(organizations::table.find(org_id))

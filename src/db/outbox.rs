@@ -49,7 +49,11 @@ pub fn enqueue(conn: &mut PgConnection, message: NewMessage<'_>) -> QueryResult<
 /// Claims due messages for sending. `FOR UPDATE SKIP LOCKED` plus a lease (`locked_until`) make
 /// this safe with several instances: each message is claimed by one worker, and a worker that
 /// died mid-send only delays the message until the lease ends.
-pub fn claim_due(conn: &mut PgConnection, limit: i64, lease: Duration) -> QueryResult<Vec<Message>> {
+pub fn claim_due(
+    conn: &mut PgConnection,
+    limit: i64,
+    lease: Duration,
+) -> QueryResult<Vec<Message>> {
     conn.transaction(|conn| {
         let now = Utc::now();
         let ids: Vec<i64> = email_outbox::table
@@ -69,7 +73,10 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64, lease: Duration) -> QueryR
             return Ok(Vec::new());
         }
         diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(&ids)))
-            .set((email_outbox::status.eq("sending"), email_outbox::locked_until.eq(now + lease)))
+            .set((
+                email_outbox::status.eq("sending"),
+                email_outbox::locked_until.eq(now + lease),
+            ))
             .returning(Message::as_returning())
             .get_results(conn)
     })
@@ -116,5 +123,9 @@ pub fn recent(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Message>> 
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Message>> {
-    email_outbox::table.find(id).select(Message::as_select()).first(conn).optional()
+    email_outbox::table
+        .find(id)
+        .select(Message::as_select())
+        .first(conn)
+        .optional()
 }

@@ -44,7 +44,9 @@ fn key_hash(key: &str) -> Vec<u8> {
 }
 
 fn user_id_of(state: &HashMap<String, String>) -> Option<i64> {
-    state.get(USER_ID_KEY).and_then(|v| serde_json::from_str::<i64>(v).ok())
+    state
+        .get(USER_ID_KEY)
+        .and_then(|v| serde_json::from_str::<i64>(v).ok())
 }
 
 fn expiry(ttl: &Duration) -> chrono::DateTime<Utc> {
@@ -59,7 +61,10 @@ fn new_key() -> String {
 }
 
 impl SessionStore for PgSessionStore {
-    async fn load(&self, session_key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+    async fn load(
+        &self,
+        session_key: &SessionKey,
+    ) -> Result<Option<HashMap<String, String>>, LoadError> {
         let hash = key_hash(session_key.as_ref());
         let state: Option<serde_json::Value> = self
             .blocking(move |conn| {
@@ -78,7 +83,11 @@ impl SessionStore for PgSessionStore {
             .map_err(|e| LoadError::Deserialization(e.into()))
     }
 
-    async fn save(&self, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(
+        &self,
+        state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, SaveError> {
         let key = new_key();
         let hash = key_hash(&key);
         let user_id = user_id_of(&state);
@@ -99,16 +108,30 @@ impl SessionStore for PgSessionStore {
         SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
     }
 
-    async fn update(&self, session_key: SessionKey, state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
         let hash = key_hash(session_key.as_ref());
         let user_id = user_id_of(&state);
-        let json = serde_json::to_value(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let json =
+            serde_json::to_value(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let expires = expiry(ttl);
         let updated = self
             .blocking(move |conn| {
-                diesel::update(sessions::table.find(hash).filter(sessions::expires_at.gt(Utc::now())))
-                    .set((sessions::user_id.eq(user_id), sessions::state.eq(json), sessions::expires_at.eq(expires)))
-                    .execute(conn)
+                diesel::update(
+                    sessions::table
+                        .find(hash)
+                        .filter(sessions::expires_at.gt(Utc::now())),
+                )
+                .set((
+                    sessions::user_id.eq(user_id),
+                    sessions::state.eq(json),
+                    sessions::expires_at.eq(expires),
+                ))
+                .execute(conn)
             })
             .await
             .map_err(UpdateError::Other)?;
@@ -117,18 +140,26 @@ impl SessionStore for PgSessionStore {
         } else {
             // The session was deleted meanwhile (e.g. a password reset ended it): start afresh
             // rather than bringing it back.
-            self.save(state_without_user(), ttl).await.map_err(|e| match e {
-                SaveError::Serialization(e) => UpdateError::Serialization(e),
-                SaveError::Other(e) => UpdateError::Other(e),
-            })
+            self.save(state_without_user(), ttl)
+                .await
+                .map_err(|e| match e {
+                    SaveError::Serialization(e) => UpdateError::Serialization(e),
+                    SaveError::Other(e) => UpdateError::Other(e),
+                })
         }
     }
 
-    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &Duration,
+    ) -> Result<(), anyhow::Error> {
         let hash = key_hash(session_key.as_ref());
         let expires = expiry(ttl);
         self.blocking(move |conn| {
-            diesel::update(sessions::table.find(hash)).set(sessions::expires_at.eq(expires)).execute(conn)
+            diesel::update(sessions::table.find(hash))
+                .set(sessions::expires_at.eq(expires))
+                .execute(conn)
         })
         .await?;
         Ok(())
@@ -136,7 +167,8 @@ impl SessionStore for PgSessionStore {
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
         let hash = key_hash(session_key.as_ref());
-        self.blocking(move |conn| diesel::delete(sessions::table.find(hash)).execute(conn)).await?;
+        self.blocking(move |conn| diesel::delete(sessions::table.find(hash)).execute(conn))
+            .await?;
         Ok(())
     }
 }

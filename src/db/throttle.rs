@@ -8,7 +8,11 @@ use diesel::prelude::*;
 use super::schema::{sign_in_failures, sign_in_locks};
 
 /// When sign-in is locked for this email or IP, the time the lock ends.
-pub fn locked_until(conn: &mut PgConnection, email: &str, ip: &str) -> QueryResult<Option<DateTime<Utc>>> {
+pub fn locked_until(
+    conn: &mut PgConnection,
+    email: &str,
+    ip: &str,
+) -> QueryResult<Option<DateTime<Utc>>> {
     sign_in_locks::table
         .filter(sign_in_locks::key.eq_any([email_key(email), ip_key(ip)]))
         .filter(sign_in_locks::locked_until.gt(Utc::now()))
@@ -17,10 +21,19 @@ pub fn locked_until(conn: &mut PgConnection, email: &str, ip: &str) -> QueryResu
 }
 
 /// Records a failure; locks the email and/or IP once it reaches `max_failures` in the window.
-pub fn record_failure(conn: &mut PgConnection, email: &str, ip: &str, max_failures: i64, window: Duration) -> QueryResult<()> {
+pub fn record_failure(
+    conn: &mut PgConnection,
+    email: &str,
+    ip: &str,
+    max_failures: i64,
+    window: Duration,
+) -> QueryResult<()> {
     conn.transaction(|conn| {
         diesel::insert_into(sign_in_failures::table)
-            .values((sign_in_failures::email.eq(email), sign_in_failures::ip.eq(ip)))
+            .values((
+                sign_in_failures::email.eq(email),
+                sign_in_failures::ip.eq(ip),
+            ))
             .execute(conn)?;
         let since = Utc::now() - window;
         let by_email: i64 = sign_in_failures::table
@@ -34,10 +47,16 @@ pub fn record_failure(conn: &mut PgConnection, email: &str, ip: &str, max_failur
             .select(count_star())
             .first(conn)?;
         let until = Utc::now() + window;
-        for (reached, key) in [(by_email >= max_failures, email_key(email)), (by_ip >= max_failures, ip_key(ip))] {
+        for (reached, key) in [
+            (by_email >= max_failures, email_key(email)),
+            (by_ip >= max_failures, ip_key(ip)),
+        ] {
             if reached {
                 diesel::insert_into(sign_in_locks::table)
-                    .values((sign_in_locks::key.eq(&key), sign_in_locks::locked_until.eq(until)))
+                    .values((
+                        sign_in_locks::key.eq(&key),
+                        sign_in_locks::locked_until.eq(until),
+                    ))
                     .on_conflict(sign_in_locks::key)
                     .do_update()
                     .set(sign_in_locks::locked_until.eq(until))
@@ -51,8 +70,10 @@ pub fn record_failure(conn: &mut PgConnection, email: &str, ip: &str, max_failur
 /// Forgets old failures and locks.
 pub fn purge(conn: &mut PgConnection, window: Duration) -> QueryResult<()> {
     let before = Utc::now() - window;
-    diesel::delete(sign_in_failures::table.filter(sign_in_failures::failed_at.lt(before))).execute(conn)?;
-    diesel::delete(sign_in_locks::table.filter(sign_in_locks::locked_until.lt(Utc::now()))).execute(conn)?;
+    diesel::delete(sign_in_failures::table.filter(sign_in_failures::failed_at.lt(before)))
+        .execute(conn)?;
+    diesel::delete(sign_in_locks::table.filter(sign_in_locks::locked_until.lt(Utc::now())))
+        .execute(conn)?;
     Ok(())
 }
 

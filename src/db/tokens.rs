@@ -36,7 +36,12 @@ pub fn hash(token: &str) -> Vec<u8> {
 }
 
 /// Creates a token for the user and returns its clear text (for the email link).
-pub fn issue(conn: &mut PgConnection, user_id: i64, purpose: Purpose, ttl: Duration) -> QueryResult<String> {
+pub fn issue(
+    conn: &mut PgConnection,
+    user_id: i64,
+    purpose: Purpose,
+    ttl: Duration,
+) -> QueryResult<String> {
     let token = new_token();
     diesel::insert_into(account_tokens::table)
         .values((
@@ -59,10 +64,16 @@ pub enum Lookup {
 
 /// Finds a token, locking its row so that only one request can use it.
 pub fn find_for_use(conn: &mut PgConnection, token: &str, purpose: Purpose) -> QueryResult<Lookup> {
-    let row: Option<(i64, i64, DateTime<Utc>, Option<DateTime<Utc>>)> = account_tokens::table
+    type Row = (i64, i64, DateTime<Utc>, Option<DateTime<Utc>>);
+    let row: Option<Row> = account_tokens::table
         .filter(account_tokens::token_hash.eq(hash(token)))
         .filter(account_tokens::purpose.eq(purpose.as_str()))
-        .select((account_tokens::id, account_tokens::user_id, account_tokens::expires_at, account_tokens::used_at))
+        .select((
+            account_tokens::id,
+            account_tokens::user_id,
+            account_tokens::expires_at,
+            account_tokens::used_at,
+        ))
         .for_update()
         .first(conn)
         .optional()?;

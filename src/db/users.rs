@@ -25,7 +25,11 @@ impl User {
 }
 
 pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option<User>> {
@@ -37,7 +41,13 @@ pub fn find_by_email(conn: &mut PgConnection, email: &str) -> QueryResult<Option
 }
 
 /// Inserts a user; `None` when the email is already taken.
-pub fn create(conn: &mut PgConnection, name: &str, email: &str, password_hash: &str, verified: bool) -> QueryResult<Option<User>> {
+pub fn create(
+    conn: &mut PgConnection,
+    name: &str,
+    email: &str,
+    password_hash: &str,
+    verified: bool,
+) -> QueryResult<Option<User>> {
     diesel::insert_into(users::table)
         .values((
             users::name.eq(name),
@@ -53,19 +63,27 @@ pub fn create(conn: &mut PgConnection, name: &str, email: &str, password_hash: &
 }
 
 pub fn mark_verified(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id).filter(users::email_verified_at.is_null()))
-        .set(users::email_verified_at.eq(Utc::now()))
-        .execute(conn)?;
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::email_verified_at.is_null()),
+    )
+    .set(users::email_verified_at.eq(Utc::now()))
+    .execute(conn)?;
     Ok(())
 }
 
 pub fn set_password_hash(conn: &mut PgConnection, id: i64, hash: &str) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)).execute(conn)?;
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
     Ok(())
 }
 
 pub fn touch_sign_in(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::last_sign_in_at.eq(Utc::now())).execute(conn)?;
+    diesel::update(users::table.find(id))
+        .set(users::last_sign_in_at.eq(Utc::now()))
+        .execute(conn)?;
     Ok(())
 }
 

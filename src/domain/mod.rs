@@ -22,10 +22,14 @@ impl EmailAddress {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c));
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"@".contains(c));
         if !domain_ok || !local_ok {
             return Err("Enter an email address like name@example.com.");
         }
@@ -99,7 +103,11 @@ impl OrgName {
             }
         }
         let slug = slug.trim_end_matches('-');
-        if slug.is_empty() { "org".to_string() } else { slug.to_string() }
+        if slug.is_empty() {
+            "org".to_string()
+        } else {
+            slug.to_string()
+        }
     }
 }
 
@@ -120,7 +128,10 @@ impl NewPassword {
         let lower = input.to_lowercase();
         let email = email.trim().to_lowercase();
         let local = email.split('@').next().unwrap_or_default();
-        let name_parts = name.split_whitespace().map(str::to_lowercase).filter(|p| p.chars().count() >= 3);
+        let name_parts = name
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .filter(|p| p.chars().count() >= 3);
         let contains_identity = (!email.is_empty() && lower.contains(&email))
             || (local.chars().count() >= 3 && lower.contains(local))
             || name_parts.into_iter().any(|p| lower.contains(&p));
@@ -129,7 +140,9 @@ impl NewPassword {
         }
         let estimate = zxcvbn::zxcvbn(input, &[name, &email]);
         if (estimate.score() as u8) < 3 {
-            return Err("This password is too easy to guess. Add more words or characters that are not a common pattern.");
+            return Err(
+                "This password is too easy to guess. Add more words or characters that are not a common pattern.",
+            );
         }
         Ok(NewPassword(SecretString::from(input.to_string())))
     }
@@ -149,8 +162,19 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(EmailAddress::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "a b@example.com", "ada@exa mple.com", "ada@.com"] {
+        assert_eq!(
+            EmailAddress::parse(" Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a b@example.com",
+            "ada@exa mple.com",
+            "ada@.com",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -159,7 +183,13 @@ mod tests {
     fn slugs_are_derived_from_names() {
         assert_eq!(OrgName::parse("  Acme, Inc. ").unwrap().slug(), "acme-inc");
         assert_eq!(OrgName::parse("日本").unwrap().slug(), "org");
-        assert_eq!(OrgName::parse("x".repeat(100).as_str()).unwrap().slug().len(), 60);
+        assert_eq!(
+            OrgName::parse("x".repeat(100).as_str())
+                .unwrap()
+                .slug()
+                .len(),
+            60
+        );
     }
 
     #[test]
@@ -174,7 +204,16 @@ mod tests {
         assert!(NewPassword::parse("short", "Ada", "ada@example.com").is_err());
         assert!(NewPassword::parse("password123", "Ada", "ada@example.com").is_err());
         assert!(NewPassword::parse(&"x".repeat(129), "Ada", "ada@example.com").is_err());
-        assert!(NewPassword::parse("lovelace-orbit-cactus-91", "Ada Lovelace", "ada@example.com").is_err());
-        assert!(NewPassword::parse("correct horse battery staple", "Ada", "ada@example.com").is_ok());
+        assert!(
+            NewPassword::parse(
+                "lovelace-orbit-cactus-91",
+                "Ada Lovelace",
+                "ada@example.com"
+            )
+            .is_err()
+        );
+        assert!(
+            NewPassword::parse("correct horse battery staple", "Ada", "ada@example.com").is_ok()
+        );
     }
 }

@@ -35,7 +35,8 @@ struct ResetHtml<'a> {
 }
 
 fn render(t: &impl Template) -> Result<String, AppError> {
-    t.render().map_err(|e| AppError::Internal(anyhow::anyhow!("email template: {e}")))
+    t.render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("email template: {e}")))
 }
 
 /// Any error inside a transaction that also queues an email.
@@ -56,17 +57,57 @@ impl From<QueueError> for AppError {
     }
 }
 
-fn queue(conn: &mut PgConnection, kind: &str, to: &str, subject: &str, text: Result<String, AppError>, html: Result<String, AppError>) -> Result<(), QueueError> {
+fn queue(
+    conn: &mut PgConnection,
+    kind: &str,
+    to: &str,
+    subject: &str,
+    text: Result<String, AppError>,
+    html: Result<String, AppError>,
+) -> Result<(), QueueError> {
     let text = text.map_err(|e| QueueError::Render(e.to_string()))?;
     let html = html.map_err(|e| QueueError::Render(e.to_string()))?;
-    outbox::enqueue(conn, NewMessage { kind, recipient: to, subject, text_body: &text, html_body: &html })?;
+    outbox::enqueue(
+        conn,
+        NewMessage {
+            kind,
+            recipient: to,
+            subject,
+            text_body: &text,
+            html_body: &html,
+        },
+    )?;
     Ok(())
 }
 
-pub fn verify_email(conn: &mut PgConnection, to: &str, name: &str, link: &str) -> Result<(), QueueError> {
-    queue(conn, "verify_email", to, "Verify your email for Gatehouse", render(&VerifyText { name, link }), render(&VerifyHtml { name, link }))
+pub fn verify_email(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    link: &str,
+) -> Result<(), QueueError> {
+    queue(
+        conn,
+        "verify_email",
+        to,
+        "Verify your email for Gatehouse",
+        render(&VerifyText { name, link }),
+        render(&VerifyHtml { name, link }),
+    )
 }
 
-pub fn reset_password(conn: &mut PgConnection, to: &str, name: &str, link: &str) -> Result<(), QueueError> {
-    queue(conn, "reset_password", to, "Reset your Gatehouse password", render(&ResetText { name, link }), render(&ResetHtml { name, link }))
+pub fn reset_password(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    link: &str,
+) -> Result<(), QueueError> {
+    queue(
+        conn,
+        "reset_password",
+        to,
+        "Reset your Gatehouse password",
+        render(&ResetText { name, link }),
+        render(&ResetHtml { name, link }),
+    )
 }

@@ -14,7 +14,10 @@ use crate::db::outbox::Message;
 
 /// Where outgoing mail goes.
 pub enum Mailer {
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    Smtp {
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        from: Mailbox,
+    },
     /// Local mode without SMTP_URL: messages stay in the outbox and show at /dev/mailbox.
     LocalMailbox,
 }
@@ -31,7 +34,10 @@ impl Mailer {
                     .mail_from
                     .parse()
                     .map_err(|e| anyhow::anyhow!("MAIL_FROM is not an address: {e}"))?;
-                Ok(Mailer::Smtp { transport, from })
+                Ok(Mailer::Smtp {
+                    transport: Box::new(transport),
+                    from,
+                })
             }
             None if settings.is_local() => Ok(Mailer::LocalMailbox),
             None => anyhow::bail!("production mode needs SMTP_URL"),
@@ -47,14 +53,24 @@ impl Mailer {
         match self {
             Mailer::LocalMailbox => Ok(()),
             Mailer::Smtp { transport, from } => {
-                let to: Mailbox = message.recipient.parse().map_err(|e| format!("bad recipient: {e}"))?;
+                let to: Mailbox = message
+                    .recipient
+                    .parse()
+                    .map_err(|e| format!("bad recipient: {e}"))?;
                 let email = LettreMessage::builder()
                     .from(from.clone())
                     .to(to)
                     .subject(&message.subject)
-                    .multipart(MultiPart::alternative_plain_html(message.text_body.clone(), message.html_body.clone()))
+                    .multipart(MultiPart::alternative_plain_html(
+                        message.text_body.clone(),
+                        message.html_body.clone(),
+                    ))
                     .map_err(|e| format!("could not build message: {e}"))?;
-                transport.send(email).await.map(|_| ()).map_err(|e| e.to_string())
+                transport
+                    .send(email)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
         }
     }

@@ -38,9 +38,11 @@ pub async fn run(pool: PgPool, mailer: Arc<Mailer>, signal: OutboxSignal) {
 
 /// Sends what is due now; returns how many messages were claimed.
 pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> anyhow::Result<usize> {
-    let claimed = db::run(pool, |c| db::outbox::claim_due(c, BATCH, chrono::Duration::minutes(5)))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let claimed = db::run(pool, |c| {
+        db::outbox::claim_due(c, BATCH, chrono::Duration::minutes(5))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let n = claimed.len();
     for message in claimed {
         let outcome = mailer.send(&message).await;

@@ -12,10 +12,14 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers.
 pub async fn readyz(pool: web::Data<PgPool>) -> HttpResponse {
-    let ok = db::run(&pool, |c| diesel::sql_query("SELECT 1").execute(c)).await.is_ok();
+    let ok = db::run(&pool, |c| diesel::sql_query("SELECT 1").execute(c))
+        .await
+        .is_ok();
     if ok {
         HttpResponse::Ok().content_type("text/plain").body("ready")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unreachable")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unreachable")
     }
 }

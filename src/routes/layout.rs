@@ -24,11 +24,19 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub async fn load(pool: &PgPool, settings: &Settings, auth: &Auth, title: impl Into<String>) -> Result<Layout, AppError> {
+    pub async fn load(
+        pool: &PgPool,
+        settings: &Settings,
+        auth: &Auth,
+        title: impl Into<String>,
+    ) -> Result<Layout, AppError> {
         let (switcher, total) = match &auth.user {
             Some(user) => {
                 let id = user.id;
-                db::run(pool, move |c| db::orgs::list_for_user(c, id, 0, SWITCHER_SIZE)).await?
+                db::run(pool, move |c| {
+                    db::orgs::list_for_user(c, id, 0, SWITCHER_SIZE)
+                })
+                .await?
             }
             None => (Vec::new(), 0),
         };

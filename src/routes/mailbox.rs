@@ -28,20 +28,35 @@ struct ShowPage {
 }
 
 fn enabled(settings: &Settings) -> Result<(), AppError> {
-    if settings.is_local() && settings.smtp_url.is_none() { Ok(()) } else { Err(AppError::NotFound) }
+    if settings.is_local() && settings.smtp_url.is_none() {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
 }
 
-pub async fn list(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+) -> Result<HttpResponse, AppError> {
     enabled(&settings)?;
     let messages = db::run(&pool, |c| db::outbox::recent(c, 100)).await?;
     let layout = Layout::load(&pool, &settings, &auth, "Local mailbox").await?;
     render(StatusCode::OK, &ListPage { layout, messages })
 }
 
-pub async fn show(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     enabled(&settings)?;
     let id = id.into_inner();
-    let message = db::run(&pool, move |c| db::outbox::find(c, id)).await?.ok_or(AppError::NotFound)?;
+    let message = db::run(&pool, move |c| db::outbox::find(c, id))
+        .await?
+        .ok_or(AppError::NotFound)?;
     let links = message
         .text_body
         .split_whitespace()
@@ -49,5 +64,12 @@ pub async fn show(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: 
         .map(str::to_string)
         .collect();
     let layout = Layout::load(&pool, &settings, &auth, message.subject.clone()).await?;
-    render(StatusCode::OK, &ShowPage { layout, message, links })
+    render(
+        StatusCode::OK,
+        &ShowPage {
+            layout,
+            message,
+            links,
+        },
+    )
 }

@@ -29,19 +29,43 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/signin", web::post().to(accounts::signin::post))
         .route("/signout", web::post().to(accounts::signin::sign_out))
         .route("/verify-email", web::get().to(accounts::verify::get))
-        .route("/verify-email/resend", web::post().to(accounts::verify::resend))
-        .route("/password/forgot", web::get().to(accounts::password::forgot_get))
-        .route("/password/forgot", web::post().to(accounts::password::forgot_post))
-        .route("/password/reset", web::get().to(accounts::password::reset_get))
-        .route("/password/reset", web::post().to(accounts::password::reset_post))
-        .route("/account/password", web::get().to(accounts::password::change_get))
-        .route("/account/password", web::post().to(accounts::password::change_post))
+        .route(
+            "/verify-email/resend",
+            web::post().to(accounts::verify::resend),
+        )
+        .route(
+            "/password/forgot",
+            web::get().to(accounts::password::forgot_get),
+        )
+        .route(
+            "/password/forgot",
+            web::post().to(accounts::password::forgot_post),
+        )
+        .route(
+            "/password/reset",
+            web::get().to(accounts::password::reset_get),
+        )
+        .route(
+            "/password/reset",
+            web::post().to(accounts::password::reset_post),
+        )
+        .route(
+            "/account/password",
+            web::get().to(accounts::password::change_get),
+        )
+        .route(
+            "/account/password",
+            web::post().to(accounts::password::change_post),
+        )
         .route("/orgs", web::get().to(orgs::list::get))
         .route("/orgs/new", web::get().to(orgs::new::get))
         .route("/orgs/new", web::post().to(orgs::new::post))
         .route("/orgs/{slug}", web::get().to(orgs::show::get))
         .route("/orgs/{slug}/settings", web::get().to(orgs::settings::get))
-        .route("/orgs/{slug}/settings", web::post().to(orgs::settings::post))
+        .route(
+            "/orgs/{slug}/settings",
+            web::post().to(orgs::settings::post),
+        )
         .route("/dev/mailbox", web::get().to(mailbox::list))
         .route("/dev/mailbox/{id}", web::get().to(mailbox::show));
 }
@@ -51,19 +75,28 @@ pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpRespon
     let body = template
         .render()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
 }
 
 /// The 303 that follows a successful form post.
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 /// The one permission check for organization pages: the caller's membership and role are read
 /// from the database on every request; a non-member gets 404 (the organization's existence is
 /// not revealed), a member without the permission gets 403, and a refused owner/admin action is
 /// recorded in the audit log.
-pub async fn require_org(pool: &PgPool, auth: &Auth, slug: &str, permission: OrgPermission) -> Result<(User, Access), AppError> {
+pub async fn require_org(
+    pool: &PgPool,
+    auth: &Auth,
+    slug: &str,
+    permission: OrgPermission,
+) -> Result<(User, Access), AppError> {
     let user = auth.require_user()?.clone();
     let slug = slug.to_string();
     let actor = auth.actor();
@@ -95,7 +128,9 @@ pub async fn require_org(pool: &PgPool, auth: &Auth, slug: &str, permission: Org
 /// A local path to go to after signing in; anything else (another site, `//host`) becomes `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }

@@ -18,8 +18,19 @@ pub const VERIFY_TTL_HOURS: i64 = 24;
 pub const RESET_TTL_HOURS: i64 = 1;
 
 /// Issues a verification token and queues its email, in the caller's transaction.
-pub fn queue_verification(conn: &mut PgConnection, settings: &Settings, user_id: i64, name: &str, email: &str) -> Result<(), QueueError> {
-    let token = tokens::issue(conn, user_id, Purpose::VerifyEmail, Duration::hours(VERIFY_TTL_HOURS))?;
+pub fn queue_verification(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    user_id: i64,
+    name: &str,
+    email: &str,
+) -> Result<(), QueueError> {
+    let token = tokens::issue(
+        conn,
+        user_id,
+        Purpose::VerifyEmail,
+        Duration::hours(VERIFY_TTL_HOURS),
+    )?;
     let link = settings.link(&format!("/verify-email?token={token}"));
     messages::verify_email(conn, email, name, &link)
 }

@@ -41,9 +41,21 @@ struct ForgotPage {
     errors: FieldErrors,
 }
 
-pub async fn forgot_get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+pub async fn forgot_get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+) -> Result<HttpResponse, AppError> {
     let layout = Layout::load(&pool, &settings, &auth, "Forgot your password?").await?;
-    render(StatusCode::OK, &ForgotPage { layout, email: String::new(), sent: false, errors: FieldErrors::default() })
+    render(
+        StatusCode::OK,
+        &ForgotPage {
+            layout,
+            email: String::new(),
+            sent: false,
+            errors: FieldErrors::default(),
+        },
+    )
 }
 
 /// Answers the same whether or not an account exists, so the form does not reveal accounts.
@@ -57,33 +69,59 @@ pub async fn forgot_post(
     let mut errors = FieldErrors::default();
     let Some(email) = errors.check("email", EmailAddress::parse(&form.email)) else {
         let layout = Layout::load(&pool, &settings, &auth, "Forgot your password?").await?;
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &ForgotPage { layout, email: form.email, sent: false, errors });
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ForgotPage {
+                layout,
+                email: form.email,
+                sent: false,
+                errors,
+            },
+        );
     };
     let settings_for_tx = settings.clone();
     let meta = auth.meta.clone();
     let address = email.as_str().to_string();
     db::run(&pool, move |c| {
         c.transaction(|c| -> Result<(), AppError> {
-            let Some(user) = db::users::find_by_email(c, &address)? else { return Ok(()) };
-            let token = tokens::issue(c, user.id, Purpose::ResetPassword, Duration::hours(RESET_TTL_HOURS))?;
+            let Some(user) = db::users::find_by_email(c, &address)? else {
+                return Ok(());
+            };
+            let token = tokens::issue(
+                c,
+                user.id,
+                Purpose::ResetPassword,
+                Duration::hours(RESET_TTL_HOURS),
+            )?;
             let link = settings_for_tx.link(&format!("/password/reset?token={token}"));
             messages::reset_password(c, &user.email, &user.name, &link)?;
-            audit::record(c, audit::Event {
-                organization: None,
-                actor: &Actor::Visitor,
-                action: "user.password_reset_requested",
-                target: Some(user.email.clone()),
-                details: serde_json::json!({}),
-                status: audit::Status::Successful,
-                meta: &meta,
-            })?;
+            audit::record(
+                c,
+                audit::Event {
+                    organization: None,
+                    actor: &Actor::Visitor,
+                    action: "user.password_reset_requested",
+                    target: Some(user.email.clone()),
+                    details: serde_json::json!({}),
+                    status: audit::Status::Successful,
+                    meta: &meta,
+                },
+            )?;
             Ok(())
         })
     })
     .await?;
     outbox.wake();
     let layout = Layout::load(&pool, &settings, &auth, "Check your email").await?;
-    render(StatusCode::OK, &ForgotPage { layout, email: email.as_str().to_string(), sent: true, errors })
+    render(
+        StatusCode::OK,
+        &ForgotPage {
+            layout,
+            email: email.as_str().to_string(),
+            sent: true,
+            errors,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -100,22 +138,48 @@ fn token_problem(lookup: &Lookup) -> Option<&'static str> {
         Lookup::Valid { .. } => None,
         Lookup::Expired => Some("This password reset link has expired. Links work for one hour."),
         Lookup::Used => Some("This password reset link was already used. Each link works once."),
-        Lookup::Unknown => Some("This password reset link is not valid. Check that you copied all of it."),
+        Lookup::Unknown => {
+            Some("This password reset link is not valid. Check that you copied all of it.")
+        }
     }
 }
 
-async fn reset_page(pool: &PgPool, settings: &Settings, auth: &Auth, status: StatusCode, page: impl FnOnce(Layout) -> ResetPage) -> Result<HttpResponse, AppError> {
+async fn reset_page(
+    pool: &PgPool,
+    settings: &Settings,
+    auth: &Auth,
+    status: StatusCode,
+    page: impl FnOnce(Layout) -> ResetPage,
+) -> Result<HttpResponse, AppError> {
     let layout = Layout::load(pool, settings, auth, "Choose a new password").await?;
     render(status, &page(layout))
 }
 
-pub async fn reset_get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+pub async fn reset_get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
     let token = query.into_inner().token;
     let peek = token.clone();
-    let lookup = db::run(&pool, move |c| tokens::find_for_use(c, &peek, Purpose::ResetPassword)).await?;
+    let lookup = db::run(&pool, move |c| {
+        tokens::find_for_use(c, &peek, Purpose::ResetPassword)
+    })
+    .await?;
     let problem = token_problem(&lookup);
-    let status = if problem.is_some() { StatusCode::GONE } else { StatusCode::OK };
-    reset_page(&pool, &settings, &auth, status, |layout| ResetPage { layout, token, problem, errors: FieldErrors::default() }).await
+    let status = if problem.is_some() {
+        StatusCode::GONE
+    } else {
+        StatusCode::OK
+    };
+    reset_page(&pool, &settings, &auth, status, |layout| ResetPage {
+        layout,
+        token,
+        problem,
+        errors: FieldErrors::default(),
+    })
+    .await
 }
 
 #[derive(Default, Deserialize)]
@@ -125,28 +189,65 @@ pub struct ResetForm {
     pub password: String,
 }
 
-pub async fn reset_post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, CsrfForm(form): CsrfForm<ResetForm>) -> Result<HttpResponse, AppError> {
+pub async fn reset_post(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> Result<HttpResponse, AppError> {
     let peek = form.token.clone();
-    let (lookup, user) = db::run(&pool, move |c| -> Result<(Lookup, Option<User>), diesel::result::Error> {
-        let lookup = tokens::find_for_use(c, &peek, Purpose::ResetPassword)?;
-        let user = match lookup {
-            Lookup::Valid { user_id, .. } => db::users::find(c, user_id)?,
-            _ => None,
-        };
-        Ok((lookup, user))
-    })
+    let (lookup, user) = db::run(
+        &pool,
+        move |c| -> Result<(Lookup, Option<User>), diesel::result::Error> {
+            let lookup = tokens::find_for_use(c, &peek, Purpose::ResetPassword)?;
+            let user = match lookup {
+                Lookup::Valid { user_id, .. } => db::users::find(c, user_id)?,
+                _ => None,
+            };
+            Ok((lookup, user))
+        },
+    )
     .await?;
     if let Some(problem) = token_problem(&lookup) {
-        return reset_page(&pool, &settings, &auth, StatusCode::GONE, |layout| ResetPage { layout, token: form.token, problem: Some(problem), errors: FieldErrors::default() }).await;
+        return reset_page(&pool, &settings, &auth, StatusCode::GONE, |layout| {
+            ResetPage {
+                layout,
+                token: form.token,
+                problem: Some(problem),
+                errors: FieldErrors::default(),
+            }
+        })
+        .await;
     }
     reset_with(&pool, &settings, &auth, form, user).await
 }
 
-async fn reset_with(pool: &PgPool, settings: &Settings, auth: &Auth, form: ResetForm, user: Option<User>) -> Result<HttpResponse, AppError> {
+async fn reset_with(
+    pool: &PgPool,
+    settings: &Settings,
+    auth: &Auth,
+    form: ResetForm,
+    user: Option<User>,
+) -> Result<HttpResponse, AppError> {
     let user = user.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
-    let Some(new) = errors.check("password", NewPassword::parse(&form.password, &user.name, &user.email)) else {
-        return reset_page(pool, settings, auth, StatusCode::UNPROCESSABLE_ENTITY, |layout| ResetPage { layout, token: form.token, problem: None, errors }).await;
+    let Some(new) = errors.check(
+        "password",
+        NewPassword::parse(&form.password, &user.name, &user.email),
+    ) else {
+        return reset_page(
+            pool,
+            settings,
+            auth,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            |layout| ResetPage {
+                layout,
+                token: form.token,
+                problem: None,
+                errors,
+            },
+        )
+        .await;
     };
     let hash = password::hash(new.secret().clone()).await?;
     let meta = auth.meta.clone();
@@ -159,22 +260,34 @@ async fn reset_with(pool: &PgPool, settings: &Settings, auth: &Auth, form: Reset
                 tokens::mark_used(c, token_id)?;
                 db::users::set_password_hash(c, user_id, &hash)?;
                 let ended = db::sessions::delete_for_user(c, user_id)?;
-                audit::record(c, audit::Event {
-                    organization: None,
-                    actor: &Actor::User { id: user_id, email: user.email.clone() },
-                    action: "user.password_reset",
-                    target: Some(user.email.clone()),
-                    details: serde_json::json!({ "sessions_ended": ended }),
-                    status: audit::Status::Successful,
-                    meta: &meta,
-                })?;
+                audit::record(
+                    c,
+                    audit::Event {
+                        organization: None,
+                        actor: &Actor::User {
+                            id: user_id,
+                            email: user.email.clone(),
+                        },
+                        action: "user.password_reset",
+                        target: Some(user.email.clone()),
+                        details: serde_json::json!({ "sessions_ended": ended }),
+                        status: audit::Status::Successful,
+                        meta: &meta,
+                    },
+                )?;
             }
             Ok(lookup)
         })
     })
     .await?;
     if let Some(problem) = token_problem(&done) {
-        return reset_page(pool, settings, auth, StatusCode::GONE, |layout| ResetPage { layout, token: form.token, problem: Some(problem), errors: FieldErrors::default() }).await;
+        return reset_page(pool, settings, auth, StatusCode::GONE, |layout| ResetPage {
+            layout,
+            token: form.token,
+            problem: Some(problem),
+            errors: FieldErrors::default(),
+        })
+        .await;
     }
     auth.session.sign_out();
     Ok(see_other("/signin?reset=1"))
@@ -187,10 +300,20 @@ struct ChangePage {
     errors: FieldErrors,
 }
 
-pub async fn change_get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+pub async fn change_get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+) -> Result<HttpResponse, AppError> {
     auth.require_user()?;
     let layout = Layout::load(&pool, &settings, &auth, "Change password").await?;
-    render(StatusCode::OK, &ChangePage { layout, errors: FieldErrors::default() })
+    render(
+        StatusCode::OK,
+        &ChangePage {
+            layout,
+            errors: FieldErrors::default(),
+        },
+    )
 }
 
 #[derive(Default, Deserialize)]
@@ -200,17 +323,32 @@ pub struct ChangeForm {
     pub new_password: String,
 }
 
-pub async fn change_post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, CsrfForm(form): CsrfForm<ChangeForm>) -> Result<HttpResponse, AppError> {
+pub async fn change_post(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    CsrfForm(form): CsrfForm<ChangeForm>,
+) -> Result<HttpResponse, AppError> {
     let user = auth.require_user()?.clone();
     let mut errors = FieldErrors::default();
-    let current_ok = password::verify(Some(user.password_hash.clone()), SecretString::from(form.current_password.clone())).await?;
+    let current_ok = password::verify(
+        Some(user.password_hash.clone()),
+        SecretString::from(form.current_password.clone()),
+    )
+    .await?;
     if !current_ok {
         errors.add("current_password", "Your current password is incorrect.");
     }
-    let new = errors.check("new_password", NewPassword::parse(&form.new_password, &user.name, &user.email));
+    let new = errors.check(
+        "new_password",
+        NewPassword::parse(&form.new_password, &user.name, &user.email),
+    );
     let (true, Some(new)) = (current_ok, new) else {
         let layout = Layout::load(&pool, &settings, &auth, "Change password").await?;
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &ChangePage { layout, errors });
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ChangePage { layout, errors },
+        );
     };
     let hash = password::hash(new.secret().clone()).await?;
     let (actor, meta) = (auth.actor(), auth.meta.clone());
@@ -218,20 +356,26 @@ pub async fn change_post(pool: web::Data<PgPool>, settings: web::Data<Settings>,
         c.transaction(|c| -> Result<(), diesel::result::Error> {
             db::users::set_password_hash(c, user.id, &hash)?;
             let ended = db::sessions::delete_for_user(c, user.id)?;
-            audit::record(c, audit::Event {
-                organization: None,
-                actor: &actor,
-                action: "user.password_changed",
-                target: Some(user.email.clone()),
-                details: serde_json::json!({ "sessions_ended": ended }),
-                status: audit::Status::Successful,
-                meta: &meta,
-            })
+            audit::record(
+                c,
+                audit::Event {
+                    organization: None,
+                    actor: &actor,
+                    action: "user.password_changed",
+                    target: Some(user.email.clone()),
+                    details: serde_json::json!({ "sessions_ended": ended }),
+                    status: audit::Status::Successful,
+                    meta: &meta,
+                },
+            )
         })
     })
     .await?;
     // Every other session ended above; this one continues under a new id.
     auth.session.renew();
-    auth.session.flash(FlashKind::Success, "Your password was changed. Other sessions were signed out.");
+    auth.session.flash(
+        FlashKind::Success,
+        "Your password was changed. Other sessions were signed out.",
+    );
     Ok(see_other("/orgs"))
 }

@@ -37,12 +37,24 @@ struct SignupPage {
     errors: FieldErrors,
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+) -> Result<HttpResponse, AppError> {
     if auth.user.is_some() {
         return Ok(see_other("/orgs"));
     }
     let layout = Layout::load(&pool, &settings, &auth, "Create your account").await?;
-    render(StatusCode::OK, &SignupPage { layout, name: String::new(), email: String::new(), errors: FieldErrors::default() })
+    render(
+        StatusCode::OK,
+        &SignupPage {
+            layout,
+            name: String::new(),
+            email: String::new(),
+            errors: FieldErrors::default(),
+        },
+    )
 }
 
 pub async fn post(
@@ -55,7 +67,10 @@ pub async fn post(
     let mut errors = FieldErrors::default();
     let name = errors.check("name", PersonName::parse(&form.name));
     let email = errors.check("email", EmailAddress::parse(&form.email));
-    let password = errors.check("password", NewPassword::parse(&form.password, &form.name, &form.email));
+    let password = errors.check(
+        "password",
+        NewPassword::parse(&form.password, &form.name, &form.email),
+    );
     let (Some(name), Some(email), Some(password)) = (name, email, password) else {
         return form_again(&pool, &settings, &auth, form, errors).await;
     };
@@ -87,11 +102,31 @@ pub async fn post(
     };
     outbox.wake();
     auth.session.sign_in(user.id)?;
-    auth.session.flash(FlashKind::Success, format!("Welcome to Gatehouse! We sent a link to {} to verify your email.", user.email));
+    auth.session.flash(
+        FlashKind::Success,
+        format!(
+            "Welcome to Gatehouse! We sent a link to {} to verify your email.",
+            user.email
+        ),
+    );
     Ok(see_other("/orgs"))
 }
 
-async fn form_again(pool: &PgPool, settings: &Settings, auth: &Auth, form: SignupForm, errors: FieldErrors) -> Result<HttpResponse, AppError> {
+async fn form_again(
+    pool: &PgPool,
+    settings: &Settings,
+    auth: &Auth,
+    form: SignupForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
     let layout = Layout::load(pool, settings, auth, "Create your account").await?;
-    render(StatusCode::UNPROCESSABLE_ENTITY, &SignupPage { layout, name: form.name, email: form.email, errors })
+    render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &SignupPage {
+            layout,
+            name: form.name,
+            email: form.email,
+            errors,
+        },
+    )
 }

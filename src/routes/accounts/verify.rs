@@ -34,7 +34,12 @@ struct VerifiedPage {
     outcome: &'static str,
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
     let token = query.into_inner().token;
     let meta = auth.meta.clone();
     let lookup = db::run(&pool, move |c| {
@@ -43,16 +48,24 @@ pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: A
             if let Lookup::Valid { token_id, user_id } = lookup {
                 tokens::mark_used(c, token_id)?;
                 db::users::mark_verified(c, user_id)?;
-                let email = db::users::find(c, user_id)?.map(|u| u.email).unwrap_or_default();
-                audit::record(c, audit::Event {
-                    organization: None,
-                    actor: &Actor::User { id: user_id, email: email.clone() },
-                    action: "user.email_verified",
-                    target: Some(email),
-                    details: serde_json::json!({}),
-                    status: audit::Status::Successful,
-                    meta: &meta,
-                })?;
+                let email = db::users::find(c, user_id)?
+                    .map(|u| u.email)
+                    .unwrap_or_default();
+                audit::record(
+                    c,
+                    audit::Event {
+                        organization: None,
+                        actor: &Actor::User {
+                            id: user_id,
+                            email: email.clone(),
+                        },
+                        action: "user.email_verified",
+                        target: Some(email),
+                        details: serde_json::json!({}),
+                        status: audit::Status::Successful,
+                        meta: &meta,
+                    },
+                )?;
             }
             Ok(lookup)
         })
@@ -77,12 +90,19 @@ pub async fn resend(
 ) -> Result<HttpResponse, AppError> {
     let user = auth.require_user()?.clone();
     if user.is_verified() {
-        auth.session.flash(FlashKind::Info, "Your email is already verified.");
+        auth.session
+            .flash(FlashKind::Info, "Your email is already verified.");
         return Ok(see_other("/orgs"));
     }
     let settings_for_tx = settings.clone();
-    db::run(&pool, move |c| c.transaction(|c| queue_verification(c, &settings_for_tx, user.id, &user.name, &user.email))).await?;
+    db::run(&pool, move |c| {
+        c.transaction(|c| queue_verification(c, &settings_for_tx, user.id, &user.name, &user.email))
+    })
+    .await?;
     outbox.wake();
-    auth.session.flash(FlashKind::Success, "We sent a new verification link. Check your email.");
+    auth.session.flash(
+        FlashKind::Success,
+        "We sent a new verification link. Check your email.",
+    );
     Ok(see_other("/orgs"))
 }

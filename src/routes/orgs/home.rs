@@ -17,7 +17,11 @@ struct Welcome {
     layout: Layout,
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+) -> Result<HttpResponse, AppError> {
     if auth.user.is_some() {
         return Ok(match auth.session.current_org() {
             Some(slug) => see_other(&format!("/orgs/{slug}")),

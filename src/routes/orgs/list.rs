@@ -32,11 +32,30 @@ struct ListPage {
     email: String,
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, query: web::Query<PageQuery>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
     let user = auth.require_user()?.clone();
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let (orgs, total) = db::run(&pool, move |c| db::orgs::list_for_user(c, user.id, (page - 1) * PAGE_SIZE, PAGE_SIZE)).await?;
+    let (orgs, total) = db::run(&pool, move |c| {
+        db::orgs::list_for_user(c, user.id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    })
+    .await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let layout = Layout::load(&pool, &settings, &auth, "Your organizations").await?;
-    render(StatusCode::OK, &ListPage { layout, orgs, total, page, pages, verified: user.is_verified(), email: user.email })
+    render(
+        StatusCode::OK,
+        &ListPage {
+            layout,
+            orgs,
+            total,
+            page,
+            pages,
+            verified: user.is_verified(),
+            email: user.email,
+        },
+    )
 }

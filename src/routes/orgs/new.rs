@@ -32,46 +32,116 @@ struct NewOrgPage {
 
 /// DESIGN §2: the message when a membership would pass the limit.
 pub fn limit_message(max: i64) -> String {
-    format!("You already belong to {max} organizations, the most allowed. Leave one before joining another.")
+    format!(
+        "You already belong to {max} organizations, the most allowed. Leave one before joining another."
+    )
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+) -> Result<HttpResponse, AppError> {
     let verified = auth.require_user()?.is_verified();
     let layout = Layout::load(&pool, &settings, &auth, "Create an organization").await?;
-    render(StatusCode::OK, &NewOrgPage { layout, verified, name: String::new(), errors: FieldErrors::default() })
+    render(
+        StatusCode::OK,
+        &NewOrgPage {
+            layout,
+            verified,
+            name: String::new(),
+            errors: FieldErrors::default(),
+        },
+    )
 }
 
-pub async fn post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, CsrfForm(form): CsrfForm<NewOrgForm>) -> Result<HttpResponse, AppError> {
+pub async fn post(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    CsrfForm(form): CsrfForm<NewOrgForm>,
+) -> Result<HttpResponse, AppError> {
     let user = auth.require_user()?.clone();
     let mut errors = FieldErrors::default();
     if !user.is_verified() {
-        errors.add("name", "Verify your email address before creating an organization.");
-        return form_again(&pool, &settings, &auth, StatusCode::FORBIDDEN, false, form, errors).await;
+        errors.add(
+            "name",
+            "Verify your email address before creating an organization.",
+        );
+        return form_again(
+            &pool,
+            &settings,
+            &auth,
+            StatusCode::FORBIDDEN,
+            false,
+            form,
+            errors,
+        )
+        .await;
     }
     let Some(name) = errors.check("name", OrgName::parse(&form.name)) else {
-        return form_again(&pool, &settings, &auth, StatusCode::UNPROCESSABLE_ENTITY, true, form, errors).await;
+        return form_again(
+            &pool,
+            &settings,
+            &auth,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            true,
+            form,
+            errors,
+        )
+        .await;
     };
     let (actor, meta, max) = (auth.actor(), auth.meta.clone(), settings.max_orgs_per_user);
-    let created = db::run(&pool, move |c| match db::orgs::create(c, &actor, user.id, &name, max, &meta) {
-        Ok(org) => Ok(Ok(org)),
-        Err(CreateError::LimitReached) => Ok(Err(())),
-        Err(CreateError::Db(e)) => Err(e),
+    let created = db::run(&pool, move |c| {
+        match db::orgs::create(c, &actor, user.id, &name, max, &meta) {
+            Ok(org) => Ok(Ok(org)),
+            Err(CreateError::LimitReached) => Ok(Err(())),
+            Err(CreateError::Db(e)) => Err(e),
+        }
     })
     .await?;
     match created {
         Ok(org) => {
             auth.session.set_current_org(&org.slug);
-            auth.session.flash(FlashKind::Success, format!("{} was created. You are its owner.", org.name));
+            auth.session.flash(
+                FlashKind::Success,
+                format!("{} was created. You are its owner.", org.name),
+            );
             Ok(see_other(&format!("/orgs/{}", org.slug)))
         }
         Err(()) => {
             errors.add("name", limit_message(max));
-            form_again(&pool, &settings, &auth, StatusCode::UNPROCESSABLE_ENTITY, true, form, errors).await
+            form_again(
+                &pool,
+                &settings,
+                &auth,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                true,
+                form,
+                errors,
+            )
+            .await
         }
     }
 }
 
-async fn form_again(pool: &PgPool, settings: &Settings, auth: &Auth, status: StatusCode, verified: bool, form: NewOrgForm, errors: FieldErrors) -> Result<HttpResponse, AppError> {
+async fn form_again(
+    pool: &PgPool,
+    settings: &Settings,
+    auth: &Auth,
+    status: StatusCode,
+    verified: bool,
+    form: NewOrgForm,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
     let layout = Layout::load(pool, settings, auth, "Create an organization").await?;
-    render(status, &NewOrgPage { layout, verified, name: form.name, errors })
+    render(
+        status,
+        &NewOrgPage {
+            layout,
+            verified,
+            name: form.name,
+            errors,
+        },
+    )
 }

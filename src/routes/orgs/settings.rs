@@ -31,22 +31,67 @@ struct SettingsPage {
     errors: FieldErrors,
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageProfile).await?;
-    let layout = Layout::load(&pool, &settings, &auth, format!("Settings · {}", access.org.name)).await?;
+    let layout = Layout::load(
+        &pool,
+        &settings,
+        &auth,
+        format!("Settings · {}", access.org.name),
+    )
+    .await?;
     let name = access.org.name.clone();
-    render(StatusCode::OK, &SettingsPage { layout, org: access.org, name, errors: FieldErrors::default() })
+    render(
+        StatusCode::OK,
+        &SettingsPage {
+            layout,
+            org: access.org,
+            name,
+            errors: FieldErrors::default(),
+        },
+    )
 }
 
-pub async fn post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, CsrfForm(form): CsrfForm<RenameForm>) -> Result<HttpResponse, AppError> {
+pub async fn post(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+    CsrfForm(form): CsrfForm<RenameForm>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageProfile).await?;
     let mut errors = FieldErrors::default();
     let Some(name) = errors.check("name", OrgName::parse(&form.name)) else {
-        let layout = Layout::load(&pool, &settings, &auth, format!("Settings · {}", access.org.name)).await?;
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &SettingsPage { layout, org: access.org, name: form.name, errors });
+        let layout = Layout::load(
+            &pool,
+            &settings,
+            &auth,
+            format!("Settings · {}", access.org.name),
+        )
+        .await?;
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SettingsPage {
+                layout,
+                org: access.org,
+                name: form.name,
+                errors,
+            },
+        );
     };
     let (actor, meta, org_id) = (auth.actor(), auth.meta.clone(), access.org.id);
-    let org = db::run(&pool, move |c| db::orgs::rename(c, &actor, org_id, &name, &meta)).await?;
-    auth.session.flash(FlashKind::Success, format!("The organization is now called {}.", org.name));
+    let org = db::run(&pool, move |c| {
+        db::orgs::rename(c, &actor, org_id, &name, &meta)
+    })
+    .await?;
+    auth.session.flash(
+        FlashKind::Success,
+        format!("The organization is now called {}.", org.name),
+    );
     Ok(see_other(&format!("/orgs/{}", org.slug)))
 }

@@ -31,9 +31,20 @@ struct OrgPage {
     can_manage_profile: bool,
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, query: web::Query<EnvQuery>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+    query: web::Query<EnvQuery>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
-    let reachable: Vec<EnvironmentAccess> = access.environments.iter().filter(|e| e.role.is_some()).cloned().collect();
+    let reachable: Vec<EnvironmentAccess> = access
+        .environments
+        .iter()
+        .filter(|e| e.role.is_some())
+        .cloned()
+        .collect();
     let wanted = query.env.as_deref().and_then(|e| e.parse::<EnvKind>().ok());
     let current = wanted
         .and_then(|kind| reachable.iter().find(|e| e.kind == kind))
@@ -42,5 +53,14 @@ pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: A
     auth.session.set_current_org(&access.org.slug);
     let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
     let layout = Layout::load(&pool, &settings, &auth, access.org.name.clone()).await?;
-    render(StatusCode::OK, &OrgPage { layout, access, reachable, current, can_manage_profile })
+    render(
+        StatusCode::OK,
+        &OrgPage {
+            layout,
+            access,
+            reachable,
+            current,
+            can_manage_profile,
+        },
+    )
 }

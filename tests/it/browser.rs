@@ -1,0 +1,127 @@
+//! Browser journeys in headless Chromium, each page checked by axe-core and the Nu Html Checker.
+
+use crate::support::browser::Browser;
+use crate::support::{PASSWORD, spawn_app};
+
+#[actix_web::test]
+async fn a_person_signs_up_verifies_creates_two_organizations_and_switches() {
+    let app = spawn_app().await;
+    let Some(mut browser) =
+        Browser::start("sign up, verify, create two organizations, switch").await
+    else {
+        return;
+    };
+
+    browser.goto(&app.url("/")).await;
+    browser.click("a[href=\"/signup\"].button").await;
+    browser
+        .submit(
+            &[
+                ("name", "Ada Lovelace"),
+                ("email", "ada@example.com"),
+                ("password", PASSWORD),
+            ],
+            "form[action=\"/signup\"] button",
+        )
+        .await;
+    assert_eq!(browser.path().await, "/orgs");
+    assert!(browser.text().await.contains("Verify your email address"));
+
+    let mail = app
+        .mail
+        .wait_for("ada@example.com", "Verify your email")
+        .await;
+    browser.goto(&mail.link(&app.address).expect("link")).await;
+    assert!(browser.text().await.contains("Your email is verified"));
+    browser.click("a.button[href=\"/orgs\"]").await;
+
+    browser.click("a.button[href=\"/orgs/new\"]").await;
+    browser
+        .submit(&[("name", "")], "form[action=\"/orgs/new\"] button")
+        .await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Enter a name for the organization."),
+        "error beside the field"
+    );
+    browser
+        .submit(
+            &[("name", "Acme Health")],
+            "form[action=\"/orgs/new\"] button",
+        )
+        .await;
+    assert_eq!(browser.path().await, "/orgs/acme-health");
+    let text = browser.text().await;
+    for env in ["Development", "Staging", "Production"] {
+        assert!(text.contains(env), "{env} shown");
+    }
+    browser
+        .click("a[href=\"/orgs/acme-health?env=staging\"]")
+        .await;
+    assert!(browser.text().await.contains("Your role here: engineer"));
+
+    browser
+        .click("a.button.secondary[href=\"/orgs/acme-health/settings\"]")
+        .await;
+    browser.goto(&app.url("/orgs/new")).await;
+    browser
+        .submit(
+            &[("name", "Beta Labs")],
+            "form[action=\"/orgs/new\"] button",
+        )
+        .await;
+    assert_eq!(browser.path().await, "/orgs/beta-labs");
+
+    // Switch through the organization switcher in the navigation (works without JavaScript).
+    browser.click("details.switcher summary").await;
+    browser
+        .click("details.switcher a[href=\"/orgs/acme-health\"]")
+        .await;
+    assert_eq!(browser.path().await, "/orgs/acme-health");
+    assert!(browser.text().await.contains("Acme Health"));
+    browser.goto(&app.url("/orgs")).await;
+    let list = browser.text().await;
+    assert!(list.contains("Acme Health") && list.contains("Beta Labs"));
+    browser.goto(&app.url("/account/password")).await;
+    browser.goto(&app.url("/password/forgot")).await;
+
+    browser.finish().await;
+}
+
+#[actix_web::test]
+async fn the_sign_in_reset_and_error_pages_pass_the_checkers() {
+    let app = spawn_app().await;
+    let Some(mut browser) = Browser::start("sign-in, errors, reset").await else {
+        return;
+    };
+    browser.goto(&app.url("/signin")).await;
+    browser
+        .submit(
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "whatever-it-is-1"),
+            ],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Email or password is incorrect.")
+    );
+    browser.goto(&app.url("/password/reset?token=nope")).await;
+    browser.goto(&app.url("/verify-email?token=nope")).await;
+    browser.goto(&app.url("/no-such-page")).await;
+    browser.goto(&app.url("/signup")).await;
+    browser
+        .submit(
+            &[("name", ""), ("email", "bad"), ("password", "short")],
+            "form[action=\"/signup\"] button",
+        )
+        .await;
+    assert!(browser.text().await.contains("Use at least 10 characters."));
+    browser.finish().await;
+}

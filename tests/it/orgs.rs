@@ -1,0 +1,352 @@
+//! Organizations: creation, environments, the list and switcher, roles, and the limit.
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::support::{Options, TestApp, client, spawn_app, spawn_app_with};
+
+/// Makes the user a member of `count` seeded organizations, straight in the database.
+fn seed_memberships(app: &TestApp, user_id: i64, count: i64) {
+    diesel::sql_query(
+        "WITH o AS (INSERT INTO organizations (name, slug)
+                    SELECT 'Seed ' || g, 'seed-' || g FROM generate_series(1, $1) g RETURNING id),
+              e AS (INSERT INTO environments (organization_id, kind)
+                    SELECT o.id, k FROM o, unnest(ARRAY['development', 'staging', 'production']) k)
+         INSERT INTO memberships (organization_id, user_id, role) SELECT id, $2, 'member' FROM o",
+    )
+    .bind::<BigInt, _>(count)
+    .bind::<BigInt, _>(user_id)
+    .execute(&mut app.conn())
+    .expect("seed memberships");
+}
+
+fn memberships_of(app: &TestApp, user_id: i64) -> i64 {
+    use gatehouse::db::schema::memberships::dsl as m;
+    m::memberships
+        .filter(m::user_id.eq(user_id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+/// Adds an existing user to an organization with a role and environment roles.
+fn add_member(app: &TestApp, slug: &str, email: &str, role: &str, env_roles: &[(&str, &str)]) {
+    let mut conn = app.conn();
+    let user_id = app.user_id(email);
+    diesel::sql_query("INSERT INTO memberships (organization_id, user_id, role) SELECT id, $1, $2 FROM organizations WHERE slug = $3")
+        .bind::<BigInt, _>(user_id)
+        .bind::<diesel::sql_types::Text, _>(role)
+        .bind::<diesel::sql_types::Text, _>(slug)
+        .execute(&mut conn)
+        .unwrap();
+    for (kind, env_role) in env_roles {
+        diesel::sql_query(
+            "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
+             SELECT e.id, e.organization_id, $1, $2 FROM environments e JOIN organizations o ON o.id = e.organization_id
+             WHERE o.slug = $3 AND e.kind = $4",
+        )
+        .bind::<BigInt, _>(user_id)
+        .bind::<diesel::sql_types::Text, _>(*env_role)
+        .bind::<diesel::sql_types::Text, _>(slug)
+        .bind::<diesel::sql_types::Text, _>(*kind)
+        .execute(&mut conn)
+        .unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn unverified_users_cannot_create_organizations() {
+    let app = spawn_app().await;
+    app.sign_up(&app.client, "Ada", "ada@example.com").await;
+    let r = app
+        .post_form("/orgs/new", "/orgs/new", &[("name", "Acme")])
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Verify your email address"));
+    assert_eq!(memberships_of(&app, app.user_id("ada@example.com")), 0);
+}
+
+#[actix_web::test]
+async fn creating_an_organization_makes_the_creator_owner_with_three_environments() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let slug = app.create_org("Acme, Inc.").await;
+    assert_eq!(slug, "acme-inc");
+
+    let home = app.get(&format!("/orgs/{slug}")).await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("Acme, Inc."));
+    assert!(home.body.contains("<strong>owner</strong>"));
+    let dev = home
+        .body
+        .find("<td>Development</td><td>engineer</td>")
+        .expect("engineer in development");
+    let staging = home
+        .body
+        .find("<td>Staging</td><td>engineer</td>")
+        .expect("engineer in staging");
+    let prod = home
+        .body
+        .find("<td>Production</td><td><span class=\"muted\">no access</span>")
+        .expect("no production role");
+    assert!(
+        dev < staging && staging < prod,
+        "shown in the order development, staging, production"
+    );
+    assert!(
+        home.body.contains("aria-label=\"Environment\""),
+        "selector shown with two environments"
+    );
+    assert_eq!(app.audit_count("organization.created", "successful"), 1);
+}
+
+#[actix_web::test]
+async fn slugs_stay_unique_and_names_are_checked() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    assert_eq!(app.create_org("Acme").await, "acme");
+    assert_eq!(app.create_org("ACME").await, "acme-2");
+    let r = app
+        .post_form("/orgs/new", "/orgs/new", &[("name", &"x".repeat(101))])
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("at most 100 characters"));
+    assert!(
+        r.body.contains(&format!("value=\"{}\"", "x".repeat(101))),
+        "value kept"
+    );
+}
+
+#[actix_web::test]
+async fn the_list_shows_my_organizations_with_my_role_and_switching_remembers_the_last() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let first = app.create_org("First Org").await;
+    let second = app.create_org("Second Org").await;
+    let list = app.get("/orgs").await;
+    assert!(list.body.contains("First Org") && list.body.contains("Second Org"));
+    assert!(list.body.contains("<td>owner</td>"));
+
+    app.get(&format!("/orgs/{first}")).await;
+    assert_eq!(
+        app.get("/").await.location.as_deref(),
+        Some(format!("/orgs/{first}").as_str())
+    );
+    let page = app.get(&format!("/orgs/{second}")).await;
+    assert!(
+        page.body
+            .contains(&format!("href=\"/orgs/{second}\" aria-current=\"page\"")),
+        "switcher marks the current one"
+    );
+    assert_eq!(
+        app.get("/").await.location.as_deref(),
+        Some(format!("/orgs/{second}").as_str())
+    );
+}
+
+#[actix_web::test]
+async fn non_members_get_404_and_members_get_403_for_owner_pages() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Owner", "owner@example.com").await;
+    let slug = app.create_org("Acme").await;
+
+    let member = client(&app.address);
+    app.sign_up(&member, "Mia Member", "mia@example.com").await;
+    assert_eq!(
+        app.get_with(&member, &format!("/orgs/{slug}")).await.status,
+        404,
+        "not a member yet"
+    );
+    assert_eq!(
+        app.get_with(&member, "/orgs/does-not-exist").await.status,
+        404,
+        "same answer as a missing one"
+    );
+
+    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let home = app.get_with(&member, &format!("/orgs/{slug}")).await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains(
+        "You don't have access to any environment in this organization yet. Ask an owner or admin."
+    ));
+    assert!(
+        !home.body.contains("/settings"),
+        "no settings link for members"
+    );
+
+    let settings = app
+        .get_with(&member, &format!("/orgs/{slug}/settings"))
+        .await;
+    assert_eq!(settings.status, 403);
+    let rename = app
+        .post_form_with(
+            &member,
+            &format!("/orgs/{slug}"),
+            &format!("/orgs/{slug}/settings"),
+            &[("name", "Hijacked")],
+        )
+        .await;
+    assert_eq!(rename.status, 403);
+    assert_eq!(app.audit_count("permission.denied", "denied"), 2);
+    assert!(
+        app.get(&format!("/orgs/{slug}"))
+            .await
+            .body
+            .contains("Acme")
+    );
+}
+
+#[actix_web::test]
+async fn the_environment_selector_follows_the_access_rules() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Owner", "owner@example.com").await;
+    let slug = app.create_org("Acme").await;
+    let one = client(&app.address);
+    app.sign_up(&one, "Vic Viewer", "vic@example.com").await;
+    add_member(
+        &app,
+        &slug,
+        "vic@example.com",
+        "member",
+        &[("production", "viewer")],
+    );
+    let page = app.get_with(&one, &format!("/orgs/{slug}")).await;
+    assert!(
+        !page.body.contains("aria-label=\"Environment\""),
+        "hidden with one environment"
+    );
+    assert!(page.body.contains("<h2>Production</h2>"));
+
+    let two = app.get(&format!("/orgs/{slug}?env=staging")).await;
+    assert!(
+        two.body.contains("?env=staging\" aria-current=\"page\""),
+        "{}",
+        two.body
+    );
+    assert!(two.body.contains("<h2>Staging</h2>"));
+    let not_mine = app.get(&format!("/orgs/{slug}?env=production")).await;
+    assert!(
+        not_mine.body.contains("<h2>Development</h2>"),
+        "an environment without access is not entered"
+    );
+}
+
+#[actix_web::test]
+async fn owners_rename_and_the_change_is_audited() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Owner", "owner@example.com").await;
+    let slug = app.create_org("Acme").await;
+    let empty = app
+        .post_form(
+            &format!("/orgs/{slug}/settings"),
+            &format!("/orgs/{slug}/settings"),
+            &[("name", "  ")],
+        )
+        .await;
+    assert_eq!(empty.status, 422);
+    let r = app
+        .post_form(
+            &format!("/orgs/{slug}/settings"),
+            &format!("/orgs/{slug}/settings"),
+            &[("name", "Acme Health")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        app.get(&format!("/orgs/{slug}"))
+            .await
+            .body
+            .contains("Acme Health")
+    );
+    let events =
+        gatehouse::db::audit::by_actor(&mut app.conn(), app.user_id("owner@example.com"), 50)
+            .unwrap();
+    let renamed = events
+        .iter()
+        .find(|e| e.action == "organization.renamed")
+        .expect("audited");
+    assert_eq!(renamed.details["before"]["name"], "Acme");
+    assert_eq!(renamed.details["after"]["name"], "Acme Health");
+    assert_eq!(renamed.organization_name.as_deref(), Some("Acme Health"));
+}
+
+#[actix_web::test]
+async fn the_401st_organization_is_refused_with_the_limit_message_and_nothing_is_created() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let id = app.user_id("ada@example.com");
+    seed_memberships(&app, id, 400);
+    let r = app
+        .post_form("/orgs/new", "/orgs/new", &[("name", "One Too Many")])
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("You already belong to 400 organizations, the most allowed. Leave one before joining another."));
+    assert!(r.body.contains("value=\"One Too Many\""));
+    assert_eq!(memberships_of(&app, id), 400);
+    use gatehouse::db::schema::organizations::dsl as o;
+    let created: i64 = o::organizations
+        .filter(o::name.eq("One Too Many"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(created, 0);
+    assert_eq!(app.audit_count("organization.created", "denied"), 1);
+}
+
+#[actix_web::test]
+async fn twenty_concurrent_creations_at_399_end_with_exactly_400() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let id = app.user_id("ada@example.com");
+    seed_memberships(&app, id, 399);
+    let html = app.get("/orgs/new").await.body;
+    let token = crate::support::csrf_token(&html);
+    let requests = (0..20).map(|i| {
+        let name = format!("Race {i}");
+        let req = app
+            .client
+            .post(app.url("/orgs/new"))
+            .form(&[("csrf_token", token.as_str()), ("name", name.as_str())]);
+        async move { req.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(memberships_of(&app, id), 400);
+}
+
+#[actix_web::test]
+async fn the_organization_list_pages_through_many_organizations() {
+    let app = spawn_app_with(Options::default()).await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    seed_memberships(&app, app.user_id("ada@example.com"), 120);
+    let first = app.get("/orgs").await;
+    assert!(first.body.contains("120 organizations"));
+    assert!(first.body.contains("Page 1 of 3"));
+    assert_eq!(
+        first.body.matches("<tr><td><a href=\"/orgs/seed-").count(),
+        50
+    );
+    let last = app.get("/orgs?page=3").await;
+    assert_eq!(
+        last.body.matches("<tr><td><a href=\"/orgs/seed-").count(),
+        20
+    );
+    assert!(
+        first.body.contains("All organizations…"),
+        "switcher is bounded"
+    );
+    assert_eq!(
+        app.get("/orgs?page=abc").await.status,
+        400,
+        "bad input is not a 500"
+    );
+}

@@ -1,0 +1,314 @@
+//! Browser journeys: headless Chromium through chromedriver (fantoccini). Every page a journey
+//! reaches is checked with axe-core in the page and, at the end, with the Nu Html Checker.
+//! Without Chromium, chromedriver, Java or the npm checkers, journeys are skipped loudly — and
+//! fail under CI=true, so CI never passes without them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn axe_path() -> PathBuf {
+    root().join("node_modules/axe-core/axe.min.js")
+}
+
+fn vnu_path() -> PathBuf {
+    root().join("node_modules/vnu-jar/build/dist/vnu.jar")
+}
+
+fn which(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// What is missing for browser tests, if anything.
+fn missing() -> Vec<String> {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(format!("{CHROMIUM} (apt-get install chromium)"));
+    }
+    if !Path::new(CHROMEDRIVER).exists() {
+        missing.push(format!("{CHROMEDRIVER} (apt-get install chromium-driver)"));
+    }
+    if !which("java") {
+        missing.push("java (apt-get install default-jre-headless)".into());
+    }
+    if !axe_path().exists() || !vnu_path().exists() {
+        missing.push("axe-core and vnu-jar (npm ci, in the project folder)".into());
+    }
+    missing
+}
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: PathBuf,
+    pages: Vec<(String, String)>,
+    axe: String,
+}
+
+impl Browser {
+    /// Starts a browser, or returns None (after saying so loudly) when the tools are missing.
+    /// Under CI=true a missing tool fails the test instead.
+    pub async fn start(journey: &str) -> Option<Browser> {
+        let missing = missing();
+        if !missing.is_empty() {
+            let message = format!(
+                "BROWSER TEST SKIPPED: {journey}\n  missing: {}\n  install them to run the browser journeys",
+                missing.join("; ")
+            );
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{message} (CI=true: browser tests must run)");
+            }
+            eprintln!("\n!!!!!!!!!!\n{message}\n!!!!!!!!!!\n");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let profile =
+            std::env::temp_dir().join(format!("gatehouse-chromium-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&profile).expect("profile dir");
+        let driver = Command::new(CHROMEDRIVER)
+            .env("XDG_CONFIG_HOME", &profile)
+            .env("XDG_CACHE_HOME", &profile)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("built as an object"),
+        };
+        gatehouse::startup::install_crypto_provider();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match ClientBuilder::rustls()
+                .expect("tls")
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("could not start Chromium through chromedriver: {e}"),
+            }
+        };
+        let axe = std::fs::read_to_string(axe_path()).expect("axe-core");
+        Some(Browser {
+            client,
+            driver,
+            profile,
+            pages: Vec::new(),
+            axe,
+        })
+    }
+
+    pub async fn goto(&mut self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("goto {url}: {e}"));
+        self.check_page().await;
+    }
+
+    /// Fills the named fields of the form around `submit` and clicks it; then checks the page it
+    /// lands on.
+    pub async fn submit(&mut self, fields: &[(&str, &str)], submit: &str) {
+        for (name, value) in fields {
+            let input = self
+                .client
+                .find(Locator::Css(&format!("[name=\"{name}\"]")))
+                .await
+                .unwrap_or_else(|e| panic!("field {name}: {e}"));
+            input.clear().await.expect("clear");
+            input.send_keys(value).await.expect("type");
+        }
+        self.click(submit).await;
+    }
+
+    pub async fn click(&mut self, css: &str) {
+        let button = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("element {css}: {e}"));
+        button
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("body"))
+            .await
+            .expect("page loaded");
+        self.check_page().await;
+    }
+
+    pub async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .expect("body")
+            .text()
+            .await
+            .expect("text")
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("url");
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        }
+    }
+
+    /// Runs axe-core in the page (no violations allowed) and keeps the page's HTML for the Nu
+    /// Html Checker.
+    async fn check_page(&mut self) {
+        let url = self.client.current_url().await.expect("url").to_string();
+        let html: String = self
+            .client
+            .execute("return document.documentElement.outerHTML;", vec![])
+            .await
+            .expect("page HTML")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.pages.push((
+            format!("{url} (as rendered)"),
+            format!("<!DOCTYPE html>\n{html}"),
+        ));
+        // The DOM above is the parser's repair of the markup; validate the markup as served too.
+        let served = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 fetch(location.href, { credentials: 'same-origin' }).then(r => r.text()).then(done).catch(e => done(''));",
+                vec![],
+            )
+            .await
+            .expect("page as served");
+        if let Some(served) = served.as_str().filter(|s| !s.is_empty()) {
+            self.pages
+                .push((format!("{url} (as served)"), served.to_string()));
+        }
+        self.client
+            .execute(&self.axe, vec![])
+            .await
+            .expect("inject axe-core");
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                    .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.html) }))))
+                    .catch(e => done([{ id: 'axe-error', help: String(e) }]));",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        let violations = result.as_array().cloned().unwrap_or_default();
+        assert!(
+            violations.is_empty(),
+            "axe-core violations on {url}:\n{}",
+            serde_json::to_string_pretty(&violations).unwrap_or_default()
+        );
+    }
+
+    /// Validates every page seen with the Nu Html Checker (one JVM start for all of them), then
+    /// closes the browser.
+    pub async fn finish(mut self) {
+        let dir = self.profile.join("pages");
+        std::fs::create_dir_all(&dir).expect("pages dir");
+        let mut files = Vec::new();
+        for (i, (url, html)) in self.pages.iter().enumerate() {
+            let file = dir.join(format!("page-{i:03}.html"));
+            std::fs::write(&file, html).expect("write page");
+            files.push((file, url.clone()));
+        }
+        let output = Command::new("java")
+            .arg("-jar")
+            .arg(vnu_path())
+            .args(["--errors-only", "--format", "json"])
+            .args(files.iter().map(|(f, _)| f))
+            .output()
+            .expect("run the Nu Html Checker");
+        let report: serde_json::Value =
+            serde_json::from_slice(&output.stderr).unwrap_or_else(|_| {
+                serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+                    panic!("vnu output: {}", String::from_utf8_lossy(&output.stderr))
+                })
+            });
+        let errors: Vec<String> = report["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
+            .map(|m| {
+                let file = m["url"].as_str().unwrap_or_default();
+                let page = files
+                    .iter()
+                    .find(|(f, _)| file.ends_with(&*f.to_string_lossy()))
+                    .map(|(_, u)| u.as_str())
+                    .unwrap_or(file);
+                format!(
+                    "{page}: line {}: {}",
+                    m["lastLine"],
+                    m["message"].as_str().unwrap_or_default()
+                )
+            })
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "Nu Html Checker errors:\n{}",
+            errors.join("\n")
+        );
+        assert!(!self.pages.is_empty(), "the journey checked no page");
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+        self.pages.clear();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}

@@ -1,0 +1,248 @@
+//! The test harness: a real PostgreSQL (one database per test, cloned from a migrated template),
+//! a real SMTP server on loopback per test, and the application on a random port.
+
+pub mod browser;
+pub mod cluster;
+pub mod smtp;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use gatehouse::config::{Mode, Settings};
+use gatehouse::db::PgPool;
+use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
+use secrecy::SecretString;
+
+pub use smtp::SmtpSink;
+
+/// A password that passes the strength rules, for test accounts.
+pub const PASSWORD: &str = "violet-harbor-quartz-1987";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub mail: SmtpSink,
+    pub settings: Settings,
+    _db: cluster::TestDatabase,
+}
+
+pub struct Options {
+    pub max_orgs_per_user: i64,
+    pub signin_max_failures: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_orgs_per_user: 400,
+            signin_max_failures: 10,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let db = cluster::TestDatabase::create();
+    let mail = SmtpSink::start();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let address = format!("http://127.0.0.1:{port}");
+    let settings = Settings {
+        mode: Mode::Local,
+        database_url: Some(SecretString::from(db.url.clone())),
+        smtp_url: Some(SecretString::from(format!(
+            "smtp://127.0.0.1:{}",
+            mail.port
+        ))),
+        mail_from: "Gatehouse <gatehouse@example.test>".into(),
+        base_url: address.clone(),
+        session_key: Some(SecretString::from("k".repeat(64))),
+        bind: format!("127.0.0.1:{port}"),
+        data_dir: std::env::temp_dir().join("gatehouse-test-unused"),
+        max_orgs_per_user: options.max_orgs_per_user,
+        invite_ttl_days: 7,
+        invites_per_org_per_day: 200,
+        sudo_minutes: 10,
+        signin_max_failures: options.signin_max_failures,
+        signin_lock_minutes: 15,
+        database_pool_size: 8,
+        workers: Some(2),
+    };
+    let pool =
+        gatehouse::startup::connect_and_migrate(settings.database_url.as_ref().expect("url"), 8)
+            .expect("pool");
+    let key = gatehouse::startup::session_key(&settings).expect("key");
+    let server =
+        gatehouse::startup::run(settings.clone(), pool.clone(), key, listener).expect("server");
+    actix_web::rt::spawn(server);
+    TestApp {
+        address,
+        client: client(&format!("http://127.0.0.1:{port}")),
+        pool,
+        mail,
+        settings,
+        _db: db,
+    }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them), and
+/// sends this site's Origin as a browser does on form posts.
+pub fn client(origin: &str) -> reqwest::Client {
+    let mut headers = HeaderMap::new();
+    headers.insert(ORIGIN, HeaderValue::from_str(origin).expect("origin"));
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// The value of the CSRF token in a page's forms.
+pub fn csrf_token(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no CSRF token in page:\n{html}"))
+        + marker.len();
+    html[start..].split('"').next().expect("token").to_string()
+}
+
+pub struct Response {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_with(&self.client, path).await
+    }
+
+    pub async fn get_with(&self, client: &reqwest::Client, path: &str) -> Response {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            self.url(path)
+        };
+        into_response(client.get(url).send().await.expect("GET")).await
+    }
+
+    /// Posts a form the way a browser does: with the CSRF token of the page it came from.
+    pub async fn post_form(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        self.post_form_with(&self.client, page, action, fields)
+            .await
+    }
+
+    pub async fn post_form_with(
+        &self,
+        client: &reqwest::Client,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let html = self.get_with(client, page).await.body;
+        let token = csrf_token(&html);
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        form.extend_from_slice(fields);
+        into_response(
+            client
+                .post(self.url(action))
+                .form(&form)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
+    /// Signs up, follows the verification link from the received email, and leaves the client
+    /// signed in.
+    pub async fn signed_up_verified(&self, name: &str, email: &str) {
+        self.sign_up(&self.client, name, email).await;
+        let mail = self.mail.wait_for(email, "Verify your email").await;
+        let link = mail.link(&self.address).expect("verification link");
+        let page = self.get(&link).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+    }
+
+    pub async fn sign_up(&self, client: &reqwest::Client, name: &str, email: &str) {
+        let r = self
+            .post_form_with(
+                client,
+                "/signup",
+                "/signup",
+                &[("name", name), ("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.status, 303, "sign-up failed: {}", r.body);
+    }
+
+    pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
+        self.post_form_with(
+            client,
+            "/signin",
+            "/signin",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    /// Creates an organization as the signed-in user and returns its slug.
+    pub async fn create_org(&self, name: &str) -> String {
+        let r = self
+            .post_form("/orgs/new", "/orgs/new", &[("name", name)])
+            .await;
+        assert_eq!(r.status, 303, "create failed: {}", r.body);
+        r.location
+            .expect("location")
+            .trim_start_matches("/orgs/")
+            .to_string()
+    }
+
+    pub fn conn(&self) -> gatehouse::db::Conn {
+        self.pool.get().expect("connection")
+    }
+
+    pub fn user_id(&self, email: &str) -> i64 {
+        gatehouse::db::users::find_by_email(&mut self.conn(), email)
+            .expect("query")
+            .expect("user")
+            .id
+    }
+
+    pub fn audit_count(&self, action: &str, status: &str) -> i64 {
+        use gatehouse::db::schema::audit_events::dsl as a;
+        a::audit_events
+            .filter(a::action.eq(action))
+            .filter(a::status.eq(status))
+            .count()
+            .get_result(&mut self.conn())
+            .expect("count")
+    }
+}
+
+async fn into_response(r: reqwest::Response) -> Response {
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = r.text().await.unwrap_or_default();
+    Response {
+        status,
+        location,
+        body,
+    }
+}

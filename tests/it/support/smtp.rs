@@ -1,0 +1,143 @@
+//! An SMTP server on loopback for one test (mailin-embedded), collecting what lettre delivers.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mailin_embedded::{Handler, Server, SslConfig, response};
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    /// The message as received, with quoted-printable soft breaks and escapes decoded.
+    pub raw: String,
+}
+
+impl Mail {
+    pub fn subject(&self) -> &str {
+        self.raw
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap_or_default()
+    }
+
+    /// The first link in the message that points at the application.
+    pub fn link(&self, base: &str) -> Option<String> {
+        let start = self.raw.find(base)?;
+        let rest = &self.raw[start..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+            .unwrap_or(rest.len());
+        Some(rest[..end].to_string())
+    }
+}
+
+#[derive(Clone)]
+struct Collector {
+    to: Vec<String>,
+    data: Vec<u8>,
+    inbox: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl Handler for Collector {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> response::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> response::Response {
+        let raw = decode_quoted_printable(&String::from_utf8_lossy(&self.data));
+        self.inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Mail {
+                to: self.to.clone(),
+                raw,
+            });
+        response::OK
+    }
+}
+
+fn decode_quoted_printable(s: &str) -> String {
+    let joined = s.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub struct SmtpSink {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP");
+        let port = listener.local_addr().expect("addr").port();
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let mut server = Server::new(Collector {
+            to: Vec::new(),
+            data: Vec::new(),
+            inbox: inbox.clone(),
+        });
+        server
+            .with_name("sink.test")
+            .with_ssl(SslConfig::None)
+            .expect("ssl config")
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpSink { port, inbox }
+    }
+
+    pub fn all(&self) -> Vec<Mail> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits (up to 20 s) for a message to `to` whose subject contains `subject`.
+    pub async fn wait_for(&self, to: &str, subject: &str) -> Mail {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(mail) = self.all().into_iter().rev().find(|m| {
+                m.to.iter().any(|t| t.eq_ignore_ascii_case(to)) && m.subject().contains(subject)
+            }) {
+                return mail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no email to {to} about {subject:?}; got {:#?}",
+                self.all()
+                    .iter()
+                    .map(|m| (&m.to, m.subject().to_string()))
+                    .collect::<Vec<_>>()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
