@@ -34,7 +34,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let serving = matches!(command, Command::Serve);
     let database = Database::open(&settings)?;
     let outcome = (|| -> anyhow::Result<()> {
-        let pool = startup::connect_and_migrate(&database.url, settings.database_pool_size)?;
+        let pool = startup::connect_and_migrate(
+            &database.url,
+            settings.database_pool_size,
+            Default::default(),
+        )?;
         match command {
             Command::Migrate => {
                 println!("Migrations applied.");

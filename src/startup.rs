@@ -99,8 +99,12 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Opens the pool and applies the embedded migrations.
-pub fn connect_and_migrate(url: &SecretString, size: u32) -> anyhow::Result<PgPool> {
-    let pool = db::pool(url.expose_secret(), size)?;
+pub fn connect_and_migrate(
+    url: &SecretString,
+    size: u32,
+    counter: db::StatementCounter,
+) -> anyhow::Result<PgPool> {
+    let pool = db::pool(url.expose_secret(), size, counter)?;
     let mut conn = pool.get().context("Failed to connect to the database")?;
     db::migrate(&mut conn)?;
     Ok(pool)

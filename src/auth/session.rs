@@ -98,7 +98,10 @@ impl TypedSession {
         );
     }
 
+    /// The flash message, removed once shown. Without one the session stays unchanged (and is
+    /// not written back).
     pub fn take_flash(&self) -> Option<Flash> {
+        self.0.get::<Flash>(FLASH_KEY).ok().flatten()?;
         self.0.remove_as::<Flash>(FLASH_KEY).and_then(Result::ok)
     }
 

@@ -10,9 +10,13 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use actix_web::web;
 use diesel::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::connection::{Connection, InstrumentationEvent};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::AppError;
@@ -22,11 +26,44 @@ pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-pub fn pool(url: &str, size: u32) -> anyhow::Result<PgPool> {
+/// Counts the SQL statements (queries and transaction control) run through a pool, so tests and
+/// benchmarks can hold pages to a fixed number of statements.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for StatementCounter {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        let counter = self.0.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if matches!(
+                event,
+                InstrumentationEvent::StartQuery { .. }
+                    | InstrumentationEvent::BeginTransaction { .. }
+                    | InstrumentationEvent::CommitTransaction { .. }
+                    | InstrumentationEvent::RollbackTransaction { .. }
+            ) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        Ok(())
+    }
+}
+
+pub fn pool(url: &str, size: u32, counter: StatementCounter) -> anyhow::Result<PgPool> {
     let manager = ConnectionManager::<PgConnection>::new(url);
     Ok(Pool::builder()
         .max_size(size)
         .connection_timeout(std::time::Duration::from_secs(10))
+        // No `SELECT 1` before every checkout: it would double the statements of a page. A
+        // connection that broke is dropped by r2d2 when it is returned.
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(counter))
         .build(manager)?)
 }
 

@@ -204,7 +204,7 @@ pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<
     }))
 }
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone)]
 pub struct MyOrganization {
     pub name: String,
     pub slug: String,
@@ -212,14 +212,17 @@ pub struct MyOrganization {
     pub role: String,
 }
 
-/// A page of the user's organizations, by name, plus their total count. Two statements.
+/// A page of the user's organizations, by name, plus their total count: one statement (the
+/// total rides along as a window count; a page past the end costs a second one).
 pub fn list_for_user(
     conn: &mut PgConnection,
     user_id: i64,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<MyOrganization>, i64)> {
-    let page = organizations::table
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let rows: Vec<(String, String, String, String, i64)> = organizations::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
         .order((organizations::name.asc(), organizations::id.asc()))
@@ -230,12 +233,25 @@ pub fn list_for_user(
             organizations::slug,
             organizations::status,
             memberships::role,
+            sql::<BigInt>("count(*) OVER ()"),
         ))
         .load(conn)?;
-    let total = memberships::table
-        .filter(memberships::user_id.eq(user_id))
-        .select(count_star())
-        .first(conn)?;
+    let total = match rows.first() {
+        Some(row) => row.4,
+        None => memberships::table
+            .filter(memberships::user_id.eq(user_id))
+            .select(count_star())
+            .first(conn)?,
+    };
+    let page = rows
+        .into_iter()
+        .map(|(name, slug, status, role, _)| MyOrganization {
+            name,
+            slug,
+            status,
+            role,
+        })
+        .collect();
     Ok((page, total))
 }
 

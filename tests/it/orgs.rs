@@ -350,3 +350,48 @@ async fn the_organization_list_pages_through_many_organizations() {
         "bad input is not a 500"
     );
 }
+
+/// Statements one GET costs (the fewest of three tries, so the outbox worker's polling, which
+/// shares the pool, cannot inflate it).
+async fn statements_for(app: &TestApp, path: &str) -> u64 {
+    let mut fewest = u64::MAX;
+    for _ in 0..3 {
+        let before = app.statements.get();
+        let r = app.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        fewest = fewest.min(app.statements.get() - before);
+    }
+    fewest
+}
+
+#[actix_web::test]
+async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let slug = app.create_org("Acme").await;
+    let pages = [
+        format!("/orgs/{slug}"),
+        "/orgs".to_string(),
+        format!("/orgs/{slug}/settings"),
+        "/orgs/new".to_string(),
+    ];
+    let mut small = Vec::new();
+    for page in &pages {
+        small.push(statements_for(&app, page).await);
+    }
+
+    seed_memberships(&app, app.user_id("ada@example.com"), 300);
+    diesel::sql_query(
+        "WITH u AS (INSERT INTO users (name, email, password_hash)
+                    SELECT 'Member ' || g, 'member' || g || '@example.com', 'x' FROM generate_series(1, 200) g RETURNING id)
+         INSERT INTO memberships (organization_id, user_id, role) SELECT o.id, u.id, 'member' FROM u, organizations o WHERE o.slug = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&slug)
+    .execute(&mut app.conn())
+    .unwrap();
+    for (page, before) in pages.iter().zip(&small) {
+        let after = statements_for(&app, page).await;
+        assert_eq!(after, *before, "{page} grew with the data");
+        assert!(after <= 6, "{page} costs {after} statements");
+    }
+}

@@ -25,6 +25,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub mail: SmtpSink,
     pub settings: Settings,
+    /// Statements run through the application's pool.
+    pub statements: gatehouse::db::StatementCounter,
     _db: cluster::TestDatabase,
 }
 
@@ -73,9 +75,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database_pool_size: 8,
         workers: Some(2),
     };
-    let pool =
-        gatehouse::startup::connect_and_migrate(settings.database_url.as_ref().expect("url"), 8)
-            .expect("pool");
+    let statements = gatehouse::db::StatementCounter::default();
+    let url = settings.database_url.as_ref().expect("url");
+    let pool = gatehouse::startup::connect_and_migrate(url, 8, statements.clone()).expect("pool");
     let key = gatehouse::startup::session_key(&settings).expect("key");
     let server =
         gatehouse::startup::run(settings.clone(), pool.clone(), key, listener).expect("server");
@@ -86,6 +88,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         pool,
         mail,
         settings,
+        statements,
         _db: db,
     }
 }
