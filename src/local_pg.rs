@@ -245,25 +245,33 @@ fn check_traversable(dir: &Path) -> Result<()> {
 
 /// The PostgreSQL server binaries: on PATH, or the newest under /usr/lib/postgresql.
 pub fn find_bin_dir() -> Result<PathBuf> {
+    find_bin_dir_in(
+        std::env::var_os("PATH").as_deref(),
+        Path::new("/usr/lib/postgresql"),
+    )
+}
+
+fn find_bin_dir_in(path: Option<&std::ffi::OsStr>, versions_dir: &Path) -> Result<PathBuf> {
     let has_server = |d: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
             .all(|b| d.join(b).is_file())
     };
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            if has_server(&dir) {
-                // Resolve symlinks (Debian links /usr/local/bin/initdb into the versioned dir)
-                // so that pg_ctl finds its sibling `postgres`.
-                let real = fs::canonicalize(dir.join("pg_ctl"))?;
-                if let Some(parent) = real.parent().filter(|p| has_server(p)) {
-                    return Ok(parent.to_path_buf());
-                }
-                return Ok(dir);
+    for dir in path
+        .map(|p| std::env::split_paths(p).collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        if has_server(&dir) {
+            // Resolve symlinks (Debian links /usr/local/bin/initdb into the versioned dir) so
+            // that pg_ctl finds its sibling `postgres`.
+            let real = fs::canonicalize(dir.join("pg_ctl"))?;
+            if let Some(parent) = real.parent().filter(|p| has_server(p)) {
+                return Ok(parent.to_path_buf());
             }
+            return Ok(dir);
         }
     }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir(versions_dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -285,4 +293,35 @@ pub fn find_bin_dir() -> Result<PathBuf> {
 
 fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_server_binaries_say_what_to_install() {
+        let empty = std::env::temp_dir().join(format!("gatehouse-no-pg-{}", std::process::id()));
+        fs::create_dir_all(&empty).unwrap();
+        let err = find_bin_dir_in(Some(empty.as_os_str()), &empty)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("apt-get install postgresql"), "{err}");
+        fs::remove_dir_all(&empty).unwrap();
+    }
+
+    #[test]
+    fn the_newest_versioned_server_is_chosen() {
+        let root =
+            std::env::temp_dir().join(format!("gatehouse-pg-versions-{}", std::process::id()));
+        for version in ["13", "16", "9"] {
+            let bin = root.join(version).join("bin");
+            fs::create_dir_all(&bin).unwrap();
+            for b in ["initdb", "pg_ctl", "postgres"] {
+                fs::write(bin.join(b), "").unwrap();
+            }
+        }
+        assert_eq!(find_bin_dir_in(None, &root).unwrap(), root.join("16/bin"));
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -87,6 +87,14 @@ async fn a_person_signs_up_verifies_creates_two_organizations_and_switches() {
     browser.goto(&app.url("/account/password")).await;
     browser.goto(&app.url("/password/forgot")).await;
 
+    for page in [
+        "/orgs",
+        "/orgs/acme-health",
+        "/orgs/new",
+        "/orgs/acme-health/settings",
+    ] {
+        browser.assert_fits(&app.url(page), 375).await;
+    }
     browser.finish().await;
 }
 

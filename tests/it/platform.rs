@@ -468,3 +468,50 @@ async fn a_signed_in_user_whose_account_is_gone_is_signed_out() {
         .unwrap();
     assert_eq!(app.get("/orgs").await.status, 303);
 }
+
+#[actix_web::test]
+async fn a_server_error_is_a_rendered_page_without_details() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    diesel::sql_query("ALTER TABLE organizations RENAME TO organizations_gone")
+        .execute(&mut app.conn())
+        .unwrap();
+    let r = app.get("/orgs").await;
+    assert_eq!(r.status, 500);
+    assert!(r.body.contains("<h1>Something went wrong</h1>"));
+    assert!(
+        !r.body.contains("organizations_gone") && !r.body.contains("relation"),
+        "no internal details"
+    );
+}
+
+#[actix_web::test]
+async fn every_migration_reverts_and_applies_again() {
+    use diesel_migrations::MigrationHarness;
+    let app = spawn_app().await;
+    let mut conn = app.conn();
+    conn.revert_all_migrations(gatehouse::db::MIGRATIONS)
+        .expect("down.sql runs");
+    let left: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+    )
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(left, 0, "down.sql leaves nothing behind");
+    gatehouse::db::migrate(&mut conn).expect("up again");
+}
+
+#[test]
+fn cookies_are_secure_when_the_dashboard_is_served_over_https() {
+    use clap::Parser;
+    let cli = gatehouse::config::Cli::parse_from([
+        "gatehouse",
+        "--base-url",
+        "https://gatehouse.example",
+    ]);
+    assert!(cli.settings.secure_cookies());
+    assert_eq!(cli.settings.origin(), "https://gatehouse.example");
+    let local =
+        gatehouse::config::Cli::parse_from(["gatehouse", "--base-url", "http://127.0.0.1:8080"]);
+    assert!(!local.settings.secure_cookies());
+}

@@ -178,6 +178,24 @@ impl Browser {
         self.check_page().await;
     }
 
+    /// Narrows the window to a phone's width and checks the page needs no sideways scrolling.
+    pub async fn assert_fits(&mut self, url: &str, width: u32) {
+        self.client
+            .set_window_size(width, 800)
+            .await
+            .expect("resize");
+        self.goto(url).await;
+        let overflow = self
+            .client
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+            .await
+            .expect("measure");
+        assert!(
+            overflow.as_i64().unwrap_or(1) <= 0,
+            "{url} scrolls sideways at {width} px by {overflow}"
+        );
+    }
+
     pub async fn text(&self) -> String {
         self.client
             .find(Locator::Css("body"))
