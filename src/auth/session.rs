@@ -13,6 +13,7 @@ use crate::error::AppError;
 const CSRF_KEY: &str = "csrf";
 const FLASH_KEY: &str = "flash";
 const CURRENT_ORG_KEY: &str = "current_org";
+const SUDO_KEY: &str = "sudo_at";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Flash {
@@ -108,6 +109,19 @@ impl TypedSession {
     pub fn set_current_org(&self, slug: &str) {
         if self.current_org().as_deref() != Some(slug) {
             let _ = self.0.insert(CURRENT_ORG_KEY, slug);
+        }
+    }
+
+    /// Records that the password was just re-entered (for production grants).
+    pub fn mark_sudo(&self) -> Result<(), AppError> {
+        self.0.insert(SUDO_KEY, chrono::Utc::now().timestamp()).map_err(session_error)
+    }
+
+    /// True when the password was re-entered within the last `minutes`.
+    pub fn sudo_fresh(&self, minutes: i64) -> bool {
+        match self.0.get::<i64>(SUDO_KEY) {
+            Ok(Some(at)) => chrono::Utc::now().timestamp() - at < minutes * 60,
+            _ => false,
         }
     }
 

@@ -2,6 +2,8 @@
 //! database work (`run`, on the blocking pool), and one module per aggregate.
 
 pub mod audit;
+pub mod invitations;
+pub mod members;
 pub mod orgs;
 pub mod outbox;
 pub mod schema;

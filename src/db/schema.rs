@@ -67,6 +67,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> Int8,
+        organization_id -> Int8,
+        email -> Text,
+        role -> Text,
+        environment_roles -> Jsonb,
+        token_hash -> Bytea,
+        status -> Text,
+        invited_by -> Nullable<Int8>,
+        invited_by_name -> Text,
+        expires_at -> Timestamptz,
+        last_sent_at -> Timestamptz,
+        send_count -> Int4,
+        outbox_id -> Nullable<Int8>,
+        responded_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     memberships (organization_id, user_id) {
         organization_id -> Int8,
         user_id -> Int8,
@@ -126,6 +146,8 @@ diesel::table! {
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(environment_roles -> users (user_id));
 diesel::joinable!(environments -> organizations (organization_id));
+diesel::joinable!(invitations -> organizations (organization_id));
+diesel::joinable!(invitations -> email_outbox (outbox_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -136,6 +158,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     environment_roles,
     environments,
+    invitations,
     memberships,
     organizations,
     sessions,

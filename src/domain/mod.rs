@@ -41,6 +41,33 @@ impl EmailAddress {
     }
 }
 
+/// Most addresses one invitation form takes.
+pub const MAX_INVITES_PER_FORM: usize = 50;
+
+/// Parses one to 50 addresses, one per line or comma-separated, without repeats. On failure,
+/// the addresses that did not parse, each with its reason (or a single message about the list).
+pub fn parse_address_list(input: &str) -> Result<Vec<EmailAddress>, Vec<String>> {
+    let mut good: Vec<EmailAddress> = Vec::new();
+    let mut bad = Vec::new();
+    for raw in input.split([',', '\n', ';']).map(str::trim).filter(|s| !s.is_empty()) {
+        match EmailAddress::parse(raw) {
+            Ok(email) if !good.contains(&email) => good.push(email),
+            Ok(_) => {}
+            Err(_) => bad.push(format!("{raw} is not an email address")),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(bad);
+    }
+    if good.is_empty() {
+        return Err(vec!["Enter at least one email address.".into()]);
+    }
+    if good.len() > MAX_INVITES_PER_FORM {
+        return Err(vec![format!("Invite at most {MAX_INVITES_PER_FORM} addresses at a time; this list has {}.", good.len())]);
+    }
+    Ok(good)
+}
+
 /// A person's display name: 1–100 characters after trimming, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
@@ -177,6 +204,16 @@ mod tests {
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn address_lists_split_on_lines_and_commas_and_name_the_bad_ones() {
+        let ok = parse_address_list("a@example.com, b@example.com\nA@example.com\r\n").unwrap();
+        assert_eq!(ok.iter().map(EmailAddress::as_str).collect::<Vec<_>>(), ["a@example.com", "b@example.com"]);
+        assert_eq!(parse_address_list("a@example.com, nope, also bad").unwrap_err().len(), 2);
+        assert!(parse_address_list("  ").is_err());
+        let many: Vec<String> = (0..51).map(|i| format!("p{i}@example.com")).collect();
+        assert!(parse_address_list(&many.join(",")).unwrap_err()[0].contains("at most 50"));
     }
 
     #[test]

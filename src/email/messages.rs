@@ -34,11 +34,6 @@ struct ResetHtml<'a> {
     link: &'a str,
 }
 
-fn render(t: &impl Template) -> Result<String, AppError> {
-    t.render()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("email template: {e}")))
-}
-
 /// Any error inside a transaction that also queues an email.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -57,57 +52,65 @@ impl From<QueueError> for AppError {
     }
 }
 
-fn queue(
-    conn: &mut PgConnection,
-    kind: &str,
-    to: &str,
-    subject: &str,
-    text: Result<String, AppError>,
-    html: Result<String, AppError>,
-) -> Result<(), QueueError> {
-    let text = text.map_err(|e| QueueError::Render(e.to_string()))?;
-    let html = html.map_err(|e| QueueError::Render(e.to_string()))?;
-    outbox::enqueue(
-        conn,
-        NewMessage {
-            kind,
-            recipient: to,
-            subject,
-            text_body: &text,
-            html_body: &html,
-        },
-    )?;
-    Ok(())
+/// Renders both parts and queues the message; returns its outbox id.
+fn queue(conn: &mut PgConnection, kind: &str, to: &str, subject: &str, text: &impl Template, html: &impl Template) -> Result<i64, QueueError> {
+    let text = text.render().map_err(|e| QueueError::Render(format!("{kind} text: {e}")))?;
+    let html = html.render().map_err(|e| QueueError::Render(format!("{kind} html: {e}")))?;
+    Ok(outbox::enqueue(conn, NewMessage { kind, recipient: to, subject, text_body: &text, html_body: &html })?)
 }
 
-pub fn verify_email(
-    conn: &mut PgConnection,
-    to: &str,
-    name: &str,
-    link: &str,
-) -> Result<(), QueueError> {
-    queue(
-        conn,
-        "verify_email",
-        to,
-        "Verify your email for Gatehouse",
-        render(&VerifyText { name, link }),
-        render(&VerifyHtml { name, link }),
-    )
+pub fn verify_email(conn: &mut PgConnection, to: &str, name: &str, link: &str) -> Result<(), QueueError> {
+    queue(conn, "verify_email", to, "Verify your email for Gatehouse", &VerifyText { name, link }, &VerifyHtml { name, link }).map(|_| ())
 }
 
-pub fn reset_password(
-    conn: &mut PgConnection,
-    to: &str,
-    name: &str,
-    link: &str,
-) -> Result<(), QueueError> {
-    queue(
-        conn,
-        "reset_password",
-        to,
-        "Reset your Gatehouse password",
-        render(&ResetText { name, link }),
-        render(&ResetHtml { name, link }),
-    )
+pub fn reset_password(conn: &mut PgConnection, to: &str, name: &str, link: &str) -> Result<(), QueueError> {
+    queue(conn, "reset_password", to, "Reset your Gatehouse password", &ResetText { name, link }, &ResetHtml { name, link }).map(|_| ())
+}
+
+/// What an invitation email says.
+pub struct Invitation<'a> {
+    pub inviter: &'a str,
+    pub organization: &'a str,
+    pub role: &'a str,
+    /// "staging: viewer, production: support", or empty.
+    pub environments: &'a str,
+    /// Absolute, with the time zone.
+    pub expires: &'a str,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/invitation.txt")]
+struct InvitationText<'a> {
+    i: &'a Invitation<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "email/invitation.html")]
+struct InvitationHtml<'a> {
+    i: &'a Invitation<'a>,
+}
+
+pub fn invitation(conn: &mut PgConnection, to: &str, i: &Invitation<'_>) -> Result<i64, QueueError> {
+    let subject = format!("{} invited you to {} on Gatehouse", i.inviter, i.organization);
+    queue(conn, "invitation", to, &subject, &InvitationText { i }, &InvitationHtml { i })
+}
+
+#[derive(Template)]
+#[template(path = "email/member_removed.txt")]
+struct RemovedText<'a> {
+    name: &'a str,
+    organization: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/member_removed.html")]
+struct RemovedHtml<'a> {
+    name: &'a str,
+    organization: &'a str,
+}
+
+pub fn member_removed(conn: &mut PgConnection, to: &str, name: &str, organization: &str) -> Result<i64, QueueError> {
+    let subject = format!("You were removed from {organization} on Gatehouse");
+    queue(conn, "member_removed", to, &subject, &RemovedText { name, organization }, &RemovedHtml { name, organization })
 }

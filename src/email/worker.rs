@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use diesel::Connection;
+
 use super::Mailer;
 use crate::db::{self, PgPool};
 
@@ -50,7 +52,13 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> anyhow::Result<usize
             Ok(()) => db::outbox::mark_sent(c, message.id),
             Err(error) => {
                 tracing::warn!(id = message.id, %error, "email delivery failed");
-                db::outbox::mark_failed(c, &message, &error).map(|_| ())
+                c.transaction(|c| {
+                    let gave_up = db::outbox::mark_failed(c, &message, &error)?;
+                    if gave_up && message.kind == "invitation" {
+                        db::invitations::record_email_failed(c, message.id, &error)?;
+                    }
+                    Ok(())
+                })
             }
         })
         .await;

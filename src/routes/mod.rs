@@ -1,9 +1,11 @@
 //! The single route table, and the few helpers every handler shares: rendering with a status,
 //! redirecting after a post, and the one organization permission check.
 
+pub mod access;
 pub mod accounts;
 pub mod assets;
 pub mod health;
+pub mod invitations;
 pub mod layout;
 pub mod mailbox;
 pub mod orgs;
@@ -66,8 +68,30 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             "/orgs/{slug}/settings",
             web::post().to(orgs::settings::post),
         )
+        .route("/orgs/{slug}/leave", web::get().to(orgs::leave::get))
+        .route("/orgs/{slug}/leave", web::post().to(orgs::leave::post))
+        .route("/orgs/{slug}/access", web::get().to(access_home))
+        .route("/orgs/{slug}/access/users", web::get().to(access::users::list))
+        .route("/orgs/{slug}/access/users/{user_id}", web::get().to(access::users::show))
+        .route("/orgs/{slug}/access/users/{user_id}/remove", web::post().to(access::users::remove))
+        .route("/orgs/{slug}/access/invitations", web::get().to(access::invitations::list))
+        .route("/orgs/{slug}/access/invitations/new", web::get().to(access::invitations::new))
+        .route("/orgs/{slug}/access/invitations/new", web::post().to(access::invitations::create))
+        .route("/orgs/{slug}/access/invitations/{id}/resend", web::post().to(access::invitations::resend))
+        .route("/orgs/{slug}/access/invitations/{id}/revoke", web::post().to(access::invitations::revoke))
+        .route("/orgs/{slug}/access/roles", web::get().to(access::roles::get))
+        .route("/invitations/{token}", web::get().to(invitations::show))
+        .route("/invitations/{token}/accept", web::post().to(invitations::accept))
+        .route("/invitations/{token}/decline", web::post().to(invitations::decline))
+        .route("/invitations/{token}/signup", web::post().to(invitations::signup))
+        .route("/invitations/{token}/switch", web::post().to(invitations::switch_account))
         .route("/dev/mailbox", web::get().to(mailbox::list))
         .route("/dev/mailbox/{id}", web::get().to(mailbox::show));
+}
+
+/// The Access Control page opens on its Users tab.
+async fn access_home(slug: web::Path<String>) -> HttpResponse {
+    see_other(&format!("/orgs/{slug}/access/users"))
 }
 
 /// Renders a template with a status (200 for pages, 422 for a form sent back with errors).

@@ -29,6 +29,7 @@ struct OrgPage {
     reachable: Vec<EnvironmentAccess>,
     current: Option<EnvironmentAccess>,
     can_manage_profile: bool,
+    can_view_access: bool,
 }
 
 pub async fn get(
@@ -52,6 +53,7 @@ pub async fn get(
         .cloned();
     auth.session.set_current_org(&access.org.slug);
     let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
+    let can_view_access = authz::org_can(access.role, OrgPermission::ViewOrgRoles);
     let layout = Layout::load(&pool, &settings, &auth, access.org.name.clone()).await?;
     render(
         StatusCode::OK,
@@ -61,6 +63,7 @@ pub async fn get(
             reachable,
             current,
             can_manage_profile,
+            can_view_access,
         },
     )
 }

@@ -1,0 +1,33 @@
+-- Invitations by email, and what the Active users search needs.
+
+-- Trigram indexes serve "name or email contains …" searches over large organizations.
+-- pg_trgm is a trusted extension: the database owner may create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX users_name_trgm_idx ON users USING gin (lower(name) gin_trgm_ops);
+CREATE INDEX users_email_trgm_idx ON users USING gin (email gin_trgm_ops);
+
+CREATE TABLE invitations (
+    id BIGSERIAL PRIMARY KEY,
+    organization_id BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    email TEXT NOT NULL CHECK (email = lower(email) AND char_length(email) BETWEEN 3 AND 254),
+    role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+    -- Environment roles granted on acceptance: {"staging": "viewer", ...}.
+    environment_roles JSONB NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(environment_roles) = 'object'),
+    -- Only a SHA-256 of the token is kept; the token itself is only in the email.
+    token_hash BYTEA NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'declined', 'revoked')),
+    invited_by BIGINT REFERENCES users (id) ON DELETE SET NULL,
+    invited_by_name TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    last_sent_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    send_count INTEGER NOT NULL DEFAULT 1 CHECK (send_count >= 1),
+    outbox_id BIGINT REFERENCES email_outbox (id) ON DELETE SET NULL,
+    responded_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+-- One open invitation per address and organization.
+CREATE UNIQUE INDEX invitations_one_pending_idx ON invitations (organization_id, email) WHERE status = 'pending';
+CREATE INDEX invitations_org_idx ON invitations (organization_id, created_at DESC, id DESC);
+CREATE INDEX invitations_email_idx ON invitations (email) WHERE status = 'pending';
+CREATE INDEX invitations_outbox_idx ON invitations (outbox_id);
+CREATE INDEX invitations_sent_idx ON invitations (organization_id, last_sent_at);

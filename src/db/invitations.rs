@@ -1,0 +1,527 @@
+//! Invitations: created and resent in batches from the invite form, revoked, and answered from
+//! the emailed link. The token only travels in the email; the database keeps its SHA-256.
+//! Every change is one transaction with row locks, together with its email and audit event.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use super::schema::{audit_events, environment_roles, environments, invitations, memberships, organizations, users};
+use super::tokens;
+use crate::audit::{self, Actor, RequestMeta};
+use crate::authz::{EnvKind, EnvRole, OrgRole};
+use crate::config::Settings;
+use crate::db::orgs::Organization;
+use crate::db::users::User;
+use crate::domain::EmailAddress;
+use crate::email::messages::{self, QueueError};
+
+/// Resends of one invitation are at least this far apart.
+pub const RESEND_INTERVAL_SECONDS: i64 = 60;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
+pub struct Invitation {
+    pub id: i64,
+    pub organization_id: i64,
+    pub email: String,
+    pub role: String,
+    pub environment_roles: serde_json::Value,
+    pub status: String,
+    pub invited_by: Option<i64>,
+    pub invited_by_name: String,
+    pub expires_at: DateTime<Utc>,
+    pub last_sent_at: DateTime<Utc>,
+    pub send_count: i32,
+    pub outbox_id: Option<i64>,
+    pub responded_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The state a person sees: `pending`, `accepted`, `declined`, `revoked`, or `expired` (a
+/// pending invitation past its date).
+impl Invitation {
+    pub fn state(&self) -> &str {
+        if self.status == "pending" && self.expires_at <= Utc::now() { "expired" } else { &self.status }
+    }
+
+    pub fn env_roles(&self) -> EnvRoles {
+        EnvRoles::from_json(&self.environment_roles)
+    }
+}
+
+/// Environment roles granted on acceptance, in environment order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvRoles(pub BTreeMap<EnvKind, EnvRole>);
+
+impl EnvRoles {
+    pub fn from_json(value: &serde_json::Value) -> EnvRoles {
+        EnvRoles(
+            value
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.parse().ok()?)))
+                .collect(),
+        )
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.0.iter().map(|(k, v)| (k.as_str().to_string(), v.as_str().into())).collect())
+    }
+
+    /// "staging: viewer, production: support"
+    pub fn describe(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn get(&self, kind: &EnvKind) -> Option<EnvRole> {
+        self.0.get(kind).copied()
+    }
+}
+
+/// One row of the Invited users tab, with the delivery state of its latest email.
+#[derive(Debug, Clone)]
+pub struct ListedInvitation {
+    pub invitation: Invitation,
+    /// queued, sent or failed
+    pub delivery: String,
+    pub delivery_error: Option<String>,
+}
+
+pub struct InviteRequest<'a> {
+    pub org: &'a Organization,
+    pub inviter: &'a User,
+    pub role: OrgRole,
+    pub env_roles: EnvRoles,
+    pub emails: Vec<EmailAddress>,
+}
+
+#[derive(Debug)]
+pub enum InviteOutcome {
+    Sent {
+        created: Vec<String>,
+        resent: Vec<String>,
+        /// Invitees already at the organization limit: invited, but cannot accept yet.
+        at_limit: Vec<String>,
+    },
+    AlreadyMembers(Vec<String>),
+    DailyLimit { sent_today: i64 },
+}
+
+fn sends_today(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
+    audit_events::table
+        .filter(audit_events::organization_id.eq(org_id))
+        .filter(audit_events::action.eq_any(["invitation.created", "invitation.resent"]))
+        .filter(audit_events::status.eq("successful"))
+        .filter(audit_events::created_at.gt(Utc::now() - Duration::days(1)))
+        .select(count_star())
+        .first(conn)
+}
+
+fn expiry_text(at: DateTime<Utc>) -> String {
+    at.format("%A %-d %B %Y, %H:%M UTC").to_string()
+}
+
+/// Issues a fresh token for the invitation, queues its email, and returns the outbox id.
+fn send(conn: &mut PgConnection, settings: &Settings, org: &Organization, inv: &Invitation) -> Result<(String, i64), QueueError> {
+    let token = tokens::new_token();
+    let link = settings.link(&format!("/invitations/{token}"));
+    let envs = inv.env_roles().describe();
+    let outbox_id = messages::invitation(
+        conn,
+        &inv.email,
+        &messages::Invitation {
+            inviter: &inv.invited_by_name,
+            organization: &org.name,
+            role: &inv.role,
+            environments: &envs,
+            expires: &expiry_text(inv.expires_at),
+            link: &link,
+        },
+    )?;
+    Ok((token, outbox_id))
+}
+
+/// Invites every address of the form, or none: members are refused, addresses with an open
+/// invitation get it resent, and the organization's daily limit holds. The organization row is
+/// locked so that concurrent forms count against the same limit.
+pub fn invite(conn: &mut PgConnection, settings: &Settings, req: &InviteRequest<'_>, actor: &Actor, meta: &RequestMeta) -> Result<InviteOutcome, QueueError> {
+    conn.transaction(|conn| {
+        organizations::table.find(req.org.id).select(organizations::id).for_update().first::<i64>(conn)?;
+        let addresses: Vec<&str> = req.emails.iter().map(EmailAddress::as_str).collect();
+        let members: Vec<String> = memberships::table
+            .inner_join(users::table)
+            .filter(memberships::organization_id.eq(req.org.id))
+            .filter(users::email.eq_any(&addresses))
+            .select(users::email)
+            .load(conn)?;
+        if !members.is_empty() {
+            return Ok(InviteOutcome::AlreadyMembers(members));
+        }
+        let sent_today = sends_today(conn, req.org.id)?;
+        if sent_today + addresses.len() as i64 > settings.invites_per_org_per_day {
+            audit::record(conn, audit::Event {
+                organization: Some((req.org.id, &req.org.name)),
+                actor,
+                action: "invitation.created",
+                target: Some(addresses.join(", ")),
+                details: serde_json::json!({ "reason": "daily invitation limit", "sent_today": sent_today }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(InviteOutcome::DailyLimit { sent_today });
+        }
+        let expires = Utc::now() + Duration::days(settings.invite_ttl_days);
+        let (mut created, mut resent) = (Vec::new(), Vec::new());
+        for email in &addresses {
+            let open: Option<Invitation> = invitations::table
+                .filter(invitations::organization_id.eq(req.org.id))
+                .filter(invitations::email.eq(email))
+                .filter(invitations::status.eq("pending"))
+                .select(Invitation::as_select())
+                .for_update()
+                .first(conn)
+                .optional()?;
+            let placeholder = tokens::hash(&tokens::new_token());
+            let (inv, action) = match open {
+                Some(open) => {
+                    let inv: Invitation = diesel::update(invitations::table.find(open.id))
+                        .set((
+                            invitations::role.eq(req.role.as_str()),
+                            invitations::environment_roles.eq(req.env_roles.to_json()),
+                            invitations::invited_by.eq(req.inviter.id),
+                            invitations::invited_by_name.eq(&req.inviter.name),
+                            invitations::expires_at.eq(expires),
+                            invitations::last_sent_at.eq(Utc::now()),
+                            invitations::send_count.eq(invitations::send_count + 1),
+                        ))
+                        .returning(Invitation::as_returning())
+                        .get_result(conn)?;
+                    resent.push(email.to_string());
+                    (inv, "invitation.resent")
+                }
+                None => {
+                    let inv: Invitation = diesel::insert_into(invitations::table)
+                        .values((
+                            invitations::organization_id.eq(req.org.id),
+                            invitations::email.eq(email),
+                            invitations::role.eq(req.role.as_str()),
+                            invitations::environment_roles.eq(req.env_roles.to_json()),
+                            invitations::token_hash.eq(&placeholder),
+                            invitations::invited_by.eq(req.inviter.id),
+                            invitations::invited_by_name.eq(&req.inviter.name),
+                            invitations::expires_at.eq(expires),
+                        ))
+                        .returning(Invitation::as_returning())
+                        .get_result(conn)?;
+                    created.push(email.to_string());
+                    (inv, "invitation.created")
+                }
+            };
+            let (token, outbox_id) = send(conn, settings, req.org, &inv)?;
+            diesel::update(invitations::table.find(inv.id))
+                .set((invitations::token_hash.eq(tokens::hash(&token)), invitations::outbox_id.eq(outbox_id)))
+                .execute(conn)?;
+            audit::record(conn, audit::Event {
+                organization: Some((req.org.id, &req.org.name)),
+                actor,
+                action,
+                target: Some(email.to_string()),
+                details: serde_json::json!({ "after": { "role": inv.role, "environment_roles": inv.environment_roles, "expires_at": inv.expires_at } }),
+                status: audit::Status::Successful,
+                meta,
+            })?;
+        }
+        let at_limit: Vec<String> = users::table
+            .inner_join(memberships::table)
+            .filter(users::email.eq_any(&addresses))
+            .group_by(users::email)
+            .having(count_star().ge(settings.max_orgs_per_user))
+            .select(users::email)
+            .load(conn)?;
+        Ok(InviteOutcome::Sent { created, resent, at_limit })
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResendOutcome {
+    Resent,
+    TooSoon,
+    NotPending,
+    DailyLimit,
+}
+
+/// Resends one invitation: a new token (the old link stops working) and a new expiry.
+pub fn resend(conn: &mut PgConnection, settings: &Settings, org: &Organization, id: i64, actor: &Actor, meta: &RequestMeta) -> Result<ResendOutcome, QueueError> {
+    conn.transaction(|conn| {
+        organizations::table.find(org.id).select(organizations::id).for_update().first::<i64>(conn)?;
+        let inv: Invitation = invitations::table
+            .filter(invitations::id.eq(id))
+            .filter(invitations::organization_id.eq(org.id))
+            .select(Invitation::as_select())
+            .for_update()
+            .first(conn)?;
+        if inv.status != "pending" {
+            return Ok(ResendOutcome::NotPending);
+        }
+        if inv.last_sent_at > Utc::now() - Duration::seconds(RESEND_INTERVAL_SECONDS) {
+            return Ok(ResendOutcome::TooSoon);
+        }
+        if sends_today(conn, org.id)? >= settings.invites_per_org_per_day {
+            return Ok(ResendOutcome::DailyLimit);
+        }
+        let inv: Invitation = diesel::update(invitations::table.find(inv.id))
+            .set((
+                invitations::expires_at.eq(Utc::now() + Duration::days(settings.invite_ttl_days)),
+                invitations::last_sent_at.eq(Utc::now()),
+                invitations::send_count.eq(invitations::send_count + 1),
+            ))
+            .returning(Invitation::as_returning())
+            .get_result(conn)?;
+        let (token, outbox_id) = send(conn, settings, org, &inv)?;
+        diesel::update(invitations::table.find(inv.id))
+            .set((invitations::token_hash.eq(tokens::hash(&token)), invitations::outbox_id.eq(outbox_id)))
+            .execute(conn)?;
+        audit::record(conn, audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor,
+            action: "invitation.resent",
+            target: Some(inv.email.clone()),
+            details: serde_json::json!({ "after": { "expires_at": inv.expires_at, "send_count": inv.send_count } }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(ResendOutcome::Resent)
+    })
+}
+
+/// Revokes a pending invitation; its link then says so. False when it was not pending.
+pub fn revoke(conn: &mut PgConnection, org: &Organization, id: i64, actor: &Actor, meta: &RequestMeta) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let revoked: Option<Invitation> = diesel::update(
+            invitations::table
+                .filter(invitations::id.eq(id))
+                .filter(invitations::organization_id.eq(org.id))
+                .filter(invitations::status.eq("pending")),
+        )
+        .set((invitations::status.eq("revoked"), invitations::responded_at.eq(Utc::now())))
+        .returning(Invitation::as_returning())
+        .get_result(conn)
+        .optional()?;
+        let Some(inv) = revoked else { return Ok(false) };
+        audit::record(conn, audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor,
+            action: "invitation.revoked",
+            target: Some(inv.email.clone()),
+            details: serde_json::json!({ "before": { "status": "pending" }, "after": { "status": "revoked" } }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(true)
+    })
+}
+
+/// Revokes every open invitation to an address (when its person is removed).
+pub fn revoke_for_email(conn: &mut PgConnection, org_id: i64, email: &str) -> QueryResult<usize> {
+    diesel::update(
+        invitations::table
+            .filter(invitations::organization_id.eq(org_id))
+            .filter(invitations::email.eq(email))
+            .filter(invitations::status.eq("pending")),
+    )
+    .set((invitations::status.eq("revoked"), invitations::responded_at.eq(Utc::now())))
+    .execute(conn)
+}
+
+/// A page of an organization's invitations, newest first, with delivery state, and the total.
+pub fn list(conn: &mut PgConnection, org_id: i64, offset: i64, limit: i64) -> QueryResult<(Vec<ListedInvitation>, i64)> {
+    use super::schema::email_outbox;
+    use diesel::dsl::sql;
+    use diesel::sql_types::BigInt;
+    let rows: Vec<(Invitation, Option<String>, Option<String>, i64)> = invitations::table
+        .left_join(email_outbox::table)
+        .filter(invitations::organization_id.eq(org_id))
+        .order((invitations::created_at.desc(), invitations::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select((Invitation::as_select(), email_outbox::status.nullable(), email_outbox::last_error.nullable(), sql::<BigInt>("count(*) OVER ()")))
+        .load(conn)?;
+    let total = match rows.first() {
+        Some(r) => r.3,
+        None => invitations::table.filter(invitations::organization_id.eq(org_id)).select(count_star()).first(conn)?,
+    };
+    let listed = rows
+        .into_iter()
+        .map(|(invitation, status, error, _)| ListedInvitation {
+            invitation,
+            delivery: match status.as_deref() {
+                Some("sent") => "sent",
+                Some("failed") => "failed",
+                _ => "queued",
+            }
+            .to_string(),
+            delivery_error: error,
+        })
+        .collect();
+    Ok((listed, total))
+}
+
+/// An invitation found by the token from its link, with its organization.
+pub fn find_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option<(Invitation, Organization)>> {
+    invitations::table
+        .inner_join(organizations::table)
+        .filter(invitations::token_hash.eq(tokens::hash(token)))
+        .select((Invitation::as_select(), Organization::as_select()))
+        .first(conn)
+        .optional()
+}
+
+#[derive(Debug)]
+pub enum AcceptOutcome {
+    Joined(Organization),
+    AlreadyMember(Organization),
+    /// The invitation is no longer open: its state.
+    Closed(String),
+    WrongAccount,
+    LimitReached,
+}
+
+/// Accepts the invitation for `user` (whose email it must be): membership and environment roles
+/// in one transaction. The invitation row is locked (single use) and so is the user row, so
+/// concurrent acceptances cannot pass the organization limit.
+pub fn accept(conn: &mut PgConnection, token: &str, user: &User, max_orgs: i64, meta: &RequestMeta) -> QueryResult<AcceptOutcome> {
+    conn.transaction(|conn| {
+        let found: Option<(Invitation, Organization)> = invitations::table
+            .inner_join(organizations::table)
+            .filter(invitations::token_hash.eq(tokens::hash(token)))
+            .select((Invitation::as_select(), Organization::as_select()))
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some((inv, org)) = found else { return Ok(AcceptOutcome::Closed("unknown".into())) };
+        if inv.state() != "pending" {
+            return Ok(AcceptOutcome::Closed(inv.state().to_string()));
+        }
+        if inv.email != user.email {
+            return Ok(AcceptOutcome::WrongAccount);
+        }
+        let actor = Actor::User { id: user.id, email: user.email.clone() };
+        users::table.find(user.id).select(users::id).for_update().first::<i64>(conn)?;
+        let already = memberships::table
+            .find((org.id, user.id))
+            .select(memberships::role)
+            .first::<String>(conn)
+            .optional()?
+            .is_some();
+        let close = |conn: &mut PgConnection| {
+            diesel::update(invitations::table.find(inv.id))
+                .set((invitations::status.eq("accepted"), invitations::responded_at.eq(Utc::now())))
+                .execute(conn)
+        };
+        if already {
+            close(conn)?;
+            return Ok(AcceptOutcome::AlreadyMember(org));
+        }
+        let count: i64 = memberships::table.filter(memberships::user_id.eq(user.id)).select(count_star()).first(conn)?;
+        if count >= max_orgs {
+            audit::record(conn, audit::Event {
+                organization: Some((org.id, &org.name)),
+                actor: &actor,
+                action: "invitation.accepted",
+                target: Some(inv.email.clone()),
+                details: serde_json::json!({ "reason": "organization limit reached", "limit": max_orgs }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(AcceptOutcome::LimitReached);
+        }
+        diesel::insert_into(memberships::table)
+            .values((memberships::organization_id.eq(org.id), memberships::user_id.eq(user.id), memberships::role.eq(&inv.role)))
+            .execute(conn)?;
+        let grants = inv.env_roles();
+        let envs: Vec<(i64, String)> = environments::table
+            .filter(environments::organization_id.eq(org.id))
+            .select((environments::id, environments::kind))
+            .load(conn)?;
+        let rows: Vec<_> = envs
+            .iter()
+            .filter_map(|(id, kind)| {
+                let role = grants.get(&kind.parse().ok()?)?;
+                Some((
+                    environment_roles::environment_id.eq(*id),
+                    environment_roles::organization_id.eq(org.id),
+                    environment_roles::user_id.eq(user.id),
+                    environment_roles::role.eq(role.as_str()),
+                ))
+            })
+            .collect();
+        if !rows.is_empty() {
+            diesel::insert_into(environment_roles::table).values(rows).execute(conn)?;
+        }
+        close(conn)?;
+        audit::record(conn, audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor: &actor,
+            action: "invitation.accepted",
+            target: Some(inv.email.clone()),
+            details: serde_json::json!({ "after": { "role": inv.role, "environment_roles": inv.environment_roles } }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(AcceptOutcome::Joined(org))
+    })
+}
+
+/// Declines the invitation for `user`; the state it was in when it was not open.
+pub fn decline(conn: &mut PgConnection, token: &str, user: &User, meta: &RequestMeta) -> QueryResult<Result<Organization, String>> {
+    conn.transaction(|conn| {
+        let found: Option<(Invitation, Organization)> = invitations::table
+            .inner_join(organizations::table)
+            .filter(invitations::token_hash.eq(tokens::hash(token)))
+            .select((Invitation::as_select(), Organization::as_select()))
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some((inv, org)) = found else { return Ok(Err("unknown".into())) };
+        if inv.state() != "pending" || inv.email != user.email {
+            return Ok(Err(inv.state().to_string()));
+        }
+        diesel::update(invitations::table.find(inv.id))
+            .set((invitations::status.eq("declined"), invitations::responded_at.eq(Utc::now())))
+            .execute(conn)?;
+        audit::record(conn, audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor: &Actor::User { id: user.id, email: user.email.clone() },
+            action: "invitation.declined",
+            target: Some(inv.email.clone()),
+            details: serde_json::json!({ "before": { "status": "pending" }, "after": { "status": "declined" } }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(Ok(org))
+    })
+}
+
+/// Records that an invitation's email could not be delivered after every attempt.
+pub fn record_email_failed(conn: &mut PgConnection, outbox_id: i64, error: &str) -> QueryResult<()> {
+    let found: Option<(Invitation, Organization)> = invitations::table
+        .inner_join(organizations::table)
+        .filter(invitations::outbox_id.eq(outbox_id))
+        .select((Invitation::as_select(), Organization::as_select()))
+        .first(conn)
+        .optional()?;
+    let Some((inv, org)) = found else { return Ok(()) };
+    audit::record(conn, audit::Event {
+        organization: Some((org.id, &org.name)),
+        actor: &Actor::System,
+        action: "invitation.email_failed",
+        target: Some(inv.email),
+        details: serde_json::json!({ "error": error }),
+        status: audit::Status::Successful,
+        meta: &RequestMeta::default(),
+    })
+}

@@ -1,0 +1,232 @@
+//! An organization's members: the Active users list, Quick view, removal and leaving, with the
+//! last-owner and admin rules enforced under a lock on the organization row.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use super::schema::{environment_roles, environments, memberships, organizations, users};
+use crate::audit::{self, Actor, RequestMeta};
+use crate::authz::{EnvKind, EnvRole, OrgRole};
+use crate::db::orgs::Organization;
+use crate::email::messages::{self, QueueError};
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: OrgRole,
+    pub joined_at: DateTime<Utc>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// Role per environment, in environment order (None: no access).
+    pub environments: Vec<(EnvKind, Option<EnvRole>)>,
+}
+
+type MemberRow = (i64, String, String, String, DateTime<Utc>, Option<DateTime<Utc>>, i64);
+
+/// Escapes LIKE wildcards so a search is taken literally.
+fn like_pattern(q: &str) -> String {
+    let escaped = q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A page of members ordered by name, searched by name or email, with their environment roles
+/// and the total: two statements whatever the organization's size.
+pub fn list(conn: &mut PgConnection, org_id: i64, search: &str, offset: i64, limit: i64) -> QueryResult<(Vec<Member>, i64)> {
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::organization_id.eq(org_id))
+        .into_boxed();
+    if !search.trim().is_empty() {
+        let pattern = like_pattern(search);
+        query = query.filter(
+            sql::<diesel::sql_types::Bool>("lower(users.name) LIKE ")
+                .bind::<diesel::sql_types::Text, _>(pattern.clone())
+                .sql(" OR users.email LIKE ")
+                .bind::<diesel::sql_types::Text, _>(pattern),
+        );
+    }
+    let rows: Vec<MemberRow> = query
+        .order((sql::<diesel::sql_types::Text>("lower(users.name)"), users::id))
+        .offset(offset)
+        .limit(limit)
+        .select((
+            users::id,
+            users::name,
+            users::email,
+            memberships::role,
+            memberships::created_at,
+            users::last_sign_in_at,
+            sql::<BigInt>("count(*) OVER ()"),
+        ))
+        .load(conn)?;
+    let total = rows.first().map(|r| r.6).unwrap_or(0);
+    let members = with_environment_roles(conn, org_id, rows)?;
+    Ok((members, total))
+}
+
+fn with_environment_roles(conn: &mut PgConnection, org_id: i64, rows: Vec<MemberRow>) -> QueryResult<Vec<Member>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let roles: Vec<(i64, String, String)> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        environment_roles::table
+            .inner_join(environments::table.on(environments::id.eq(environment_roles::environment_id)))
+            .filter(environment_roles::organization_id.eq(org_id))
+            .filter(environment_roles::user_id.eq_any(&ids))
+            .select((environment_roles::user_id, environments::kind, environment_roles::role))
+            .load(conn)?
+    };
+    let mut by_user: HashMap<i64, HashMap<EnvKind, EnvRole>> = HashMap::new();
+    for (user, kind, role) in roles {
+        if let (Ok(kind), Ok(role)) = (kind.parse(), role.parse()) {
+            by_user.entry(user).or_default().insert(kind, role);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user_id, name, email, role, joined_at, last_sign_in_at, _)| {
+            let envs = by_user.get(&user_id);
+            Some(Member {
+                user_id,
+                name,
+                email,
+                role: role.parse().ok()?,
+                joined_at,
+                last_sign_in_at,
+                environments: EnvKind::ALL.iter().map(|k| (*k, envs.and_then(|e| e.get(k).copied()))).collect(),
+            })
+        })
+        .collect())
+}
+
+/// One member, for Quick view and the removal confirmation.
+pub fn find(conn: &mut PgConnection, org_id: i64, user_id: i64) -> QueryResult<Option<Member>> {
+    let rows: Vec<MemberRow> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::organization_id.eq(org_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((
+            users::id,
+            users::name,
+            users::email,
+            memberships::role,
+            memberships::created_at,
+            users::last_sign_in_at,
+            sql::<BigInt>("1::bigint"),
+        ))
+        .load(conn)?;
+    Ok(with_environment_roles(conn, org_id, rows)?.into_iter().next())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RemoveOutcome {
+    Removed,
+    NotMember,
+    /// An admin tried to remove an owner or admin.
+    NotAllowed,
+    LastOwner,
+    /// Removing yourself is leaving.
+    Yourself,
+}
+
+fn owners(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
+    memberships::table
+        .filter(memberships::organization_id.eq(org_id))
+        .filter(memberships::role.eq(OrgRole::Owner.as_str()))
+        .select(count_star())
+        .first(conn)
+}
+
+fn lock_org(conn: &mut PgConnection, org_id: i64) -> QueryResult<Organization> {
+    organizations::table.find(org_id).select(Organization::as_select()).for_update().first(conn)
+}
+
+/// Removes a member: their environment roles go with the membership, open invitations to their
+/// address are revoked, and they are told by email. Refusals are audited as denied.
+pub fn remove(conn: &mut PgConnection, org_id: i64, remover_role: OrgRole, remover: &Actor, target_id: i64, meta: &RequestMeta) -> Result<RemoveOutcome, QueueError> {
+    conn.transaction(|conn| {
+        let org = lock_org(conn, org_id)?;
+        let Some(target) = find(conn, org_id, target_id)? else { return Ok(RemoveOutcome::NotMember) };
+        let outcome = if matches!(remover, Actor::User { id, .. } if *id == target_id) {
+            RemoveOutcome::Yourself
+        } else if remover_role < OrgRole::Owner && target.role >= OrgRole::Admin {
+            RemoveOutcome::NotAllowed
+        } else if target.role == OrgRole::Owner && owners(conn, org_id)? <= 1 {
+            RemoveOutcome::LastOwner
+        } else {
+            RemoveOutcome::Removed
+        };
+        let before = serde_json::json!({
+            "role": target.role.as_str(),
+            "environment_roles": target.environments.iter().filter_map(|(k, r)| Some((k.as_str(), r.as_ref()?.as_str()))).collect::<HashMap<_, _>>(),
+        });
+        if outcome != RemoveOutcome::Removed {
+            audit::record(conn, audit::Event {
+                organization: Some((org.id, &org.name)),
+                actor: remover,
+                action: "member.removed",
+                target: Some(target.email.clone()),
+                details: serde_json::json!({ "reason": format!("{outcome:?}"), "before": before }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(outcome);
+        }
+        diesel::delete(memberships::table.find((org_id, target_id))).execute(conn)?;
+        let revoked = super::invitations::revoke_for_email(conn, org_id, &target.email)?;
+        messages::member_removed(conn, &target.email, &target.name, &org.name)?;
+        audit::record(conn, audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor: remover,
+            action: "member.removed",
+            target: Some(target.email.clone()),
+            details: serde_json::json!({ "before": before, "invitations_revoked": revoked }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(RemoveOutcome::Removed)
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum LeaveOutcome {
+    Left,
+    LastOwner,
+    NotMember,
+}
+
+/// Leaves an organization; the last owner cannot.
+pub fn leave(conn: &mut PgConnection, org_id: i64, actor: &Actor, user_id: i64, meta: &RequestMeta) -> QueryResult<LeaveOutcome> {
+    conn.transaction(|conn| {
+        let org = lock_org(conn, org_id)?;
+        let Some(me) = find(conn, org_id, user_id)? else { return Ok(LeaveOutcome::NotMember) };
+        if me.role == OrgRole::Owner && owners(conn, org_id)? <= 1 {
+            audit::record(conn, audit::Event {
+                organization: Some((org.id, &org.name)),
+                actor,
+                action: "member.left",
+                target: Some(me.email.clone()),
+                details: serde_json::json!({ "reason": "last owner" }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(LeaveOutcome::LastOwner);
+        }
+        diesel::delete(memberships::table.find((org_id, user_id))).execute(conn)?;
+        audit::record(conn, audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor,
+            action: "member.left",
+            target: Some(me.email.clone()),
+            details: serde_json::json!({ "before": { "role": me.role.as_str() } }),
+            status: audit::Status::Successful,
+            meta,
+        })?;
+        Ok(LeaveOutcome::Left)
+    })
+}

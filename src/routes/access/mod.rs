@@ -1,0 +1,41 @@
+//! The Access Control page for owners and admins: Users (Active users, Invited users) and Roles.
+
+pub mod invitations;
+pub mod roles;
+pub mod users;
+
+use crate::auth::Auth;
+use crate::authz::{self, OrgPermission, OrgRole};
+use crate::db::orgs::Access;
+
+/// What the tab bar needs to know.
+pub struct Tabs {
+    pub slug: String,
+    pub current: &'static str,
+    pub can_invite: bool,
+}
+
+impl Tabs {
+    pub fn new(access: &Access, current: &'static str) -> Tabs {
+        Tabs {
+            slug: access.org.slug.clone(),
+            current,
+            can_invite: authz::org_can(access.role, OrgPermission::ManageInvitations),
+        }
+    }
+}
+
+/// Whether `role` may invite as `invited` (only owners grant admin; nobody grants owner by
+/// invitation).
+pub fn may_invite_as(role: OrgRole, invited: OrgRole) -> bool {
+    match invited {
+        OrgRole::Member => authz::org_can(role, OrgPermission::ManageInvitations),
+        OrgRole::Admin => authz::org_can(role, OrgPermission::ManageOrgRoles),
+        OrgRole::Owner => false,
+    }
+}
+
+/// The signed-in user's id (the caller has already passed `require_org`).
+pub fn user_id(auth: &Auth) -> i64 {
+    auth.user.as_ref().map(|u| u.id).unwrap_or_default()
+}

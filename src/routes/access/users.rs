@@ -1,0 +1,124 @@
+//! Active users: the searchable, paginated member list, Quick view, and Remove.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{Tabs, user_id};
+use crate::auth::Auth;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::session::FlashKind;
+use crate::authz::{self, OrgPermission, OrgRole};
+use crate::config::Settings;
+use crate::db::members::{Member, RemoveOutcome};
+use crate::db::{self, PgPool};
+use crate::email::worker::OutboxSignal;
+use crate::error::AppError;
+use crate::routes::accounts::signin::NoFields;
+use crate::routes::layout::Layout;
+use crate::routes::{render, require_org, see_other};
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub q: String,
+    pub page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "access/users.html")]
+struct UsersPage {
+    layout: Layout,
+    tabs: Tabs,
+    org_name: String,
+    members: Vec<Member>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    q: String,
+    q_encoded: String,
+}
+
+pub async fn list(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
+    let ListQuery { q, page } = query.into_inner();
+    let q: String = q.trim().chars().take(100).collect();
+    let page = page.unwrap_or(1).clamp(1, 1_000_000);
+    let (org_id, search) = (access.org.id, q.clone());
+    let (members, total) = db::run(&pool, move |c| db::members::list(c, org_id, &search, (page - 1) * PAGE_SIZE, PAGE_SIZE)).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let layout = Layout::load(&pool, &settings, &auth, format!("Active users · {}", access.org.name)).await?;
+    render(StatusCode::OK, &UsersPage {
+        layout,
+        tabs: Tabs::new(&access, "users"),
+        org_name: access.org.name.clone(),
+        members,
+        total,
+        page,
+        pages,
+        q_encoded: url::form_urlencoded::byte_serialize(q.as_bytes()).collect(),
+        q,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "access/member.html")]
+struct MemberPage {
+    layout: Layout,
+    tabs: Tabs,
+    org_name: String,
+    member: Member,
+    can_remove: bool,
+}
+
+/// Whether someone with `role` may remove `target` (the rule is checked again, under lock, when
+/// removing).
+fn may_remove(role: OrgRole, me: i64, target: &Member) -> bool {
+    authz::org_can(role, OrgPermission::RemoveUsers)
+        && target.user_id != me
+        && (authz::org_can(role, OrgPermission::ManageOrgRoles) || target.role == OrgRole::Member)
+}
+
+pub async fn show(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, path: web::Path<(String, i64)>) -> Result<HttpResponse, AppError> {
+    let (slug, member_id) = path.into_inner();
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
+    let org_id = access.org.id;
+    let member = db::run(&pool, move |c| db::members::find(c, org_id, member_id)).await?.ok_or(AppError::NotFound)?;
+    let can_remove = may_remove(access.role, user_id(&auth), &member);
+    let layout = Layout::load(&pool, &settings, &auth, format!("{} · {}", member.name, access.org.name)).await?;
+    render(StatusCode::OK, &MemberPage { layout, tabs: Tabs::new(&access, "users"), org_name: access.org.name.clone(), member, can_remove })
+}
+
+pub async fn remove(
+    pool: web::Data<PgPool>,
+    outbox: web::Data<OutboxSignal>,
+    auth: Auth,
+    path: web::Path<(String, i64)>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, member_id) = path.into_inner();
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::RemoveUsers).await?;
+    let (org_id, role, actor, meta) = (access.org.id, access.role, auth.actor(), auth.meta.clone());
+    let outcome = db::run(&pool, move |c| db::members::remove(c, org_id, role, &actor, member_id, &meta)).await?;
+    let back = format!("/orgs/{slug}/access/users/{member_id}");
+    match outcome {
+        RemoveOutcome::Removed => {
+            outbox.wake();
+            auth.session.flash(FlashKind::Success, "The member was removed. Their access ended at once, and they were told by email.");
+            Ok(see_other(&format!("/orgs/{slug}/access/users")))
+        }
+        RemoveOutcome::NotMember => Err(AppError::NotFound),
+        RemoveOutcome::NotAllowed => Err(AppError::Forbidden),
+        RemoveOutcome::LastOwner => {
+            auth.session.flash(FlashKind::Error, "This is the last owner, who cannot be removed. Make another member an owner first.");
+            Ok(see_other(&back))
+        }
+        RemoveOutcome::Yourself => {
+            auth.session.flash(FlashKind::Error, "To remove yourself, leave the organization from its page.");
+            Ok(see_other(&back))
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Leaving an organization: any member but the last owner.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use crate::auth::Auth;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::session::FlashKind;
+use crate::authz::OrgPermission;
+use crate::config::Settings;
+use crate::db::members::LeaveOutcome;
+use crate::db::orgs::Organization;
+use crate::db::{self, PgPool};
+use crate::error::AppError;
+use crate::routes::accounts::signin::NoFields;
+use crate::routes::layout::Layout;
+use crate::routes::{render, require_org, see_other};
+
+#[derive(Template)]
+#[template(path = "orgs/leave.html")]
+struct LeavePage {
+    layout: Layout,
+    org: Organization,
+    problem: Option<&'static str>,
+}
+
+pub const LAST_OWNER: &str = "You are the last owner of this organization, so you cannot leave it. Make another member an owner first.";
+
+pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
+    let layout = Layout::load(&pool, &settings, &auth, format!("Leave {}", access.org.name)).await?;
+    render(StatusCode::OK, &LeavePage { layout, org: access.org, problem: None })
+}
+
+pub async fn post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+    let (user, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
+    let (org_id, actor, meta) = (access.org.id, auth.actor(), auth.meta.clone());
+    match db::run(&pool, move |c| db::members::leave(c, org_id, &actor, user.id, &meta)).await? {
+        LeaveOutcome::Left => {
+            auth.session.flash(FlashKind::Success, format!("You left {}.", access.org.name));
+            Ok(see_other("/orgs"))
+        }
+        LeaveOutcome::NotMember => Err(AppError::NotFound),
+        LeaveOutcome::LastOwner => {
+            let layout = Layout::load(&pool, &settings, &auth, format!("Leave {}", access.org.name)).await?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &LeavePage { layout, org: access.org, problem: Some(LAST_OWNER) })
+        }
+    }
+}
