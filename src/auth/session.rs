@@ -114,7 +114,9 @@ impl TypedSession {
 
     /// Records that the password was just re-entered (for production grants).
     pub fn mark_sudo(&self) -> Result<(), AppError> {
-        self.0.insert(SUDO_KEY, chrono::Utc::now().timestamp()).map_err(session_error)
+        self.0
+            .insert(SUDO_KEY, chrono::Utc::now().timestamp())
+            .map_err(session_error)
     }
 
     /// True when the password was re-entered within the last `minutes`.

@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
-use super::schema::{audit_events, environment_roles, environments, invitations, memberships, organizations, users};
+use super::schema::{
+    audit_events, environment_roles, environments, invitations, memberships, organizations, users,
+};
 use super::tokens;
 use crate::audit::{self, Actor, RequestMeta};
 use crate::authz::{EnvKind, EnvRole, OrgRole};
@@ -44,7 +46,11 @@ pub struct Invitation {
 /// pending invitation past its date).
 impl Invitation {
     pub fn state(&self) -> &str {
-        if self.status == "pending" && self.expires_at <= Utc::now() { "expired" } else { &self.status }
+        if self.status == "pending" && self.expires_at <= Utc::now() {
+            "expired"
+        } else {
+            &self.status
+        }
     }
 
     pub fn env_roles(&self) -> EnvRoles {
@@ -69,12 +75,21 @@ impl EnvRoles {
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(self.0.iter().map(|(k, v)| (k.as_str().to_string(), v.as_str().into())).collect())
+        serde_json::Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.as_str().to_string(), v.as_str().into()))
+                .collect(),
+        )
     }
 
     /// "staging: viewer, production: support"
     pub fn describe(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn get(&self, kind: &EnvKind) -> Option<EnvRole> {
@@ -108,7 +123,9 @@ pub enum InviteOutcome {
         at_limit: Vec<String>,
     },
     AlreadyMembers(Vec<String>),
-    DailyLimit { sent_today: i64 },
+    DailyLimit {
+        sent_today: i64,
+    },
 }
 
 fn sends_today(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
@@ -126,7 +143,12 @@ fn expiry_text(at: DateTime<Utc>) -> String {
 }
 
 /// Issues a fresh token for the invitation, queues its email, and returns the outbox id.
-fn send(conn: &mut PgConnection, settings: &Settings, org: &Organization, inv: &Invitation) -> Result<(String, i64), QueueError> {
+fn send(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    org: &Organization,
+    inv: &Invitation,
+) -> Result<(String, i64), QueueError> {
     let token = tokens::new_token();
     let link = settings.link(&format!("/invitations/{token}"));
     let envs = inv.env_roles().describe();
@@ -148,7 +170,13 @@ fn send(conn: &mut PgConnection, settings: &Settings, org: &Organization, inv: &
 /// Invites every address of the form, or none: members are refused, addresses with an open
 /// invitation get it resent, and the organization's daily limit holds. The organization row is
 /// locked so that concurrent forms count against the same limit.
-pub fn invite(conn: &mut PgConnection, settings: &Settings, req: &InviteRequest<'_>, actor: &Actor, meta: &RequestMeta) -> Result<InviteOutcome, QueueError> {
+pub fn invite(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    req: &InviteRequest<'_>,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<InviteOutcome, QueueError> {
     conn.transaction(|conn| {
         organizations::table.find(req.org.id).select(organizations::id).for_update().first::<i64>(conn)?;
         let addresses: Vec<&str> = req.emails.iter().map(EmailAddress::as_str).collect();
@@ -255,7 +283,14 @@ pub enum ResendOutcome {
 }
 
 /// Resends one invitation: a new token (the old link stops working) and a new expiry.
-pub fn resend(conn: &mut PgConnection, settings: &Settings, org: &Organization, id: i64, actor: &Actor, meta: &RequestMeta) -> Result<ResendOutcome, QueueError> {
+pub fn resend(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    org: &Organization,
+    id: i64,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<ResendOutcome, QueueError> {
     conn.transaction(|conn| {
         organizations::table.find(org.id).select(organizations::id).for_update().first::<i64>(conn)?;
         let inv: Invitation = invitations::table
@@ -299,7 +334,13 @@ pub fn resend(conn: &mut PgConnection, settings: &Settings, org: &Organization, 
 }
 
 /// Revokes a pending invitation; its link then says so. False when it was not pending.
-pub fn revoke(conn: &mut PgConnection, org: &Organization, id: i64, actor: &Actor, meta: &RequestMeta) -> QueryResult<bool> {
+pub fn revoke(
+    conn: &mut PgConnection,
+    org: &Organization,
+    id: i64,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> QueryResult<bool> {
     conn.transaction(|conn| {
         let revoked: Option<Invitation> = diesel::update(
             invitations::table
@@ -333,12 +374,20 @@ pub fn revoke_for_email(conn: &mut PgConnection, org_id: i64, email: &str) -> Qu
             .filter(invitations::email.eq(email))
             .filter(invitations::status.eq("pending")),
     )
-    .set((invitations::status.eq("revoked"), invitations::responded_at.eq(Utc::now())))
+    .set((
+        invitations::status.eq("revoked"),
+        invitations::responded_at.eq(Utc::now()),
+    ))
     .execute(conn)
 }
 
 /// A page of an organization's invitations, newest first, with delivery state, and the total.
-pub fn list(conn: &mut PgConnection, org_id: i64, offset: i64, limit: i64) -> QueryResult<(Vec<ListedInvitation>, i64)> {
+pub fn list(
+    conn: &mut PgConnection,
+    org_id: i64,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<ListedInvitation>, i64)> {
     use super::schema::email_outbox;
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
@@ -348,11 +397,19 @@ pub fn list(conn: &mut PgConnection, org_id: i64, offset: i64, limit: i64) -> Qu
         .order((invitations::created_at.desc(), invitations::id.desc()))
         .offset(offset)
         .limit(limit)
-        .select((Invitation::as_select(), email_outbox::status.nullable(), email_outbox::last_error.nullable(), sql::<BigInt>("count(*) OVER ()")))
+        .select((
+            Invitation::as_select(),
+            email_outbox::status.nullable(),
+            email_outbox::last_error.nullable(),
+            sql::<BigInt>("count(*) OVER ()"),
+        ))
         .load(conn)?;
     let total = match rows.first() {
         Some(r) => r.3,
-        None => invitations::table.filter(invitations::organization_id.eq(org_id)).select(count_star()).first(conn)?,
+        None => invitations::table
+            .filter(invitations::organization_id.eq(org_id))
+            .select(count_star())
+            .first(conn)?,
     };
     let listed = rows
         .into_iter()
@@ -371,7 +428,10 @@ pub fn list(conn: &mut PgConnection, org_id: i64, offset: i64, limit: i64) -> Qu
 }
 
 /// An invitation found by the token from its link, with its organization.
-pub fn find_by_token(conn: &mut PgConnection, token: &str) -> QueryResult<Option<(Invitation, Organization)>> {
+pub fn find_by_token(
+    conn: &mut PgConnection,
+    token: &str,
+) -> QueryResult<Option<(Invitation, Organization)>> {
     invitations::table
         .inner_join(organizations::table)
         .filter(invitations::token_hash.eq(tokens::hash(token)))
@@ -393,7 +453,13 @@ pub enum AcceptOutcome {
 /// Accepts the invitation for `user` (whose email it must be): membership and environment roles
 /// in one transaction. The invitation row is locked (single use) and so is the user row, so
 /// concurrent acceptances cannot pass the organization limit.
-pub fn accept(conn: &mut PgConnection, token: &str, user: &User, max_orgs: i64, meta: &RequestMeta) -> QueryResult<AcceptOutcome> {
+pub fn accept(
+    conn: &mut PgConnection,
+    token: &str,
+    user: &User,
+    max_orgs: i64,
+    meta: &RequestMeta,
+) -> QueryResult<AcceptOutcome> {
     conn.transaction(|conn| {
         let found: Option<(Invitation, Organization)> = invitations::table
             .inner_join(organizations::table)
@@ -477,7 +543,12 @@ pub fn accept(conn: &mut PgConnection, token: &str, user: &User, max_orgs: i64, 
 }
 
 /// Declines the invitation for `user`; the state it was in when it was not open.
-pub fn decline(conn: &mut PgConnection, token: &str, user: &User, meta: &RequestMeta) -> QueryResult<Result<Organization, String>> {
+pub fn decline(
+    conn: &mut PgConnection,
+    token: &str,
+    user: &User,
+    meta: &RequestMeta,
+) -> QueryResult<Result<Organization, String>> {
     conn.transaction(|conn| {
         let found: Option<(Invitation, Organization)> = invitations::table
             .inner_join(organizations::table)
@@ -507,21 +578,30 @@ pub fn decline(conn: &mut PgConnection, token: &str, user: &User, meta: &Request
 }
 
 /// Records that an invitation's email could not be delivered after every attempt.
-pub fn record_email_failed(conn: &mut PgConnection, outbox_id: i64, error: &str) -> QueryResult<()> {
+pub fn record_email_failed(
+    conn: &mut PgConnection,
+    outbox_id: i64,
+    error: &str,
+) -> QueryResult<()> {
     let found: Option<(Invitation, Organization)> = invitations::table
         .inner_join(organizations::table)
         .filter(invitations::outbox_id.eq(outbox_id))
         .select((Invitation::as_select(), Organization::as_select()))
         .first(conn)
         .optional()?;
-    let Some((inv, org)) = found else { return Ok(()) };
-    audit::record(conn, audit::Event {
-        organization: Some((org.id, &org.name)),
-        actor: &Actor::System,
-        action: "invitation.email_failed",
-        target: Some(inv.email),
-        details: serde_json::json!({ "error": error }),
-        status: audit::Status::Successful,
-        meta: &RequestMeta::default(),
-    })
+    let Some((inv, org)) = found else {
+        return Ok(());
+    };
+    audit::record(
+        conn,
+        audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor: &Actor::System,
+            action: "invitation.email_failed",
+            target: Some(inv.email),
+            details: serde_json::json!({ "error": error }),
+            status: audit::Status::Successful,
+            meta: &RequestMeta::default(),
+        },
+    )
 }

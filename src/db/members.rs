@@ -26,17 +26,36 @@ pub struct Member {
     pub environments: Vec<(EnvKind, Option<EnvRole>)>,
 }
 
-type MemberRow = (i64, String, String, String, DateTime<Utc>, Option<DateTime<Utc>>, i64);
+type MemberRow = (
+    i64,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    i64,
+);
 
 /// Escapes LIKE wildcards so a search is taken literally.
 fn like_pattern(q: &str) -> String {
-    let escaped = q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
 /// A page of members ordered by name, searched by name or email, with their environment roles
 /// and the total: two statements whatever the organization's size.
-pub fn list(conn: &mut PgConnection, org_id: i64, search: &str, offset: i64, limit: i64) -> QueryResult<(Vec<Member>, i64)> {
+pub fn list(
+    conn: &mut PgConnection,
+    org_id: i64,
+    search: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<Member>, i64)> {
     let mut query = memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(org_id))
@@ -51,7 +70,10 @@ pub fn list(conn: &mut PgConnection, org_id: i64, search: &str, offset: i64, lim
         );
     }
     let rows: Vec<MemberRow> = query
-        .order((sql::<diesel::sql_types::Text>("lower(users.name)"), users::id))
+        .order((
+            sql::<diesel::sql_types::Text>("lower(users.name)"),
+            users::id,
+        ))
         .offset(offset)
         .limit(limit)
         .select((
@@ -69,16 +91,26 @@ pub fn list(conn: &mut PgConnection, org_id: i64, search: &str, offset: i64, lim
     Ok((members, total))
 }
 
-fn with_environment_roles(conn: &mut PgConnection, org_id: i64, rows: Vec<MemberRow>) -> QueryResult<Vec<Member>> {
+fn with_environment_roles(
+    conn: &mut PgConnection,
+    org_id: i64,
+    rows: Vec<MemberRow>,
+) -> QueryResult<Vec<Member>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let roles: Vec<(i64, String, String)> = if ids.is_empty() {
         Vec::new()
     } else {
         environment_roles::table
-            .inner_join(environments::table.on(environments::id.eq(environment_roles::environment_id)))
+            .inner_join(
+                environments::table.on(environments::id.eq(environment_roles::environment_id)),
+            )
             .filter(environment_roles::organization_id.eq(org_id))
             .filter(environment_roles::user_id.eq_any(&ids))
-            .select((environment_roles::user_id, environments::kind, environment_roles::role))
+            .select((
+                environment_roles::user_id,
+                environments::kind,
+                environment_roles::role,
+            ))
             .load(conn)?
     };
     let mut by_user: HashMap<i64, HashMap<EnvKind, EnvRole>> = HashMap::new();
@@ -89,18 +121,23 @@ fn with_environment_roles(conn: &mut PgConnection, org_id: i64, rows: Vec<Member
     }
     Ok(rows
         .into_iter()
-        .filter_map(|(user_id, name, email, role, joined_at, last_sign_in_at, _)| {
-            let envs = by_user.get(&user_id);
-            Some(Member {
-                user_id,
-                name,
-                email,
-                role: role.parse().ok()?,
-                joined_at,
-                last_sign_in_at,
-                environments: EnvKind::ALL.iter().map(|k| (*k, envs.and_then(|e| e.get(k).copied()))).collect(),
-            })
-        })
+        .filter_map(
+            |(user_id, name, email, role, joined_at, last_sign_in_at, _)| {
+                let envs = by_user.get(&user_id);
+                Some(Member {
+                    user_id,
+                    name,
+                    email,
+                    role: role.parse().ok()?,
+                    joined_at,
+                    last_sign_in_at,
+                    environments: EnvKind::ALL
+                        .iter()
+                        .map(|k| (*k, envs.and_then(|e| e.get(k).copied())))
+                        .collect(),
+                })
+            },
+        )
         .collect())
 }
 
@@ -120,7 +157,9 @@ pub fn find(conn: &mut PgConnection, org_id: i64, user_id: i64) -> QueryResult<O
             sql::<BigInt>("1::bigint"),
         ))
         .load(conn)?;
-    Ok(with_environment_roles(conn, org_id, rows)?.into_iter().next())
+    Ok(with_environment_roles(conn, org_id, rows)?
+        .into_iter()
+        .next())
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -143,12 +182,23 @@ fn owners(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
 }
 
 fn lock_org(conn: &mut PgConnection, org_id: i64) -> QueryResult<Organization> {
-    organizations::table.find(org_id).select(Organization::as_select()).for_update().first(conn)
+    organizations::table
+        .find(org_id)
+        .select(Organization::as_select())
+        .for_update()
+        .first(conn)
 }
 
 /// Removes a member: their environment roles go with the membership, open invitations to their
 /// address are revoked, and they are told by email. Refusals are audited as denied.
-pub fn remove(conn: &mut PgConnection, org_id: i64, remover_role: OrgRole, remover: &Actor, target_id: i64, meta: &RequestMeta) -> Result<RemoveOutcome, QueueError> {
+pub fn remove(
+    conn: &mut PgConnection,
+    org_id: i64,
+    remover_role: OrgRole,
+    remover: &Actor,
+    target_id: i64,
+    meta: &RequestMeta,
+) -> Result<RemoveOutcome, QueueError> {
     conn.transaction(|conn| {
         let org = lock_org(conn, org_id)?;
         let Some(target) = find(conn, org_id, target_id)? else { return Ok(RemoveOutcome::NotMember) };
@@ -201,32 +251,46 @@ pub enum LeaveOutcome {
 }
 
 /// Leaves an organization; the last owner cannot.
-pub fn leave(conn: &mut PgConnection, org_id: i64, actor: &Actor, user_id: i64, meta: &RequestMeta) -> QueryResult<LeaveOutcome> {
+pub fn leave(
+    conn: &mut PgConnection,
+    org_id: i64,
+    actor: &Actor,
+    user_id: i64,
+    meta: &RequestMeta,
+) -> QueryResult<LeaveOutcome> {
     conn.transaction(|conn| {
         let org = lock_org(conn, org_id)?;
-        let Some(me) = find(conn, org_id, user_id)? else { return Ok(LeaveOutcome::NotMember) };
+        let Some(me) = find(conn, org_id, user_id)? else {
+            return Ok(LeaveOutcome::NotMember);
+        };
         if me.role == OrgRole::Owner && owners(conn, org_id)? <= 1 {
-            audit::record(conn, audit::Event {
+            audit::record(
+                conn,
+                audit::Event {
+                    organization: Some((org.id, &org.name)),
+                    actor,
+                    action: "member.left",
+                    target: Some(me.email.clone()),
+                    details: serde_json::json!({ "reason": "last owner" }),
+                    status: audit::Status::Denied,
+                    meta,
+                },
+            )?;
+            return Ok(LeaveOutcome::LastOwner);
+        }
+        diesel::delete(memberships::table.find((org_id, user_id))).execute(conn)?;
+        audit::record(
+            conn,
+            audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
                 action: "member.left",
                 target: Some(me.email.clone()),
-                details: serde_json::json!({ "reason": "last owner" }),
-                status: audit::Status::Denied,
+                details: serde_json::json!({ "before": { "role": me.role.as_str() } }),
+                status: audit::Status::Successful,
                 meta,
-            })?;
-            return Ok(LeaveOutcome::LastOwner);
-        }
-        diesel::delete(memberships::table.find((org_id, user_id))).execute(conn)?;
-        audit::record(conn, audit::Event {
-            organization: Some((org.id, &org.name)),
-            actor,
-            action: "member.left",
-            target: Some(me.email.clone()),
-            details: serde_json::json!({ "before": { "role": me.role.as_str() } }),
-            status: audit::Status::Successful,
-            meta,
-        })?;
+            },
+        )?;
         Ok(LeaveOutcome::Left)
     })
 }

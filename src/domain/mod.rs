@@ -18,7 +18,7 @@ impl EmailAddress {
         let Some((local, domain)) = email.split_once('@') else {
             return Err("Enter an email address like name@example.com.");
         };
-        let domain_ok = !domain.is_empty()
+        let domain_ok = domain.contains('.')
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
@@ -49,7 +49,11 @@ pub const MAX_INVITES_PER_FORM: usize = 50;
 pub fn parse_address_list(input: &str) -> Result<Vec<EmailAddress>, Vec<String>> {
     let mut good: Vec<EmailAddress> = Vec::new();
     let mut bad = Vec::new();
-    for raw in input.split([',', '\n', ';']).map(str::trim).filter(|s| !s.is_empty()) {
+    for raw in input
+        .split([',', '\n', ';'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         match EmailAddress::parse(raw) {
             Ok(email) if !good.contains(&email) => good.push(email),
             Ok(_) => {}
@@ -63,7 +67,10 @@ pub fn parse_address_list(input: &str) -> Result<Vec<EmailAddress>, Vec<String>>
         return Err(vec!["Enter at least one email address.".into()]);
     }
     if good.len() > MAX_INVITES_PER_FORM {
-        return Err(vec![format!("Invite at most {MAX_INVITES_PER_FORM} addresses at a time; this list has {}.", good.len())]);
+        return Err(vec![format!(
+            "Invite at most {MAX_INVITES_PER_FORM} addresses at a time; this list has {}.",
+            good.len()
+        )]);
     }
     Ok(good)
 }
@@ -209,8 +216,16 @@ mod tests {
     #[test]
     fn address_lists_split_on_lines_and_commas_and_name_the_bad_ones() {
         let ok = parse_address_list("a@example.com, b@example.com\nA@example.com\r\n").unwrap();
-        assert_eq!(ok.iter().map(EmailAddress::as_str).collect::<Vec<_>>(), ["a@example.com", "b@example.com"]);
-        assert_eq!(parse_address_list("a@example.com, nope, also bad").unwrap_err().len(), 2);
+        assert_eq!(
+            ok.iter().map(EmailAddress::as_str).collect::<Vec<_>>(),
+            ["a@example.com", "b@example.com"]
+        );
+        assert_eq!(
+            parse_address_list("a@example.com, nope, also bad")
+                .unwrap_err()
+                .len(),
+            2
+        );
         assert!(parse_address_list("  ").is_err());
         let many: Vec<String> = (0..51).map(|i| format!("p{i}@example.com")).collect();
         assert!(parse_address_list(&many.join(",")).unwrap_err()[0].contains("at most 50"));

@@ -53,18 +53,64 @@ impl From<QueueError> for AppError {
 }
 
 /// Renders both parts and queues the message; returns its outbox id.
-fn queue(conn: &mut PgConnection, kind: &str, to: &str, subject: &str, text: &impl Template, html: &impl Template) -> Result<i64, QueueError> {
-    let text = text.render().map_err(|e| QueueError::Render(format!("{kind} text: {e}")))?;
-    let html = html.render().map_err(|e| QueueError::Render(format!("{kind} html: {e}")))?;
-    Ok(outbox::enqueue(conn, NewMessage { kind, recipient: to, subject, text_body: &text, html_body: &html })?)
+fn queue(
+    conn: &mut PgConnection,
+    kind: &str,
+    to: &str,
+    subject: &str,
+    text: &impl Template,
+    html: &impl Template,
+) -> Result<i64, QueueError> {
+    let text = text
+        .render()
+        .map_err(|e| QueueError::Render(format!("{kind} text: {e}")))?;
+    let html = html
+        .render()
+        .map_err(|e| QueueError::Render(format!("{kind} html: {e}")))?;
+    Ok(outbox::enqueue(
+        conn,
+        NewMessage {
+            kind,
+            recipient: to,
+            subject,
+            text_body: &text,
+            html_body: &html,
+        },
+    )?)
 }
 
-pub fn verify_email(conn: &mut PgConnection, to: &str, name: &str, link: &str) -> Result<(), QueueError> {
-    queue(conn, "verify_email", to, "Verify your email for Gatehouse", &VerifyText { name, link }, &VerifyHtml { name, link }).map(|_| ())
+pub fn verify_email(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    link: &str,
+) -> Result<(), QueueError> {
+    queue(
+        conn,
+        "verify_email",
+        to,
+        "Verify your email for Gatehouse",
+        &VerifyText { name, link },
+        &VerifyHtml { name, link },
+    )
+    .map(|_| ())
 }
 
-pub fn reset_password(conn: &mut PgConnection, to: &str, name: &str, link: &str) -> Result<(), QueueError> {
-    queue(conn, "reset_password", to, "Reset your Gatehouse password", &ResetText { name, link }, &ResetHtml { name, link }).map(|_| ())
+pub fn reset_password(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    link: &str,
+) -> Result<(), QueueError> {
+    queue(
+        conn,
+        "reset_password",
+        to,
+        "Reset your Gatehouse password",
+        &ResetText { name, link },
+        &ResetHtml { name, link },
+    )
+    .map(|_| ())
 }
 
 /// What an invitation email says.
@@ -91,9 +137,23 @@ struct InvitationHtml<'a> {
     i: &'a Invitation<'a>,
 }
 
-pub fn invitation(conn: &mut PgConnection, to: &str, i: &Invitation<'_>) -> Result<i64, QueueError> {
-    let subject = format!("{} invited you to {} on Gatehouse", i.inviter, i.organization);
-    queue(conn, "invitation", to, &subject, &InvitationText { i }, &InvitationHtml { i })
+pub fn invitation(
+    conn: &mut PgConnection,
+    to: &str,
+    i: &Invitation<'_>,
+) -> Result<i64, QueueError> {
+    let subject = format!(
+        "{} invited you to {} on Gatehouse",
+        i.inviter, i.organization
+    );
+    queue(
+        conn,
+        "invitation",
+        to,
+        &subject,
+        &InvitationText { i },
+        &InvitationHtml { i },
+    )
 }
 
 #[derive(Template)]
@@ -110,7 +170,19 @@ struct RemovedHtml<'a> {
     organization: &'a str,
 }
 
-pub fn member_removed(conn: &mut PgConnection, to: &str, name: &str, organization: &str) -> Result<i64, QueueError> {
+pub fn member_removed(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    organization: &str,
+) -> Result<i64, QueueError> {
     let subject = format!("You were removed from {organization} on Gatehouse");
-    queue(conn, "member_removed", to, &subject, &RemovedText { name, organization }, &RemovedHtml { name, organization })
+    queue(
+        conn,
+        "member_removed",
+        to,
+        &subject,
+        &RemovedText { name, organization },
+        &RemovedHtml { name, organization },
+    )
 }

@@ -60,7 +60,10 @@ fn view_of(state: &str) -> &'static str {
     }
 }
 
-async fn lookup(pool: &PgPool, token: &str) -> Result<Option<(Invitation, Organization)>, AppError> {
+async fn lookup(
+    pool: &PgPool,
+    token: &str,
+) -> Result<Option<(Invitation, Organization)>, AppError> {
     let token = token.to_string();
     db::run(pool, move |c| db::invitations::find_by_token(c, &token)).await
 }
@@ -77,92 +80,257 @@ async fn page(
     problem: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let layout = Layout::load(pool, settings, auth, "Invitation").await?;
-    let envs = found.as_ref().map(|(i, _)| i.env_roles().describe()).unwrap_or_default();
+    let envs = found
+        .as_ref()
+        .map(|(i, _)| i.env_roles().describe())
+        .unwrap_or_default();
     let (invitation, org) = found.map_or((None, None), |(i, o)| (Some(i), Some(o)));
-    let signed_in_as = auth.user.as_ref().map(|u| u.email.clone()).unwrap_or_default();
-    render(status, &InvitationPage { layout, token, view, invitation, org, envs, signed_in_as, problem })
+    let signed_in_as = auth
+        .user
+        .as_ref()
+        .map(|u| u.email.clone())
+        .unwrap_or_default();
+    render(
+        status,
+        &InvitationPage {
+            layout,
+            token,
+            view,
+            invitation,
+            org,
+            envs,
+            signed_in_as,
+            problem,
+        },
+    )
 }
 
-pub async fn show(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let Some((inv, org)) = lookup(&pool, &token).await? else {
-        return page(&pool, &settings, &auth, StatusCode::NOT_FOUND, token, "unknown", None, None).await;
+        return page(
+            &pool,
+            &settings,
+            &auth,
+            StatusCode::NOT_FOUND,
+            token,
+            "unknown",
+            None,
+            None,
+        )
+        .await;
     };
     let state = inv.state().to_string();
     if state != "pending" {
-        return page(&pool, &settings, &auth, StatusCode::GONE, token, view_of(&state), Some((inv, org)), None).await;
+        return page(
+            &pool,
+            &settings,
+            &auth,
+            StatusCode::GONE,
+            token,
+            view_of(&state),
+            Some((inv, org)),
+            None,
+        )
+        .await;
     }
     match &auth.user {
-        Some(user) if user.email == inv.email => page(&pool, &settings, &auth, StatusCode::OK, token, "pending", Some((inv, org)), None).await,
-        Some(_) => page(&pool, &settings, &auth, StatusCode::OK, token, "other_account", Some((inv, org)), None).await,
+        Some(user) if user.email == inv.email => {
+            page(
+                &pool,
+                &settings,
+                &auth,
+                StatusCode::OK,
+                token,
+                "pending",
+                Some((inv, org)),
+                None,
+            )
+            .await
+        }
+        Some(_) => {
+            page(
+                &pool,
+                &settings,
+                &auth,
+                StatusCode::OK,
+                token,
+                "other_account",
+                Some((inv, org)),
+                None,
+            )
+            .await
+        }
         None => {
             let email = inv.email.clone();
-            let exists = db::run(&pool, move |c| db::users::find_by_email(c, &email)).await?.is_some();
+            let exists = db::run(&pool, move |c| db::users::find_by_email(c, &email))
+                .await?
+                .is_some();
             if exists {
-                let next: String = url::form_urlencoded::byte_serialize(format!("/invitations/{token}").as_bytes()).collect();
-                let email: String = url::form_urlencoded::byte_serialize(inv.email.as_bytes()).collect();
+                let next: String = url::form_urlencoded::byte_serialize(
+                    format!("/invitations/{token}").as_bytes(),
+                )
+                .collect();
+                let email: String =
+                    url::form_urlencoded::byte_serialize(inv.email.as_bytes()).collect();
                 return Ok(see_other(&format!("/signin?next={next}&email={email}")));
             }
-            let layout = Layout::load(&pool, &settings, &auth, format!("Join {}", org.name)).await?;
-            render(StatusCode::OK, &SignupPage { layout, token, invitation: inv, org, name: String::new(), errors: FieldErrors::default() })
+            let layout =
+                Layout::load(&pool, &settings, &auth, format!("Join {}", org.name)).await?;
+            render(
+                StatusCode::OK,
+                &SignupPage {
+                    layout,
+                    token,
+                    invitation: inv,
+                    org,
+                    name: String::new(),
+                    errors: FieldErrors::default(),
+                },
+            )
         }
     }
 }
 
 /// What became of an acceptance, as a response.
-async fn after_accept(pool: &PgPool, settings: &Settings, auth: &Auth, token: String, outcome: AcceptOutcome) -> Result<HttpResponse, AppError> {
+async fn after_accept(
+    pool: &PgPool,
+    settings: &Settings,
+    auth: &Auth,
+    token: String,
+    outcome: AcceptOutcome,
+) -> Result<HttpResponse, AppError> {
     match outcome {
         AcceptOutcome::Joined(org) => {
             auth.session.set_current_org(&org.slug);
-            auth.session.flash(FlashKind::Success, format!("Welcome to {}!", org.name));
+            auth.session
+                .flash(FlashKind::Success, format!("Welcome to {}!", org.name));
             Ok(see_other(&format!("/orgs/{}", org.slug)))
         }
         AcceptOutcome::AlreadyMember(org) => {
-            auth.session.flash(FlashKind::Info, format!("You are already a member of {}.", org.name));
+            auth.session.flash(
+                FlashKind::Info,
+                format!("You are already a member of {}.", org.name),
+            );
             Ok(see_other(&format!("/orgs/{}", org.slug)))
         }
         AcceptOutcome::LimitReached => {
             let found = lookup(pool, &token).await?;
-            page(pool, settings, auth, StatusCode::UNPROCESSABLE_ENTITY, token, "pending", found, Some(limit_message(settings.max_orgs_per_user))).await
+            page(
+                pool,
+                settings,
+                auth,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                token,
+                "pending",
+                found,
+                Some(limit_message(settings.max_orgs_per_user)),
+            )
+            .await
         }
         AcceptOutcome::WrongAccount => {
             let found = lookup(pool, &token).await?;
-            page(pool, settings, auth, StatusCode::FORBIDDEN, token, "other_account", found, None).await
+            page(
+                pool,
+                settings,
+                auth,
+                StatusCode::FORBIDDEN,
+                token,
+                "other_account",
+                found,
+                None,
+            )
+            .await
         }
         AcceptOutcome::Closed(state) => {
             let found = lookup(pool, &token).await?;
-            page(pool, settings, auth, StatusCode::GONE, token, view_of(&state), found, None).await
+            page(
+                pool,
+                settings,
+                auth,
+                StatusCode::GONE,
+                token,
+                view_of(&state),
+                found,
+                None,
+            )
+            .await
         }
     }
 }
 
-pub async fn accept(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, token: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn accept(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    token: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let user = auth.require_user()?.clone();
     let (max, meta, t) = (settings.max_orgs_per_user, auth.meta.clone(), token.clone());
-    let outcome = db::run(&pool, move |c| db::invitations::accept(c, &t, &user, max, &meta)).await?;
+    let outcome = db::run(&pool, move |c| {
+        db::invitations::accept(c, &t, &user, max, &meta)
+    })
+    .await?;
     after_accept(&pool, &settings, &auth, token, outcome).await
 }
 
-pub async fn decline(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, token: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn decline(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    token: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let user = auth.require_user()?.clone();
     let (meta, t) = (auth.meta.clone(), token.clone());
-    match db::run(&pool, move |c| db::invitations::decline(c, &t, &user, &meta)).await? {
+    match db::run(&pool, move |c| {
+        db::invitations::decline(c, &t, &user, &meta)
+    })
+    .await?
+    {
         Ok(org) => {
-            auth.session.flash(FlashKind::Info, format!("You declined the invitation to {}.", org.name));
+            auth.session.flash(
+                FlashKind::Info,
+                format!("You declined the invitation to {}.", org.name),
+            );
             Ok(see_other("/orgs"))
         }
         Err(state) => {
             let found = lookup(&pool, &token).await?;
-            let view = if state == "pending" { "other_account" } else { view_of(&state) };
-            page(&pool, &settings, &auth, StatusCode::GONE, token, view, found, None).await
+            let view = if state == "pending" {
+                "other_account"
+            } else {
+                view_of(&state)
+            };
+            page(
+                &pool,
+                &settings,
+                &auth,
+                StatusCode::GONE,
+                token,
+                view,
+                found,
+                None,
+            )
+            .await
         }
     }
 }
 
 /// "Sign out and continue": for someone signed in with another account.
-pub async fn switch_account(auth: Auth, token: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn switch_account(
+    auth: Auth,
+    token: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     auth.session.sign_out();
     Ok(see_other(&format!("/invitations/{}", token.into_inner())))
 }
@@ -190,20 +358,54 @@ impl From<diesel::result::Error> for SignupError {
 
 /// A new person: the account is created with the invited email, already verified (the link
 /// proves it), and joins the organization in the same transaction.
-pub async fn signup(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, token: web::Path<String>, CsrfForm(form): CsrfForm<SignupForm>) -> Result<HttpResponse, AppError> {
+pub async fn signup(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    token: web::Path<String>,
+    CsrfForm(form): CsrfForm<SignupForm>,
+) -> Result<HttpResponse, AppError> {
     let token = token.into_inner();
     let Some((inv, org)) = lookup(&pool, &token).await? else {
-        return page(&pool, &settings, &auth, StatusCode::NOT_FOUND, token, "unknown", None, None).await;
+        return page(
+            &pool,
+            &settings,
+            &auth,
+            StatusCode::NOT_FOUND,
+            token,
+            "unknown",
+            None,
+            None,
+        )
+        .await;
     };
     let mut errors = FieldErrors::default();
     let name = errors.check("name", PersonName::parse(&form.name));
-    let new_password = errors.check("password", NewPassword::parse(&form.password, &form.name, &inv.email));
+    let new_password = errors.check(
+        "password",
+        NewPassword::parse(&form.password, &form.name, &inv.email),
+    );
     let (Some(name), Some(new_password)) = (name, new_password) else {
         let layout = Layout::load(&pool, &settings, &auth, format!("Join {}", org.name)).await?;
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &SignupPage { layout, token, invitation: inv, org, name: form.name, errors });
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SignupPage {
+                layout,
+                token,
+                invitation: inv,
+                org,
+                name: form.name,
+                errors,
+            },
+        );
     };
     let hash = password::hash(new_password.secret().clone()).await?;
-    let (max, meta, t, email) = (settings.max_orgs_per_user, auth.meta.clone(), token.clone(), inv.email.clone());
+    let (max, meta, t, email) = (
+        settings.max_orgs_per_user,
+        auth.meta.clone(),
+        token.clone(),
+        inv.email.clone(),
+    );
     let result = db::run(&pool, move |c| -> Result<Result<(i64, AcceptOutcome), SignupError>, diesel::result::Error> {
         let outcome = c.transaction(|c| -> Result<(i64, AcceptOutcome), SignupError> {
             let user = db::users::create(c, name.as_str(), &email, &hash, true)?.ok_or(SignupError::AccountExists)?;
@@ -233,10 +435,14 @@ pub async fn signup(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth
             after_accept(&pool, &settings, &auth, token, outcome).await
         }
         Err(SignupError::AccountExists) => {
-            let next: String = url::form_urlencoded::byte_serialize(format!("/invitations/{token}").as_bytes()).collect();
+            let next: String =
+                url::form_urlencoded::byte_serialize(format!("/invitations/{token}").as_bytes())
+                    .collect();
             Ok(see_other(&format!("/signin?next={next}")))
         }
-        Err(SignupError::NotJoined(outcome)) => after_accept(&pool, &settings, &auth, token, outcome).await,
+        Err(SignupError::NotJoined(outcome)) => {
+            after_accept(&pool, &settings, &auth, token, outcome).await
+        }
         Err(SignupError::Db(e)) => Err(e.into()),
     }
 }

@@ -71,20 +71,59 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{slug}/leave", web::get().to(orgs::leave::get))
         .route("/orgs/{slug}/leave", web::post().to(orgs::leave::post))
         .route("/orgs/{slug}/access", web::get().to(access_home))
-        .route("/orgs/{slug}/access/users", web::get().to(access::users::list))
-        .route("/orgs/{slug}/access/users/{user_id}", web::get().to(access::users::show))
-        .route("/orgs/{slug}/access/users/{user_id}/remove", web::post().to(access::users::remove))
-        .route("/orgs/{slug}/access/invitations", web::get().to(access::invitations::list))
-        .route("/orgs/{slug}/access/invitations/new", web::get().to(access::invitations::new))
-        .route("/orgs/{slug}/access/invitations/new", web::post().to(access::invitations::create))
-        .route("/orgs/{slug}/access/invitations/{id}/resend", web::post().to(access::invitations::resend))
-        .route("/orgs/{slug}/access/invitations/{id}/revoke", web::post().to(access::invitations::revoke))
-        .route("/orgs/{slug}/access/roles", web::get().to(access::roles::get))
+        .route(
+            "/orgs/{slug}/access/users",
+            web::get().to(access::users::list),
+        )
+        .route(
+            "/orgs/{slug}/access/users/{user_id}",
+            web::get().to(access::users::show),
+        )
+        .route(
+            "/orgs/{slug}/access/users/{user_id}/remove",
+            web::post().to(access::users::remove),
+        )
+        .route(
+            "/orgs/{slug}/access/invitations",
+            web::get().to(access::invitations::list),
+        )
+        .route(
+            "/orgs/{slug}/access/invitations/new",
+            web::get().to(access::invitations::new),
+        )
+        .route(
+            "/orgs/{slug}/access/invitations/new",
+            web::post().to(access::invitations::create),
+        )
+        .route(
+            "/orgs/{slug}/access/invitations/{id}/resend",
+            web::post().to(access::invitations::resend),
+        )
+        .route(
+            "/orgs/{slug}/access/invitations/{id}/revoke",
+            web::post().to(access::invitations::revoke),
+        )
+        .route(
+            "/orgs/{slug}/access/roles",
+            web::get().to(access::roles::get),
+        )
         .route("/invitations/{token}", web::get().to(invitations::show))
-        .route("/invitations/{token}/accept", web::post().to(invitations::accept))
-        .route("/invitations/{token}/decline", web::post().to(invitations::decline))
-        .route("/invitations/{token}/signup", web::post().to(invitations::signup))
-        .route("/invitations/{token}/switch", web::post().to(invitations::switch_account))
+        .route(
+            "/invitations/{token}/accept",
+            web::post().to(invitations::accept),
+        )
+        .route(
+            "/invitations/{token}/decline",
+            web::post().to(invitations::decline),
+        )
+        .route(
+            "/invitations/{token}/signup",
+            web::post().to(invitations::signup),
+        )
+        .route(
+            "/invitations/{token}/switch",
+            web::post().to(invitations::switch_account),
+        )
         .route("/dev/mailbox", web::get().to(mailbox::list))
         .route("/dev/mailbox/{id}", web::get().to(mailbox::show));
 }

@@ -133,3 +133,110 @@ async fn the_sign_in_reset_and_error_pages_pass_the_checkers() {
     assert!(browser.text().await.contains("Use at least 10 characters."));
     browser.finish().await;
 }
+
+#[actix_web::test]
+async fn an_owner_invites_two_people_one_joins_and_the_other_is_revoked() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Olivia Owner", "owner@example.com")
+        .await;
+    let slug = app.create_org("Acme").await;
+    let Some(mut browser) = Browser::start("invite two, one joins, one revoked").await else {
+        return;
+    };
+
+    browser.goto(&app.url("/signin")).await;
+    browser
+        .submit(
+            &[("email", "owner@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser.goto(&app.url(&format!("/orgs/{slug}"))).await;
+    browser
+        .click(&format!("a[href=\"/orgs/{slug}/access/users\"]"))
+        .await;
+    browser
+        .click(&format!(
+            "a.button[href=\"/orgs/{slug}/access/invitations/new\"]"
+        ))
+        .await;
+    browser.select("staging", "viewer").await;
+    browser
+        .submit(
+            &[("emails", "first@example.com\nsecond@example.com")],
+            "form[action$=\"/access/invitations/new\"] button",
+        )
+        .await;
+    assert_eq!(
+        browser.path().await,
+        format!("/orgs/{slug}/access/invitations")
+    );
+    let list = browser.text().await;
+    assert!(list.contains("first@example.com") && list.contains("second@example.com"));
+
+    // The first person follows the emailed link; the browser is still the owner's, so it offers
+    // to sign out and continue.
+    let first = app.invitation_path("first@example.com").await;
+    browser.goto(&app.url(&first)).await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("This invitation is for another account")
+    );
+    browser
+        .click(&format!("form[action=\"{first}/switch\"] button"))
+        .await;
+    assert!(browser.text().await.contains("Join Acme"));
+    browser
+        .submit(
+            &[
+                ("name", "Fiona First"),
+                ("password", "granite-meadow-lantern-42"),
+            ],
+            &format!("form[action=\"{first}/signup\"] button"),
+        )
+        .await;
+    assert_eq!(browser.path().await, format!("/orgs/{slug}"));
+    assert!(browser.text().await.contains("Your role here: viewer"));
+    browser.click("form[action=\"/signout\"] button").await;
+
+    browser
+        .submit(
+            &[("email", "owner@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/users")))
+        .await;
+    assert!(
+        browser.text().await.contains("first@example.com"),
+        "the new member is listed"
+    );
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/invitations")))
+        .await;
+    browser.click("form[action$=\"/revoke\"] button").await;
+    assert!(browser.text().await.contains("revoked"));
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/roles")))
+        .await;
+
+    let second = app.invitation_path("second@example.com").await;
+    browser.click("form[action=\"/signout\"] button").await;
+    browser.goto(&app.url(&second)).await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("This invitation was revoked.")
+    );
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Ask an owner or admin of Acme to send a new invitation.")
+    );
+    browser.finish().await;
+}

@@ -3,6 +3,8 @@
 
 mod accounts;
 mod browser;
+mod invitations;
+mod members;
 mod orgs;
 mod platform;
 mod support;

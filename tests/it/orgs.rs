@@ -1,58 +1,11 @@
 //! Organizations: creation, environments, the list and switcher, roles, and the limit.
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 
-use crate::support::{Options, TestApp, client, spawn_app, spawn_app_with};
-
-/// Makes the user a member of `count` seeded organizations, straight in the database.
-fn seed_memberships(app: &TestApp, user_id: i64, count: i64) {
-    diesel::sql_query(
-        "WITH o AS (INSERT INTO organizations (name, slug)
-                    SELECT 'Seed ' || g, 'seed-' || g FROM generate_series(1, $1) g RETURNING id),
-              e AS (INSERT INTO environments (organization_id, kind)
-                    SELECT o.id, k FROM o, unnest(ARRAY['development', 'staging', 'production']) k)
-         INSERT INTO memberships (organization_id, user_id, role) SELECT id, $2, 'member' FROM o",
-    )
-    .bind::<BigInt, _>(count)
-    .bind::<BigInt, _>(user_id)
-    .execute(&mut app.conn())
-    .expect("seed memberships");
-}
-
-fn memberships_of(app: &TestApp, user_id: i64) -> i64 {
-    use gatehouse::db::schema::memberships::dsl as m;
-    m::memberships
-        .filter(m::user_id.eq(user_id))
-        .count()
-        .get_result(&mut app.conn())
-        .unwrap()
-}
-
-/// Adds an existing user to an organization with a role and environment roles.
-fn add_member(app: &TestApp, slug: &str, email: &str, role: &str, env_roles: &[(&str, &str)]) {
-    let mut conn = app.conn();
-    let user_id = app.user_id(email);
-    diesel::sql_query("INSERT INTO memberships (organization_id, user_id, role) SELECT id, $1, $2 FROM organizations WHERE slug = $3")
-        .bind::<BigInt, _>(user_id)
-        .bind::<diesel::sql_types::Text, _>(role)
-        .bind::<diesel::sql_types::Text, _>(slug)
-        .execute(&mut conn)
-        .unwrap();
-    for (kind, env_role) in env_roles {
-        diesel::sql_query(
-            "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
-             SELECT e.id, e.organization_id, $1, $2 FROM environments e JOIN organizations o ON o.id = e.organization_id
-             WHERE o.slug = $3 AND e.kind = $4",
-        )
-        .bind::<BigInt, _>(user_id)
-        .bind::<diesel::sql_types::Text, _>(*env_role)
-        .bind::<diesel::sql_types::Text, _>(slug)
-        .bind::<diesel::sql_types::Text, _>(*kind)
-        .execute(&mut conn)
-        .unwrap();
-    }
-}
+use crate::support::{
+    Options, TestApp, add_member, client, memberships_of, seed_memberships, spawn_app,
+    spawn_app_with,
+};
 
 #[actix_web::test]
 async fn unverified_users_cannot_create_organizations() {

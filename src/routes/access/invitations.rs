@@ -14,7 +14,9 @@ use crate::auth::password;
 use crate::auth::session::FlashKind;
 use crate::authz::{EnvKind, EnvRole, OrgPermission, OrgRole};
 use crate::config::Settings;
-use crate::db::invitations::{EnvRoles, InviteOutcome, InviteRequest, ListedInvitation, ResendOutcome};
+use crate::db::invitations::{
+    EnvRoles, InviteOutcome, InviteRequest, ListedInvitation, ResendOutcome,
+};
 use crate::db::{self, PgPool};
 use crate::domain::parse_address_list;
 use crate::email::worker::OutboxSignal;
@@ -43,14 +45,40 @@ struct ListPage {
     pages: i64,
 }
 
-pub async fn list(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, query: web::Query<PageQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
     let org_id = access.org.id;
-    let (invitations, total) = db::run(&pool, move |c| db::invitations::list(c, org_id, (page - 1) * PAGE_SIZE, PAGE_SIZE)).await?;
+    let (invitations, total) = db::run(&pool, move |c| {
+        db::invitations::list(c, org_id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    })
+    .await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(&pool, &settings, &auth, format!("Invited users · {}", access.org.name)).await?;
-    render(StatusCode::OK, &ListPage { layout, tabs: Tabs::new(&access, "invited"), org_name: access.org.name.clone(), invitations, total, page, pages })
+    let layout = Layout::load(
+        &pool,
+        &settings,
+        &auth,
+        format!("Invited users · {}", access.org.name),
+    )
+    .await?;
+    render(
+        StatusCode::OK,
+        &ListPage {
+            layout,
+            tabs: Tabs::new(&access, "invited"),
+            org_name: access.org.name.clone(),
+            invitations,
+            total,
+            page,
+            pages,
+        },
+    )
 }
 
 #[derive(Default, Deserialize)]
@@ -96,13 +124,34 @@ impl InvitePage {
     }
 }
 
-pub async fn new(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn new(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
-    let form = InviteForm { role: "member".into(), ..InviteForm::default() };
-    invite_page(&pool, &settings, &auth, &access, StatusCode::OK, form, Vec::new(), FieldErrors::default()).await
+    let form = InviteForm {
+        role: "member".into(),
+        ..InviteForm::default()
+    };
+    invite_page(
+        &pool,
+        &settings,
+        &auth,
+        &access,
+        StatusCode::OK,
+        form,
+        Vec::new(),
+        FieldErrors::default(),
+    )
+    .await
 }
 
-#[expect(clippy::too_many_arguments, reason = "the form page is rendered from one place with all it shows")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the form page is rendered from one place with all it shows"
+)]
 async fn invite_page(
     pool: &PgPool,
     settings: &Settings,
@@ -114,20 +163,29 @@ async fn invite_page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     form.password.clear();
-    let layout = Layout::load(pool, settings, auth, format!("Invite people · {}", access.org.name)).await?;
-    render(status, &InvitePage {
-        layout,
-        tabs: Tabs::new(access, "invited"),
-        org_name: access.org.name.clone(),
-        can_invite_admins: may_invite_as(access.role, OrgRole::Admin),
-        sudo_fresh: auth.session.sudo_fresh(settings.sudo_minutes),
-        sudo_minutes: settings.sudo_minutes,
-        form,
-        email_problems,
-        errors,
-        env_kinds: EnvKind::ALL,
-        env_roles: EnvRole::ALL,
-    })
+    let layout = Layout::load(
+        pool,
+        settings,
+        auth,
+        format!("Invite people · {}", access.org.name),
+    )
+    .await?;
+    render(
+        status,
+        &InvitePage {
+            layout,
+            tabs: Tabs::new(access, "invited"),
+            org_name: access.org.name.clone(),
+            can_invite_admins: may_invite_as(access.role, OrgRole::Admin),
+            sudo_fresh: auth.session.sudo_fresh(settings.sudo_minutes),
+            sudo_minutes: settings.sudo_minutes,
+            form,
+            email_problems,
+            errors,
+            env_kinds: EnvKind::ALL,
+            env_roles: EnvRole::ALL,
+        },
+    )
 }
 
 pub async fn create(
@@ -138,7 +196,8 @@ pub async fn create(
     slug: web::Path<String>,
     CsrfForm(form): CsrfForm<InviteForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (inviter, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
+    let (inviter, access) =
+        require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
     let mut errors = FieldErrors::default();
     let emails = parse_address_list(&form.emails);
     let email_problems = emails.as_ref().err().cloned().unwrap_or_default();
@@ -164,34 +223,75 @@ pub async fn create(
                 Ok(role) => {
                     env_roles.0.insert(kind, role);
                 }
-                Err(_) => errors.add(kind.as_str(), "Choose no access, viewer, support or engineer."),
+                Err(_) => errors.add(
+                    kind.as_str(),
+                    "Choose no access, viewer, support or engineer.",
+                ),
             },
         }
     }
-    if env_roles.get(&EnvKind::Production).is_some() && !auth.session.sudo_fresh(settings.sudo_minutes) {
-        let ok = !form.password.is_empty() && password::verify(Some(inviter.password_hash.clone()), SecretString::from(form.password.clone())).await?;
+    if env_roles.get(&EnvKind::Production).is_some()
+        && !auth.session.sudo_fresh(settings.sudo_minutes)
+    {
+        let ok = !form.password.is_empty()
+            && password::verify(
+                Some(inviter.password_hash.clone()),
+                SecretString::from(form.password.clone()),
+            )
+            .await?;
         if ok {
             auth.session.mark_sudo()?;
         } else {
-            errors.add("password", "Re-enter your password to grant a production role.");
+            errors.add(
+                "password",
+                "Re-enter your password to grant a production role.",
+            );
         }
     }
     let (Ok(emails), Some(role), true) = (emails, role, errors.is_empty()) else {
-        return invite_page(&pool, &settings, &auth, &access, StatusCode::UNPROCESSABLE_ENTITY, form, email_problems, errors).await;
+        return invite_page(
+            &pool,
+            &settings,
+            &auth,
+            &access,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form,
+            email_problems,
+            errors,
+        )
+        .await;
     };
 
-    let (actor, meta, settings_tx, org) = (auth.actor(), auth.meta.clone(), settings.clone(), access.org.clone());
+    let (actor, meta, settings_tx, org) = (
+        auth.actor(),
+        auth.meta.clone(),
+        settings.clone(),
+        access.org.clone(),
+    );
     let outcome = db::run(&pool, move |c| {
-        let request = InviteRequest { org: &org, inviter: &inviter, role, env_roles, emails };
+        let request = InviteRequest {
+            org: &org,
+            inviter: &inviter,
+            role,
+            env_roles,
+            emails,
+        };
         db::invitations::invite(c, &settings_tx, &request, &actor, &meta)
     })
     .await?;
     match outcome {
-        InviteOutcome::Sent { created, resent, at_limit } => {
+        InviteOutcome::Sent {
+            created,
+            resent,
+            at_limit,
+        } => {
             outbox.wake();
             let mut message = format!("Invitations sent: {}.", created.len() + resent.len());
             if !resent.is_empty() {
-                message.push_str(&format!(" Already invited, sent again: {}.", resent.join(", ")));
+                message.push_str(&format!(
+                    " Already invited, sent again: {}.",
+                    resent.join(", ")
+                ));
             }
             if !at_limit.is_empty() {
                 message.push_str(&format!(
@@ -201,12 +301,35 @@ pub async fn create(
                     settings.max_orgs_per_user
                 ));
             }
-            auth.session.flash(if at_limit.is_empty() { FlashKind::Success } else { FlashKind::Info }, message);
-            Ok(see_other(&format!("/orgs/{}/access/invitations", access.org.slug)))
+            auth.session.flash(
+                if at_limit.is_empty() {
+                    FlashKind::Success
+                } else {
+                    FlashKind::Info
+                },
+                message,
+            );
+            Ok(see_other(&format!(
+                "/orgs/{}/access/invitations",
+                access.org.slug
+            )))
         }
         InviteOutcome::AlreadyMembers(members) => {
-            errors.add("emails", "Nothing was sent. These people are already members:");
-            invite_page(&pool, &settings, &auth, &access, StatusCode::UNPROCESSABLE_ENTITY, form, members, errors).await
+            errors.add(
+                "emails",
+                "Nothing was sent. These people are already members:",
+            );
+            invite_page(
+                &pool,
+                &settings,
+                &auth,
+                &access,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                members,
+                errors,
+            )
+            .await
         }
         InviteOutcome::DailyLimit { sent_today } => {
             errors.add(
@@ -216,7 +339,17 @@ pub async fn create(
                     settings.invites_per_org_per_day
                 ),
             );
-            invite_page(&pool, &settings, &auth, &access, StatusCode::UNPROCESSABLE_ENTITY, form, Vec::new(), errors).await
+            invite_page(
+                &pool,
+                &settings,
+                &auth,
+                &access,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                Vec::new(),
+                errors,
+            )
+            .await
         }
     }
 }
@@ -231,8 +364,16 @@ pub async fn resend(
 ) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
-    let (actor, meta, settings_tx, org) = (auth.actor(), auth.meta.clone(), settings.clone(), access.org.clone());
-    let outcome = db::run(&pool, move |c| db::invitations::resend(c, &settings_tx, &org, id, &actor, &meta)).await?;
+    let (actor, meta, settings_tx, org) = (
+        auth.actor(),
+        auth.meta.clone(),
+        settings.clone(),
+        access.org.clone(),
+    );
+    let outcome = db::run(&pool, move |c| {
+        db::invitations::resend(c, &settings_tx, &org, id, &actor, &meta)
+    })
+    .await?;
     let (kind, message) = match outcome {
         ResendOutcome::Resent => {
             outbox.wake();
@@ -246,15 +387,27 @@ pub async fn resend(
     Ok(see_other(&format!("/orgs/{slug}/access/invitations")))
 }
 
-pub async fn revoke(pool: web::Data<PgPool>, auth: Auth, path: web::Path<(String, i64)>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn revoke(
+    pool: web::Data<PgPool>,
+    auth: Auth,
+    path: web::Path<(String, i64)>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
     let (actor, meta, org) = (auth.actor(), auth.meta.clone(), access.org.clone());
-    let revoked = db::run(&pool, move |c| db::invitations::revoke(c, &org, id, &actor, &meta)).await?;
+    let revoked = db::run(&pool, move |c| {
+        db::invitations::revoke(c, &org, id, &actor, &meta)
+    })
+    .await?;
     if revoked {
-        auth.session.flash(FlashKind::Success, "The invitation was revoked; its link now says so.");
+        auth.session.flash(
+            FlashKind::Success,
+            "The invitation was revoked; its link now says so.",
+        );
     } else {
-        auth.session.flash(FlashKind::Error, "Only open invitations can be revoked.");
+        auth.session
+            .flash(FlashKind::Error, "Only open invitations can be revoked.");
     }
     Ok(see_other(&format!("/orgs/{slug}/access/invitations")))
 }

@@ -25,24 +25,48 @@ struct RolesPage {
     env_rows: Vec<(&'static str, Vec<bool>)>,
 }
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
     let org_rows = authz::ORG_PERMISSIONS
         .iter()
-        .map(|(_, label, roles)| (*label, OrgRole::ALL.iter().map(|r| roles.contains(r)).collect()))
+        .map(|(_, label, roles)| {
+            (
+                *label,
+                OrgRole::ALL.iter().map(|r| roles.contains(r)).collect(),
+            )
+        })
         .collect();
     let env_rows = authz::ENV_PERMISSIONS
         .iter()
-        .map(|(_, label, roles)| (*label, EnvRole::ALL.iter().map(|r| roles.contains(r)).collect()))
+        .map(|(_, label, roles)| {
+            (
+                *label,
+                EnvRole::ALL.iter().map(|r| roles.contains(r)).collect(),
+            )
+        })
         .collect();
-    let layout = Layout::load(&pool, &settings, &auth, format!("Roles · {}", access.org.name)).await?;
-    render(StatusCode::OK, &RolesPage {
-        layout,
-        tabs: Tabs::new(&access, "roles"),
-        org_name: access.org.name.clone(),
-        org_roles: OrgRole::ALL,
-        env_roles: EnvRole::ALL,
-        org_rows,
-        env_rows,
-    })
+    let layout = Layout::load(
+        &pool,
+        &settings,
+        &auth,
+        format!("Roles · {}", access.org.name),
+    )
+    .await?;
+    render(
+        StatusCode::OK,
+        &RolesPage {
+            layout,
+            tabs: Tabs::new(&access, "roles"),
+            org_name: access.org.name.clone(),
+            org_roles: OrgRole::ALL,
+            env_roles: EnvRole::ALL,
+            org_rows,
+            env_rows,
+        },
+    )
 }

@@ -42,26 +42,44 @@ struct UsersPage {
     q_encoded: String,
 }
 
-pub async fn list(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
     let ListQuery { q, page } = query.into_inner();
     let q: String = q.trim().chars().take(100).collect();
     let page = page.unwrap_or(1).clamp(1, 1_000_000);
     let (org_id, search) = (access.org.id, q.clone());
-    let (members, total) = db::run(&pool, move |c| db::members::list(c, org_id, &search, (page - 1) * PAGE_SIZE, PAGE_SIZE)).await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(&pool, &settings, &auth, format!("Active users · {}", access.org.name)).await?;
-    render(StatusCode::OK, &UsersPage {
-        layout,
-        tabs: Tabs::new(&access, "users"),
-        org_name: access.org.name.clone(),
-        members,
-        total,
-        page,
-        pages,
-        q_encoded: url::form_urlencoded::byte_serialize(q.as_bytes()).collect(),
-        q,
+    let (members, total) = db::run(&pool, move |c| {
+        db::members::list(c, org_id, &search, (page - 1) * PAGE_SIZE, PAGE_SIZE)
     })
+    .await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let layout = Layout::load(
+        &pool,
+        &settings,
+        &auth,
+        format!("Active users · {}", access.org.name),
+    )
+    .await?;
+    render(
+        StatusCode::OK,
+        &UsersPage {
+            layout,
+            tabs: Tabs::new(&access, "users"),
+            org_name: access.org.name.clone(),
+            members,
+            total,
+            page,
+            pages,
+            q_encoded: url::form_urlencoded::byte_serialize(q.as_bytes()).collect(),
+            q,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -82,14 +100,36 @@ fn may_remove(role: OrgRole, me: i64, target: &Member) -> bool {
         && (authz::org_can(role, OrgPermission::ManageOrgRoles) || target.role == OrgRole::Member)
 }
 
-pub async fn show(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, path: web::Path<(String, i64)>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
     let org_id = access.org.id;
-    let member = db::run(&pool, move |c| db::members::find(c, org_id, member_id)).await?.ok_or(AppError::NotFound)?;
+    let member = db::run(&pool, move |c| db::members::find(c, org_id, member_id))
+        .await?
+        .ok_or(AppError::NotFound)?;
     let can_remove = may_remove(access.role, user_id(&auth), &member);
-    let layout = Layout::load(&pool, &settings, &auth, format!("{} · {}", member.name, access.org.name)).await?;
-    render(StatusCode::OK, &MemberPage { layout, tabs: Tabs::new(&access, "users"), org_name: access.org.name.clone(), member, can_remove })
+    let layout = Layout::load(
+        &pool,
+        &settings,
+        &auth,
+        format!("{} · {}", member.name, access.org.name),
+    )
+    .await?;
+    render(
+        StatusCode::OK,
+        &MemberPage {
+            layout,
+            tabs: Tabs::new(&access, "users"),
+            org_name: access.org.name.clone(),
+            member,
+            can_remove,
+        },
+    )
 }
 
 pub async fn remove(
@@ -102,12 +142,18 @@ pub async fn remove(
     let (slug, member_id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::RemoveUsers).await?;
     let (org_id, role, actor, meta) = (access.org.id, access.role, auth.actor(), auth.meta.clone());
-    let outcome = db::run(&pool, move |c| db::members::remove(c, org_id, role, &actor, member_id, &meta)).await?;
+    let outcome = db::run(&pool, move |c| {
+        db::members::remove(c, org_id, role, &actor, member_id, &meta)
+    })
+    .await?;
     let back = format!("/orgs/{slug}/access/users/{member_id}");
     match outcome {
         RemoveOutcome::Removed => {
             outbox.wake();
-            auth.session.flash(FlashKind::Success, "The member was removed. Their access ended at once, and they were told by email.");
+            auth.session.flash(
+                FlashKind::Success,
+                "The member was removed. Their access ended at once, and they were told by email.",
+            );
             Ok(see_other(&format!("/orgs/{slug}/access/users")))
         }
         RemoveOutcome::NotMember => Err(AppError::NotFound),
@@ -117,7 +163,10 @@ pub async fn remove(
             Ok(see_other(&back))
         }
         RemoveOutcome::Yourself => {
-            auth.session.flash(FlashKind::Error, "To remove yourself, leave the organization from its page.");
+            auth.session.flash(
+                FlashKind::Error,
+                "To remove yourself, leave the organization from its page.",
+            );
             Ok(see_other(&back))
         }
     }

@@ -27,24 +27,66 @@ struct LeavePage {
 
 pub const LAST_OWNER: &str = "You are the last owner of this organization, so you cannot leave it. Make another member an owner first.";
 
-pub async fn get(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
-    let layout = Layout::load(&pool, &settings, &auth, format!("Leave {}", access.org.name)).await?;
-    render(StatusCode::OK, &LeavePage { layout, org: access.org, problem: None })
+    let layout = Layout::load(
+        &pool,
+        &settings,
+        &auth,
+        format!("Leave {}", access.org.name),
+    )
+    .await?;
+    render(
+        StatusCode::OK,
+        &LeavePage {
+            layout,
+            org: access.org,
+            problem: None,
+        },
+    )
 }
 
-pub async fn post(pool: web::Data<PgPool>, settings: web::Data<Settings>, auth: Auth, slug: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn post(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    slug: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let (user, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
     let (org_id, actor, meta) = (access.org.id, auth.actor(), auth.meta.clone());
-    match db::run(&pool, move |c| db::members::leave(c, org_id, &actor, user.id, &meta)).await? {
+    match db::run(&pool, move |c| {
+        db::members::leave(c, org_id, &actor, user.id, &meta)
+    })
+    .await?
+    {
         LeaveOutcome::Left => {
-            auth.session.flash(FlashKind::Success, format!("You left {}.", access.org.name));
+            auth.session
+                .flash(FlashKind::Success, format!("You left {}.", access.org.name));
             Ok(see_other("/orgs"))
         }
         LeaveOutcome::NotMember => Err(AppError::NotFound),
         LeaveOutcome::LastOwner => {
-            let layout = Layout::load(&pool, &settings, &auth, format!("Leave {}", access.org.name)).await?;
-            render(StatusCode::UNPROCESSABLE_ENTITY, &LeavePage { layout, org: access.org, problem: Some(LAST_OWNER) })
+            let layout = Layout::load(
+                &pool,
+                &settings,
+                &auth,
+                format!("Leave {}", access.org.name),
+            )
+            .await?;
+            render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &LeavePage {
+                    layout,
+                    org: access.org,
+                    problem: Some(LAST_OWNER),
+                },
+            )
         }
     }
 }

@@ -159,6 +159,19 @@ impl Browser {
         self.click(submit).await;
     }
 
+    /// Chooses an option of a select box by its value.
+    pub async fn select(&self, name: &str, value: &str) {
+        let select = self
+            .client
+            .find(Locator::Css(&format!("select[name=\"{name}\"]")))
+            .await
+            .unwrap_or_else(|e| panic!("select {name}: {e}"));
+        select
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("option {value} of {name}: {e}"));
+    }
+
     pub async fn click(&mut self, css: &str) {
         let button = self
             .client

@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use gatehouse::config::{Mode, Settings};
 use gatehouse::db::PgPool;
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
@@ -33,6 +34,7 @@ pub struct TestApp {
 pub struct Options {
     pub max_orgs_per_user: i64,
     pub signin_max_failures: i64,
+    pub invites_per_org_per_day: i64,
 }
 
 impl Default for Options {
@@ -40,6 +42,7 @@ impl Default for Options {
         Options {
             max_orgs_per_user: 400,
             signin_max_failures: 10,
+            invites_per_org_per_day: 200,
         }
     }
 }
@@ -68,7 +71,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         data_dir: std::env::temp_dir().join("gatehouse-test-unused"),
         max_orgs_per_user: options.max_orgs_per_user,
         invite_ttl_days: 7,
-        invites_per_org_per_day: 200,
+        invites_per_org_per_day: options.invites_per_org_per_day,
         sudo_minutes: 10,
         signin_max_failures: options.signin_max_failures,
         signin_lock_minutes: 15,
@@ -202,6 +205,33 @@ impl TestApp {
     }
 
     /// Creates an organization as the signed-in user and returns its slug.
+    /// Sends the invite form as the given client; fields beyond the addresses default to a
+    /// plain member with no environment roles.
+    pub async fn invite(
+        &self,
+        client: &reqwest::Client,
+        slug: &str,
+        emails: &str,
+        extra: &[(&str, &str)],
+    ) -> Response {
+        let page = format!("/orgs/{slug}/access/invitations/new");
+        let mut fields = vec![("emails", emails), ("role", "member")];
+        for (k, v) in extra {
+            fields.retain(|(name, _)| name != k);
+            fields.push((k, v));
+        }
+        self.post_form_with(client, &page, &page, &fields).await
+    }
+
+    /// The invitation link from the latest invitation email to `to`, as a path.
+    pub async fn invitation_path(&self, to: &str) -> String {
+        let mail = self.mail.wait_for(to, "invited you to").await;
+        mail.link(&self.address)
+            .expect("invitation link")
+            .trim_start_matches(&self.address)
+            .to_string()
+    }
+
     pub async fn create_org(&self, name: &str) -> String {
         let r = self
             .post_form("/orgs/new", "/orgs/new", &[("name", name)])
@@ -232,6 +262,55 @@ impl TestApp {
             .count()
             .get_result(&mut self.conn())
             .expect("count")
+    }
+}
+
+/// Makes the user a member of `count` seeded organizations, straight in the database.
+pub fn seed_memberships(app: &TestApp, user_id: i64, count: i64) {
+    diesel::sql_query(
+        "WITH o AS (INSERT INTO organizations (name, slug)
+                    SELECT 'Seed ' || g, 'seed-' || g FROM generate_series(1, $1) g RETURNING id),
+              e AS (INSERT INTO environments (organization_id, kind)
+                    SELECT o.id, k FROM o, unnest(ARRAY['development', 'staging', 'production']) k)
+         INSERT INTO memberships (organization_id, user_id, role) SELECT id, $2, 'member' FROM o",
+    )
+    .bind::<BigInt, _>(count)
+    .bind::<BigInt, _>(user_id)
+    .execute(&mut app.conn())
+    .expect("seed memberships");
+}
+
+pub fn memberships_of(app: &TestApp, user_id: i64) -> i64 {
+    use gatehouse::db::schema::memberships::dsl as m;
+    m::memberships
+        .filter(m::user_id.eq(user_id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap()
+}
+
+/// Adds an existing user to an organization with a role and environment roles.
+pub fn add_member(app: &TestApp, slug: &str, email: &str, role: &str, env_roles: &[(&str, &str)]) {
+    let mut conn = app.conn();
+    let user_id = app.user_id(email);
+    diesel::sql_query("INSERT INTO memberships (organization_id, user_id, role) SELECT id, $1, $2 FROM organizations WHERE slug = $3")
+        .bind::<BigInt, _>(user_id)
+        .bind::<diesel::sql_types::Text, _>(role)
+        .bind::<diesel::sql_types::Text, _>(slug)
+        .execute(&mut conn)
+        .unwrap();
+    for (kind, env_role) in env_roles {
+        diesel::sql_query(
+            "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
+             SELECT e.id, e.organization_id, $1, $2 FROM environments e JOIN organizations o ON o.id = e.organization_id
+             WHERE o.slug = $3 AND e.kind = $4",
+        )
+        .bind::<BigInt, _>(user_id)
+        .bind::<diesel::sql_types::Text, _>(*env_role)
+        .bind::<diesel::sql_types::Text, _>(slug)
+        .bind::<diesel::sql_types::Text, _>(*kind)
+        .execute(&mut conn)
+        .unwrap();
     }
 }
 

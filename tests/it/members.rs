@@ -1,0 +1,287 @@
+//! Active users, Quick view, Remove and Leave, with the owner and admin rules.
+
+use diesel::prelude::*;
+
+use crate::support::{TestApp, add_member, client, memberships_of, spawn_app};
+
+async fn owner_with_org(app: &TestApp) -> String {
+    app.signed_up_verified("Olivia Owner", "owner@example.com")
+        .await;
+    app.create_org("Acme").await
+}
+
+/// Adds `count` members named "Member NNN" straight in the database.
+fn seed_members(app: &TestApp, slug: &str, count: i64) {
+    diesel::sql_query(
+        "WITH u AS (INSERT INTO users (name, email, password_hash)
+                    SELECT 'Member ' || lpad(g::text, 3, '0'), 'member' || g || '@example.com', 'x' FROM generate_series(1, $1) g RETURNING id)
+         INSERT INTO memberships (organization_id, user_id, role) SELECT o.id, u.id, 'member' FROM u, organizations o WHERE o.slug = $2",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(count)
+    .bind::<diesel::sql_types::Text, _>(slug)
+    .execute(&mut app.conn())
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn active_users_are_listed_fifty_a_page_and_searchable() {
+    let app = spawn_app().await;
+    let slug = owner_with_org(&app).await;
+    seed_members(&app, &slug, 120);
+    let base = format!("/orgs/{slug}/access/users");
+    let first = app.get(&base).await;
+    assert_eq!(first.status, 200);
+    assert!(first.body.contains("121 members"));
+    assert_eq!(first.body.matches("Quick view<span").count(), 50);
+    assert!(first.body.contains("Page 1 of 3"));
+    let last = app.get(&format!("{base}?page=3")).await;
+    assert_eq!(last.body.matches("Quick view<span").count(), 21);
+
+    let by_email = app.get(&format!("{base}?q=MEMBER7%40example")).await;
+    assert!(
+        by_email.body.contains("1 member matching"),
+        "{}",
+        by_email.body
+    );
+    let by_name = app.get(&format!("{base}?q=member+01")).await;
+    assert!(
+        by_name.body.contains("10 members matching"),
+        "Member 010 to 019: {}",
+        by_name.body
+    );
+    let wildcard = app.get(&format!("{base}?q=%25")).await;
+    assert!(
+        wildcard.body.contains("0 members matching"),
+        "% is taken literally"
+    );
+    let owner_row = app.get(&format!("{base}?q=owner")).await;
+    assert!(
+        owner_row.body.contains("development: engineer")
+            && owner_row.body.contains("staging: engineer"),
+        "roles at a glance"
+    );
+}
+
+#[actix_web::test]
+async fn quick_view_shows_the_member() {
+    let app = spawn_app().await;
+    let slug = owner_with_org(&app).await;
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(
+        &app,
+        &slug,
+        "mia@example.com",
+        "member",
+        &[("staging", "support")],
+    );
+    let page = app
+        .get(&format!(
+            "/orgs/{slug}/access/users/{}",
+            app.user_id("mia@example.com")
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    for text in [
+        "Mia Member",
+        "mia@example.com",
+        "<dt>Joined</dt>",
+        "<dt>Last sign-in</dt>",
+        "<dd>support</dd>",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+    let stranger = app.get(&format!("/orgs/{slug}/access/users/999999")).await;
+    assert_eq!(stranger.status, 404);
+}
+
+#[actix_web::test]
+async fn removal_ends_access_at_once_revokes_invitations_and_tells_the_person() {
+    let app = spawn_app().await;
+    let slug = owner_with_org(&app).await;
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(
+        &app,
+        &slug,
+        "mia@example.com",
+        "member",
+        &[("staging", "engineer")],
+    );
+    assert_eq!(
+        app.get_with(&mia, &format!("/orgs/{slug}")).await.status,
+        200
+    );
+    diesel::sql_query(
+        "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at)
+         SELECT id, 'mia@example.com', 'admin', sha256('t'::bytea), 'Olivia Owner', now() + interval '7 days' FROM organizations WHERE slug = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&slug)
+    .execute(&mut app.conn())
+    .unwrap();
+
+    let id = app.user_id("mia@example.com");
+    let view = format!("/orgs/{slug}/access/users/{id}");
+    let r = app.post_form(&view, &format!("{view}/remove"), &[]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        app.get_with(&mia, &format!("/orgs/{slug}")).await.status,
+        404,
+        "access ends on the very next request"
+    );
+    assert_eq!(memberships_of(&app, id), 0);
+    let roles: i64 = gatehouse::db::schema::environment_roles::table
+        .filter(gatehouse::db::schema::environment_roles::user_id.eq(id))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(roles, 0, "environment roles removed");
+    let open: i64 = gatehouse::db::schema::invitations::table
+        .filter(gatehouse::db::schema::invitations::status.eq("pending"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(open, 0, "pending invitations to them revoked");
+    app.mail
+        .wait_for("mia@example.com", "You were removed from Acme")
+        .await;
+    assert_eq!(app.audit_count("member.removed", "successful"), 1);
+}
+
+#[actix_web::test]
+async fn admins_cannot_remove_owners_or_admins_and_nobody_removes_themselves() {
+    let app = spawn_app().await;
+    let slug = owner_with_org(&app).await;
+    let adam = client(&app.address);
+    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    add_member(&app, &slug, "adam@example.com", "admin", &[]);
+    let ann = client(&app.address);
+    app.sign_up(&ann, "Ann Admin", "ann@example.com").await;
+    add_member(&app, &slug, "ann@example.com", "admin", &[]);
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(&app, &slug, "mia@example.com", "member", &[]);
+
+    let owner_view = format!(
+        "/orgs/{slug}/access/users/{}",
+        app.user_id("owner@example.com")
+    );
+    let page = app.get_with(&adam, &owner_view).await;
+    assert!(!page.body.contains("/remove"), "no Remove offered");
+    let r = app
+        .post_form_with(&adam, &owner_view, &format!("{owner_view}/remove"), &[])
+        .await;
+    assert_eq!(r.status, 403);
+    let ann_view = format!(
+        "/orgs/{slug}/access/users/{}",
+        app.user_id("ann@example.com")
+    );
+    assert_eq!(
+        app.post_form_with(&adam, &ann_view, &format!("{ann_view}/remove"), &[])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(app.audit_count("member.removed", "denied"), 2);
+
+    let mia_view = format!(
+        "/orgs/{slug}/access/users/{}",
+        app.user_id("mia@example.com")
+    );
+    assert_eq!(
+        app.post_form_with(&adam, &mia_view, &format!("{mia_view}/remove"), &[])
+            .await
+            .status,
+        303,
+        "admins remove members"
+    );
+
+    let self_remove = app
+        .post_form(&owner_view, &format!("{owner_view}/remove"), &[])
+        .await;
+    assert_eq!(self_remove.status, 303);
+    assert!(
+        app.get(&owner_view)
+            .await
+            .body
+            .contains("leave the organization")
+    );
+    assert_eq!(memberships_of(&app, app.user_id("owner@example.com")), 1);
+
+    let member_tries = app
+        .post_form_with(&mia, "/orgs", &format!("{ann_view}/remove"), &[])
+        .await;
+    assert_eq!(member_tries.status, 404, "no longer a member");
+}
+
+#[actix_web::test]
+async fn the_last_owner_cannot_leave_but_others_can() {
+    let app = spawn_app().await;
+    let slug = owner_with_org(&app).await;
+    let leave = format!("/orgs/{slug}/leave");
+    let r = app.post_form(&leave, &leave, &[]).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("Make another member an owner first."));
+    assert_eq!(app.audit_count("member.left", "denied"), 1);
+
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(
+        &app,
+        &slug,
+        "mia@example.com",
+        "member",
+        &[("development", "viewer")],
+    );
+    assert_eq!(
+        app.post_form_with(&mia, &leave, &leave, &[]).await.status,
+        303
+    );
+    assert_eq!(
+        app.get_with(&mia, &format!("/orgs/{slug}")).await.status,
+        404
+    );
+
+    let co = client(&app.address);
+    app.sign_up(&co, "Cole Owner", "cole@example.com").await;
+    add_member(&app, &slug, "cole@example.com", "owner", &[]);
+    assert_eq!(
+        app.post_form(&leave, &leave, &[]).await.status,
+        303,
+        "with another owner, an owner may leave"
+    );
+    assert_eq!(app.audit_count("member.left", "successful"), 2);
+}
+
+#[actix_web::test]
+async fn concurrent_leaving_owners_always_leave_one() {
+    let app = spawn_app().await;
+    let slug = owner_with_org(&app).await;
+    let co = client(&app.address);
+    app.sign_up(&co, "Cole Owner", "cole@example.com").await;
+    add_member(&app, &slug, "cole@example.com", "owner", &[]);
+    let leave = format!("/orgs/{slug}/leave");
+    let token_a = crate::support::csrf_token(&app.get(&leave).await.body);
+    let token_b = crate::support::csrf_token(&app.get_with(&co, &leave).await.body);
+    let a = app
+        .client
+        .post(app.url(&leave))
+        .form(&[("csrf_token", token_a.as_str())])
+        .send();
+    let b = co
+        .post(app.url(&leave))
+        .form(&[("csrf_token", token_b.as_str())])
+        .send();
+    let (a, b) = futures::join!(a, b);
+    let statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    assert!(
+        statuses.contains(&303) && statuses.contains(&422),
+        "{statuses:?}"
+    );
+    let owners: i64 = gatehouse::db::schema::memberships::table
+        .filter(gatehouse::db::schema::memberships::role.eq("owner"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(owners, 1);
+}
