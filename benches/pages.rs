@@ -115,6 +115,22 @@ fn run(url: &str) -> anyhow::Result<()> {
             ("/orgs?page=8", "user in 400 organizations, last page"),
             ("/orgs/big-org", "organization with 10,000 members"),
             ("/orgs/big-org/settings", "organization with 10,000 members"),
+            (
+                "/orgs/big-org/access/users",
+                "Active users, 10,000 members, page 1",
+            ),
+            (
+                "/orgs/big-org/access/users?page=200",
+                "Active users, 10,000 members, last page",
+            ),
+            (
+                "/orgs/big-org/access/users?q=member%2042",
+                "Active users, 10,000 members, search by name",
+            ),
+            (
+                "/orgs/big-org/access/users?q=member4242%40example",
+                "Active users, 10,000 members, search by email",
+            ),
         ] {
             let mut times = Vec::with_capacity(REQUESTS);
             let mut fewest = u64::MAX;

@@ -299,14 +299,26 @@ pub fn resend(
             .select(Invitation::as_select())
             .for_update()
             .first(conn)?;
-        if inv.status != "pending" {
-            return Ok(ResendOutcome::NotPending);
-        }
-        if inv.last_sent_at > Utc::now() - Duration::seconds(RESEND_INTERVAL_SECONDS) {
-            return Ok(ResendOutcome::TooSoon);
-        }
-        if sends_today(conn, org.id)? >= settings.invites_per_org_per_day {
-            return Ok(ResendOutcome::DailyLimit);
+        let refused = if inv.status != "pending" {
+            Some(ResendOutcome::NotPending)
+        } else if inv.last_sent_at > Utc::now() - Duration::seconds(RESEND_INTERVAL_SECONDS) {
+            Some(ResendOutcome::TooSoon)
+        } else if sends_today(conn, org.id)? >= settings.invites_per_org_per_day {
+            Some(ResendOutcome::DailyLimit)
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
+            audit::record(conn, audit::Event {
+                organization: Some((org.id, &org.name)),
+                actor,
+                action: "invitation.resent",
+                target: Some(inv.email.clone()),
+                details: serde_json::json!({ "reason": format!("{refused:?}"), "status": inv.status }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(refused);
         }
         let inv: Invitation = diesel::update(invitations::table.find(inv.id))
             .set((
@@ -352,7 +364,24 @@ pub fn revoke(
         .returning(Invitation::as_returning())
         .get_result(conn)
         .optional()?;
-        let Some(inv) = revoked else { return Ok(false) };
+        let Some(inv) = revoked else {
+            let email: Option<String> = invitations::table
+                .filter(invitations::id.eq(id))
+                .filter(invitations::organization_id.eq(org.id))
+                .select(invitations::email)
+                .first(conn)
+                .optional()?;
+            audit::record(conn, audit::Event {
+                organization: Some((org.id, &org.name)),
+                actor,
+                action: "invitation.revoked",
+                target: email,
+                details: serde_json::json!({ "reason": "not pending", "invitation_id": id }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(false);
+        };
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor,
@@ -406,6 +435,7 @@ pub fn list(
         .load(conn)?;
     let total = match rows.first() {
         Some(r) => r.3,
+        None if offset == 0 => 0,
         None => invitations::table
             .filter(invitations::organization_id.eq(org_id))
             .select(count_star())

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::schema::{environment_roles, environments, memberships, organizations, users};
 use crate::audit::{self, Actor, RequestMeta};
@@ -47,8 +47,31 @@ fn like_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// A page of members ordered by name, searched by name or email, with their environment roles
-/// and the total: two statements whatever the organization's size.
+#[derive(QueryableByName)]
+struct ListedRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    email: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Timestamptz)]
+    joined_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_sign_in_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    /// "staging:viewer,production:support"
+    #[diesel(sql_type = Text)]
+    env_roles: String,
+}
+
+/// A page of members in name order, optionally searched by name or email, with their
+/// environment roles and the total — one statement whatever the organization's size. The page
+/// comes from the `(organization_id, sort_name, user_id)` index; environment roles are looked up
+/// for the page's rows only.
 pub fn list(
     conn: &mut PgConnection,
     org_id: i64,
@@ -56,38 +79,76 @@ pub fn list(
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<Member>, i64)> {
-    let mut query = memberships::table
-        .inner_join(users::table)
-        .filter(memberships::organization_id.eq(org_id))
-        .into_boxed();
-    if !search.trim().is_empty() {
-        let pattern = like_pattern(search);
-        query = query.filter(
-            sql::<diesel::sql_types::Bool>("lower(users.name) LIKE ")
-                .bind::<diesel::sql_types::Text, _>(pattern.clone())
-                .sql(" OR users.email LIKE ")
-                .bind::<diesel::sql_types::Text, _>(pattern),
-        );
-    }
-    let rows: Vec<MemberRow> = query
-        .order((
-            sql::<diesel::sql_types::Text>("lower(users.name)"),
-            users::id,
-        ))
-        .offset(offset)
-        .limit(limit)
-        .select((
-            users::id,
-            users::name,
-            users::email,
-            memberships::role,
-            memberships::created_at,
-            users::last_sign_in_at,
-            sql::<BigInt>("count(*) OVER ()"),
-        ))
+    // Without a search, the page is cut from the membership index alone and only its rows meet
+    // the users table; with one, the filter needs the users' names and emails.
+    let (page, count) = if search.trim().is_empty() {
+        (
+            "SELECT m.user_id, m.role, m.created_at, m.sort_name
+             FROM memberships m
+             WHERE m.organization_id = $1 AND $4 = $4
+             ORDER BY m.sort_name, m.user_id
+             LIMIT $2 OFFSET $3",
+            "SELECT count(*) FROM memberships WHERE organization_id = $1",
+        )
+    } else {
+        (
+            "SELECT m.user_id, m.role, m.created_at, m.sort_name
+             FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')
+             ORDER BY m.sort_name, m.user_id
+             LIMIT $2 OFFSET $3",
+            "SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')",
+        )
+    };
+    let query = format!(
+        "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
+                ({count}) AS total,
+                coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
+                          FROM environment_roles er JOIN environments e ON e.id = er.environment_id
+                          WHERE er.organization_id = $1 AND er.user_id = p.user_id), '') AS env_roles
+         FROM ({page}) p
+         -- One primary-key lookup per row of the page (OFFSET 0 keeps the planner from turning
+         -- this into a hash join over every user).
+         CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at FROM users WHERE id = p.user_id OFFSET 0) u
+         ORDER BY p.sort_name, p.user_id"
+    );
+    let rows: Vec<ListedRow> = diesel::sql_query(query)
+        .bind::<BigInt, _>(org_id)
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(offset)
+        .bind::<Text, _>(like_pattern(search))
         .load(conn)?;
-    let total = rows.first().map(|r| r.6).unwrap_or(0);
-    let members = with_environment_roles(conn, org_id, rows)?;
+    let total = match rows.first() {
+        Some(row) => row.total,
+        None if offset == 0 => 0,
+        None => return list(conn, org_id, search, 0, 1).map(|(_, total)| (Vec::new(), total)),
+    };
+    let members = rows
+        .into_iter()
+        .filter_map(|row| {
+            let roles: HashMap<EnvKind, EnvRole> = row
+                .env_roles
+                .split(',')
+                .filter_map(|pair| {
+                    let (kind, role) = pair.split_once(':')?;
+                    Some((kind.parse().ok()?, role.parse().ok()?))
+                })
+                .collect();
+            Some(Member {
+                user_id: row.id,
+                name: row.name,
+                email: row.email,
+                role: row.role.parse().ok()?,
+                joined_at: row.joined_at,
+                last_sign_in_at: row.last_sign_in_at,
+                environments: EnvKind::ALL
+                    .iter()
+                    .map(|k| (*k, roles.get(k).copied()))
+                    .collect(),
+            })
+        })
+        .collect();
     Ok((members, total))
 }
 

@@ -160,34 +160,33 @@ fn insert_with_unique_slug(conn: &mut PgConnection, name: &OrgName) -> QueryResu
 }
 
 /// The caller's access to an organization, or `None` when they are not a member (so the
-/// organization's existence is not revealed). Two statements whatever the data size.
+/// organization's existence is not revealed). One statement: the organization and membership
+/// joined with its three environments and the caller's role in each.
 pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<Option<Access>> {
-    let found: Option<(Organization, String)> = organizations::table
+    let rows: Vec<(Organization, String, i64, String, Option<String>)> = organizations::table
         .inner_join(memberships::table)
-        .filter(organizations::slug.eq(slug))
-        .filter(memberships::user_id.eq(user_id))
-        .select((Organization::as_select(), memberships::role))
-        .first(conn)
-        .optional()?;
-    let Some((org, role)) = found else {
-        return Ok(None);
-    };
-    let rows: Vec<(i64, String, Option<String>)> = environments::table
+        .inner_join(environments::table)
         .left_join(
             environment_roles::table.on(environment_roles::environment_id
                 .eq(environments::id)
                 .and(environment_roles::user_id.eq(user_id))),
         )
-        .filter(environments::organization_id.eq(org.id))
+        .filter(organizations::slug.eq(slug))
+        .filter(memberships::user_id.eq(user_id))
         .select((
+            Organization::as_select(),
+            memberships::role,
             environments::id,
             environments::kind,
             environment_roles::role.nullable(),
         ))
         .load(conn)?;
+    let Some((org, role, ..)) = rows.first().cloned() else {
+        return Ok(None);
+    };
     let mut environments: Vec<EnvironmentAccess> = rows
         .into_iter()
-        .filter_map(|(id, kind, role)| {
+        .filter_map(|(_, _, id, kind, role)| {
             Some(EnvironmentAccess {
                 id,
                 kind: kind.parse().ok()?,
@@ -238,6 +237,7 @@ pub fn list_for_user(
         .load(conn)?;
     let total = match rows.first() {
         Some(row) => row.4,
+        None if offset == 0 => 0,
         None => memberships::table
             .filter(memberships::user_id.eq(user_id))
             .select(count_star())

@@ -92,6 +92,7 @@ diesel::table! {
         user_id -> Int8,
         role -> Text,
         created_at -> Timestamptz,
+        sort_name -> Text,
     }
 }
 

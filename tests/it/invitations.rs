@@ -189,6 +189,11 @@ async fn only_owners_invite_admins() {
         .await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("Only owners can invite admins."));
+    assert_eq!(
+        app.audit_count("invitation.created", "denied"),
+        1,
+        "the refused attempt is audited"
+    );
     let ok = app.invite(&admin, &slug, "x@example.com", &[]).await;
     assert_eq!(ok.status, 303);
     let by_owner = app
@@ -323,6 +328,7 @@ async fn resend_makes_a_new_link_at_most_once_a_minute() {
         .await;
     assert_eq!(too_soon.status, 303);
     assert!(app.get(&list).await.body.contains("less than a minute ago"));
+    assert_eq!(app.audit_count("invitation.resent", "denied"), 1);
     diesel::sql_query("UPDATE invitations SET last_sent_at = now() - interval '2 minutes', expires_at = now() + interval '1 hour'")
         .execute(&mut app.conn())
         .unwrap();
@@ -383,15 +389,32 @@ async fn the_invited_users_tab_shows_state_and_delivery() {
         "smtp://127.0.0.1:{closed}"
     )));
     let broken = gatehouse::email::Mailer::from_settings(&settings).unwrap();
-    diesel::sql_query(
-        "UPDATE email_outbox SET status = 'queued', attempts = 7, next_attempt_at = now() - interval '1 second'
-         WHERE id = (SELECT outbox_id FROM invitations WHERE email = 'bounce@example.com')",
-    )
-    .execute(&mut app.conn())
-    .unwrap();
-    gatehouse::email::worker::deliver_due(&app.pool, &broken)
-        .await
+    // The app's own worker (with a working mailer) may win a race for the row; try until the
+    // broken mailer has had the last attempt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        diesel::sql_query(
+            "UPDATE email_outbox SET status = 'queued', attempts = 7, next_attempt_at = now() - interval '1 second'
+             WHERE id = (SELECT outbox_id FROM invitations WHERE email = 'bounce@example.com') AND status <> 'failed'",
+        )
+        .execute(&mut app.conn())
         .unwrap();
+        gatehouse::email::worker::deliver_due(&app.pool, &broken)
+            .await
+            .unwrap();
+        let failed: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "SELECT count(*) FROM email_outbox WHERE status = 'failed' AND id = (SELECT outbox_id FROM invitations WHERE email = 'bounce@example.com')",
+        )
+        .get_result(&mut app.conn())
+        .unwrap();
+        if failed == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the last attempt never failed"
+        );
+    }
     let page = app
         .get(&format!("/orgs/{slug}/access/invitations"))
         .await

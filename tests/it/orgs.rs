@@ -327,6 +327,15 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         "/orgs".to_string(),
         format!("/orgs/{slug}/settings"),
         "/orgs/new".to_string(),
+        format!("/orgs/{slug}/access/users"),
+        format!("/orgs/{slug}/access/users?q=member"),
+        format!("/orgs/{slug}/access/invitations"),
+        format!("/orgs/{slug}/access/roles"),
+        format!(
+            "/orgs/{slug}/access/users/{}",
+            app.user_id("ada@example.com")
+        ),
+        format!("/orgs/{slug}/leave"),
     ];
     let mut small = Vec::new();
     for page in &pages {
@@ -338,6 +347,24 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         "WITH u AS (INSERT INTO users (name, email, password_hash)
                     SELECT 'Member ' || g, 'member' || g || '@example.com', 'x' FROM generate_series(1, 200) g RETURNING id)
          INSERT INTO memberships (organization_id, user_id, role) SELECT o.id, u.id, 'member' FROM u, organizations o WHERE o.slug = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&slug)
+    .execute(&mut app.conn())
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at)
+         SELECT o.id, 'invitee' || g || '@example.com', 'member', sha256(g::text::bytea), 'Ada', now() + interval '7 days'
+         FROM organizations o, generate_series(1, 120) g WHERE o.slug = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&slug)
+    .execute(&mut app.conn())
+    .unwrap();
+    diesel::sql_query(
+        "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
+         SELECT e.id, e.organization_id, m.user_id, 'viewer' FROM environments e
+         JOIN memberships m ON m.organization_id = e.organization_id
+         JOIN organizations o ON o.id = e.organization_id
+         WHERE o.slug = $1 AND e.kind = 'production'",
     )
     .bind::<diesel::sql_types::Text, _>(&slug)
     .execute(&mut app.conn())

@@ -208,6 +208,20 @@ pub async fn create(
         Ok(role) if may_invite_as(access.role, role) => Some(role),
         Ok(OrgRole::Admin) => {
             errors.add("role", "Only owners can invite admins.");
+            let (actor, meta, org) = (auth.actor(), auth.meta.clone(), access.org.clone());
+            let target = form.emails.chars().take(500).collect::<String>();
+            db::run(&pool, move |c| {
+                crate::audit::record(c, crate::audit::Event {
+                    organization: Some((org.id, &org.name)),
+                    actor: &actor,
+                    action: "invitation.created",
+                    target: Some(target),
+                    details: serde_json::json!({ "reason": "only owners invite admins", "role": "admin" }),
+                    status: crate::audit::Status::Denied,
+                    meta: &meta,
+                })
+            })
+            .await?;
             None
         }
         _ => {

@@ -1,4 +1,30 @@
--- Invitations by email, and what the Active users search needs.
+-- Invitations by email, and what the Active users list and search need.
+
+-- Members are listed by name; a copy of the lower-cased name on the membership lets one index
+-- serve "an organization's members in name order" without sorting every member per page.
+ALTER TABLE memberships ADD COLUMN sort_name TEXT NOT NULL DEFAULT '';
+UPDATE memberships m SET sort_name = lower(u.name) FROM users u WHERE u.id = m.user_id;
+CREATE INDEX memberships_sort_name_idx ON memberships (organization_id, sort_name, user_id);
+
+CREATE FUNCTION memberships_set_sort_name() RETURNS trigger AS $$
+BEGIN
+    NEW.sort_name := (SELECT lower(name) FROM users WHERE id = NEW.user_id);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER memberships_sort_name
+    BEFORE INSERT OR UPDATE OF user_id ON memberships
+    FOR EACH ROW EXECUTE FUNCTION memberships_set_sort_name();
+
+CREATE FUNCTION users_propagate_sort_name() RETURNS trigger AS $$
+BEGIN
+    UPDATE memberships SET sort_name = lower(NEW.name) WHERE user_id = NEW.id;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER users_sort_name
+    AFTER UPDATE OF name ON users
+    FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION users_propagate_sort_name();
 
 -- Trigram indexes serve "name or email contains …" searches over large organizations.
 -- pg_trgm is a trusted extension: the database owner may create it.

@@ -1,0 +1,10 @@
+DROP TABLE invitations;
+DROP INDEX users_email_trgm_idx;
+DROP INDEX users_name_trgm_idx;
+DROP EXTENSION IF EXISTS pg_trgm;
+DROP TRIGGER users_sort_name ON users;
+DROP FUNCTION users_propagate_sort_name();
+DROP TRIGGER memberships_sort_name ON memberships;
+DROP FUNCTION memberships_set_sort_name();
+DROP INDEX memberships_sort_name_idx;
+ALTER TABLE memberships DROP COLUMN sort_name;
