@@ -212,6 +212,39 @@ pub fn is_privileged(permission: OrgPermission) -> bool {
     !org_can(OrgRole::Member, permission)
 }
 
+/// Everything a member may do with this organization role and these environment roles, as
+/// the labels of the tables above ("Production: Reveal secret configuration values").
+pub fn permissions_of(role: OrgRole, envs: &[(EnvKind, Option<EnvRole>)]) -> Vec<String> {
+    let mut all: Vec<String> = ORG_PERMISSIONS
+        .iter()
+        .filter(|(_, _, roles)| roles.contains(&role))
+        .map(|(_, label, _)| (*label).to_string())
+        .collect();
+    for (kind, env_role) in envs {
+        for (_, label, roles) in ENV_PERMISSIONS {
+            if env_role.is_some_and(|r| roles.contains(&r)) {
+                all.push(format!("{}: {label}", kind.label()));
+            }
+        }
+    }
+    all
+}
+
+/// What a role change gives and takes away: (gained, lost).
+pub fn permission_diff(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
+    let gained = after
+        .iter()
+        .filter(|p| !before.contains(p))
+        .cloned()
+        .collect();
+    let lost = before
+        .iter()
+        .filter(|p| !after.contains(p))
+        .cloned()
+        .collect();
+    (gained, lost)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +296,28 @@ mod tests {
             Some(EnvRole::Engineer),
             EnvPermission::ManageApiKeys
         ));
+    }
+
+    #[test]
+    fn the_diff_lists_what_a_change_gives_and_takes() {
+        let before = permissions_of(
+            OrgRole::Member,
+            &[(EnvKind::Staging, Some(EnvRole::Viewer))],
+        );
+        let after = permissions_of(
+            OrgRole::Admin,
+            &[
+                (EnvKind::Staging, Some(EnvRole::Support)),
+                (EnvKind::Production, None),
+            ],
+        );
+        let (gained, lost) = permission_diff(&before, &after);
+        assert!(gained.contains(&"Staging: Reveal secret configuration values".to_string()));
+        assert!(gained.contains(&"Manage user invitations (invite, resend, revoke)".to_string()));
+        assert!(lost.is_empty());
+        let (gained, lost) = permission_diff(&after, &before);
+        assert_eq!(gained.len(), 0);
+        assert_eq!(lost.len(), 6);
     }
 
     #[test]

@@ -223,6 +223,105 @@ pub fn find(conn: &mut PgConnection, org_id: i64, user_id: i64) -> QueryResult<O
         .next())
 }
 
+/// Several members at once (the environments grid), in no particular order.
+pub fn find_many(
+    conn: &mut PgConnection,
+    org_id: i64,
+    user_ids: &[i64],
+) -> QueryResult<Vec<Member>> {
+    let rows: Vec<MemberRow> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::organization_id.eq(org_id))
+        .filter(memberships::user_id.eq_any(user_ids))
+        .select((
+            users::id,
+            users::name,
+            users::email,
+            memberships::role,
+            memberships::created_at,
+            users::last_sign_in_at,
+            sql::<BigInt>("1::bigint"),
+        ))
+        .load(conn)?;
+    with_environment_roles(conn, org_id, rows)
+}
+
+/// Each environment with its number of users, in environment order.
+pub fn environment_counts(
+    conn: &mut PgConnection,
+    org_id: i64,
+) -> QueryResult<Vec<(EnvKind, i64)>> {
+    let rows: Vec<(String, i64)> = environments::table
+        .left_join(
+            environment_roles::table.on(environment_roles::environment_id.eq(environments::id)),
+        )
+        .filter(environments::organization_id.eq(org_id))
+        .group_by(environments::kind)
+        .select((
+            environments::kind,
+            diesel::dsl::count(environment_roles::user_id.nullable()),
+        ))
+        .load(conn)?;
+    let mut counts: Vec<(EnvKind, i64)> = rows
+        .into_iter()
+        .filter_map(|(k, n)| Some((k.parse().ok()?, n)))
+        .collect();
+    counts.sort_by_key(|(k, _)| *k);
+    Ok(counts)
+}
+
+#[derive(Debug, Clone)]
+pub struct EnvironmentUser {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub role: EnvRole,
+}
+
+/// A page of one environment's users in name order, with the total.
+pub fn environment_users(
+    conn: &mut PgConnection,
+    org_id: i64,
+    kind: EnvKind,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<EnvironmentUser>, i64)> {
+    let rows: Vec<(i64, String, String, String, i64)> = environment_roles::table
+        .inner_join(environments::table.on(environments::id.eq(environment_roles::environment_id)))
+        .inner_join(
+            memberships::table.on(memberships::organization_id
+                .eq(environment_roles::organization_id)
+                .and(memberships::user_id.eq(environment_roles::user_id))),
+        )
+        .inner_join(users::table.on(users::id.eq(environment_roles::user_id)))
+        .filter(environments::organization_id.eq(org_id))
+        .filter(environments::kind.eq(kind.as_str()))
+        .order((memberships::sort_name, users::id))
+        .offset(offset)
+        .limit(limit)
+        .select((
+            users::id,
+            users::name,
+            users::email,
+            environment_roles::role,
+            sql::<BigInt>("count(*) OVER ()"),
+        ))
+        .load(conn)?;
+    let total = rows.first().map(|r| r.4).unwrap_or(0);
+    let users = rows
+        .into_iter()
+        .filter_map(|(user_id, name, email, role, _)| {
+            Some(EnvironmentUser {
+                user_id,
+                name,
+                email,
+                role: role.parse().ok()?,
+            })
+        })
+        .collect();
+    Ok((users, total))
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum RemoveOutcome {
     Removed,

@@ -1,11 +1,13 @@
 //! Database access: the connection pool, the embedded migrations, the one way handlers run
 //! database work (`run`, on the blocking pool), and one module per aggregate.
 
+pub mod assets;
 pub mod audit;
 pub mod invitations;
 pub mod members;
 pub mod orgs;
 pub mod outbox;
+pub mod roles;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;

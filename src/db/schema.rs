@@ -31,6 +31,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    config_values (id) {
+        id -> Int8,
+        environment_id -> Int8,
+        organization_id -> Int8,
+        key -> Text,
+        value -> Text,
+        secret -> Bool,
+        created_by -> Nullable<Int8>,
+        updated_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    environment_api_keys (id) {
+        id -> Int8,
+        environment_id -> Int8,
+        organization_id -> Int8,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Bytea,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Int8,
         kind -> Text,
@@ -156,7 +186,9 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     audit_events,
+    config_values,
     email_outbox,
+    environment_api_keys,
     environment_roles,
     environments,
     invitations,

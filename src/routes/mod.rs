@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod assets;
+pub mod environments;
 pub mod health;
 pub mod invitations;
 pub mod layout;
@@ -82,6 +83,55 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route(
             "/orgs/{slug}/access/users/{user_id}/remove",
             web::post().to(access::users::remove),
+        )
+        .route("/orgs/{slug}/env/{kind}", web::get().to(environments::show))
+        .route(
+            "/orgs/{slug}/env/{kind}/config",
+            web::post().to(environments::create_config),
+        )
+        .route(
+            "/orgs/{slug}/env/{kind}/config/{id}",
+            web::post().to(environments::update_config),
+        )
+        .route(
+            "/orgs/{slug}/env/{kind}/config/{id}/delete",
+            web::post().to(environments::delete_config),
+        )
+        .route(
+            "/orgs/{slug}/env/{kind}/config/{id}/reveal",
+            web::post().to(environments::reveal_config),
+        )
+        .route(
+            "/orgs/{slug}/env/{kind}/keys",
+            web::post().to(environments::create_key),
+        )
+        .route(
+            "/orgs/{slug}/env/{kind}/keys/{id}/revoke",
+            web::post().to(environments::revoke_key),
+        )
+        .route(
+            "/orgs/{slug}/access/environments",
+            web::get().to(access::environments::list),
+        )
+        .route(
+            "/orgs/{slug}/access/environments/{kind}",
+            web::get().to(access::environments::show),
+        )
+        .route(
+            "/orgs/{slug}/access/grid",
+            web::get().to(access::environments::grid),
+        )
+        .route(
+            "/orgs/{slug}/access/grid",
+            web::post().to(access::environments::save),
+        )
+        .route(
+            "/orgs/{slug}/access/users/{user_id}/roles",
+            web::get().to(access::roles_edit::get),
+        )
+        .route(
+            "/orgs/{slug}/access/users/{user_id}/roles",
+            web::post().to(access::roles_edit::post),
         )
         .route(
             "/orgs/{slug}/access/invitations",

@@ -71,7 +71,7 @@ async fn a_new_person_joins_from_the_emailed_link_with_the_granted_roles() {
 
     let home = app.get_with(&visitor, &format!("/orgs/{slug}")).await;
     assert_eq!(home.status, 200);
-    assert!(home.body.contains("<td>Staging</td><td>viewer</td>"));
+    assert!(home.body.contains("Staging</a></td><td>viewer</td>"));
     let nina = gatehouse::db::users::find_by_email(&mut app.conn(), "nina@example.com")
         .unwrap()
         .unwrap();

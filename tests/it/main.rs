@@ -7,4 +7,5 @@ mod invitations;
 mod members;
 mod orgs;
 mod platform;
+mod roles;
 mod support;

@@ -32,11 +32,11 @@ async fn creating_an_organization_makes_the_creator_owner_with_three_environment
     assert!(home.body.contains("<strong>owner</strong>"));
     let dev = home
         .body
-        .find("<td>Development</td><td>engineer</td>")
+        .find("Development</a></td><td>engineer</td>")
         .expect("engineer in development");
     let staging = home
         .body
-        .find("<td>Staging</td><td>engineer</td>")
+        .find("Staging</a></td><td>engineer</td>")
         .expect("engineer in staging");
     let prod = home
         .body

@@ -1,7 +1,9 @@
 //! The Access Control page for owners and admins: Users (Active users, Invited users) and Roles.
 
+pub mod environments;
 pub mod invitations;
 pub mod roles;
+pub mod roles_edit;
 pub mod users;
 
 use crate::auth::Auth;

@@ -1,0 +1,328 @@
+//! An environment's assets: configuration values and environment API keys. They belong to the
+//! organization; the member who created one may leave, and it stays ("former member").
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rand::RngCore;
+
+use super::schema::{config_values, environment_api_keys, memberships, users};
+use super::tokens;
+use crate::audit::{self, Actor, RequestMeta};
+use crate::authz::EnvKind;
+use crate::db::orgs::Organization;
+
+/// Who an asset shows as its creator.
+fn creator_label(name: Option<String>, still_member: bool) -> String {
+    match (name, still_member) {
+        (Some(name), true) => name,
+        _ => "former member".to_string(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigValue {
+    pub id: i64,
+    pub key: String,
+    pub value: String,
+    pub secret: bool,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An environment's configuration values and API keys (two statements).
+pub fn list(
+    conn: &mut PgConnection,
+    org_id: i64,
+    env_id: i64,
+) -> QueryResult<(Vec<ConfigValue>, Vec<ApiKey>)> {
+    type ConfigRow = (
+        i64,
+        String,
+        String,
+        bool,
+        DateTime<Utc>,
+        Option<String>,
+        Option<i64>,
+    );
+    let configs: Vec<ConfigRow> = config_values::table
+        .left_join(users::table.on(users::id.nullable().eq(config_values::created_by)))
+        .left_join(
+            memberships::table.on(memberships::user_id
+                .nullable()
+                .eq(config_values::created_by)
+                .and(memberships::organization_id.eq(org_id))),
+        )
+        .filter(config_values::environment_id.eq(env_id))
+        .order(config_values::key)
+        .select((
+            config_values::id,
+            config_values::key,
+            config_values::value,
+            config_values::secret,
+            config_values::updated_at,
+            users::name.nullable(),
+            memberships::user_id.nullable(),
+        ))
+        .load(conn)?;
+    type KeyRow = (
+        i64,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        Option<i64>,
+    );
+    let keys: Vec<KeyRow> = environment_api_keys::table
+        .left_join(users::table.on(users::id.nullable().eq(environment_api_keys::created_by)))
+        .left_join(
+            memberships::table.on(memberships::user_id
+                .nullable()
+                .eq(environment_api_keys::created_by)
+                .and(memberships::organization_id.eq(org_id))),
+        )
+        .filter(environment_api_keys::environment_id.eq(env_id))
+        .order(environment_api_keys::created_at.desc())
+        .select((
+            environment_api_keys::id,
+            environment_api_keys::name,
+            environment_api_keys::prefix,
+            environment_api_keys::created_at,
+            environment_api_keys::last_used_at,
+            environment_api_keys::revoked_at,
+            users::name.nullable(),
+            memberships::user_id.nullable(),
+        ))
+        .load(conn)?;
+    Ok((
+        configs
+            .into_iter()
+            .map(
+                |(id, key, value, secret, updated_at, name, member)| ConfigValue {
+                    id,
+                    key,
+                    value,
+                    secret,
+                    updated_at,
+                    created_by: creator_label(name, member.is_some()),
+                },
+            )
+            .collect(),
+        keys.into_iter()
+            .map(
+                |(id, name, prefix, created_at, last_used_at, revoked_at, creator, member)| {
+                    ApiKey {
+                        id,
+                        name,
+                        prefix,
+                        created_by: creator_label(creator, member.is_some()),
+                        created_at,
+                        last_used_at,
+                        revoked_at,
+                    }
+                },
+            )
+            .collect(),
+    ))
+}
+
+/// Where an asset change happens, for its audit event.
+pub struct Scope<'a> {
+    pub org: &'a Organization,
+    pub env_id: i64,
+    pub kind: EnvKind,
+    pub actor: &'a Actor,
+    pub actor_id: i64,
+    pub meta: &'a RequestMeta,
+}
+
+impl Scope<'_> {
+    fn record(
+        &self,
+        conn: &mut PgConnection,
+        action: &str,
+        target: String,
+        details: serde_json::Value,
+    ) -> QueryResult<()> {
+        audit::record(
+            conn,
+            audit::Event {
+                organization: Some((self.org.id, &self.org.name)),
+                actor: self.actor,
+                action,
+                target: Some(format!("{target} in {}", self.kind)),
+                details,
+                status: audit::Status::Successful,
+                meta: self.meta,
+            },
+        )
+    }
+}
+
+/// A secret's value never goes into the audit log.
+fn shown(value: &str, secret: bool) -> serde_json::Value {
+    if secret {
+        serde_json::json!("(secret)")
+    } else {
+        serde_json::json!(value)
+    }
+}
+
+/// Creates a value; false when the key exists already in this environment.
+pub fn create_config(
+    conn: &mut PgConnection,
+    scope: &Scope<'_>,
+    key: &str,
+    value: &str,
+    secret: bool,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let inserted = diesel::insert_into(config_values::table)
+            .values((
+                config_values::environment_id.eq(scope.env_id),
+                config_values::organization_id.eq(scope.org.id),
+                config_values::key.eq(key),
+                config_values::value.eq(value),
+                config_values::secret.eq(secret),
+                config_values::created_by.eq(scope.actor_id),
+                config_values::updated_by.eq(scope.actor_id),
+            ))
+            .on_conflict((config_values::environment_id, config_values::key))
+            .do_nothing()
+            .execute(conn)?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        scope.record(conn, "config.changed", key.to_string(), serde_json::json!({ "before": null, "after": { "value": shown(value, secret), "secret": secret } }))?;
+        Ok(true)
+    })
+}
+
+/// Changes a value; false when it is not in this environment.
+pub fn update_config(
+    conn: &mut PgConnection,
+    scope: &Scope<'_>,
+    id: i64,
+    value: &str,
+    secret: bool,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let before: Option<(String, String, bool)> = config_values::table
+            .filter(config_values::id.eq(id))
+            .filter(config_values::environment_id.eq(scope.env_id))
+            .select((config_values::key, config_values::value, config_values::secret))
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some((key, old, was_secret)) = before else { return Ok(false) };
+        diesel::update(config_values::table.find(id))
+            .set((
+                config_values::value.eq(value),
+                config_values::secret.eq(secret),
+                config_values::updated_by.eq(scope.actor_id),
+                config_values::updated_at.eq(Utc::now()),
+            ))
+            .execute(conn)?;
+        scope.record(
+            conn,
+            "config.changed",
+            key,
+            serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": { "value": shown(value, secret), "secret": secret } }),
+        )?;
+        Ok(true)
+    })
+}
+
+pub fn delete_config(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let deleted: Option<(String, String, bool)> = diesel::delete(
+            config_values::table.filter(config_values::id.eq(id)).filter(config_values::environment_id.eq(scope.env_id)),
+        )
+        .returning((config_values::key, config_values::value, config_values::secret))
+        .get_result(conn)
+        .optional()?;
+        let Some((key, old, was_secret)) = deleted else { return Ok(false) };
+        scope.record(conn, "config.changed", key, serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": null }))?;
+        Ok(true)
+    })
+}
+
+/// A secret value, revealed on request (the reveal is audited).
+pub fn reveal_config(
+    conn: &mut PgConnection,
+    scope: &Scope<'_>,
+    id: i64,
+) -> QueryResult<Option<(i64, String)>> {
+    let found: Option<(String, String)> = config_values::table
+        .filter(config_values::id.eq(id))
+        .filter(config_values::environment_id.eq(scope.env_id))
+        .select((config_values::key, config_values::value))
+        .first(conn)
+        .optional()?;
+    let Some((key, value)) = found else {
+        return Ok(None);
+    };
+    scope.record(conn, "config.revealed", key, serde_json::json!({}))?;
+    Ok(Some((id, value)))
+}
+
+/// Creates an API key and returns it in clear, the only time it is shown.
+pub fn create_key(conn: &mut PgConnection, scope: &Scope<'_>, name: &str) -> QueryResult<String> {
+    conn.transaction(|conn| {
+        use base64::Engine;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let key = format!(
+            "ghe_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let prefix: String = key.chars().take(10).collect();
+        diesel::insert_into(environment_api_keys::table)
+            .values((
+                environment_api_keys::environment_id.eq(scope.env_id),
+                environment_api_keys::organization_id.eq(scope.org.id),
+                environment_api_keys::name.eq(name),
+                environment_api_keys::prefix.eq(&prefix),
+                environment_api_keys::key_hash.eq(tokens::hash(&key)),
+                environment_api_keys::created_by.eq(scope.actor_id),
+            ))
+            .execute(conn)?;
+        scope.record(
+            conn,
+            "api_key.created",
+            name.to_string(),
+            serde_json::json!({ "after": { "name": name, "prefix": prefix } }),
+        )?;
+        Ok(key)
+    })
+}
+
+pub fn revoke_key(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let revoked: Option<(String, String)> = diesel::update(
+            environment_api_keys::table
+                .filter(environment_api_keys::id.eq(id))
+                .filter(environment_api_keys::environment_id.eq(scope.env_id))
+                .filter(environment_api_keys::revoked_at.is_null()),
+        )
+        .set(environment_api_keys::revoked_at.eq(Utc::now()))
+        .returning((environment_api_keys::name, environment_api_keys::prefix))
+        .get_result(conn)
+        .optional()?;
+        let Some((name, prefix)) = revoked else { return Ok(false) };
+        scope.record(conn, "api_key.revoked", name, serde_json::json!({ "before": { "prefix": prefix, "revoked": false }, "after": { "revoked": true } }))?;
+        Ok(true)
+    })
+}

@@ -1,0 +1,449 @@
+//! Environment pages, for members with a role there: configuration values (secrets masked;
+//! reveal, create, edit, delete for support and engineer) and environment API keys (engineers
+//! create — shown once — and revoke). Without a role in the environment there is no entry.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::audit::Actor;
+use crate::auth::Auth;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::session::FlashKind;
+use crate::authz::{self, EnvKind, EnvPermission, EnvRole, OrgPermission};
+use crate::config::Settings;
+use crate::db::assets::{self, ApiKey, ConfigValue, Scope};
+use crate::db::orgs::{Access, EnvironmentAccess};
+use crate::db::users::User;
+use crate::db::{self, PgPool};
+use crate::error::AppError;
+use crate::routes::accounts::signin::NoFields;
+use crate::routes::layout::{FieldErrors, Layout};
+use crate::routes::{render, require_org, see_other};
+
+/// The one permission check for environment pages: membership (as for every organization page),
+/// then the caller's role in this environment, read from the database on every request.
+pub async fn require_env(
+    pool: &PgPool,
+    auth: &Auth,
+    slug: &str,
+    kind: &str,
+    permission: EnvPermission,
+) -> Result<(User, Access, EnvironmentAccess), AppError> {
+    let kind: EnvKind = kind.parse().map_err(|_| AppError::NotFound)?;
+    let (user, access) = require_org(pool, auth, slug, OrgPermission::ViewOrganization).await?;
+    let env = access
+        .environments
+        .iter()
+        .find(|e| e.kind == kind)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    if !authz::env_can(env.role, permission) {
+        return Err(AppError::Forbidden);
+    }
+    Ok((user, access, env))
+}
+
+#[derive(Template)]
+#[template(path = "environments/show.html")]
+struct EnvPage {
+    layout: Layout,
+    org_name: String,
+    slug: String,
+    kind: EnvKind,
+    role: EnvRole,
+    reachable: Vec<EnvironmentAccess>,
+    configs: Vec<ConfigValue>,
+    keys: Vec<ApiKey>,
+    can_edit: bool,
+    can_reveal: bool,
+    can_manage_keys: bool,
+    revealed: Option<(i64, String)>,
+    new_key: Option<String>,
+    form_key: String,
+    form_value: String,
+    form_secret: bool,
+    form_key_name: String,
+    errors: FieldErrors,
+}
+
+#[derive(Default)]
+struct Extra {
+    revealed: Option<(i64, String)>,
+    new_key: Option<String>,
+    form_key: String,
+    form_value: String,
+    form_secret: bool,
+    form_key_name: String,
+    errors: FieldErrors,
+}
+
+async fn env_page(
+    pool: &PgPool,
+    settings: &Settings,
+    auth: &Auth,
+    access: Access,
+    env: EnvironmentAccess,
+    status: StatusCode,
+    extra: Extra,
+) -> Result<HttpResponse, AppError> {
+    let (org_id, env_id) = (access.org.id, env.id);
+    let (configs, keys) = db::run(pool, move |c| assets::list(c, org_id, env_id)).await?;
+    let role = env.role.ok_or(AppError::Forbidden)?;
+    auth.session.set_current_org(&access.org.slug);
+    let layout = Layout::load(
+        pool,
+        settings,
+        auth,
+        format!("{} · {}", env.kind.label(), access.org.name),
+    )
+    .await?;
+    render(
+        status,
+        &EnvPage {
+            layout,
+            org_name: access.org.name.clone(),
+            slug: access.org.slug.clone(),
+            kind: env.kind,
+            role,
+            reachable: access
+                .environments
+                .iter()
+                .filter(|e| e.role.is_some())
+                .cloned()
+                .collect(),
+            configs,
+            keys,
+            can_edit: authz::env_can(env.role, EnvPermission::EditConfig),
+            can_reveal: authz::env_can(env.role, EnvPermission::RevealSecrets),
+            can_manage_keys: authz::env_can(env.role, EnvPermission::ManageApiKeys),
+            revealed: extra.revealed,
+            new_key: extra.new_key,
+            form_key: extra.form_key,
+            form_value: extra.form_value,
+            form_secret: extra.form_secret,
+            form_key_name: extra.form_key_name,
+            errors: extra.errors,
+        },
+    )
+}
+
+pub async fn show(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, kind) = path.into_inner();
+    let (_, access, env) = require_env(&pool, &auth, &slug, &kind, EnvPermission::Enter).await?;
+    env_page(
+        &pool,
+        &settings,
+        &auth,
+        access,
+        env,
+        StatusCode::OK,
+        Extra::default(),
+    )
+    .await
+}
+
+fn scope<'a>(
+    access: &'a Access,
+    env: &EnvironmentAccess,
+    actor: &'a Actor,
+    user: &User,
+    meta: &'a crate::audit::RequestMeta,
+) -> Scope<'a> {
+    Scope {
+        org: &access.org,
+        env_id: env.id,
+        kind: env.kind,
+        actor,
+        actor_id: user.id,
+        meta,
+    }
+}
+
+fn back(slug: &str, kind: &str) -> HttpResponse {
+    see_other(&format!("/orgs/{slug}/env/{kind}"))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ConfigForm {
+    pub key: String,
+    pub value: String,
+    pub secret: String,
+}
+
+fn check_value(value: &str, errors: &mut FieldErrors) {
+    if value.chars().count() > 4096 {
+        errors.add("value", "Values are at most 4096 characters.");
+    }
+}
+
+pub async fn create_config(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    CsrfForm(form): CsrfForm<ConfigForm>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, kind) = path.into_inner();
+    let (user, access, env) =
+        require_env(&pool, &auth, &slug, &kind, EnvPermission::EditConfig).await?;
+    let mut errors = FieldErrors::default();
+    let key = form.key.trim().to_string();
+    let key_ok = !key.is_empty()
+        && key.len() <= 128
+        && key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !key_ok {
+        errors.add(
+            "key",
+            "Use letters, digits, _ . or -, starting with a letter or _ (at most 128).",
+        );
+    }
+    check_value(&form.value, &mut errors);
+    let secret = !form.secret.is_empty();
+    if errors.is_empty() {
+        let (actor, meta, value, a2, e2) = (
+            auth.actor(),
+            auth.meta.clone(),
+            form.value.clone(),
+            access.clone(),
+            env.clone(),
+        );
+        let created = db::run(&pool, move |c| {
+            assets::create_config(
+                c,
+                &scope(&a2, &e2, &actor, &user, &meta),
+                &key,
+                &value,
+                secret,
+            )
+        })
+        .await?;
+        if created {
+            auth.session
+                .flash(FlashKind::Success, "The value was added.");
+            return Ok(back(&slug, &kind));
+        }
+        errors.add(
+            "key",
+            "This key already exists in this environment; edit it instead.",
+        );
+    }
+    let extra = Extra {
+        form_key: form.key,
+        form_value: form.value,
+        form_secret: secret,
+        errors,
+        ..Extra::default()
+    };
+    env_page(
+        &pool,
+        &settings,
+        &auth,
+        access,
+        env,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        extra,
+    )
+    .await
+}
+
+pub async fn update_config(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    path: web::Path<(String, String, i64)>,
+    CsrfForm(form): CsrfForm<ConfigForm>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, kind, id) = path.into_inner();
+    let (user, access, env) =
+        require_env(&pool, &auth, &slug, &kind, EnvPermission::EditConfig).await?;
+    let mut errors = FieldErrors::default();
+    check_value(&form.value, &mut errors);
+    if !errors.is_empty() {
+        return env_page(
+            &pool,
+            &settings,
+            &auth,
+            access,
+            env,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Extra {
+                errors,
+                ..Extra::default()
+            },
+        )
+        .await;
+    }
+    let secret = !form.secret.is_empty();
+    let (actor, meta) = (auth.actor(), auth.meta.clone());
+    let a2 = access.clone();
+    let updated = db::run(&pool, move |c| {
+        assets::update_config(
+            c,
+            &scope(&a2, &env, &actor, &user, &meta),
+            id,
+            &form.value,
+            secret,
+        )
+    })
+    .await?;
+    if !updated {
+        return Err(AppError::NotFound);
+    }
+    auth.session
+        .flash(FlashKind::Success, "The value was saved.");
+    Ok(back(&slug, &kind))
+}
+
+pub async fn delete_config(
+    pool: web::Data<PgPool>,
+    auth: Auth,
+    path: web::Path<(String, String, i64)>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, kind, id) = path.into_inner();
+    let (user, access, env) =
+        require_env(&pool, &auth, &slug, &kind, EnvPermission::EditConfig).await?;
+    let (actor, meta) = (auth.actor(), auth.meta.clone());
+    let deleted = db::run(&pool, move |c| {
+        assets::delete_config(c, &scope(&access, &env, &actor, &user, &meta), id)
+    })
+    .await?;
+    if !deleted {
+        return Err(AppError::NotFound);
+    }
+    auth.session
+        .flash(FlashKind::Success, "The value was deleted.");
+    Ok(back(&slug, &kind))
+}
+
+pub async fn reveal_config(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    path: web::Path<(String, String, i64)>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, kind, id) = path.into_inner();
+    let (user, access, env) =
+        require_env(&pool, &auth, &slug, &kind, EnvPermission::RevealSecrets).await?;
+    let (actor, meta, a2, e2) = (auth.actor(), auth.meta.clone(), access.clone(), env.clone());
+    let revealed = db::run(&pool, move |c| {
+        assets::reveal_config(c, &scope(&a2, &e2, &actor, &user, &meta), id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    env_page(
+        &pool,
+        &settings,
+        &auth,
+        access,
+        env,
+        StatusCode::OK,
+        Extra {
+            revealed: Some(revealed),
+            ..Extra::default()
+        },
+    )
+    .await
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct KeyForm {
+    pub name: String,
+}
+
+pub async fn create_key(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    path: web::Path<(String, String)>,
+    CsrfForm(form): CsrfForm<KeyForm>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, kind) = path.into_inner();
+    let (user, access, env) =
+        require_env(&pool, &auth, &slug, &kind, EnvPermission::ManageApiKeys).await?;
+    let name = form.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "name",
+            "Name the key (1 to 100 characters) so you can tell it apart later.",
+        );
+        return env_page(
+            &pool,
+            &settings,
+            &auth,
+            access,
+            env,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Extra {
+                form_key_name: form.name,
+                errors,
+                ..Extra::default()
+            },
+        )
+        .await;
+    }
+    let (actor, meta, a2, e2) = (auth.actor(), auth.meta.clone(), access.clone(), env.clone());
+    let key = db::run(&pool, move |c| {
+        assets::create_key(c, &scope(&a2, &e2, &actor, &user, &meta), &name)
+    })
+    .await?;
+    env_page(
+        &pool,
+        &settings,
+        &auth,
+        access,
+        env,
+        StatusCode::OK,
+        Extra {
+            new_key: Some(key),
+            ..Extra::default()
+        },
+    )
+    .await
+}
+
+pub async fn revoke_key(
+    pool: web::Data<PgPool>,
+    auth: Auth,
+    path: web::Path<(String, String, i64)>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, kind, id) = path.into_inner();
+    let (user, access, env) =
+        require_env(&pool, &auth, &slug, &kind, EnvPermission::ManageApiKeys).await?;
+    let (actor, meta) = (auth.actor(), auth.meta.clone());
+    let revoked = db::run(&pool, move |c| {
+        assets::revoke_key(c, &scope(&access, &env, &actor, &user, &meta), id)
+    })
+    .await?;
+    auth.session.flash(
+        if revoked {
+            FlashKind::Success
+        } else {
+            FlashKind::Error
+        },
+        if revoked {
+            "The key was revoked."
+        } else {
+            "This key was already revoked."
+        },
+    );
+    Ok(back(&slug, &kind))
+}
