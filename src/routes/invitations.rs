@@ -305,22 +305,13 @@ pub async fn decline(
         }
         Err(state) => {
             let found = lookup(&pool, &token).await?;
-            let view = if state == "pending" {
-                "other_account"
+            // Still open means it is someone else's to decline.
+            let (status, view) = if state == "pending" {
+                (StatusCode::FORBIDDEN, "other_account")
             } else {
-                view_of(&state)
+                (StatusCode::GONE, view_of(&state))
             };
-            page(
-                &pool,
-                &settings,
-                &auth,
-                StatusCode::GONE,
-                token,
-                view,
-                found,
-                None,
-            )
-            .await
+            page(&pool, &settings, &auth, status, token, view, found, None).await
         }
     }
 }

@@ -179,8 +179,16 @@ pub fn config(cfg: &mut web::ServiceConfig) {
 }
 
 /// The Access Control page opens on its Users tab.
-async fn access_home(slug: web::Path<String>) -> HttpResponse {
-    see_other(&format!("/orgs/{slug}/access/users"))
+async fn access_home(
+    pool: web::Data<PgPool>,
+    auth: Auth,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
+    Ok(see_other(&format!(
+        "/orgs/{}/access/users",
+        access.org.slug
+    )))
 }
 
 /// Renders a template with a status (200 for pages, 422 for a form sent back with errors).

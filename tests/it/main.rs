@@ -4,6 +4,7 @@
 mod accounts;
 mod browser;
 mod invitations;
+mod matrix;
 mod members;
 mod orgs;
 mod platform;
