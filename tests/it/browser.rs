@@ -1,5 +1,7 @@
 //! Browser journeys in headless Chromium, each page checked by axe-core and the Nu Html Checker.
 
+use diesel::RunQueryDsl;
+
 use crate::support::browser::Browser;
 use crate::support::{PASSWORD, spawn_app};
 
@@ -237,6 +239,139 @@ async fn an_owner_invites_two_people_one_joins_and_the_other_is_revoked() {
             .text()
             .await
             .contains("Ask an owner or admin of Acme to send a new invitation.")
+    );
+    browser.finish().await;
+}
+
+#[actix_web::test]
+async fn an_owner_grants_staging_and_production_and_the_member_feels_exactly_that() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Olivia Owner", "owner@example.com")
+        .await;
+    let slug = app.create_org("Acme").await;
+    let mia = crate::support::client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    crate::support::add_member(&app, &slug, "mia@example.com", "member", &[]);
+    diesel::sql_query(
+        "INSERT INTO config_values (environment_id, organization_id, key, value, secret)
+         SELECT e.id, e.organization_id, 'REGION', 'eu-west-1', false FROM environments e JOIN organizations o ON o.id = e.organization_id
+         WHERE o.slug = $1 AND e.kind IN ('staging', 'production')",
+    )
+    .bind::<diesel::sql_types::Text, _>(&slug)
+    .execute(&mut app.conn())
+    .unwrap();
+    let mia_id = app.user_id("mia@example.com");
+    let Some(mut browser) = Browser::start("grant staging support and production viewer").await
+    else {
+        return;
+    };
+
+    browser.goto(&app.url("/signin")).await;
+    browser
+        .submit(
+            &[("email", "owner@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/users")))
+        .await;
+    browser
+        .click(&format!(
+            "a[href=\"/orgs/{slug}/access/users/{mia_id}/roles\"]"
+        ))
+        .await;
+    browser.select("staging", "support").await;
+    browser.select("production", "viewer").await;
+    browser
+        .click("form[action$=\"/roles\"] button[type=submit]")
+        .await;
+    let preview = browser.text().await;
+    assert!(preview.contains("Mia Member gains"), "{preview}");
+    assert!(preview.contains("Production: Enter the environment"));
+    browser
+        .submit(
+            &[("password", PASSWORD)],
+            "form[action$=\"/roles\"] button[type=submit]",
+        )
+        .await;
+    assert!(browser.text().await.contains("Roles of Mia Member saved"));
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/environments")))
+        .await;
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/environments/production")))
+        .await;
+    assert!(browser.text().await.contains("mia@example.com"));
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/grid")))
+        .await;
+    browser.click("form[action=\"/signout\"] button").await;
+
+    browser
+        .submit(
+            &[("email", "mia@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser.goto(&app.url(&format!("/orgs/{slug}"))).await;
+    let home = browser.text().await;
+    assert!(home.contains("Staging") && home.contains("Production"));
+    let selector: Vec<String> = {
+        let links = browser
+            .client
+            .find_all(fantoccini::Locator::Css("nav.env-selector a"))
+            .await
+            .unwrap();
+        let mut names = Vec::new();
+        for l in links {
+            names.push(l.text().await.unwrap());
+        }
+        names
+    };
+    assert_eq!(
+        selector,
+        ["Staging", "Production"],
+        "exactly the two environments"
+    );
+    browser
+        .click(&format!("a[href=\"/orgs/{slug}/env/staging\"].button"))
+        .await;
+    browser.click("details.inline-edit summary").await;
+    browser
+        .submit(
+            &[("value", "eu-central-1")],
+            "details.inline-edit form button",
+        )
+        .await;
+    assert!(
+        browser.text().await.contains("eu-central-1"),
+        "support edits staging"
+    );
+    browser
+        .click(&format!(
+            "nav.env-selector a[href=\"/orgs/{slug}/env/production\"]"
+        ))
+        .await;
+    let prod = browser.text().await;
+    assert!(
+        prod.contains("eu-west-1") && prod.contains("Viewers can read values"),
+        "production is read-only"
+    );
+    assert!(
+        browser
+            .client
+            .find(fantoccini::Locator::Css("form[action$=\"/config\"]"))
+            .await
+            .is_err(),
+        "no form to add values"
+    );
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/env/development")))
+        .await;
+    assert!(
+        browser.text().await.contains("Not allowed"),
+        "no role in development: no entry"
     );
     browser.finish().await;
 }
