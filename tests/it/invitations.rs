@@ -7,13 +7,6 @@ use crate::support::{
     spawn_app_with,
 };
 
-/// An owner (signed in on `app.client`) with an organization; returns its slug.
-async fn owner_with_org(app: &TestApp) -> String {
-    app.signed_up_verified("Olivia Owner", "owner@example.com")
-        .await;
-    app.create_org("Acme").await
-}
-
 fn invitation_states(app: &TestApp) -> Vec<(String, String, i32)> {
     use gatehouse::db::schema::invitations::dsl as i;
     i::invitations
@@ -26,7 +19,7 @@ fn invitation_states(app: &TestApp) -> Vec<(String, String, i32)> {
 #[actix_web::test]
 async fn a_new_person_joins_from_the_emailed_link_with_the_granted_roles() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let r = app
         .invite(
             &app.client,
@@ -95,7 +88,7 @@ async fn a_new_person_joins_from_the_emailed_link_with_the_granted_roles() {
 #[actix_web::test]
 async fn one_bad_address_sends_nothing_and_keeps_what_was_typed() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let r = app
         .invite(
             &app.client,
@@ -135,7 +128,7 @@ async fn one_bad_address_sends_nothing_and_keeps_what_was_typed() {
 #[actix_web::test]
 async fn members_neither_see_nor_open_access_control() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let member = client(&app.address);
     app.sign_up(&member, "Mia Member", "mia@example.com").await;
     add_member(&app, &slug, "mia@example.com", "member", &[]);
@@ -173,7 +166,7 @@ async fn members_neither_see_nor_open_access_control() {
 #[actix_web::test]
 async fn only_owners_invite_admins() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let admin = client(&app.address);
     app.sign_up(&admin, "Adam Admin", "adam@example.com").await;
     add_member(&app, &slug, "adam@example.com", "admin", &[]);
@@ -207,7 +200,7 @@ async fn only_owners_invite_admins() {
 #[actix_web::test]
 async fn a_production_role_needs_the_inviters_password_once_every_few_minutes() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let none = app
         .invite(
             &app.client,
@@ -262,7 +255,7 @@ async fn a_production_role_needs_the_inviters_password_once_every_few_minutes() 
 #[actix_web::test]
 async fn inviting_a_member_is_refused_and_inviting_a_pending_address_resends() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let member = app
         .invite(&app.client, &slug, "owner@example.com", &[])
         .await;
@@ -315,7 +308,7 @@ async fn inviting_a_member_is_refused_and_inviting_a_pending_address_resends() {
 #[actix_web::test]
 async fn resend_makes_a_new_link_at_most_once_a_minute() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     app.invite(&app.client, &slug, "rex@example.com", &[]).await;
     let old = app.invitation_path("rex@example.com").await;
     let id: i64 = {
@@ -355,7 +348,7 @@ async fn resend_makes_a_new_link_at_most_once_a_minute() {
 #[actix_web::test]
 async fn the_invited_users_tab_shows_state_and_delivery() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     app.invite(&app.client, &slug, "sam@example.com", &[]).await;
     app.mail.wait_for("sam@example.com", "invited you").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -430,7 +423,7 @@ async fn the_invited_users_tab_shows_state_and_delivery() {
 #[actix_web::test]
 async fn revoked_expired_and_declined_links_say_which_and_whom_to_ask() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     app.invite(&app.client, &slug, "r@example.com, e@example.com", &[])
         .await;
     let revoked = app.invitation_path("r@example.com").await;
@@ -476,7 +469,7 @@ async fn revoked_expired_and_declined_links_say_which_and_whom_to_ask() {
 #[actix_web::test]
 async fn an_existing_account_signs_in_then_accepts_or_declines() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let kim = client(&app.address);
     app.sign_up(&kim, "Kim Known", "kim@example.com").await;
     app.post_form_with(&kim, "/orgs", "/signout", &[]).await;
@@ -572,7 +565,7 @@ async fn an_existing_account_signs_in_then_accepts_or_declines() {
 #[actix_web::test]
 async fn someone_else_signed_in_is_offered_to_sign_out_and_continue() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     app.invite(&app.client, &slug, "zoe@example.com", &[]).await;
     let path = app.invitation_path("zoe@example.com").await;
     let page = app.get(&path).await;
@@ -593,7 +586,7 @@ async fn someone_else_signed_in_is_offered_to_sign_out_and_continue() {
 #[actix_web::test]
 async fn twenty_concurrent_acceptances_at_399_end_with_exactly_400() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let _ = slug;
     let invitee = client(&app.address);
     app.sign_up(&invitee, "Ivy Invitee", "ivy@example.com")
@@ -645,7 +638,7 @@ async fn twenty_concurrent_acceptances_at_399_end_with_exactly_400() {
 #[actix_web::test]
 async fn inviting_someone_at_the_limit_warns_the_inviter() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let full = client(&app.address);
     app.sign_up(&full, "Fay Full", "fay@example.com").await;
     seed_memberships(&app, app.user_id("fay@example.com"), 400);
@@ -667,7 +660,7 @@ async fn the_daily_invitation_limit_holds() {
         ..Options::default()
     })
     .await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     assert_eq!(
         app.invite(&app.client, &slug, "a@example.com, b@example.com", &[])
             .await

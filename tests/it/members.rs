@@ -4,12 +4,6 @@ use diesel::prelude::*;
 
 use crate::support::{TestApp, add_member, client, memberships_of, spawn_app};
 
-async fn owner_with_org(app: &TestApp) -> String {
-    app.signed_up_verified("Olivia Owner", "owner@example.com")
-        .await;
-    app.create_org("Acme").await
-}
-
 /// Adds `count` members named "Member NNN" straight in the database.
 fn seed_members(app: &TestApp, slug: &str, count: i64) {
     diesel::sql_query(
@@ -26,7 +20,7 @@ fn seed_members(app: &TestApp, slug: &str, count: i64) {
 #[actix_web::test]
 async fn active_users_are_listed_fifty_a_page_and_searchable() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     seed_members(&app, &slug, 120);
     let base = format!("/orgs/{slug}/access/users");
     let first = app.get(&base).await;
@@ -65,7 +59,7 @@ async fn active_users_are_listed_fifty_a_page_and_searchable() {
 #[actix_web::test]
 async fn quick_view_shows_the_member() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let mia = client(&app.address);
     app.sign_up(&mia, "Mia Member", "mia@example.com").await;
     add_member(
@@ -98,7 +92,7 @@ async fn quick_view_shows_the_member() {
 #[actix_web::test]
 async fn removal_ends_access_at_once_revokes_invitations_and_tells_the_person() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let mia = client(&app.address);
     app.sign_up(&mia, "Mia Member", "mia@example.com").await;
     add_member(
@@ -151,7 +145,7 @@ async fn removal_ends_access_at_once_revokes_invitations_and_tells_the_person() 
 #[actix_web::test]
 async fn admins_cannot_remove_owners_or_admins_and_nobody_removes_themselves() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let adam = client(&app.address);
     app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
     add_member(&app, &slug, "adam@example.com", "admin", &[]);
@@ -217,7 +211,7 @@ async fn admins_cannot_remove_owners_or_admins_and_nobody_removes_themselves() {
 #[actix_web::test]
 async fn the_last_owner_cannot_leave_but_others_can() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let leave = format!("/orgs/{slug}/leave");
     let r = app.post_form(&leave, &leave, &[]).await;
     assert_eq!(r.status, 422);
@@ -256,7 +250,7 @@ async fn the_last_owner_cannot_leave_but_others_can() {
 #[actix_web::test]
 async fn concurrent_leaving_owners_always_leave_one() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let co = client(&app.address);
     app.sign_up(&co, "Cole Owner", "cole@example.com").await;
     add_member(&app, &slug, "cole@example.com", "owner", &[]);

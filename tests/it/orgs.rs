@@ -336,6 +336,14 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
             app.user_id("ada@example.com")
         ),
         format!("/orgs/{slug}/leave"),
+        format!("/orgs/{slug}/access/environments"),
+        format!("/orgs/{slug}/access/environments/production"),
+        format!("/orgs/{slug}/access/grid"),
+        format!(
+            "/orgs/{slug}/access/users/{}/roles",
+            app.user_id("ada@example.com")
+        ),
+        format!("/orgs/{slug}/env/staging"),
     ];
     let mut small = Vec::new();
     for page in &pages {

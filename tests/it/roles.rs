@@ -5,12 +5,6 @@ use diesel::prelude::*;
 
 use crate::support::{PASSWORD, TestApp, add_member, client, spawn_app};
 
-async fn owner_with_org(app: &TestApp) -> String {
-    app.signed_up_verified("Olivia Owner", "owner@example.com")
-        .await;
-    app.create_org("Acme").await
-}
-
 /// A signed-in member with the given roles.
 async fn member(
     app: &TestApp,
@@ -42,7 +36,7 @@ fn owners(app: &TestApp) -> i64 {
 #[actix_web::test]
 async fn edit_roles_previews_the_permission_diff_then_saves() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let mia = member(
         &app,
         &slug,
@@ -104,7 +98,7 @@ async fn edit_roles_previews_the_permission_diff_then_saves() {
 #[actix_web::test]
 async fn a_production_role_needs_a_fresh_password_then_continues_without_it() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     member(&app, &slug, "Mia Member", "mia@example.com", "member", &[]).await;
     let path = roles_path(&app, &slug, "mia@example.com");
     let want = [
@@ -164,7 +158,7 @@ async fn a_production_role_needs_a_fresh_password_then_continues_without_it() {
 #[actix_web::test]
 async fn admins_cannot_change_owners_admins_or_organization_roles() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let adam = member(&app, &slug, "Adam Admin", "adam@example.com", "admin", &[]).await;
     member(&app, &slug, "Ann Admin", "ann@example.com", "admin", &[]).await;
     member(&app, &slug, "Mia Member", "mia@example.com", "member", &[]).await;
@@ -233,7 +227,7 @@ async fn admins_cannot_change_owners_admins_or_organization_roles() {
 #[actix_web::test]
 async fn the_last_owner_cannot_be_demoted() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let me = roles_path(&app, &slug, "owner@example.com");
     let r = app
         .post_form(
@@ -256,7 +250,7 @@ async fn the_last_owner_cannot_be_demoted() {
 #[actix_web::test]
 async fn twenty_simultaneous_demotions_of_the_last_two_owners_leave_at_least_one() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let cole = member(&app, &slug, "Cole Owner", "cole@example.com", "owner", &[]).await;
     let olivia_path = roles_path(&app, &slug, "owner@example.com");
     let cole_path = roles_path(&app, &slug, "cole@example.com");
@@ -289,7 +283,7 @@ async fn twenty_simultaneous_demotions_of_the_last_two_owners_leave_at_least_one
 #[actix_web::test]
 async fn the_environments_tab_counts_lists_and_changes_many_roles_at_once() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let mia = member(
         &app,
         &slug,
@@ -403,7 +397,7 @@ async fn the_environments_tab_counts_lists_and_changes_many_roles_at_once() {
 #[actix_web::test]
 async fn environment_pages_follow_the_environment_roles() {
     let app = spawn_app().await;
-    let slug = owner_with_org(&app).await;
+    let slug = app.owner_with_org().await;
     let vic = member(
         &app,
         &slug,

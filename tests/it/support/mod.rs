@@ -204,6 +204,13 @@ impl TestApp {
         .await
     }
 
+    /// Olivia Owner, signed in on `self.client`, with the organization Acme; returns its slug.
+    pub async fn owner_with_org(&self) -> String {
+        self.signed_up_verified("Olivia Owner", "owner@example.com")
+            .await;
+        self.create_org("Acme").await
+    }
+
     /// Creates an organization as the signed-in user and returns its slug.
     /// Sends the invite form as the given client; fields beyond the addresses default to a
     /// plain member with no environment roles.
