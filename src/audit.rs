@@ -26,7 +26,15 @@ impl Status {
 #[derive(Debug, Clone)]
 pub enum Actor {
     Visitor,
-    User { id: i64, email: String },
+    User {
+        id: i64,
+        email: String,
+    },
+    /// A platform operator acting from the operator console.
+    Operator {
+        id: i64,
+        email: String,
+    },
     System,
 }
 
@@ -51,6 +59,7 @@ pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
     let (actor_kind, actor_user_id, actor_label) = match event.actor {
         Actor::Visitor => ("visitor", None, "visitor".to_string()),
         Actor::User { id, email } => ("user", Some(*id), email.clone()),
+        Actor::Operator { id, email } => ("operator", Some(*id), email.clone()),
         Actor::System => ("system", None, "system".to_string()),
     };
     diesel::insert_into(audit_events::table)

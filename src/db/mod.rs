@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod audit;
 pub mod invitations;
+pub mod lifecycle;
 pub mod members;
 pub mod orgs;
 pub mod outbox;

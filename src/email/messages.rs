@@ -186,3 +186,34 @@ pub fn member_removed(
         &RemovedHtml { name, organization },
     )
 }
+
+#[derive(Template)]
+#[template(path = "email/organization_deleted.txt")]
+struct DeletedText<'a> {
+    name: &'a str,
+    organization: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/organization_deleted.html")]
+struct DeletedHtml<'a> {
+    name: &'a str,
+    organization: &'a str,
+}
+
+pub fn organization_deleted(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    organization: &str,
+) -> Result<i64, QueueError> {
+    let subject = format!("{organization} was deleted on Gatehouse");
+    queue(
+        conn,
+        "organization_deleted",
+        to,
+        &subject,
+        &DeletedText { name, organization },
+        &DeletedHtml { name, organization },
+    )
+}

@@ -21,6 +21,7 @@ pub struct Layout {
     pub switcher_more: bool,
     pub current_org: Option<String>,
     pub local_mailbox: bool,
+    pub operator: bool,
 }
 
 impl Layout {
@@ -49,6 +50,7 @@ impl Layout {
             switcher,
             current_org: auth.session.current_org(),
             local_mailbox: settings.is_local() && settings.smtp_url.is_none(),
+            operator: auth.user.as_ref().is_some_and(|u| u.is_operator),
         })
     }
 

@@ -4,11 +4,13 @@
 pub mod access;
 pub mod accounts;
 pub mod assets;
+pub mod audit_log;
 pub mod environments;
 pub mod health;
 pub mod invitations;
 pub mod layout;
 pub mod mailbox;
+pub mod operator;
 pub mod orgs;
 
 use actix_web::http::{StatusCode, header};
@@ -84,6 +86,21 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             "/orgs/{slug}/access/users/{user_id}/remove",
             web::post().to(access::users::remove),
         )
+        .route("/orgs/{slug}/delete", web::get().to(orgs::delete::get))
+        .route("/orgs/{slug}/delete", web::post().to(orgs::delete::post))
+        .route("/orgs/{slug}/audit", web::get().to(audit_log::list))
+        .route("/orgs/{slug}/audit.csv", web::get().to(audit_log::csv))
+        .route("/operator", web::get().to(operator::list))
+        .route("/operator/orgs/{id}", web::get().to(operator::show))
+        .route(
+            "/operator/orgs/{id}/live",
+            web::post().to(operator::mark_live),
+        )
+        .route(
+            "/operator/orgs/{id}/delete",
+            web::post().to(operator::delete),
+        )
+        .route("/operator/audit.csv", web::get().to(operator::audit_csv))
         .route("/orgs/{slug}/env/{kind}", web::get().to(environments::show))
         .route(
             "/orgs/{slug}/env/{kind}/config",

@@ -115,6 +115,15 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/invitations/{token}/decline", "SFFFFFFFF"),
     ("POST", "/invitations/{token}/signup", "AAAAAAAAA"),
     ("POST", "/invitations/{token}/switch", "AAAAAAAAA"),
+    ("GET", "/orgs/{slug}/delete", "SNFFFFFAN"),
+    ("POST", "/orgs/{slug}/delete", "SNFFFFFAN"),
+    ("GET", "/orgs/{slug}/audit", "SNFFFFFAN"),
+    ("GET", "/orgs/{slug}/audit.csv", "SNFFFFFAN"),
+    ("GET", "/operator", "SNNNNNNNA"),
+    ("GET", "/operator/orgs/{id}", "SNNNNNNNA"),
+    ("POST", "/operator/orgs/{id}/live", "SNNNNNNNA"),
+    ("POST", "/operator/orgs/{id}/delete", "SNNNNNNNA"),
+    ("GET", "/operator/audit.csv", "SNNNNNNNA"),
     ("GET", "/dev/mailbox", "NNNNNNNNN"),
     ("GET", "/dev/mailbox/{id}", "NNNNNNNNN"),
 ];
@@ -164,6 +173,7 @@ fn every_route_has_a_row_in_the_matrix() {
 
 struct Fixture {
     slug: String,
+    org_id: i64,
     target: i64,
     invitation: i64,
     config: i64,
@@ -271,8 +281,13 @@ async fn fixture(app: &TestApp) -> Fixture {
         .select(gatehouse::db::schema::environment_api_keys::id)
         .first(&mut conn)
         .unwrap();
+    let org_id: i64 = gatehouse::db::schema::organizations::table
+        .select(gatehouse::db::schema::organizations::id)
+        .first(&mut conn)
+        .unwrap();
     Fixture {
         slug,
+        org_id,
         target,
         invitation,
         config,
@@ -343,7 +358,9 @@ fn reset(app: &TestApp, f: &Fixture) {
 }
 
 fn concrete(path: &str, f: &Fixture) -> String {
-    let id = if path.contains("/invitations/{id}") {
+    let id = if path.starts_with("/operator/orgs/{id}") {
+        f.org_id
+    } else if path.contains("/invitations/{id}") {
         f.invitation
     } else if path.contains("/keys/{id}") {
         f.key

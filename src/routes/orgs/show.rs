@@ -30,6 +30,7 @@ struct OrgPage {
     current: Option<EnvironmentAccess>,
     can_manage_profile: bool,
     can_view_access: bool,
+    can_review_audit: bool,
 }
 
 pub async fn get(
@@ -54,6 +55,7 @@ pub async fn get(
     auth.session.set_current_org(&access.org.slug);
     let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
     let can_view_access = authz::org_can(access.role, OrgPermission::ViewOrgRoles);
+    let can_review_audit = authz::org_can(access.role, OrgPermission::ReviewAudit);
     let layout = Layout::load(&pool, &settings, &auth, access.org.name.clone()).await?;
     render(
         StatusCode::OK,
@@ -64,6 +66,7 @@ pub async fn get(
             current,
             can_manage_profile,
             can_view_access,
+            can_review_audit,
         },
     )
 }
