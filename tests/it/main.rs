@@ -4,6 +4,7 @@
 mod accounts;
 mod browser;
 mod invitations;
+mod lifecycle;
 mod matrix;
 mod members;
 mod orgs;
