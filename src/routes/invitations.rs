@@ -318,10 +318,29 @@ pub async fn decline(
 
 /// "Sign out and continue": for someone signed in with another account.
 pub async fn switch_account(
+    pool: web::Data<PgPool>,
     auth: Auth,
     token: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(user) = &auth.user {
+        let (actor, meta, email) = (auth.actor(), auth.meta.clone(), user.email.clone());
+        db::run(&pool, move |c| {
+            audit::record(
+                c,
+                audit::Event {
+                    organization: None,
+                    actor: &actor,
+                    action: "user.signed_out",
+                    target: Some(email),
+                    details: serde_json::json!({ "via": "invitation for another account" }),
+                    status: audit::Status::Successful,
+                    meta: &meta,
+                },
+            )
+        })
+        .await?;
+    }
     auth.session.sign_out();
     Ok(see_other(&format!("/invitations/{}", token.into_inner())))
 }

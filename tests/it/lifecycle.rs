@@ -7,17 +7,25 @@ use crate::support::{TestApp, add_member, client, spawn_app};
 
 fn org_id(app: &TestApp, slug: &str) -> i64 {
     use gatehouse::db::schema::organizations::dsl as o;
-    o::organizations.filter(o::slug.eq(slug)).select(o::id).first(&mut app.conn()).unwrap()
+    o::organizations
+        .filter(o::slug.eq(slug))
+        .select(o::id)
+        .first(&mut app.conn())
+        .unwrap()
 }
 
 fn count(app: &TestApp, sql: &str) -> i64 {
-    diesel::dsl::sql::<diesel::sql_types::BigInt>(sql).get_result(&mut app.conn()).unwrap()
+    diesel::dsl::sql::<diesel::sql_types::BigInt>(sql)
+        .get_result(&mut app.conn())
+        .unwrap()
 }
 
 async fn operator(app: &TestApp) -> reqwest::Client {
     let c = client(&app.address);
     app.sign_up(&c, "Oscar Operator", "oscar@example.com").await;
-    diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'").execute(&mut app.conn()).unwrap();
+    diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'")
+        .execute(&mut app.conn())
+        .unwrap();
     c
 }
 
@@ -28,8 +36,15 @@ async fn an_owner_deletes_a_sandbox_organization_after_typing_its_name() {
     let id = org_id(&app, &slug);
     let mia = client(&app.address);
     app.sign_up(&mia, "Mia Member", "mia@example.com").await;
-    add_member(&app, &slug, "mia@example.com", "member", &[("staging", "viewer")]);
-    app.invite(&app.client, &slug, "later@example.com", &[]).await;
+    add_member(
+        &app,
+        &slug,
+        "mia@example.com",
+        "member",
+        &[("staging", "viewer")],
+    );
+    app.invite(&app.client, &slug, "later@example.com", &[])
+        .await;
     diesel::sql_query(format!(
         "INSERT INTO config_values (environment_id, organization_id, key, value) SELECT id, organization_id, 'K', 'v' FROM environments WHERE organization_id = {id}"
     ))
@@ -39,18 +54,54 @@ async fn an_owner_deletes_a_sandbox_organization_after_typing_its_name() {
     let page = format!("/orgs/{slug}/delete");
     let wrong = app.post_form(&page, &page, &[("name", "acme")]).await;
     assert_eq!(wrong.status, 422);
-    assert!(wrong.body.contains("Type the organization&#x27;s name exactly: Acme") || wrong.body.contains("name exactly: Acme"), "{}", wrong.body);
+    assert!(
+        wrong
+            .body
+            .contains("Type the organization&#x27;s name exactly: Acme")
+            || wrong.body.contains("name exactly: Acme"),
+        "{}",
+        wrong.body
+    );
     assert!(wrong.body.contains("value=\"acme\""));
-    assert_eq!(app.post_form_with(&mia, &format!("/orgs/{slug}"), &page, &[("name", "Acme")]).await.status, 403, "members cannot");
+    assert_eq!(
+        app.post_form_with(&mia, &format!("/orgs/{slug}"), &page, &[("name", "Acme")])
+            .await
+            .status,
+        403,
+        "members cannot"
+    );
 
     let done = app.post_form(&page, &page, &[("name", "Acme")]).await;
     assert_eq!(done.status, 303);
-    assert_eq!(app.get_with(&mia, &format!("/orgs/{slug}")).await.status, 404);
-    for table in ["environments", "memberships", "invitations", "environment_roles", "config_values"] {
-        assert_eq!(count(&app, &format!("SELECT count(*) FROM {table} WHERE organization_id = {id}")), 0, "{table}");
+    assert_eq!(
+        app.get_with(&mia, &format!("/orgs/{slug}")).await.status,
+        404
+    );
+    for table in [
+        "environments",
+        "memberships",
+        "invitations",
+        "environment_roles",
+        "config_values",
+    ] {
+        assert_eq!(
+            count(
+                &app,
+                &format!("SELECT count(*) FROM {table} WHERE organization_id = {id}")
+            ),
+            0,
+            "{table}"
+        );
     }
-    app.mail.wait_for("mia@example.com", "Acme was deleted").await;
-    let kept = count(&app, &format!("SELECT count(*) FROM audit_events WHERE organization_id = {id} AND organization_name = 'Acme'"));
+    app.mail
+        .wait_for("mia@example.com", "Acme was deleted")
+        .await;
+    let kept = count(
+        &app,
+        &format!(
+            "SELECT count(*) FROM audit_events WHERE organization_id = {id} AND organization_name = 'Acme'"
+        ),
+    );
     assert!(kept >= 3, "the audit events stay");
     assert_eq!(app.audit_count("organization.deleted", "successful"), 1);
 }
@@ -63,27 +114,62 @@ async fn live_organizations_are_deleted_only_by_operators() {
     let oscar = operator(&app).await;
 
     let show = format!("/operator/orgs/{id}");
-    let wrong = app.post_form_with(&oscar, &show, &format!("{show}/live"), &[("name", "ACME")]).await;
+    let wrong = app
+        .post_form_with(&oscar, &show, &format!("{show}/live"), &[("name", "ACME")])
+        .await;
     assert_eq!(wrong.status, 422);
-    assert_eq!(app.post_form_with(&oscar, &show, &format!("{show}/live"), &[("name", "Acme")]).await.status, 303);
-    assert!(app.get_with(&oscar, &show).await.body.contains("state-live"));
+    assert_eq!(
+        app.post_form_with(&oscar, &show, &format!("{show}/live"), &[("name", "Acme")])
+            .await
+            .status,
+        303
+    );
+    assert!(
+        app.get_with(&oscar, &show)
+            .await
+            .body
+            .contains("state-live")
+    );
 
     let settings = app.get(&format!("/orgs/{slug}/settings")).await;
-    assert!(settings.body.contains("Live organizations can only be deleted by a platform operator"));
+    assert!(
+        settings
+            .body
+            .contains("Live organizations can only be deleted by a platform operator")
+    );
     assert!(settings.body.contains("disabled"));
     let page = format!("/orgs/{slug}/delete");
     let refused = app.post_form(&page, &page, &[("name", "Acme")]).await;
     assert_eq!(refused.status, 403);
-    assert!(refused.body.contains("Live organizations can only be deleted by a platform operator"));
+    assert!(
+        refused
+            .body
+            .contains("Live organizations can only be deleted by a platform operator")
+    );
     assert_eq!(app.audit_count("organization.deleted", "denied"), 1);
 
-    assert_eq!(app.post_form_with(&oscar, &show, &format!("{show}/delete"), &[("name", "Acme")]).await.status, 303);
+    assert_eq!(
+        app.post_form_with(
+            &oscar,
+            &show,
+            &format!("{show}/delete"),
+            &[("name", "Acme")]
+        )
+        .await
+        .status,
+        303
+    );
     assert_eq!(app.get(&format!("/orgs/{slug}")).await.status, 404);
-    let by_operator = count(&app, "SELECT count(*) FROM audit_events WHERE actor_kind = 'operator' AND action IN ('organization.went_live', 'organization.deleted')");
+    let by_operator = count(
+        &app,
+        "SELECT count(*) FROM audit_events WHERE actor_kind = 'operator' AND action IN ('organization.went_live', 'organization.deleted')",
+    );
     assert_eq!(by_operator, 2);
 
     // The audit log of the deleted organization is still exportable by operators.
-    let csv = app.get_with(&oscar, &format!("/operator/audit.csv?organization={id}")).await;
+    let csv = app
+        .get_with(&oscar, &format!("/operator/audit.csv?organization={id}"))
+        .await;
     assert_eq!(csv.status, 200);
     assert!(csv.body.contains("organization.created") && csv.body.contains("organization.deleted"));
 }
@@ -95,21 +181,49 @@ async fn the_operator_console_is_invisible_to_everyone_else() {
     let id = org_id(&app, &slug);
     assert_eq!(app.get("/operator").await.status, 404);
     assert_eq!(app.get(&format!("/operator/orgs/{id}")).await.status, 404);
-    let r = app.post_form(&format!("/orgs/{slug}"), &format!("/operator/orgs/{id}/live"), &[("name", "Acme")]).await;
+    let r = app
+        .post_form(
+            &format!("/orgs/{slug}"),
+            &format!("/operator/orgs/{id}/live"),
+            &[("name", "Acme")],
+        )
+        .await;
     assert_eq!(r.status, 404);
-    assert_eq!(app.audit_count("organization.went_live", "denied"), 1, "the attempt is audited");
-    assert!(!app.get(&format!("/orgs/{slug}")).await.body.contains("Operator console"));
+    assert_eq!(
+        app.audit_count("organization.went_live", "denied"),
+        1,
+        "the attempt is audited"
+    );
+    assert!(
+        !app.get(&format!("/orgs/{slug}"))
+            .await
+            .body
+            .contains("Operator console")
+    );
 
     let oscar = operator(&app).await;
     for i in 0..3 {
         let c = client(&app.address);
-        app.sign_up(&c, "Someone", &format!("s{i}@example.com")).await;
+        app.sign_up(&c, "Someone", &format!("s{i}@example.com"))
+            .await;
     }
     let list = app.get_with(&oscar, "/operator?q=acm").await;
     assert_eq!(list.status, 200);
     assert!(list.body.contains("1 organization"));
-    assert!(list.body.contains(">Acme</a></td><td><span class=\"state state-sandbox\">sandbox</span></td><td>1</td>"), "{}", list.body);
-    assert!(app.get_with(&oscar, "/orgs").await.body.contains("Operator console"), "linked in the navigation");
+    assert!(
+        list.body.contains(
+            ">Acme</a></td><td><span class=\"state state-sandbox\">sandbox</span></td><td>1</td>"
+        ),
+        "{}",
+        list.body
+    );
+    assert!(
+        app.get_with(&oscar, "/orgs")
+            .await
+            .body
+            .contains("Operator console"),
+        "linked in the navigation"
+    );
 }
 
 #[actix_web::test]
@@ -120,11 +234,23 @@ async fn owners_read_filter_page_and_export_the_audit_log() {
     let adam = client(&app.address);
     app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
     add_member(&app, &slug, "adam@example.com", "admin", &[]);
-    assert_eq!(app.get_with(&adam, &format!("/orgs/{slug}/audit")).await.status, 403, "owners only");
-    assert_eq!(app.get_with(&adam, &format!("/orgs/{slug}/audit.csv")).await.status, 403);
+    assert_eq!(
+        app.get_with(&adam, &format!("/orgs/{slug}/audit"))
+            .await
+            .status,
+        403,
+        "owners only"
+    );
+    assert_eq!(
+        app.get_with(&adam, &format!("/orgs/{slug}/audit.csv"))
+            .await
+            .status,
+        403
+    );
 
     let settings = format!("/orgs/{slug}/settings");
-    app.post_form(&settings, &settings, &[("name", "Acme, \"The\" Company")]).await;
+    app.post_form(&settings, &settings, &[("name", "Acme, \"The\" Company")])
+        .await;
     diesel::sql_query(format!(
         "INSERT INTO audit_events (organization_id, organization_name, actor_kind, actor_label, action, target, status, created_at)
          SELECT {id}, 'Acme', 'user', 'bot@example.com', 'config.changed', '=cmd|x' || g, 'successful', now() - interval '3 days'
@@ -136,13 +262,29 @@ async fn owners_read_filter_page_and_export_the_audit_log() {
     let base = format!("/orgs/{slug}/audit");
     let all = app.get(&base).await;
     assert_eq!(all.status, 200);
-    let shown = all.body.split(" events</p>").next().unwrap_or("").rsplit("muted\">").next().unwrap_or("").to_string();
-    assert_eq!(shown, "124", "created, renamed, two refused visits by the admin, 120 seeded");
+    let shown = all
+        .body
+        .split(" events</p>")
+        .next()
+        .unwrap_or("")
+        .rsplit("muted\">")
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(
+        shown, "124",
+        "created, renamed, two refused visits by the admin, 120 seeded"
+    );
     assert!(all.body.contains("Page 1 of 3"));
-    let renamed = app.get(&format!("{base}?action=organization.renamed")).await;
+    let renamed = app
+        .get(&format!("{base}?action=organization.renamed"))
+        .await;
     assert!(renamed.body.contains("1 event"));
     let denied = app.get(&format!("{base}?status=denied")).await;
-    assert!(denied.body.contains("2 events"), "the admin's two refused visits");
+    assert!(
+        denied.body.contains("2 events"),
+        "the admin's two refused visits"
+    );
     let by_user = app.get(&format!("{base}?user=BOT%40example.com")).await;
     assert!(by_user.body.contains("120 events"));
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
@@ -152,12 +294,21 @@ async fn owners_read_filter_page_and_export_the_audit_log() {
     assert_eq!(bad_date.status, 422);
     assert!(bad_date.body.contains("use a date like"));
 
-    let csv = app.get(&format!("/orgs/{slug}/audit.csv?user=bot%40example.com")).await;
+    let csv = app
+        .get(&format!("/orgs/{slug}/audit.csv?user=bot%40example.com"))
+        .await;
     assert_eq!(csv.status, 200);
     let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 121, "header and every filtered event");
     assert!(lines[0].starts_with("id,time,organization_id"));
-    assert!(lines[1].contains(",'=cmd|x"), "formulas defused: {}", lines[1]);
+    assert!(
+        lines[1].contains(",'=cmd|x"),
+        "formulas defused: {}",
+        lines[1]
+    );
     let everything = app.get(&format!("/orgs/{slug}/audit.csv")).await.body;
-    assert!(everything.contains("\"Acme, \"\"The\"\" Company\""), "quotes and commas escaped");
+    assert!(
+        everything.contains("\"Acme, \"\"The\"\" Company\""),
+        "quotes and commas escaped"
+    );
 }

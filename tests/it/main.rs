@@ -2,6 +2,7 @@
 //! SMTP conversation; browser journeys in headless Chromium.
 
 mod accounts;
+mod audit_coverage;
 mod browser;
 mod invitations;
 mod lifecycle;

@@ -129,7 +129,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
 ];
 
 /// Every route the application registers, read from its single route table.
-fn registered_routes() -> BTreeSet<(String, String)> {
+pub fn registered_routes() -> BTreeSet<(String, String)> {
     let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes/mod.rs"))
         .expect("route table");
     let flat: String = table.split_whitespace().collect::<Vec<_>>().join("");

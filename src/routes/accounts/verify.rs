@@ -94,9 +94,27 @@ pub async fn resend(
             .flash(FlashKind::Info, "Your email is already verified.");
         return Ok(see_other("/orgs"));
     }
-    let settings_for_tx = settings.clone();
+    let (settings_for_tx, meta) = (settings.clone(), auth.meta.clone());
     db::run(&pool, move |c| {
-        c.transaction(|c| queue_verification(c, &settings_for_tx, user.id, &user.name, &user.email))
+        c.transaction(|c| -> Result<(), AppError> {
+            queue_verification(c, &settings_for_tx, user.id, &user.name, &user.email)?;
+            audit::record(
+                c,
+                audit::Event {
+                    organization: None,
+                    actor: &Actor::User {
+                        id: user.id,
+                        email: user.email.clone(),
+                    },
+                    action: "user.verification_sent",
+                    target: Some(user.email.clone()),
+                    details: serde_json::json!({}),
+                    status: audit::Status::Successful,
+                    meta: &meta,
+                },
+            )?;
+            Ok(())
+        })
     })
     .await?;
     outbox.wake();
