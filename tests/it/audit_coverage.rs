@@ -86,6 +86,26 @@ async fn step(
         response.status,
         response.body
     );
+    let recorded: Vec<(Option<String>, Option<String>)> = {
+        use gatehouse::db::schema::audit_events::dsl as a;
+        a::audit_events
+            .filter(a::id.gt(before))
+            .select((a::ip, a::user_agent))
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    for (ip, agent) in recorded {
+        assert_eq!(
+            ip.as_deref(),
+            Some("127.0.0.1"),
+            "{what}: the request's IP is recorded"
+        );
+        assert_eq!(
+            agent.as_deref(),
+            Some("gatehouse-tests"),
+            "{what}: the user agent is recorded"
+        );
+    }
     let mut got = events_after(app, before);
     let mut want: Vec<(String, String)> = expected
         .iter()

@@ -375,3 +375,150 @@ async fn an_owner_grants_staging_and_production_and_the_member_feels_exactly_tha
     );
     browser.finish().await;
 }
+
+#[actix_web::test]
+async fn organizations_are_deleted_by_owners_before_go_live_and_by_operators_after() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Olivia Owner", "owner@example.com")
+        .await;
+    let sandbox = app.create_org("Sandbox Co").await;
+    let live = app.create_org("Live Co").await;
+    let oscar = crate::support::client(&app.address);
+    app.sign_up(&oscar, "Oscar Operator", "oscar@example.com")
+        .await;
+    diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let Some(mut browser) =
+        Browser::start("delete before go-live, go-live, operator deletes").await
+    else {
+        return;
+    };
+
+    browser.goto(&app.url("/signin")).await;
+    browser
+        .submit(
+            &[("email", "owner@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser
+        .goto(&app.url(&format!("/orgs/{sandbox}/settings")))
+        .await;
+    browser
+        .click(&format!("a[href=\"/orgs/{sandbox}/delete\"]"))
+        .await;
+    browser
+        .submit(
+            &[("name", "Sandbox Co")],
+            &format!("form[action=\"/orgs/{sandbox}/delete\"] button"),
+        )
+        .await;
+    assert_eq!(browser.path().await, "/orgs");
+    assert!(browser.text().await.contains("Sandbox Co was deleted"));
+    browser.click("form[action=\"/signout\"] button").await;
+
+    browser
+        .submit(
+            &[("email", "oscar@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser.click("a[href=\"/operator\"]").await;
+    browser
+        .submit(&[("q", "live")], "form[action=\"/operator\"] button")
+        .await;
+    let live_id: i64 = {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::organizations::dsl as o;
+        o::organizations
+            .filter(o::slug.eq(&live))
+            .select(o::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    browser
+        .click(&format!("a[href=\"/operator/orgs/{live_id}\"]"))
+        .await;
+    browser
+        .submit(
+            &[("name", "Live Co")],
+            &format!("form[action=\"/operator/orgs/{live_id}/live\"] button"),
+        )
+        .await;
+    assert!(browser.text().await.contains("Live Co is live."));
+    browser.click("form[action=\"/signout\"] button").await;
+
+    browser
+        .submit(
+            &[("email", "owner@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser
+        .goto(&app.url(&format!("/orgs/{live}/settings")))
+        .await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Live organizations can only be deleted by a platform operator")
+    );
+    browser.goto(&app.url(&format!("/orgs/{live}/audit"))).await;
+    let audit = browser.text().await;
+    assert!(audit.contains("organization.went_live") && audit.contains("organization.created"));
+    browser
+        .goto(&app.url(&format!("/orgs/{live}/audit?action=organization.went_live")))
+        .await;
+    assert!(browser.text().await.contains("1 event"));
+    browser.click("form[action=\"/signout\"] button").await;
+
+    browser
+        .submit(
+            &[("email", "oscar@example.com"), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser
+        .goto(&app.url(&format!("/operator/orgs/{live_id}")))
+        .await;
+    browser
+        .submit(
+            &[("name", "Live Co")],
+            &format!("form[action=\"/operator/orgs/{live_id}/delete\"] button"),
+        )
+        .await;
+    assert_eq!(browser.path().await, "/operator");
+    assert!(browser.text().await.contains("Live Co was deleted"));
+
+    let steps: Vec<(String, String, String)> = {
+        use diesel::prelude::*;
+        use gatehouse::db::schema::audit_events::dsl as a;
+        a::audit_events
+            .filter(a::action.like("organization.%"))
+            .order(a::id)
+            .select((
+                a::organization_name.assume_not_null(),
+                a::action,
+                a::actor_kind,
+            ))
+            .load(&mut app.conn())
+            .unwrap()
+    };
+    let steps: Vec<(&str, &str, &str)> = steps
+        .iter()
+        .map(|(o, a, k)| (o.as_str(), a.as_str(), k.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("Sandbox Co", "organization.created", "user"),
+            ("Live Co", "organization.created", "user"),
+            ("Sandbox Co", "organization.deleted", "user"),
+            ("Live Co", "organization.went_live", "operator"),
+            ("Live Co", "organization.deleted", "operator"),
+        ],
+        "the audit log shows each step"
+    );
+    browser.finish().await;
+}

@@ -105,6 +105,7 @@ pub fn client(origin: &str) -> reqwest::Client {
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)
+        .user_agent("gatehouse-tests")
         .timeout(Duration::from_secs(60))
         .build()
         .expect("client")
