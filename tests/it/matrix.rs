@@ -443,3 +443,43 @@ async fn every_route_gives_every_actor_the_expected_outcome() {
         wrong.join("\n")
     );
 }
+
+/// Every page any actor can reach, fetched as served, is valid HTML (Nu Html Checker), beyond
+/// the pages the browser journeys pass through.
+#[actix_web::test]
+async fn every_page_is_valid_html_for_every_actor() {
+    if !crate::support::browser::tools_ready("HTML check of every page") {
+        return;
+    }
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    reset(&app, &f);
+    let visitor = client(&app.address);
+    let mut pages = Vec::new();
+    for (method, route, _) in MATRIX.iter().filter(|(m, _, _)| *m == "GET") {
+        let path = concrete(route, &f);
+        for (i, c) in f.clients.iter().enumerate() {
+            let c = c.clone().unwrap_or_else(|| visitor.clone());
+            let r = c.get(app.url(&path)).send().await.unwrap();
+            let html = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("text/html"));
+            if html {
+                pages.push((
+                    format!("{method} {path} as {}", ACTORS[i]),
+                    r.text().await.unwrap(),
+                ));
+            }
+        }
+    }
+    assert!(pages.len() > 150, "only {} pages fetched", pages.len());
+    let dir = std::env::temp_dir().join(format!("gatehouse-html-{}", std::process::id()));
+    let errors = crate::support::browser::validate_html(&dir, &pages);
+    assert!(
+        errors.is_empty(),
+        "Nu Html Checker errors:\n{}",
+        errors.join("\n")
+    );
+}

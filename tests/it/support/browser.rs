@@ -64,16 +64,7 @@ impl Browser {
     /// Starts a browser, or returns None (after saying so loudly) when the tools are missing.
     /// Under CI=true a missing tool fails the test instead.
     pub async fn start(journey: &str) -> Option<Browser> {
-        let missing = missing();
-        if !missing.is_empty() {
-            let message = format!(
-                "BROWSER TEST SKIPPED: {journey}\n  missing: {}\n  install them to run the browser journeys",
-                missing.join("; ")
-            );
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{message} (CI=true: browser tests must run)");
-            }
-            eprintln!("\n!!!!!!!!!!\n{message}\n!!!!!!!!!!\n");
+        if !tools_ready(journey) {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -283,47 +274,7 @@ impl Browser {
     /// Validates every page seen with the Nu Html Checker (one JVM start for all of them), then
     /// closes the browser.
     pub async fn finish(mut self) {
-        let dir = self.profile.join("pages");
-        std::fs::create_dir_all(&dir).expect("pages dir");
-        let mut files = Vec::new();
-        for (i, (url, html)) in self.pages.iter().enumerate() {
-            let file = dir.join(format!("page-{i:03}.html"));
-            std::fs::write(&file, html).expect("write page");
-            files.push((file, url.clone()));
-        }
-        let output = Command::new("java")
-            .arg("-jar")
-            .arg(vnu_path())
-            .args(["--errors-only", "--format", "json"])
-            .args(files.iter().map(|(f, _)| f))
-            .output()
-            .expect("run the Nu Html Checker");
-        let report: serde_json::Value =
-            serde_json::from_slice(&output.stderr).unwrap_or_else(|_| {
-                serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
-                    panic!("vnu output: {}", String::from_utf8_lossy(&output.stderr))
-                })
-            });
-        let errors: Vec<String> = report["messages"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
-            .map(|m| {
-                let file = m["url"].as_str().unwrap_or_default();
-                let page = files
-                    .iter()
-                    .find(|(f, _)| file.ends_with(&*f.to_string_lossy()))
-                    .map(|(_, u)| u.as_str())
-                    .unwrap_or(file);
-                format!(
-                    "{page}: line {}: {}",
-                    m["lastLine"],
-                    m["message"].as_str().unwrap_or_default()
-                )
-            })
-            .collect();
+        let errors = validate_html(&self.profile.join("pages"), &self.pages);
         assert!(
             errors.is_empty(),
             "Nu Html Checker errors:\n{}",
@@ -336,6 +287,67 @@ impl Browser {
         let _ = std::fs::remove_dir_all(&self.profile);
         self.pages.clear();
     }
+}
+
+/// True when the browser and checkers are installed. Otherwise says loudly what is missing and
+/// returns false, or, under CI=true, fails.
+pub fn tools_ready(what: &str) -> bool {
+    let missing = missing();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "BROWSER/CHECKER TEST SKIPPED: {what}\n  missing: {}\n  install them to run it",
+        missing.join("; ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message} (CI=true: these tests must run)");
+    }
+    eprintln!("\n!!!!!!!!!!\n{message}\n!!!!!!!!!!\n");
+    false
+}
+
+/// Runs the Nu Html Checker once over all the pages (label, HTML); returns its errors.
+pub fn validate_html(dir: &Path, pages: &[(String, String)]) -> Vec<String> {
+    std::fs::create_dir_all(dir).expect("pages dir");
+    let mut files = Vec::new();
+    for (i, (label, html)) in pages.iter().enumerate() {
+        let file = dir.join(format!("page-{i:03}.html"));
+        std::fs::write(&file, html).expect("write page");
+        files.push((file, label.clone()));
+    }
+    let output = Command::new("java")
+        .arg("-jar")
+        .arg(vnu_path())
+        .args(["--errors-only", "--format", "json"])
+        .args(files.iter().map(|(f, _)| f))
+        .output()
+        .expect("run the Nu Html Checker");
+    let report: serde_json::Value = serde_json::from_slice(&output.stderr).unwrap_or_else(|_| {
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("vnu output: {}", String::from_utf8_lossy(&output.stderr)))
+    });
+    let _ = std::fs::remove_dir_all(dir);
+    report["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
+        .map(|m| {
+            let file = m["url"].as_str().unwrap_or_default();
+            let page = files
+                .iter()
+                .find(|(f, _)| file.ends_with(&*f.to_string_lossy()))
+                .map(|(_, u)| u.as_str())
+                .unwrap_or(file);
+            format!(
+                "{page}: line {}: {}",
+                m["lastLine"],
+                m["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 impl Drop for Browser {
