@@ -1,6 +1,7 @@
 //! Gatehouse: a self-hosted dashboard where a company manages its organization, its members and
 //! who may enter each of its environments.
 
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod authz;

@@ -156,9 +156,7 @@ pub fn run(
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .app_data(web::FormConfig::default().limit(64 * 1024))
             .configure(routes::config)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(AppError::NotFound)
-            }))
+            .default_service(web::to(not_found))
     })
     .listen(listener)?;
     if let Some(n) = workers {
@@ -171,6 +169,17 @@ pub fn run(
 /// chosen for the process.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Unknown paths: a rendered 404 page, or a JSON error under /api.
+async fn not_found(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, actix_web::Error> {
+    Err(if req.path().starts_with("/api/") {
+        crate::api::ApiError::not_found().into()
+    } else {
+        AppError::NotFound.into()
+    })
 }
 
 fn security_headers() -> DefaultHeaders {

@@ -1,6 +1,7 @@
 //! Database access: the connection pool, the embedded migrations, the one way handlers run
 //! database work (`run`, on the blocking pool), and one module per aggregate.
 
+pub mod api_keys;
 pub mod assets;
 pub mod audit;
 pub mod invitations;

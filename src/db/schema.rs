@@ -137,6 +137,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    personal_api_keys (id) {
+        id -> Int8,
+        user_id -> Int8,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     sessions (key_hash) {
         key_hash -> Bytea,
         user_id -> Nullable<Int8>,
@@ -181,6 +194,7 @@ diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(invitations -> email_outbox (outbox_id));
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(personal_api_keys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -194,6 +208,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     memberships,
     organizations,
+    personal_api_keys,
     sessions,
     sign_in_failures,
     sign_in_locks,

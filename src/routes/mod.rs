@@ -62,6 +62,15 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             "/account/password",
             web::post().to(accounts::password::change_post),
         )
+        .route("/account/api-keys", web::get().to(accounts::api_keys::list))
+        .route(
+            "/account/api-keys",
+            web::post().to(accounts::api_keys::create),
+        )
+        .route(
+            "/account/api-keys/{id}/revoke",
+            web::post().to(accounts::api_keys::revoke),
+        )
         .route("/orgs", web::get().to(orgs::list::get))
         .route("/orgs/new", web::get().to(orgs::new::get))
         .route("/orgs/new", web::post().to(orgs::new::post))
@@ -190,6 +199,18 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .route(
             "/invitations/{token}/switch",
             web::post().to(invitations::switch_account),
+        )
+        .route(
+            "/api/v1/openapi.json",
+            web::get().to(crate::api::openapi::get),
+        )
+        .route(
+            "/api/v1/organizations",
+            web::get().to(crate::api::organizations),
+        )
+        .route(
+            "/api/v1/organizations/{id}/environments",
+            web::get().to(crate::api::environments),
         )
         .route("/dev/mailbox", web::get().to(mailbox::list))
         .route("/dev/mailbox/{id}", web::get().to(mailbox::show));

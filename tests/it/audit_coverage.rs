@@ -36,6 +36,8 @@ const COVERED: &[&str] = &[
     "/invitations/{token}/decline",
     "/invitations/{token}/signup",
     "/invitations/{token}/switch",
+    "/account/api-keys",
+    "/account/api-keys/{id}/revoke",
     "/operator/orgs/{id}/live",
     "/operator/orgs/{id}/delete",
 ];
@@ -215,6 +217,30 @@ async fn every_state_change_appends_exactly_its_audit_events() {
                 ("current_password", new_password),
                 ("new_password", PASSWORD),
             ],
+        ),
+    )
+    .await;
+
+    step(
+        &app,
+        "create a personal API key",
+        &[("api_key.created", "successful")],
+        app.post_form(
+            "/account/api-keys",
+            "/account/api-keys",
+            &[("name", "script")],
+        ),
+    )
+    .await;
+    let personal = id_of(&app, "SELECT id FROM personal_api_keys LIMIT 1");
+    step(
+        &app,
+        "revoke a personal API key",
+        &[("api_key.revoked", "successful")],
+        app.post_form(
+            "/account/api-keys",
+            &format!("/account/api-keys/{personal}/revoke"),
+            &[],
         ),
     )
     .await;

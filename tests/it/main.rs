@@ -2,6 +2,7 @@
 //! SMTP conversation; browser journeys in headless Chromium.
 
 mod accounts;
+mod api;
 mod audit_coverage;
 mod browser;
 mod invitations;

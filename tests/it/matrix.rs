@@ -1,8 +1,9 @@
 //! The authorization matrix: every route (pages and form posts) × every kind of actor, with the
 //! outcome each must get. The test fails when the application has a route with no row here.
 //!
-//! Outcomes: `A` allowed (anything but the three below: the page, a redirect elsewhere, or a
-//! form sent back with errors), `S` sent to sign in, `F` forbidden (403), `N` not found (404).
+//! Outcomes: `A` allowed (anything but the four below: the page, a redirect elsewhere, or a
+//! form sent back with errors), `S` sent to sign in, `F` forbidden (403), `N` not found (404),
+//! `U` unauthorized (401: the API takes bearer keys, never the session cookie).
 
 use std::collections::BTreeSet;
 
@@ -124,6 +125,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/operator/orgs/{id}/live", "SNNNNNNNA"),
     ("POST", "/operator/orgs/{id}/delete", "SNNNNNNNA"),
     ("GET", "/operator/audit.csv", "SNNNNNNNA"),
+    ("GET", "/account/api-keys", "SAAAAAAAA"),
+    ("POST", "/account/api-keys", "SAAAAAAAA"),
+    ("POST", "/account/api-keys/{id}/revoke", "SNNNNNNAN"),
+    ("GET", "/api/v1/openapi.json", "AAAAAAAAA"),
+    ("GET", "/api/v1/organizations", "UUUUUUUUU"),
+    (
+        "GET",
+        "/api/v1/organizations/{id}/environments",
+        "UUUUUUUUU",
+    ),
     ("GET", "/dev/mailbox", "NNNNNNNNN"),
     ("GET", "/dev/mailbox/{id}", "NNNNNNNNN"),
 ];
@@ -174,6 +185,7 @@ fn every_route_has_a_row_in_the_matrix() {
 struct Fixture {
     slug: String,
     org_id: i64,
+    personal_key: i64,
     target: i64,
     invitation: i64,
     config: i64,
@@ -285,9 +297,20 @@ async fn fixture(app: &TestApp) -> Fixture {
         .select(gatehouse::db::schema::organizations::id)
         .first(&mut conn)
         .unwrap();
+    diesel::sql_query(
+        "INSERT INTO personal_api_keys (user_id, name, prefix, key_hash)
+         SELECT id, 'owner key', 'ghp_xxxxxx', sha256('owner key'::bytea) FROM users WHERE email = 'owner@example.com'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let personal_key: i64 = gatehouse::db::schema::personal_api_keys::table
+        .select(gatehouse::db::schema::personal_api_keys::id)
+        .first(&mut conn)
+        .unwrap();
     Fixture {
         slug,
         org_id,
+        personal_key,
         target,
         invitation,
         config,
@@ -355,11 +378,18 @@ fn reset(app: &TestApp, f: &Fixture) {
     diesel::sql_query("UPDATE environment_api_keys SET revoked_at = NULL")
         .execute(&mut conn)
         .unwrap();
+    diesel::sql_query("UPDATE personal_api_keys SET revoked_at = NULL")
+        .execute(&mut conn)
+        .unwrap();
 }
 
 fn concrete(path: &str, f: &Fixture) -> String {
-    let id = if path.starts_with("/operator/orgs/{id}") {
+    let id = if path.starts_with("/operator/orgs/{id}")
+        || path.starts_with("/api/v1/organizations/{id}")
+    {
         f.org_id
+    } else if path.starts_with("/account/api-keys/{id}") {
+        f.personal_key
     } else if path.contains("/invitations/{id}") {
         f.invitation
     } else if path.contains("/keys/{id}") {
@@ -384,6 +414,7 @@ fn concrete(path: &str, f: &Fixture) -> String {
 fn outcome(status: u16, location: Option<&str>) -> char {
     match (status, location) {
         (303, Some(l)) if l.starts_with("/signin?next=") => 'S',
+        (401, _) => 'U',
         (403, _) => 'F',
         (404, _) => 'N',
         _ => 'A',

@@ -1,0 +1,251 @@
+//! The Platform API: JSON over `Authorization: Bearer` personal API keys, through the same
+//! database functions and permission table as the pages. Responses are wrapped as
+//! `{"meta": {"version": ...}, "payload": ...}`; errors are `{"error": {"code", "message"}}`.
+
+pub mod openapi;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::authz::{self, OrgPermission};
+use crate::db::orgs::Access;
+use crate::db::schema::organizations;
+use crate::db::users::User;
+use crate::db::{self, PgPool};
+use crate::error::AppError;
+
+pub const VERSION: &str = "1";
+
+/// An API error with a stable code.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Send a valid personal API key as 'Authorization: Bearer KEY'.",
+        )
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "There is nothing here, or you do not have access to it.",
+        )
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound => ApiError::not_found(),
+            AppError::Forbidden => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Your role does not allow this.",
+            ),
+            AppError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
+            AppError::Csrf | AppError::SignInRequired(_) => ApiError::unauthorized(),
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "API request failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "The server could not complete this request.",
+                )
+            }
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response
+            .json(serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
+    }
+}
+
+/// A successful answer in the envelope.
+pub fn envelope(payload: impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .json(serde_json::json!({ "meta": { "version": VERSION }, "payload": payload }))
+}
+
+/// The user a valid personal API key acts for, read from the database on every request.
+pub struct Caller {
+    pub user: User,
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|k| k.trim().to_string());
+        let pool = req.app_data::<web::Data<PgPool>>().cloned();
+        Box::pin(async move {
+            let (Some(key), Some(pool)) = (key, pool) else {
+                return Err(ApiError::unauthorized());
+            };
+            match db::run(&pool, move |c| db::api_keys::authenticate(c, &key)).await? {
+                Some((user, _key_id)) => Ok(Caller { user }),
+                None => Err(ApiError::unauthorized()),
+            }
+        })
+    }
+}
+
+/// The API's side of the one permission check: membership read afresh, 404 for non-members,
+/// 403 for a missing permission.
+pub async fn require_org(
+    pool: &PgPool,
+    caller: &Caller,
+    org_id: i64,
+    permission: OrgPermission,
+) -> Result<Access, ApiError> {
+    let user_id = caller.user.id;
+    let access = db::run(
+        pool,
+        move |c| -> Result<Option<Access>, diesel::result::Error> {
+            let slug: Option<String> = organizations::table
+                .find(org_id)
+                .select(organizations::slug)
+                .first(c)
+                .optional()?;
+            match slug {
+                Some(slug) => db::orgs::access(c, user_id, &slug),
+                None => Ok(None),
+            }
+        },
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    if !authz::org_can(access.role, permission) {
+        return Err(AppError::Forbidden.into());
+    }
+    Ok(access)
+}
+
+#[derive(Serialize)]
+struct OrganizationOut {
+    id: i64,
+    name: String,
+    slug: String,
+    status: String,
+    role: String,
+}
+
+/// GET /api/v1/organizations: the caller's organizations with their role.
+pub async fn organizations(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = caller.user.id;
+    let rows = db::run(&pool, move |c| -> Result<_, diesel::result::Error> {
+        use crate::db::schema::memberships;
+        organizations::table
+            .inner_join(memberships::table)
+            .filter(memberships::user_id.eq(user_id))
+            .order((organizations::name.asc(), organizations::id.asc()))
+            .select((
+                organizations::id,
+                organizations::name,
+                organizations::slug,
+                organizations::status,
+                memberships::role,
+            ))
+            .load::<(i64, String, String, String, String)>(c)
+    })
+    .await?;
+    Ok(envelope(
+        rows.into_iter()
+            .map(|(id, name, slug, status, role)| OrganizationOut {
+                id,
+                name,
+                slug,
+                status,
+                role,
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Serialize)]
+struct EnvironmentOut {
+    id: i64,
+    kind: &'static str,
+    role: &'static str,
+}
+
+/// GET /api/v1/organizations/{id}/environments: the environments the caller can enter.
+pub async fn environments(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    org_id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let access = require_org(
+        &pool,
+        &caller,
+        org_id.into_inner(),
+        OrgPermission::ViewOrganization,
+    )
+    .await?;
+    let envs: Vec<EnvironmentOut> = access
+        .environments
+        .iter()
+        .filter_map(|e| {
+            Some(EnvironmentOut {
+                id: e.id,
+                kind: e.kind.as_str(),
+                role: e.role?.as_str(),
+            })
+        })
+        .collect();
+    Ok(envelope(envs))
+}
+
+/// Unknown paths under /api answer in JSON too.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found()
+}

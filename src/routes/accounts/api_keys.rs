@@ -1,0 +1,133 @@
+//! Personal API keys for the Platform API: create with a name (the key is shown once), list with
+//! prefix, created and last used, revoke.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::signin::NoFields;
+use crate::auth::Auth;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::session::FlashKind;
+use crate::config::Settings;
+use crate::db::api_keys::PersonalKey;
+use crate::db::{self, PgPool};
+use crate::error::AppError;
+use crate::routes::layout::{FieldErrors, Layout};
+use crate::routes::{render, see_other};
+
+#[derive(Template)]
+#[template(path = "auth/api_keys.html")]
+struct KeysPage {
+    layout: Layout,
+    keys: Vec<PersonalKey>,
+    new_key: Option<String>,
+    name: String,
+    errors: FieldErrors,
+}
+
+async fn page(
+    pool: &PgPool,
+    settings: &Settings,
+    auth: &Auth,
+    status: StatusCode,
+    new_key: Option<String>,
+    name: String,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let user_id = auth.require_user()?.id;
+    let keys = db::run(pool, move |c| db::api_keys::list(c, user_id)).await?;
+    let layout = Layout::load(pool, settings, auth, "API keys").await?;
+    render(
+        status,
+        &KeysPage {
+            layout,
+            keys,
+            new_key,
+            name,
+            errors,
+        },
+    )
+}
+
+pub async fn list(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+) -> Result<HttpResponse, AppError> {
+    page(
+        &pool,
+        &settings,
+        &auth,
+        StatusCode::OK,
+        None,
+        String::new(),
+        FieldErrors::default(),
+    )
+    .await
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct KeyForm {
+    pub name: String,
+}
+
+pub async fn create(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    auth: Auth,
+    CsrfForm(form): CsrfForm<KeyForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = auth.require_user()?.clone();
+    let name = form.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "name",
+            "Name the key (1 to 100 characters) so you can tell it apart later.",
+        );
+        return page(
+            &pool,
+            &settings,
+            &auth,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            form.name,
+            errors,
+        )
+        .await;
+    }
+    let meta = auth.meta.clone();
+    let key = db::run(&pool, move |c| db::api_keys::create(c, &user, &name, &meta)).await?;
+    page(
+        &pool,
+        &settings,
+        &auth,
+        StatusCode::OK,
+        Some(key),
+        String::new(),
+        FieldErrors::default(),
+    )
+    .await
+}
+
+pub async fn revoke(
+    pool: web::Data<PgPool>,
+    auth: Auth,
+    id: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let user = auth.require_user()?.clone();
+    let (meta, id) = (auth.meta.clone(), id.into_inner());
+    let revoked = db::run(&pool, move |c| db::api_keys::revoke(c, &user, id, &meta)).await?;
+    if !revoked {
+        return Err(AppError::NotFound);
+    }
+    auth.session.flash(
+        FlashKind::Success,
+        "The key was revoked; it stops working at once.",
+    );
+    Ok(see_other("/account/api-keys"))
+}

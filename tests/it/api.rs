@@ -1,0 +1,284 @@
+//! The Platform API (first part): personal API keys, bearer authentication, the organizations
+//! and environments endpoints, JSON errors, and the OpenAPI document against the server.
+
+use diesel::prelude::*;
+use serde_json::Value;
+
+use crate::support::{TestApp, add_member, client, spawn_app};
+
+async fn create_key(app: &TestApp, c: &reqwest::Client, name: &str) -> String {
+    let r = app
+        .post_form_with(
+            c,
+            "/account/api-keys",
+            "/account/api-keys",
+            &[("name", name)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+        .split("<code class=\"revealed\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn api(app: &TestApp, key: Option<&str>, path: &str) -> (u16, Value) {
+    let mut req = reqwest::Client::new().get(app.url(path));
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[actix_web::test]
+async fn personal_keys_are_shown_once_stored_hashed_and_revocable() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let key = create_key(&app, &app.client, "laptop script").await;
+    assert!(key.starts_with("ghp_") && key.len() > 40);
+    let page = app.get("/account/api-keys").await.body;
+    assert!(!page.contains(&key), "shown once");
+    assert!(
+        page.contains(&key[..10]) && page.contains("never"),
+        "prefix and last use listed"
+    );
+    let stored: Vec<u8> = gatehouse::db::schema::personal_api_keys::table
+        .select(gatehouse::db::schema::personal_api_keys::key_hash)
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(stored, gatehouse::db::tokens::hash(&key));
+
+    let (status, body) = api(&app, Some(&key), "/api/v1/organizations").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["meta"]["version"], "1");
+    assert!(
+        !app.get("/account/api-keys").await.body.contains("never"),
+        "last use recorded"
+    );
+
+    let id: i64 = gatehouse::db::schema::personal_api_keys::table
+        .select(gatehouse::db::schema::personal_api_keys::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let r = app
+        .post_form(
+            "/account/api-keys",
+            &format!("/account/api-keys/{id}/revoke"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let (status, body) = api(&app, Some(&key), "/api/v1/organizations").await;
+    assert_eq!(status, 401, "a revoked key stops working at once");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let empty = app
+        .post_form("/account/api-keys", "/account/api-keys", &[("name", " ")])
+        .await;
+    assert_eq!(empty.status, 422);
+}
+
+#[actix_web::test]
+async fn requests_without_a_valid_key_get_a_json_401() {
+    let app = spawn_app().await;
+    for key in [None, Some("ghp_not-a-key")] {
+        let (status, body) = api(&app, key, "/api/v1/organizations").await;
+        assert_eq!(status, 401);
+        assert_eq!(body["error"]["code"], "unauthorized");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Bearer")
+        );
+    }
+    let (status, body) = api(&app, None, "/api/v1/nowhere").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[actix_web::test]
+async fn keys_act_as_their_user_with_access_read_on_every_request() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let org: i64 = {
+        use gatehouse::db::schema::organizations::dsl as o;
+        o::organizations
+            .filter(o::slug.eq(&slug))
+            .select(o::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(
+        &app,
+        &slug,
+        "mia@example.com",
+        "member",
+        &[("production", "viewer")],
+    );
+    let key = create_key(&app, &mia, "mia's script").await;
+
+    let (status, body) = api(&app, Some(&key), "/api/v1/organizations").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["payload"][0]["slug"], slug.as_str());
+    assert_eq!(body["payload"][0]["role"], "member");
+    let (status, body) = api(
+        &app,
+        Some(&key),
+        &format!("/api/v1/organizations/{org}/environments"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["payload"].as_array().unwrap().len(),
+        1,
+        "only environments the caller can enter"
+    );
+    assert_eq!(body["payload"][0]["kind"], "production");
+    assert_eq!(body["payload"][0]["role"], "viewer");
+
+    let view = format!(
+        "/orgs/{slug}/access/users/{}",
+        app.user_id("mia@example.com")
+    );
+    app.post_form(&view, &format!("{view}/remove"), &[]).await;
+    let (status, body) = api(
+        &app,
+        Some(&key),
+        &format!("/api/v1/organizations/{org}/environments"),
+    )
+    .await;
+    assert_eq!(status, 404, "removal limits the key on its next request");
+    assert_eq!(body["error"]["code"], "not_found");
+    let (_, body) = api(&app, Some(&key), "/api/v1/organizations").await;
+    assert_eq!(body["payload"].as_array().unwrap().len(), 0);
+}
+
+/// Checks a JSON value against the subset of JSON Schema the document uses.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return conforms(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    if let Some(options) = schema["enum"].as_array() {
+        return if options.contains(value) {
+            Ok(())
+        } else {
+            Err(format!("{at}: {value} is not one of {options:?}"))
+        };
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            let object = value.as_object().ok_or(format!("{at}: not an object"))?;
+            for required in schema["required"].as_array().into_iter().flatten() {
+                let key = required.as_str().unwrap_or_default();
+                if !object.contains_key(key) {
+                    return Err(format!("{at}: missing {key}"));
+                }
+            }
+            for (key, sub) in schema["properties"].as_object().into_iter().flatten() {
+                if let Some(v) = object.get(key) {
+                    conforms(doc, sub, v, &format!("{at}.{key}"))?;
+                }
+            }
+            Ok(())
+        }
+        Some("array") => value
+            .as_array()
+            .ok_or(format!("{at}: not an array"))?
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| conforms(doc, &schema["items"], v, &format!("{at}[{i}]"))),
+        Some("string") => value
+            .as_str()
+            .map(|_| ())
+            .ok_or(format!("{at}: not a string")),
+        Some("integer") => value
+            .as_i64()
+            .map(|_| ())
+            .ok_or(format!("{at}: not an integer")),
+        _ => Ok(()),
+    }
+}
+
+#[actix_web::test]
+async fn the_openapi_document_matches_the_server() {
+    let app = spawn_app().await;
+    let doc: Value = serde_json::from_str(
+        &reqwest::get(app.url("/api/v1/openapi.json"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: std::collections::BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let implemented: std::collections::BTreeSet<(String, String)> =
+        crate::matrix::registered_routes()
+            .into_iter()
+            .filter(|(_, p)| p.starts_with("/api/v1/") && p != "/api/v1/openapi.json")
+            .collect();
+    assert_eq!(
+        documented, implemented,
+        "documented routes and implemented routes differ"
+    );
+
+    // Real responses against the document's schemas.
+    let slug = app.owner_with_org().await;
+    let key = create_key(&app, &app.client, "checker").await;
+    let org: i64 = {
+        use gatehouse::db::schema::organizations::dsl as o;
+        o::organizations
+            .filter(o::slug.eq(&slug))
+            .select(o::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    for (path, documented_path, status) in [
+        (
+            "/api/v1/organizations".to_string(),
+            "/api/v1/organizations",
+            200,
+        ),
+        (
+            format!("/api/v1/organizations/{org}/environments"),
+            "/api/v1/organizations/{id}/environments",
+            200,
+        ),
+        (
+            "/api/v1/organizations/999999/environments".to_string(),
+            "/api/v1/organizations/{id}/environments",
+            404,
+        ),
+    ] {
+        let (got, body) = api(&app, Some(&key), &path).await;
+        assert_eq!(got, status, "{path}");
+        let schema = &doc["paths"][documented_path]["get"]["responses"][status.to_string()]["content"]
+            ["application/json"]["schema"];
+        assert!(!schema.is_null(), "{path}: {status} is documented");
+        conforms(&doc, schema, &body, "$").unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+    let (got, body) = api(&app, None, "/api/v1/organizations").await;
+    assert_eq!(got, 401);
+    conforms(&doc, &doc["components"]["schemas"]["Error"], &body, "$").unwrap();
+}
