@@ -3,6 +3,7 @@
 //! `{"meta": {"version": ...}, "payload": ...}`; errors are `{"error": {"code", "message"}}`.
 
 pub mod openapi;
+pub mod reads;
 
 use std::future::Future;
 use std::pin::Pin;

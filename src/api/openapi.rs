@@ -16,7 +16,32 @@ fn envelope_of(payload: Value) -> Value {
 
 fn errors() -> Value {
     let error = json!({ "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
-    json!({ "401": error, "403": error, "404": error })
+    json!({ "401": error, "403": error, "404": error, "422": error })
+}
+
+fn page_of(item: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["items", "page", "count", "total"],
+        "properties": {
+            "items": { "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } },
+            "page": { "type": "integer" },
+            "count": { "type": "integer" },
+            "total": { "type": "integer" }
+        }
+    })
+}
+
+fn paged_get(operation: &str, summary: &str, item: &str, extra_parameters: Vec<Value>) -> Value {
+    let mut responses = errors();
+    responses["200"] = json!({ "description": summary, "content": { "application/json": { "schema": envelope_of(page_of(item)) } } });
+    let mut parameters = vec![
+        json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }),
+        json!({ "name": "_page", "in": "query", "schema": { "type": "integer", "minimum": 1 } }),
+        json!({ "name": "_count", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 50 } }),
+    ];
+    parameters.extend(extra_parameters);
+    json!({ "get": { "operationId": operation, "summary": summary, "parameters": parameters, "responses": responses } })
 }
 
 pub fn document() -> Value {
@@ -38,6 +63,15 @@ pub fn document() -> Value {
             "/api/v1/organizations": {
                 "get": { "operationId": "listOrganizations", "summary": "Organizations the caller belongs to", "responses": get_orgs_responses }
             },
+            "/api/v1/organizations/{id}/role-assignment": paged_get("listRoleAssignments", "Members with their organization and environment roles (owners and admins)", "Assignment", vec![]),
+            "/api/v1/organizations/{id}/invitations": paged_get("listInvitations", "Invitations, newest first (owners and admins)", "Invitation", vec![]),
+            "/api/v1/organizations/{id}/audit-events": paged_get("listAuditEvents", "Audit events, newest first (owners)", "AuditEvent", vec![
+                json!({ "name": "userId", "in": "query", "schema": { "type": "integer" } }),
+                json!({ "name": "startDateTime", "in": "query", "schema": { "type": "string", "format": "date-time" } }),
+                json!({ "name": "stopDateTime", "in": "query", "schema": { "type": "string", "format": "date-time" } }),
+                json!({ "name": "status", "in": "query", "schema": { "enum": ["attempted", "successful", "denied"] } }),
+                json!({ "name": "actionType[]", "in": "query", "schema": { "type": "array", "items": { "type": "string" } }, "style": "form", "explode": true }),
+            ]),
             "/api/v1/organizations/{id}/environments": {
                 "get": {
                     "operationId": "listEnvironments",
@@ -64,6 +98,43 @@ pub fn document() -> Value {
                         "slug": { "type": "string" },
                         "status": { "enum": ["sandbox", "live"] },
                         "role": { "enum": ["owner", "admin", "member"] }
+                    }
+                },
+                "Assignment": {
+                    "type": "object",
+                    "required": ["userId", "name", "email", "role", "environments"],
+                    "properties": {
+                        "userId": { "type": "integer" },
+                        "name": { "type": "string" },
+                        "email": { "type": "string" },
+                        "role": { "enum": ["owner", "admin", "member"] },
+                        "environments": { "type": "object" }
+                    }
+                },
+                "Invitation": {
+                    "type": "object",
+                    "required": ["id", "email", "role", "state", "delivery", "environments", "expiresAt"],
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "email": { "type": "string" },
+                        "role": { "enum": ["admin", "member"] },
+                        "state": { "enum": ["pending", "accepted", "declined", "revoked", "expired"] },
+                        "delivery": { "enum": ["queued", "sent", "failed"] },
+                        "environments": { "type": "object" },
+                        "expiresAt": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "AuditEvent": {
+                    "type": "object",
+                    "required": ["id", "time", "actorKind", "actor", "action", "status", "details"],
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "time": { "type": "string", "format": "date-time" },
+                        "actorKind": { "enum": ["visitor", "user", "api_key", "operator", "system"] },
+                        "actor": { "type": "string" },
+                        "action": { "type": "string" },
+                        "status": { "enum": ["attempted", "successful", "denied"] },
+                        "details": { "type": "object" }
                     }
                 },
                 "Environment": {

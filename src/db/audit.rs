@@ -56,6 +56,10 @@ pub struct Filter {
     /// Exclusive.
     pub until: Option<DateTime<Utc>>,
     pub status: Option<String>,
+    /// The acting user's id (the API's `userId`).
+    pub actor_user_id: Option<i64>,
+    /// Any of these actions (the API's `actionType[]`).
+    pub actions: Vec<String>,
 }
 
 fn filtered(filter: &Filter) -> audit_events::BoxedQuery<'static, diesel::pg::Pg> {
@@ -76,6 +80,12 @@ fn filtered(filter: &Filter) -> audit_events::BoxedQuery<'static, diesel::pg::Pg
     }
     if let Some(status) = &filter.status {
         q = q.filter(audit_events::status.eq(status.clone()));
+    }
+    if let Some(user) = filter.actor_user_id {
+        q = q.filter(audit_events::actor_user_id.eq(user));
+    }
+    if !filter.actions.is_empty() {
+        q = q.filter(audit_events::action.eq_any(filter.actions.clone()));
     }
     q
 }

@@ -53,6 +53,7 @@ impl AuditQuery {
             until: day(&self.to, "To")?.map(|d| d + chrono::Duration::days(1)),
             status: nonempty(&self.status)
                 .filter(|s| ["attempted", "successful", "denied"].contains(&s.as_str())),
+            ..Filter::default()
         })
     }
 

@@ -212,6 +212,18 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             "/api/v1/organizations/{id}/environments",
             web::get().to(crate::api::environments),
         )
+        .route(
+            "/api/v1/organizations/{id}/role-assignment",
+            web::get().to(crate::api::reads::role_assignments),
+        )
+        .route(
+            "/api/v1/organizations/{id}/invitations",
+            web::get().to(crate::api::reads::invitations),
+        )
+        .route(
+            "/api/v1/organizations/{id}/audit-events",
+            web::get().to(crate::api::reads::audit_events),
+        )
         .route("/dev/mailbox", web::get().to(mailbox::list))
         .route("/dev/mailbox/{id}", web::get().to(mailbox::show));
 }

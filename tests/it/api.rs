@@ -256,6 +256,26 @@ async fn the_openapi_document_matches_the_server() {
     };
     for (path, documented_path, status) in [
         (
+            format!("/api/v1/organizations/{org}/role-assignment"),
+            "/api/v1/organizations/{id}/role-assignment",
+            200,
+        ),
+        (
+            format!("/api/v1/organizations/{org}/invitations"),
+            "/api/v1/organizations/{id}/invitations",
+            200,
+        ),
+        (
+            format!("/api/v1/organizations/{org}/audit-events?_count=5"),
+            "/api/v1/organizations/{id}/audit-events",
+            200,
+        ),
+        (
+            format!("/api/v1/organizations/{org}/audit-events?_count=51"),
+            "/api/v1/organizations/{id}/audit-events",
+            422,
+        ),
+        (
             "/api/v1/organizations".to_string(),
             "/api/v1/organizations",
             200,
@@ -281,4 +301,122 @@ async fn the_openapi_document_matches_the_server() {
     let (got, body) = api(&app, None, "/api/v1/organizations").await;
     assert_eq!(got, 401);
     conforms(&doc, &doc["components"]["schemas"]["Error"], &body, "$").unwrap();
+}
+
+#[actix_web::test]
+async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let org: i64 = {
+        use gatehouse::db::schema::organizations::dsl as o;
+        o::organizations
+            .filter(o::slug.eq(&slug))
+            .select(o::id)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    app.invite(
+        &app.client,
+        &slug,
+        "pat@example.com",
+        &[("staging", "viewer")],
+    )
+    .await;
+    let owner_key = create_key(&app, &app.client, "owner").await;
+    let adam = client(&app.address);
+    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    add_member(
+        &app,
+        &slug,
+        "adam@example.com",
+        "admin",
+        &[("staging", "support")],
+    );
+    let admin_key = create_key(&app, &adam, "admin").await;
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let member_key = create_key(&app, &mia, "member").await;
+
+    let assignments = format!("/api/v1/organizations/{org}/role-assignment");
+    let (status, body) = api(&app, Some(&admin_key), &assignments).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["payload"]["total"], 3);
+    let adam_row = body["payload"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "adam@example.com")
+        .unwrap()
+        .clone();
+    assert_eq!(adam_row["role"], "admin");
+    assert_eq!(adam_row["environments"]["staging"], "support");
+    assert_eq!(
+        adam_row["environments"]["production"],
+        serde_json::Value::Null
+    );
+    let (status, body) = api(&app, Some(&member_key), &assignments).await;
+    assert_eq!(status, 403, "members cannot");
+    assert_eq!(body["error"]["code"], "forbidden");
+
+    let (status, body) = api(
+        &app,
+        Some(&admin_key),
+        &format!("/api/v1/organizations/{org}/invitations"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["payload"]["items"][0]["email"], "pat@example.com");
+    assert_eq!(body["payload"]["items"][0]["state"], "pending");
+
+    let events = format!("/api/v1/organizations/{org}/audit-events");
+    assert_eq!(
+        api(&app, Some(&admin_key), &events).await.0,
+        403,
+        "owners only"
+    );
+    let (status, body) = api(
+        &app,
+        Some(&owner_key),
+        &format!("{events}?actionType[]=invitation.created&actionType[]=organization.created"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["payload"]["total"], 2);
+    let owner_id = app.user_id("owner@example.com");
+    let (_, body) = api(
+        &app,
+        Some(&owner_key),
+        &format!("{events}?userId={owner_id}&status=successful&_count=1&_page=2"),
+    )
+    .await;
+    assert_eq!(body["payload"]["items"].as_array().unwrap().len(), 1);
+    assert_eq!(body["payload"]["count"], 1);
+    assert_eq!(body["payload"]["page"], 2);
+    let (_, body) = api(
+        &app,
+        Some(&owner_key),
+        &format!("{events}?startDateTime=2999-01-01T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(body["payload"]["total"], 0);
+    for bad in [
+        "_count=0",
+        "_count=51",
+        "_page=0",
+        "status=maybe",
+        "userId=me",
+        "startDateTime=yesterday",
+    ] {
+        let (status, body) = api(&app, Some(&owner_key), &format!("{events}?{bad}")).await;
+        assert_eq!(status, 422, "{bad}");
+        assert_eq!(body["error"]["code"], "invalid_parameter");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(bad.split('=').next().unwrap()),
+            "the field is named: {body}"
+        );
+    }
 }

@@ -135,6 +135,17 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/organizations/{id}/environments",
         "UUUUUUUUU",
     ),
+    (
+        "GET",
+        "/api/v1/organizations/{id}/role-assignment",
+        "UUUUUUUUU",
+    ),
+    ("GET", "/api/v1/organizations/{id}/invitations", "UUUUUUUUU"),
+    (
+        "GET",
+        "/api/v1/organizations/{id}/audit-events",
+        "UUUUUUUUU",
+    ),
     ("GET", "/dev/mailbox", "NNNNNNNNN"),
     ("GET", "/dev/mailbox/{id}", "NNNNNNNNN"),
 ];
