@@ -35,6 +35,12 @@ pub enum Actor {
         id: i64,
         email: String,
     },
+    /// A personal API key, acting for its user.
+    ApiKey {
+        key_id: i64,
+        user_id: i64,
+        email: String,
+    },
     System,
 }
 
@@ -60,6 +66,15 @@ pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
         Actor::Visitor => ("visitor", None, "visitor".to_string()),
         Actor::User { id, email } => ("user", Some(*id), email.clone()),
         Actor::Operator { id, email } => ("operator", Some(*id), email.clone()),
+        Actor::ApiKey {
+            key_id,
+            user_id,
+            email,
+        } => (
+            "api_key",
+            Some(*user_id),
+            format!("{email} (API key {key_id})"),
+        ),
         Actor::System => ("system", None, "system".to_string()),
     };
     diesel::insert_into(audit_events::table)

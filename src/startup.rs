@@ -155,6 +155,11 @@ pub fn run(
             )
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .app_data(web::FormConfig::default().limit(64 * 1024))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|e, _| crate::api::writes::json_error(e).into()),
+            )
             .configure(routes::config)
             .default_service(web::to(not_found))
     })

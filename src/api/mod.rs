@@ -4,6 +4,7 @@
 
 pub mod openapi;
 pub mod reads;
+pub mod writes;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -111,6 +112,18 @@ pub fn envelope(payload: impl Serialize) -> HttpResponse {
 /// The user a valid personal API key acts for, read from the database on every request.
 pub struct Caller {
     pub user: User,
+    pub key_id: i64,
+}
+
+impl Caller {
+    /// How changes made through the API appear in the audit log.
+    pub fn actor(&self) -> crate::audit::Actor {
+        crate::audit::Actor::ApiKey {
+            key_id: self.key_id,
+            user_id: self.user.id,
+            email: self.user.email.clone(),
+        }
+    }
 }
 
 impl FromRequest for Caller {
@@ -130,7 +143,7 @@ impl FromRequest for Caller {
                 return Err(ApiError::unauthorized());
             };
             match db::run(&pool, move |c| db::api_keys::authenticate(c, &key)).await? {
-                Some((user, _key_id)) => Ok(Caller { user }),
+                Some((user, key_id)) => Ok(Caller { user, key_id }),
                 None => Err(ApiError::unauthorized()),
             }
         })

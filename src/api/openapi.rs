@@ -44,7 +44,29 @@ fn paged_get(operation: &str, summary: &str, item: &str, extra_parameters: Vec<V
     json!({ "get": { "operationId": operation, "summary": summary, "parameters": parameters, "responses": responses } })
 }
 
+fn change(operation: &str, summary: &str, parameters: Vec<Value>, body: Option<&str>) -> Value {
+    let mut responses = errors();
+    responses["409"] = responses["403"].clone();
+    responses["413"] = responses["403"].clone();
+    responses["200"] = json!({ "description": summary, "content": { "application/json": { "schema": envelope_of(json!({ "type": "object" })) } } });
+    let mut op = json!({ "operationId": operation, "summary": summary, "parameters": parameters, "responses": responses });
+    if let Some(schema) = body {
+        op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+    }
+    op
+}
+
+fn id_param() -> Value {
+    json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } })
+}
+
+fn user_param() -> Value {
+    json!({ "name": "userId", "in": "query", "required": true, "schema": { "type": "integer" } })
+}
+
 pub fn document() -> Value {
+    let mut env_roles_get = errors();
+    env_roles_get["200"] = json!({ "description": "The environment's users", "content": { "application/json": { "schema": envelope_of(json!({ "type": "object", "required": ["environment", "items", "total"] })) } } });
     let mut get_orgs_responses = errors();
     get_orgs_responses["200"] = json!({
         "description": "The caller's organizations",
@@ -63,7 +85,17 @@ pub fn document() -> Value {
             "/api/v1/organizations": {
                 "get": { "operationId": "listOrganizations", "summary": "Organizations the caller belongs to", "responses": get_orgs_responses }
             },
-            "/api/v1/organizations/{id}/role-assignment": paged_get("listRoleAssignments", "Members with their organization and environment roles (owners and admins)", "Assignment", vec![]),
+            "/api/v1/organizations/{id}/role-assignment": {
+                "get": paged_get("listRoleAssignments", "Members with their organization and environment roles (owners and admins)", "Assignment", vec![])["get"],
+                "put": change("setOrganizationRole", "Change a member's organization role (owners)", vec![id_param()], Some("OrgRoleBody")),
+                "delete": change("removeMember", "Remove a member, under the rules of Remove (owners and admins)", vec![id_param(), user_param()], None)
+            },
+            "/api/v1/environments/{id}/role-assignment": {
+                "get": { "operationId": "listEnvironmentRoles", "summary": "The environment's users and roles (owners and admins)", "parameters": [id_param()], "responses": env_roles_get },
+                "post": change("grantEnvironmentRole", "Grant a role in the environment to a member without one", vec![id_param()], Some("EnvRoleBody")),
+                "put": change("changeEnvironmentRole", "Change a member's role in the environment", vec![id_param()], Some("EnvRoleBody")),
+                "delete": change("revokeEnvironmentRole", "Take a member's role in the environment away", vec![id_param(), user_param()], None)
+            },
             "/api/v1/organizations/{id}/invitations": paged_get("listInvitations", "Invitations, newest first (owners and admins)", "Invitation", vec![]),
             "/api/v1/organizations/{id}/audit-events": paged_get("listAuditEvents", "Audit events, newest first (owners)", "AuditEvent", vec![
                 json!({ "name": "userId", "in": "query", "schema": { "type": "integer" } }),
@@ -98,6 +130,22 @@ pub fn document() -> Value {
                         "slug": { "type": "string" },
                         "status": { "enum": ["sandbox", "live"] },
                         "role": { "enum": ["owner", "admin", "member"] }
+                    }
+                },
+                "OrgRoleBody": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["userId", "role"],
+                    "properties": { "userId": { "type": "integer" }, "role": { "enum": ["owner", "admin", "member"] } }
+                },
+                "EnvRoleBody": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["userId", "role"],
+                    "properties": {
+                        "userId": { "type": "integer" },
+                        "role": { "enum": ["viewer", "support", "engineer"] },
+                        "password": { "type": "string", "description": "Needed to grant or raise a production role" }
                     }
                 },
                 "Assignment": {

@@ -217,6 +217,30 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::get().to(crate::api::reads::role_assignments),
         )
         .route(
+            "/api/v1/organizations/{id}/role-assignment",
+            web::put().to(crate::api::writes::put_org_role),
+        )
+        .route(
+            "/api/v1/organizations/{id}/role-assignment",
+            web::delete().to(crate::api::writes::delete_org_role),
+        )
+        .route(
+            "/api/v1/environments/{id}/role-assignment",
+            web::get().to(crate::api::writes::get_env_roles),
+        )
+        .route(
+            "/api/v1/environments/{id}/role-assignment",
+            web::post().to(crate::api::writes::post_env_role),
+        )
+        .route(
+            "/api/v1/environments/{id}/role-assignment",
+            web::put().to(crate::api::writes::put_env_role),
+        )
+        .route(
+            "/api/v1/environments/{id}/role-assignment",
+            web::delete().to(crate::api::writes::delete_env_role),
+        )
+        .route(
             "/api/v1/organizations/{id}/invitations",
             web::get().to(crate::api::reads::invitations),
         )

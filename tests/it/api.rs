@@ -420,3 +420,235 @@ async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
         );
     }
 }
+
+async fn send(
+    app: &TestApp,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            app.url(path),
+        )
+        .bearer_auth(key);
+    if let Some(body) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(body.to_string());
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or(Value::Null),
+    )
+}
+
+#[actix_web::test]
+async fn roles_change_through_the_api_with_the_same_rules_and_audit() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let (org, staging, production): (i64, i64, i64) = {
+        let id = |kind: &str| -> i64 {
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                "SELECT e.id FROM environments e JOIN organizations o ON o.id = e.organization_id WHERE o.slug = '{slug}' AND e.kind = '{kind}'"
+            ))
+            .get_result(&mut app.conn())
+            .unwrap()
+        };
+        let org: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "SELECT id FROM organizations WHERE slug = '{slug}'"
+        ))
+        .get_result(&mut app.conn())
+        .unwrap();
+        (org, id("staging"), id("production"))
+    };
+    let owner_key = create_key(&app, &app.client, "owner").await;
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let mia_id = app.user_id("mia@example.com");
+    let adam = client(&app.address);
+    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    add_member(&app, &slug, "adam@example.com", "admin", &[]);
+    let admin_key = create_key(&app, &adam, "admin").await;
+
+    let env_roles = format!("/api/v1/environments/{staging}/role-assignment");
+    let grant = format!(r#"{{"userId": {mia_id}, "role": "viewer"}}"#);
+    assert_eq!(
+        send(&app, &admin_key, "POST", &env_roles, Some(&grant))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = send(&app, &admin_key, "POST", &env_roles, Some(&grant)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already_assigned"))
+    );
+    let change = format!(r#"{{"userId": {mia_id}, "role": "support"}}"#);
+    assert_eq!(
+        send(&app, &admin_key, "PUT", &env_roles, Some(&change))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = send(&app, &admin_key, "GET", &env_roles, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["payload"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["userId"] == mia_id)
+            .unwrap()["role"],
+        "support"
+    );
+    assert_eq!(
+        send(
+            &app,
+            &admin_key,
+            "DELETE",
+            &format!("{env_roles}?userId={mia_id}"),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, body) = send(
+        &app,
+        &admin_key,
+        "DELETE",
+        &format!("{env_roles}?userId={mia_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_assigned"))
+    );
+
+    let prod = format!("/api/v1/environments/{production}/role-assignment");
+    let (status, body) = send(&app, &owner_key, "POST", &prod, Some(&grant)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("password_required"))
+    );
+    let with_password = format!(
+        r#"{{"userId": {mia_id}, "role": "viewer", "password": "{}"}}"#,
+        crate::support::PASSWORD
+    );
+    assert_eq!(
+        send(&app, &owner_key, "POST", &prod, Some(&with_password))
+            .await
+            .0,
+        200
+    );
+
+    let org_roles = format!("/api/v1/organizations/{org}/role-assignment");
+    let promote = format!(r#"{{"userId": {mia_id}, "role": "admin"}}"#);
+    let (status, body) = send(&app, &admin_key, "PUT", &org_roles, Some(&promote)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "only owners change organization roles"
+    );
+    assert_eq!(
+        send(&app, &owner_key, "PUT", &org_roles, Some(&promote))
+            .await
+            .0,
+        200
+    );
+    let owner_id = app.user_id("owner@example.com");
+    let (status, body) = send(
+        &app,
+        &owner_key,
+        "PUT",
+        &org_roles,
+        Some(&format!(r#"{{"userId": {owner_id}, "role": "member"}}"#)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("last_owner"))
+    );
+
+    let (status, _) = send(
+        &app,
+        &admin_key,
+        "DELETE",
+        &format!("{org_roles}?userId={owner_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "admins cannot remove owners");
+    assert_eq!(
+        send(
+            &app,
+            &owner_key,
+            "DELETE",
+            &format!("{org_roles}?userId={mia_id}"),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        app.get_with(&mia, &format!("/orgs/{slug}")).await.status,
+        404
+    );
+
+    let by_key: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM audit_events WHERE actor_kind = 'api_key' AND status = 'successful'
+         AND action IN ('environment.role_granted', 'environment.role_changed', 'environment.role_revoked', 'member.role_changed', 'member.removed')",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(by_key, 6, "each change audited with the API key as actor");
+}
+
+#[actix_web::test]
+async fn bad_bodies_get_a_422_naming_the_problem_and_huge_ones_a_413() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let staging: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT e.id FROM environments e JOIN organizations o ON o.id = e.organization_id WHERE o.slug = '{slug}' AND e.kind = 'staging'"
+    ))
+    .get_result(&mut app.conn())
+    .unwrap();
+    let key = create_key(&app, &app.client, "owner").await;
+    let path = format!("/api/v1/environments/{staging}/role-assignment");
+    for (body, mentions) in [
+        ("{not json", "Json deserialize error"),
+        (r#"{"userId": "seven", "role": "viewer"}"#, "invalid type"),
+        (r#"{"userId": 1, "role": "emperor"}"#, "unknown variant"),
+        (
+            r#"{"userId": 1, "role": "viewer", "sudo": true}"#,
+            "unknown field `sudo`",
+        ),
+        (r#"{"role": "viewer"}"#, "missing field `userId`"),
+    ] {
+        let (status, response) = send(&app, &key, "POST", &path, Some(body)).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(response["error"]["code"], "invalid_body");
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(mentions),
+            "{body}: {response}"
+        );
+    }
+    let huge = format!(
+        r#"{{"userId": 1, "role": "viewer", "password": "{}"}}"#,
+        "x".repeat(70_000)
+    );
+    let (status, response) = send(&app, &key, "POST", &path, Some(&huge)).await;
+    assert_eq!(status, 413);
+    assert_eq!(response["error"]["code"], "body_too_large");
+}

@@ -140,6 +140,36 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/organizations/{id}/role-assignment",
         "UUUUUUUUU",
     ),
+    (
+        "PUT",
+        "/api/v1/organizations/{id}/role-assignment",
+        "UUUUUUUUU",
+    ),
+    (
+        "DELETE",
+        "/api/v1/organizations/{id}/role-assignment",
+        "UUUUUUUUU",
+    ),
+    (
+        "GET",
+        "/api/v1/environments/{id}/role-assignment",
+        "UUUUUUUUU",
+    ),
+    (
+        "POST",
+        "/api/v1/environments/{id}/role-assignment",
+        "UUUUUUUUU",
+    ),
+    (
+        "PUT",
+        "/api/v1/environments/{id}/role-assignment",
+        "UUUUUUUUU",
+    ),
+    (
+        "DELETE",
+        "/api/v1/environments/{id}/role-assignment",
+        "UUUUUUUUU",
+    ),
     ("GET", "/api/v1/organizations/{id}/invitations", "UUUUUUUUU"),
     (
         "GET",
@@ -445,6 +475,9 @@ async fn every_route_gives_every_actor_the_expected_outcome() {
             let c = f.clients[i].clone().unwrap_or_else(|| visitor.clone());
             let response = if *method == "GET" {
                 c.get(app.url(&path)).send().await.unwrap()
+            } else if path.starts_with("/api/") {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+                c.request(method, app.url(&path)).send().await.unwrap()
             } else {
                 // A token from a page this actor can open.
                 let page = app.get_with(&c, "/password/forgot").await.body;

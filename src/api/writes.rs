@@ -1,0 +1,376 @@
+//! Changing roles through the API, with the same role-change function, invariants and audit
+//! events as the pages; the audit actor is the API key.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{ApiError, Caller, envelope, require_org};
+use crate::audit::RequestMeta;
+use crate::auth::password;
+use crate::authz::{EnvKind, EnvRole, OrgPermission, OrgRole};
+use crate::db::members::RemoveOutcome;
+use crate::db::roles::{self, Desired, Refusal};
+use crate::db::schema::environments;
+use crate::db::{self, PgPool};
+
+/// Refused role changes, as API errors with stable codes.
+fn refused(refusal: Refusal) -> ApiError {
+    let (status, code) = match refusal {
+        Refusal::NotMember => (StatusCode::NOT_FOUND, "not_found"),
+        Refusal::LastOwner => (StatusCode::CONFLICT, "last_owner"),
+        Refusal::OnlyOwnersChangeOrgRoles
+        | Refusal::AdminsCannotChangeOwnersOrAdmins
+        | Refusal::AboveYourRole => (StatusCode::FORBIDDEN, "forbidden"),
+    };
+    ApiError::new(status, code, refusal.message())
+}
+
+pub fn json_error(e: actix_web::error::JsonPayloadError) -> ApiError {
+    match e {
+        actix_web::error::JsonPayloadError::Overflow { .. }
+        | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The body is larger than 64 KiB.",
+        ),
+        other => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            other.to_string(),
+        ),
+    }
+}
+
+fn meta(req: &HttpRequest) -> RequestMeta {
+    crate::auth::request_meta(req)
+}
+
+fn user_param(req: &HttpRequest) -> Result<i64, ApiError> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "userId")
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_parameter",
+                "userId: a user id is required",
+            )
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OrgRoleBody {
+    pub user_id: i64,
+    pub role: OrgRoleName,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgRoleName {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl From<OrgRoleName> for OrgRole {
+    fn from(r: OrgRoleName) -> OrgRole {
+        match r {
+            OrgRoleName::Owner => OrgRole::Owner,
+            OrgRoleName::Admin => OrgRole::Admin,
+            OrgRoleName::Member => OrgRole::Member,
+        }
+    }
+}
+
+/// PUT /api/v1/organizations/{id}/role-assignment (owners): a member's organization role.
+pub async fn put_org_role(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    org_id: web::Path<i64>,
+    body: web::Json<OrgRoleBody>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let access = require_org(
+        &pool,
+        &caller,
+        org_id.into_inner(),
+        OrgPermission::ManageOrgRoles,
+    )
+    .await?;
+    let body = body.into_inner();
+    let (org, granter, actor, meta, target) = (
+        access.org.clone(),
+        caller.user.id,
+        caller.actor(),
+        meta(&req),
+        body.user_id,
+    );
+    let outcome = db::run(&pool, move |c| -> Result<_, diesel::result::Error> {
+        let Some(member) = db::members::find(c, org.id, target)? else {
+            return Ok(Err(Refusal::NotMember));
+        };
+        let desired = Desired {
+            org_role: body.role.into(),
+            ..Desired::of(&member)
+        };
+        roles::apply(c, &org, granter, &actor, target, &desired, &meta)
+    })
+    .await?;
+    let changes = outcome.map_err(refused)?;
+    Ok(envelope(
+        serde_json::json!({ "userId": target, "role": OrgRole::from(body.role).as_str(), "changes": changes }),
+    ))
+}
+
+/// DELETE /api/v1/organizations/{id}/role-assignment?userId= (owners and admins): removes the
+/// person, under the rules of Remove.
+pub async fn delete_org_role(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    org_id: web::Path<i64>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let access = require_org(
+        &pool,
+        &caller,
+        org_id.into_inner(),
+        OrgPermission::RemoveUsers,
+    )
+    .await?;
+    let target = user_param(&req)?;
+    let (org, role, actor, meta) = (access.org.id, access.role, caller.actor(), meta(&req));
+    let outcome = db::run(&pool, move |c| {
+        db::members::remove(c, org, role, &actor, target, &meta)
+    })
+    .await?;
+    match outcome {
+        RemoveOutcome::Removed => Ok(envelope(
+            serde_json::json!({ "userId": target, "removed": true }),
+        )),
+        RemoveOutcome::NotMember => Err(ApiError::not_found()),
+        RemoveOutcome::NotAllowed => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Admins cannot remove owners or admins.",
+        )),
+        RemoveOutcome::LastOwner => Err(refused(Refusal::LastOwner)),
+        RemoveOutcome::Yourself => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "yourself",
+            "To remove yourself, leave the organization.",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvRoleBody {
+    pub user_id: i64,
+    pub role: EnvRoleName,
+    /// The caller's password, needed to grant or raise a production role.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvRoleName {
+    Viewer,
+    Support,
+    Engineer,
+}
+
+impl From<EnvRoleName> for EnvRole {
+    fn from(r: EnvRoleName) -> EnvRole {
+        match r {
+            EnvRoleName::Viewer => EnvRole::Viewer,
+            EnvRoleName::Support => EnvRole::Support,
+            EnvRoleName::Engineer => EnvRole::Engineer,
+        }
+    }
+}
+
+/// The environment's organization and kind.
+async fn environment(pool: &PgPool, env_id: i64) -> Result<(i64, EnvKind), ApiError> {
+    let found = db::run(pool, move |c| {
+        environments::table
+            .find(env_id)
+            .select((environments::organization_id, environments::kind))
+            .first::<(i64, String)>(c)
+            .optional()
+    })
+    .await?;
+    let (org, kind) = found.ok_or_else(ApiError::not_found)?;
+    Ok((org, kind.parse().map_err(|_| ApiError::not_found())?))
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "POST, PUT and DELETE share this one path"
+)]
+/// Sets (Some) or removes (None) a member's role in one environment. `must_exist`: the member
+/// must already have a role there (PUT, DELETE); `must_not_exist`: they must not (POST).
+async fn change_env_role(
+    pool: &PgPool,
+    caller: &Caller,
+    env_id: i64,
+    target: i64,
+    role: Option<EnvRole>,
+    password_typed: Option<String>,
+    expect: Option<bool>,
+    req: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (org_id, kind) = environment(pool, env_id).await?;
+    let access = require_org(pool, caller, org_id, OrgPermission::ManageEnvironmentRoles).await?;
+    let org = access.org.id;
+    let member = db::run(pool, move |c| db::members::find(c, org, target))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let before = Desired::of(&member);
+    let has_role = before.env(kind).is_some();
+    match expect {
+        Some(true) if !has_role => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_assigned",
+                "This member has no role in this environment.",
+            ));
+        }
+        Some(false) if has_role => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_assigned",
+                "This member already has a role here; change it with PUT.",
+            ));
+        }
+        _ => {}
+    }
+    let mut desired = before.clone();
+    for (k, r) in desired.envs.iter_mut() {
+        if *k == kind {
+            *r = role;
+        }
+    }
+    if roles::raises_production(&before, &desired) {
+        let hash = caller.user.password_hash.clone();
+        let ok = match password_typed {
+            Some(p) if !p.is_empty() => password::verify(Some(hash), SecretString::from(p)).await?,
+            _ => false,
+        };
+        if !ok {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_required",
+                "Granting or raising a production role needs your password in the body's 'password'.",
+            ));
+        }
+    }
+    let (org, granter, actor, meta) = (
+        access.org.clone(),
+        caller.user.id,
+        caller.actor(),
+        meta(req),
+    );
+    let changes = db::run(pool, move |c| {
+        roles::apply(c, &org, granter, &actor, target, &desired, &meta)
+    })
+    .await?
+    .map_err(refused)?;
+    Ok(envelope(
+        serde_json::json!({ "userId": target, "environment": kind.as_str(), "role": role.map(EnvRole::as_str), "changes": changes }),
+    ))
+}
+
+/// GET /api/v1/environments/{id}/role-assignment (owners and admins): the environment's users.
+pub async fn get_env_roles(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    env_id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (org_id, kind) = environment(&pool, env_id.into_inner()).await?;
+    let access = require_org(
+        &pool,
+        &caller,
+        org_id,
+        OrgPermission::ManageEnvironmentRoles,
+    )
+    .await?;
+    let org = access.org.id;
+    let (users, total) = db::run(&pool, move |c| {
+        db::members::environment_users(c, org, kind, 0, 500)
+    })
+    .await?;
+    let items: Vec<_> = users.into_iter().map(|u| serde_json::json!({ "userId": u.user_id, "name": u.name, "email": u.email, "role": u.role.as_str() })).collect();
+    Ok(envelope(
+        serde_json::json!({ "environment": kind.as_str(), "items": items, "total": total }),
+    ))
+}
+
+/// POST: grants a role to a member without one here.
+pub async fn post_env_role(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    env_id: web::Path<i64>,
+    body: web::Json<EnvRoleBody>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    change_env_role(
+        &pool,
+        &caller,
+        env_id.into_inner(),
+        body.user_id,
+        Some(body.role.into()),
+        body.password,
+        Some(false),
+        &req,
+    )
+    .await
+}
+
+/// PUT: changes a member's role here.
+pub async fn put_env_role(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    env_id: web::Path<i64>,
+    body: web::Json<EnvRoleBody>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    change_env_role(
+        &pool,
+        &caller,
+        env_id.into_inner(),
+        body.user_id,
+        Some(body.role.into()),
+        body.password,
+        Some(true),
+        &req,
+    )
+    .await
+}
+
+/// DELETE ?userId=: takes a member's role here away.
+pub async fn delete_env_role(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    env_id: web::Path<i64>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let target = user_param(&req)?;
+    change_env_role(
+        &pool,
+        &caller,
+        env_id.into_inner(),
+        target,
+        None,
+        None,
+        Some(true),
+        &req,
+    )
+    .await
+}
