@@ -61,6 +61,7 @@ fn run(url: &str) -> anyhow::Result<()> {
         sudo_minutes: 10,
         signin_max_failures: 10,
         signin_lock_minutes: 15,
+        api_rate_per_minute: 600,
         database_pool_size: 8,
         workers: Some(2),
     };

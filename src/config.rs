@@ -120,6 +120,14 @@ pub struct Settings {
     /// Length in minutes of the failure window and of the lock.
     #[arg(long, env = "SIGNIN_LOCK_MINUTES", default_value_t = 15, global = true)]
     pub signin_lock_minutes: i64,
+    /// Platform API requests one personal API key may make per minute.
+    #[arg(
+        long,
+        env = "API_RATE_PER_MINUTE",
+        default_value_t = 600,
+        global = true
+    )]
+    pub api_rate_per_minute: i64,
     /// Database connections per instance.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, global = true)]
     pub database_pool_size: u32,

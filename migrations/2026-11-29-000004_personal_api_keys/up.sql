@@ -11,3 +11,11 @@ CREATE TABLE personal_api_keys (
     revoked_at TIMESTAMPTZ
 );
 CREATE INDEX personal_api_keys_user_idx ON personal_api_keys (user_id, created_at DESC);
+
+-- Per-key request counting for the API's rate limit, in PostgreSQL so that it holds across
+-- instances: one fixed one-minute window per key.
+CREATE TABLE api_rate_windows (
+    key_id BIGINT PRIMARY KEY REFERENCES personal_api_keys (id) ON DELETE CASCADE,
+    window_start TIMESTAMPTZ NOT NULL,
+    requests INTEGER NOT NULL
+);

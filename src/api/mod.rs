@@ -31,6 +31,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds, for 429 answers.
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -39,6 +41,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -98,6 +101,9 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         response
             .json(serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
     }
@@ -138,12 +144,34 @@ impl FromRequest for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|k| k.trim().to_string());
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
+        let limit = req
+            .app_data::<web::Data<crate::config::Settings>>()
+            .map(|s| s.api_rate_per_minute)
+            .unwrap_or(600);
         Box::pin(async move {
             let (Some(key), Some(pool)) = (key, pool) else {
                 return Err(ApiError::unauthorized());
             };
-            match db::run(&pool, move |c| db::api_keys::authenticate(c, &key)).await? {
-                Some((user, key_id)) => Ok(Caller { user, key_id }),
+            let found = db::run(&pool, move |c| -> Result<_, diesel::result::Error> {
+                let Some((user, key_id)) = db::api_keys::authenticate(c, &key)? else {
+                    return Ok(None);
+                };
+                let window = db::api_keys::count_request(c, key_id)?;
+                Ok(Some((user, key_id, window)))
+            })
+            .await?;
+            match found {
+                Some((_, _, (requests, retry_after))) if i64::from(requests) > limit => {
+                    Err(ApiError {
+                        status: StatusCode::TOO_MANY_REQUESTS,
+                        code: "rate_limited",
+                        message: format!(
+                            "At most {limit} requests a minute per key. Retry after {retry_after} seconds."
+                        ),
+                        retry_after: Some(retry_after),
+                    })
+                }
+                Some((user, key_id, _)) => Ok(Caller { user, key_id }),
                 None => Err(ApiError::unauthorized()),
             }
         })

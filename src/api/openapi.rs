@@ -16,7 +16,7 @@ fn envelope_of(payload: Value) -> Value {
 
 fn errors() -> Value {
     let error = json!({ "description": "Error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
-    json!({ "401": error, "403": error, "404": error, "422": error })
+    json!({ "401": error, "403": error, "404": error, "422": error, "429": error })
 }
 
 fn page_of(item: &str) -> Value {
@@ -96,7 +96,11 @@ pub fn document() -> Value {
                 "put": change("changeEnvironmentRole", "Change a member's role in the environment", vec![id_param()], Some("EnvRoleBody")),
                 "delete": change("revokeEnvironmentRole", "Take a member's role in the environment away", vec![id_param(), user_param()], None)
             },
-            "/api/v1/organizations/{id}/invitations": paged_get("listInvitations", "Invitations, newest first (owners and admins)", "Invitation", vec![]),
+            "/api/v1/organizations/{id}/invitations": {
+                "get": paged_get("listInvitations", "Invitations, newest first (owners and admins)", "Invitation", vec![])["get"],
+                "post": change("invite", "Invite one to 50 addresses (owners and admins; admin role by owners)", vec![id_param()], Some("InviteBody")),
+                "delete": change("revokeInvitation", "Revoke an open invitation", vec![id_param(), json!({ "name": "invitationId", "in": "query", "required": true, "schema": { "type": "integer" } })], None)
+            },
             "/api/v1/organizations/{id}/audit-events": paged_get("listAuditEvents", "Audit events, newest first (owners)", "AuditEvent", vec![
                 json!({ "name": "userId", "in": "query", "schema": { "type": "integer" } }),
                 json!({ "name": "startDateTime", "in": "query", "schema": { "type": "string", "format": "date-time" } }),
@@ -130,6 +134,17 @@ pub fn document() -> Value {
                         "slug": { "type": "string" },
                         "status": { "enum": ["sandbox", "live"] },
                         "role": { "enum": ["owner", "admin", "member"] }
+                    }
+                },
+                "InviteBody": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["emails"],
+                    "properties": {
+                        "emails": { "type": "array", "minItems": 1, "maxItems": 50, "items": { "type": "string", "format": "email" } },
+                        "role": { "enum": ["member", "admin"], "default": "member" },
+                        "environments": { "type": "object", "additionalProperties": { "enum": ["viewer", "support", "engineer"] } },
+                        "password": { "type": "string", "description": "Needed to grant a production role" }
                     }
                 },
                 "OrgRoleBody": {

@@ -374,3 +374,186 @@ pub async fn delete_env_role(
     )
     .await
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InviteBody {
+    pub emails: Vec<String>,
+    #[serde(default = "member_role")]
+    pub role: OrgRoleName,
+    /// Environment roles granted on acceptance: {"staging": "viewer"}.
+    #[serde(default)]
+    pub environments: std::collections::BTreeMap<String, EnvRoleName>,
+    /// The caller's password, needed when a production role is granted.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+fn member_role() -> OrgRoleName {
+    OrgRoleName::Member
+}
+
+/// POST /api/v1/organizations/{id}/invitations (owners and admins): the invite form's rules.
+pub async fn post_invitations(
+    pool: web::Data<PgPool>,
+    settings: web::Data<crate::config::Settings>,
+    outbox: web::Data<crate::email::worker::OutboxSignal>,
+    caller: Caller,
+    org_id: web::Path<i64>,
+    body: web::Json<InviteBody>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    use crate::db::invitations::{EnvRoles, InviteOutcome, InviteRequest};
+    let access = require_org(
+        &pool,
+        &caller,
+        org_id.into_inner(),
+        OrgPermission::ManageInvitations,
+    )
+    .await?;
+    let body = body.into_inner();
+    let invalid = |field: String, message: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("{field}: {message}"),
+        )
+    };
+    if body.emails.is_empty() || body.emails.len() > crate::domain::MAX_INVITES_PER_FORM {
+        return Err(invalid("emails".into(), "one to 50 addresses"));
+    }
+    let mut emails = Vec::new();
+    for (i, raw) in body.emails.iter().enumerate() {
+        let email = crate::domain::EmailAddress::parse(raw)
+            .map_err(|m| invalid(format!("emails[{i}]"), m))?;
+        if !emails.contains(&email) {
+            emails.push(email);
+        }
+    }
+    let role = OrgRole::from(body.role);
+    if role == OrgRole::Owner {
+        return Err(invalid("role".into(), "member or admin"));
+    }
+    if !crate::routes::access::may_invite_as(access.role, role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Only owners can invite admins.",
+        ));
+    }
+    let mut env_roles = EnvRoles::default();
+    for (kind, r) in &body.environments {
+        let kind: EnvKind = kind.parse().map_err(|_| {
+            invalid(
+                format!("environments.{kind}"),
+                "development, staging or production",
+            )
+        })?;
+        env_roles.0.insert(kind, (*r).into());
+    }
+    if env_roles.get(&EnvKind::Production).is_some() {
+        let ok = match &body.password {
+            Some(p) if !p.is_empty() => {
+                password::verify(
+                    Some(caller.user.password_hash.clone()),
+                    SecretString::from(p.clone()),
+                )
+                .await?
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "password_required",
+                "Granting a production role needs your password in the body's 'password'.",
+            ));
+        }
+    }
+    let (org, inviter, actor, meta, settings_tx) = (
+        access.org.clone(),
+        caller.user.clone(),
+        caller.actor(),
+        meta(&req),
+        settings.clone(),
+    );
+    let outcome = db::run(&pool, move |c| {
+        let request = InviteRequest {
+            org: &org,
+            inviter: &inviter,
+            role,
+            env_roles,
+            emails,
+        };
+        db::invitations::invite(c, &settings_tx, &request, &actor, &meta)
+    })
+    .await?;
+    match outcome {
+        InviteOutcome::Sent {
+            created,
+            resent,
+            at_limit,
+        } => {
+            outbox.wake();
+            Ok(envelope(
+                serde_json::json!({ "created": created, "resent": resent, "atOrganizationLimit": at_limit }),
+            ))
+        }
+        InviteOutcome::AlreadyMembers(members) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_member",
+            format!("Already members: {}", members.join(", ")),
+        )),
+        InviteOutcome::DailyLimit { .. } => Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "daily_invitation_limit",
+            message: format!(
+                "At most {} invitations a day per organization.",
+                settings.invites_per_org_per_day
+            ),
+            retry_after: Some(3600),
+        }),
+    }
+}
+
+/// DELETE /api/v1/organizations/{id}/invitations?invitationId= (owners and admins): revokes.
+pub async fn delete_invitation(
+    pool: web::Data<PgPool>,
+    caller: Caller,
+    org_id: web::Path<i64>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let access = require_org(
+        &pool,
+        &caller,
+        org_id.into_inner(),
+        OrgPermission::ManageInvitations,
+    )
+    .await?;
+    let id: i64 = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "invitationId")
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_parameter",
+                "invitationId: an invitation id is required",
+            )
+        })?;
+    let (org, actor, meta) = (access.org.clone(), caller.actor(), meta(&req));
+    if db::run(&pool, move |c| {
+        db::invitations::revoke(c, &org, id, &actor, &meta)
+    })
+    .await?
+    {
+        Ok(envelope(
+            serde_json::json!({ "invitationId": id, "state": "revoked" }),
+        ))
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_pending",
+            "No open invitation with this id.",
+        ))
+    }
+}

@@ -116,3 +116,25 @@ pub fn authenticate(conn: &mut PgConnection, key: &str) -> QueryResult<Option<(U
         .first(conn)?;
     Ok(Some((user, key_id)))
 }
+
+/// Counts one request for the key in its current one-minute window; returns the count so far
+/// and the seconds left in the window. One statement.
+pub fn count_request(conn: &mut PgConnection, key_id: i64) -> QueryResult<(i32, i64)> {
+    #[derive(QueryableByName)]
+    struct Window {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        requests: i32,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seconds_left: i64,
+    }
+    let w: Window = diesel::sql_query(
+        "INSERT INTO api_rate_windows (key_id, window_start, requests) VALUES ($1, now(), 1)
+         ON CONFLICT (key_id) DO UPDATE SET
+             requests = CASE WHEN api_rate_windows.window_start <= now() - interval '1 minute' THEN 1 ELSE api_rate_windows.requests + 1 END,
+             window_start = CASE WHEN api_rate_windows.window_start <= now() - interval '1 minute' THEN now() ELSE api_rate_windows.window_start END
+         RETURNING requests, greatest(1, ceil(extract(epoch from (window_start + interval '1 minute' - now()))))::bigint AS seconds_left",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(key_id)
+    .get_result(conn)?;
+    Ok((w.requests, w.seconds_left))
+}

@@ -245,6 +245,14 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::get().to(crate::api::reads::invitations),
         )
         .route(
+            "/api/v1/organizations/{id}/invitations",
+            web::post().to(crate::api::writes::post_invitations),
+        )
+        .route(
+            "/api/v1/organizations/{id}/invitations",
+            web::delete().to(crate::api::writes::delete_invitation),
+        )
+        .route(
             "/api/v1/organizations/{id}/audit-events",
             web::get().to(crate::api::reads::audit_events),
         )

@@ -652,3 +652,150 @@ async fn bad_bodies_get_a_422_naming_the_problem_and_huge_ones_a_413() {
     assert_eq!(status, 413);
     assert_eq!(response["error"]["code"], "body_too_large");
 }
+
+#[actix_web::test]
+async fn invitations_are_sent_and_revoked_through_the_api() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let org: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT id FROM organizations WHERE slug = '{slug}'"
+    ))
+    .get_result(&mut app.conn())
+    .unwrap();
+    let key = create_key(&app, &app.client, "owner").await;
+    let path = format!("/api/v1/organizations/{org}/invitations");
+    let (status, body) = send(
+        &app,
+        &key,
+        "POST",
+        &path,
+        Some(r#"{"emails": ["pat@example.com", "nope"]}"#),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("emails[1]"),
+        "{body}"
+    );
+    let (status, body) = send(
+        &app,
+        &key,
+        "POST",
+        &path,
+        Some(r#"{"emails": ["pat@example.com"], "environments": {"staging": "viewer"}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["payload"]["created"][0], "pat@example.com");
+    let mail = app
+        .mail
+        .wait_for("pat@example.com", "invited you to Acme")
+        .await;
+    assert!(mail.raw.contains("staging: viewer"));
+    let (status, body) = send(
+        &app,
+        &key,
+        "POST",
+        &path,
+        Some(r#"{"emails": ["owner@example.com"]}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already_member"))
+    );
+    let (status, body) = send(
+        &app,
+        &key,
+        "POST",
+        &path,
+        Some(r#"{"emails": ["p2@example.com"], "environments": {"production": "viewer"}}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("password_required"))
+    );
+
+    let id: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT id FROM invitations WHERE email = 'pat@example.com'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(
+        send(
+            &app,
+            &key,
+            "DELETE",
+            &format!("{path}?invitationId={id}"),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, body) = send(
+        &app,
+        &key,
+        "DELETE",
+        &format!("{path}?invitationId={id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_pending"))
+    );
+    let (_, body) = api(&app, Some(&key), &path).await;
+    assert_eq!(body["payload"]["items"][0]["state"], "revoked");
+    assert_eq!(app.audit_count("invitation.revoked", "successful"), 1);
+}
+
+#[actix_web::test]
+async fn each_key_is_rate_limited_with_retry_after() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        api_rate_per_minute: 3,
+        ..crate::support::Options::default()
+    })
+    .await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let key = create_key(&app, &app.client, "busy").await;
+    let other = create_key(&app, &app.client, "quiet").await;
+    for _ in 0..3 {
+        assert_eq!(api(&app, Some(&key), "/api/v1/organizations").await.0, 200);
+    }
+    let r = reqwest::Client::new()
+        .get(app.url("/api/v1/organizations"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry: i64 = r
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(
+        api(&app, Some(&other), "/api/v1/organizations").await.0,
+        200,
+        "the limit is per key"
+    );
+    diesel::sql_query("UPDATE api_rate_windows SET window_start = now() - interval '61 seconds'")
+        .execute(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        api(&app, Some(&key), "/api/v1/organizations").await.0,
+        200,
+        "a new minute, a new window"
+    );
+}

@@ -172,6 +172,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/api/v1/organizations/{id}/invitations", "UUUUUUUUU"),
     (
+        "POST",
+        "/api/v1/organizations/{id}/invitations",
+        "UUUUUUUUU",
+    ),
+    (
+        "DELETE",
+        "/api/v1/organizations/{id}/invitations",
+        "UUUUUUUUU",
+    ),
+    (
         "GET",
         "/api/v1/organizations/{id}/audit-events",
         "UUUUUUUUU",

@@ -35,6 +35,7 @@ pub struct Options {
     pub max_orgs_per_user: i64,
     pub signin_max_failures: i64,
     pub invites_per_org_per_day: i64,
+    pub api_rate_per_minute: i64,
 }
 
 impl Default for Options {
@@ -43,6 +44,7 @@ impl Default for Options {
             max_orgs_per_user: 400,
             signin_max_failures: 10,
             invites_per_org_per_day: 200,
+            api_rate_per_minute: 600,
         }
     }
 }
@@ -75,6 +77,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sudo_minutes: 10,
         signin_max_failures: options.signin_max_failures,
         signin_lock_minutes: 15,
+        api_rate_per_minute: options.api_rate_per_minute,
         database_pool_size: 8,
         workers: Some(2),
     };
