@@ -22,6 +22,40 @@ impl Status {
     }
 }
 
+/// Every action the audit log records, in the order the audit page offers them as filters.
+pub const ACTIONS: &[&str] = &[
+    "organization.created",
+    "organization.renamed",
+    "organization.went_live",
+    "organization.deleted",
+    "invitation.created",
+    "invitation.resent",
+    "invitation.revoked",
+    "invitation.accepted",
+    "invitation.declined",
+    "invitation.email_failed",
+    "member.removed",
+    "member.left",
+    "member.role_changed",
+    "environment.role_granted",
+    "environment.role_changed",
+    "environment.role_revoked",
+    "config.changed",
+    "config.revealed",
+    "api_key.created",
+    "api_key.revoked",
+    "permission.denied",
+    "user.signed_up",
+    "user.email_verified",
+    "user.verification_sent",
+    "user.signed_in",
+    "user.sign_in_failed",
+    "user.signed_out",
+    "user.password_reset_requested",
+    "user.password_reset",
+    "user.password_changed",
+];
+
 /// Who acted.
 #[derive(Debug, Clone)]
 pub enum Actor {

@@ -83,7 +83,7 @@ impl ResponseError for AppError {
                     "The server could not complete this request. Nothing was lost; try again in a moment.",
                 )
             }
-            AppError::SignInRequired(_) => unreachable_title(),
+            AppError::SignInRequired(_) => ("Sign in", "Sign in to continue."),
         };
         let status = self.status_code();
         let body = ErrorPage {
@@ -97,8 +97,4 @@ impl ResponseError for AppError {
             .content_type("text/html; charset=utf-8")
             .body(body)
     }
-}
-
-fn unreachable_title() -> (&'static str, &'static str) {
-    ("Sign in", "Sign in to continue.")
 }

@@ -109,6 +109,20 @@ impl ResponseError for ApiError {
     }
 }
 
+/// A required id from the query string (`?userId=7`), or a 422 naming the parameter.
+pub fn query_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_parameter",
+                format!("{name}: a whole-number id is required"),
+            )
+        })
+}
+
 /// A successful answer in the envelope.
 pub fn envelope(payload: impl Serialize) -> HttpResponse {
     HttpResponse::Ok()

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ApiError, Caller, envelope, require_org};
+use super::{ApiError, Caller, envelope, query_id, require_org};
 use crate::audit::RequestMeta;
 use crate::auth::password;
 use crate::authz::{EnvKind, EnvRole, OrgPermission, OrgRole};
@@ -46,19 +46,6 @@ pub fn json_error(e: actix_web::error::JsonPayloadError) -> ApiError {
 
 fn meta(req: &HttpRequest) -> RequestMeta {
     crate::auth::request_meta(req)
-}
-
-fn user_param(req: &HttpRequest) -> Result<i64, ApiError> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "userId")
-        .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_parameter",
-                "userId: a user id is required",
-            )
-        })
 }
 
 #[derive(Deserialize)]
@@ -141,7 +128,7 @@ pub async fn delete_org_role(
         OrgPermission::RemoveUsers,
     )
     .await?;
-    let target = user_param(&req)?;
+    let target = query_id(&req, "userId")?;
     let (org, role, actor, meta) = (access.org.id, access.role, caller.actor(), meta(&req));
     let outcome = db::run(&pool, move |c| {
         db::members::remove(c, org, role, &actor, target, &meta)
@@ -361,7 +348,7 @@ pub async fn delete_env_role(
     env_id: web::Path<i64>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let target = user_param(&req)?;
+    let target = query_id(&req, "userId")?;
     change_env_role(
         &pool,
         &caller,
@@ -530,16 +517,7 @@ pub async fn delete_invitation(
         OrgPermission::ManageInvitations,
     )
     .await?;
-    let id: i64 = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "invitationId")
-        .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_parameter",
-                "invitationId: an invitation id is required",
-            )
-        })?;
+    let id = query_id(&req, "invitationId")?;
     let (org, actor, meta) = (access.org.clone(), caller.actor(), meta(&req));
     if db::run(&pool, move |c| {
         db::invitations::revoke(c, &org, id, &actor, &meta)

@@ -23,19 +23,6 @@ pub struct AuditEvent {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn for_organization(
-    conn: &mut PgConnection,
-    organization_id: i64,
-    limit: i64,
-) -> QueryResult<Vec<AuditEvent>> {
-    audit_events::table
-        .filter(audit_events::organization_id.eq(organization_id))
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
-        .limit(limit)
-        .select(AuditEvent::as_select())
-        .load(conn)
-}
-
 pub fn by_actor(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .filter(audit_events::actor_user_id.eq(user_id))
@@ -119,16 +106,6 @@ pub fn batch_after(
         .order(audit_events::id.asc())
         .limit(limit)
         .select(AuditEvent::as_select())
-        .load(conn)
-}
-
-/// The actions recorded for an organization, for the filter's choices.
-pub fn actions(conn: &mut PgConnection, organization_id: i64) -> QueryResult<Vec<String>> {
-    audit_events::table
-        .filter(audit_events::organization_id.eq(organization_id))
-        .select(audit_events::action)
-        .distinct()
-        .order(audit_events::action)
         .load(conn)
 }
 

@@ -119,14 +119,7 @@ pub fn search(
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<OrgSummary>, i64)> {
-    let pattern = format!(
-        "%{}%",
-        q.trim()
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = super::contains_pattern(q);
     let rows: Vec<OrgSummary> = diesel::sql_query(
         "SELECT o.id, o.name, o.slug, o.status, o.created_at,
                 (SELECT count(*) FROM memberships m WHERE m.organization_id = o.id) AS members,

@@ -36,17 +36,6 @@ type MemberRow = (
     i64,
 );
 
-/// Escapes LIKE wildcards so a search is taken literally.
-fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .trim()
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 #[derive(QueryableByName)]
 struct ListedRow {
     #[diesel(sql_type = BigInt)]
@@ -117,7 +106,7 @@ pub fn list(
         .bind::<BigInt, _>(org_id)
         .bind::<BigInt, _>(limit)
         .bind::<BigInt, _>(offset)
-        .bind::<Text, _>(like_pattern(search))
+        .bind::<Text, _>(super::contains_pattern(search))
         .load(conn)?;
     let total = match rows.first() {
         Some(row) => row.total,

@@ -89,6 +89,18 @@ pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A `LIKE` pattern matching values that contain `q` (lower-cased), taken literally: `%`, `_`
+/// and backslash are escaped (queries say `ESCAPE` backslash).
+pub fn contains_pattern(q: &str) -> String {
+    let escaped = q
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Runs database work on the blocking pool, never on an async worker thread.
 pub async fn run<T, E, F>(pool: &PgPool, f: F) -> Result<T, AppError>
 where

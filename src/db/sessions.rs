@@ -140,12 +140,10 @@ impl SessionStore for PgSessionStore {
         } else {
             // The session was deleted meanwhile (e.g. a password reset ended it): start afresh
             // rather than bringing it back.
-            self.save(state_without_user(), ttl)
-                .await
-                .map_err(|e| match e {
-                    SaveError::Serialization(e) => UpdateError::Serialization(e),
-                    SaveError::Other(e) => UpdateError::Other(e),
-                })
+            self.save(HashMap::new(), ttl).await.map_err(|e| match e {
+                SaveError::Serialization(e) => UpdateError::Serialization(e),
+                SaveError::Other(e) => UpdateError::Other(e),
+            })
         }
     }
 
@@ -171,10 +169,6 @@ impl SessionStore for PgSessionStore {
             .await?;
         Ok(())
     }
-}
-
-fn state_without_user() -> HashMap<String, String> {
-    HashMap::new()
 }
 
 /// Ends every session of a user (password reset).

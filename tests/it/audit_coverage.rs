@@ -161,6 +161,12 @@ async fn step(
         );
     }
     let mut got = events_after(app, before);
+    for (action, _) in &got {
+        assert!(
+            gatehouse::audit::ACTIONS.contains(&action.as_str()),
+            "{what}: {action} is missing from audit::ACTIONS (the audit page's filter)"
+        );
+    }
     let mut want: Vec<(String, String)> = expected
         .iter()
         .map(|(a, s)| (a.to_string(), s.to_string()))
