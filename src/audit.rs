@@ -54,6 +54,7 @@ pub const ACTIONS: &[&str] = &[
     "user.password_reset_requested",
     "user.password_reset",
     "user.password_changed",
+    "user.password_reentry_failed",
 ];
 
 /// Who acted.
@@ -76,6 +77,17 @@ pub enum Actor {
         email: String,
     },
     System,
+}
+
+impl Actor {
+    /// The account acting, when a person (directly, as an operator or through a key) acts.
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Actor::User { id, .. } | Actor::Operator { id, .. } => Some(*id),
+            Actor::ApiKey { user_id, .. } => Some(*user_id),
+            Actor::Visitor | Actor::System => None,
+        }
+    }
 }
 
 /// The request an action came from.
@@ -131,4 +143,39 @@ pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A refused change, described while its transaction is still open and recorded (with
+/// [`record_denied`]) after that transaction has rolled back, so the refusal is kept even though
+/// nothing else of the change is.
+#[derive(Debug, Clone)]
+pub struct Denied {
+    pub organization: Option<(i64, String)>,
+    pub action: &'static str,
+    pub target: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// Records a refusal as a `denied` event.
+pub fn record_denied(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    meta: &RequestMeta,
+    denied: &Denied,
+) -> QueryResult<()> {
+    record(
+        conn,
+        Event {
+            organization: denied
+                .organization
+                .as_ref()
+                .map(|(id, name)| (*id, name.as_str())),
+            actor,
+            action: denied.action,
+            target: denied.target.clone(),
+            details: denied.details.clone(),
+            status: Status::Denied,
+            meta,
+        },
+    )
 }

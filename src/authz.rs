@@ -245,9 +245,252 @@ pub fn permission_diff(before: &[String], after: &[String]) -> (Vec<String>, Vec
     (gained, lost)
 }
 
+/// Whether someone with role `actor` may act on (remove, or change the roles of) a member with
+/// role `target`: owners act on anyone, admins on members only, members on nobody (DESIGN §2).
+pub fn can_act_on(actor: OrgRole, target: OrgRole) -> bool {
+    match actor {
+        OrgRole::Owner => true,
+        OrgRole::Admin => target == OrgRole::Member,
+        OrgRole::Member => false,
+    }
+}
+
+/// Whether `actor` may give someone the organization role `role`: nobody is raised above the
+/// role of the person granting.
+pub fn may_assign(actor: OrgRole, role: OrgRole) -> bool {
+    role <= actor
+}
+
+/// Whether `actor` may invite someone as `invited`: members and admins may invite members, only
+/// owners invite admins, and nobody is invited as an owner.
+pub fn may_invite_as(actor: OrgRole, invited: OrgRole) -> bool {
+    match invited {
+        OrgRole::Member => org_can(actor, OrgPermission::ManageInvitations),
+        OrgRole::Admin => org_can(actor, OrgPermission::ManageOrgRoles),
+        OrgRole::Owner => false,
+    }
+}
+
+/// Whether `actor` may remove a member whose role is `target` (removing oneself is leaving,
+/// checked by the caller, which knows the ids).
+pub fn may_remove(actor: OrgRole, target: OrgRole) -> bool {
+    org_can(actor, OrgPermission::RemoveUsers) && can_act_on(actor, target)
+}
+
+/// Whether changing a member from `before` to `after` (`None`: removed) takes away the
+/// organization's last owner.
+pub fn takes_last_owner(before: OrgRole, after: Option<OrgRole>, owners: i64) -> bool {
+    before == OrgRole::Owner && after != Some(OrgRole::Owner) && owners <= 1
+}
+
+/// Whether an environment role change needs the granter's freshly re-entered password: granting
+/// or raising a production role does; lowering or removing one does not.
+pub fn needs_fresh_password(
+    kind: EnvKind,
+    before: Option<EnvRole>,
+    after: Option<EnvRole>,
+) -> bool {
+    kind == EnvKind::Production
+        && match (before, after) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => new > old,
+        }
+}
+
+/// Why a role change is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleRefusal {
+    NotMember,
+    OnlyOwnersChangeOrgRoles,
+    AdminsCannotChangeOwnersOrAdmins,
+    AboveYourRole,
+    LastOwner,
+}
+
+impl RoleRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            RoleRefusal::NotMember => "This person is not a member of the organization.",
+            RoleRefusal::OnlyOwnersChangeOrgRoles => "Only owners can change organization roles.",
+            RoleRefusal::AdminsCannotChangeOwnersOrAdmins => {
+                "Admins cannot change the roles of owners or admins."
+            }
+            RoleRefusal::AboveYourRole => {
+                "You cannot give anyone a higher organization role than your own."
+            }
+            RoleRefusal::LastOwner => {
+                "This is the last owner, who cannot be demoted. Make another member an owner first."
+            }
+        }
+    }
+}
+
+/// The rules of a role change, given the granter's role, the target's current and wanted
+/// organization roles, and the number of owners (DESIGN §2, §4).
+pub fn check_role_change(
+    granter: OrgRole,
+    target: OrgRole,
+    wanted: OrgRole,
+    owners: i64,
+) -> Result<(), RoleRefusal> {
+    if !can_act_on(granter, target) {
+        return Err(RoleRefusal::AdminsCannotChangeOwnersOrAdmins);
+    }
+    if wanted != target && !org_can(granter, OrgPermission::ManageOrgRoles) {
+        return Err(RoleRefusal::OnlyOwnersChangeOrgRoles);
+    }
+    if !may_assign(granter, wanted) {
+        return Err(RoleRefusal::AboveYourRole);
+    }
+    if takes_last_owner(target, Some(wanted), owners) {
+        return Err(RoleRefusal::LastOwner);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use OrgRole::{Admin, Member, Owner};
+
+    #[test]
+    fn who_may_act_on_whom_as_a_complete_table() {
+        // Rows: actor; columns: target member, admin, owner.
+        let table = [
+            (Member, [false, false, false]),
+            (Admin, [true, false, false]),
+            (Owner, [true, true, true]),
+        ];
+        for (actor, row) in table {
+            for (target, expected) in OrgRole::ALL.into_iter().zip(row) {
+                assert_eq!(can_act_on(actor, target), expected, "{actor} on {target}");
+                let removable = expected && actor != Member;
+                assert_eq!(
+                    may_remove(actor, target),
+                    removable,
+                    "{actor} removes {target}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn which_roles_an_actor_may_assign_and_invite_as() {
+        // Columns: member, admin, owner.
+        let assign = [
+            (Member, [true, false, false]),
+            (Admin, [true, true, false]),
+            (Owner, [true, true, true]),
+        ];
+        let invite = [
+            (Member, [false, false, false]),
+            (Admin, [true, false, false]),
+            (Owner, [true, true, false]),
+        ];
+        for ((actor, assign_row), (_, invite_row)) in assign.into_iter().zip(invite) {
+            for (i, role) in OrgRole::ALL.into_iter().enumerate() {
+                assert_eq!(
+                    may_assign(actor, role),
+                    assign_row[i],
+                    "{actor} assigns {role}"
+                );
+                assert_eq!(
+                    may_invite_as(actor, role),
+                    invite_row[i],
+                    "{actor} invites {role}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_role_change_as_a_complete_table() {
+        use RoleRefusal::*;
+        // (granter, target, wanted) → outcome with two owners; the last-owner rule separately.
+        let ok = Ok(());
+        let cases = [
+            (
+                Member,
+                Member,
+                Member,
+                Err(AdminsCannotChangeOwnersOrAdmins),
+            ),
+            (Member, Member, Admin, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Member, Member, Owner, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Member, Admin, Member, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Member, Admin, Admin, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Member, Admin, Owner, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Member, Owner, Member, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Member, Owner, Admin, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Member, Owner, Owner, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Admin, Member, Member, ok),
+            (Admin, Member, Admin, Err(OnlyOwnersChangeOrgRoles)),
+            (Admin, Member, Owner, Err(OnlyOwnersChangeOrgRoles)),
+            (Admin, Admin, Member, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Admin, Admin, Admin, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Admin, Admin, Owner, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Admin, Owner, Member, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Admin, Owner, Admin, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Admin, Owner, Owner, Err(AdminsCannotChangeOwnersOrAdmins)),
+            (Owner, Member, Member, ok),
+            (Owner, Member, Admin, ok),
+            (Owner, Member, Owner, ok),
+            (Owner, Admin, Member, ok),
+            (Owner, Admin, Admin, ok),
+            (Owner, Admin, Owner, ok),
+            (Owner, Owner, Member, ok),
+            (Owner, Owner, Admin, ok),
+            (Owner, Owner, Owner, ok),
+        ];
+        assert_eq!(cases.len(), 27);
+        for (granter, target, wanted, expected) in cases {
+            assert_eq!(
+                check_role_change(granter, target, wanted, 2),
+                expected,
+                "{granter} changes {target} to {wanted}"
+            );
+        }
+        for wanted in [Member, Admin] {
+            assert_eq!(check_role_change(Owner, Owner, wanted, 1), Err(LastOwner));
+        }
+        assert_eq!(check_role_change(Owner, Owner, Owner, 1), Ok(()));
+    }
+
+    #[test]
+    fn the_last_owner_rule_as_a_complete_table() {
+        for before in OrgRole::ALL {
+            for after in [None, Some(Member), Some(Admin), Some(Owner)] {
+                for owners in [1, 2] {
+                    let expected = before == Owner && after != Some(Owner) && owners == 1;
+                    assert_eq!(takes_last_owner(before, after, owners), expected);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_granting_or_raising_production_needs_a_fresh_password() {
+        let roles = [
+            None,
+            Some(EnvRole::Viewer),
+            Some(EnvRole::Support),
+            Some(EnvRole::Engineer),
+        ];
+        for kind in EnvKind::ALL {
+            for (i, before) in roles.into_iter().enumerate() {
+                for (j, after) in roles.into_iter().enumerate() {
+                    let expected = kind == EnvKind::Production && after.is_some() && j > i;
+                    assert_eq!(
+                        needs_fresh_password(kind, before, after),
+                        expected,
+                        "{kind}: {before:?} → {after:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_permission_has_exactly_one_row() {

@@ -11,5 +11,6 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod local_pg;
+pub mod ops;
 pub mod routes;
 pub mod startup;

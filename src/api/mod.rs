@@ -12,12 +12,10 @@ use std::pin::Pin;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
-use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::authz::{self, OrgPermission};
-use crate::db::orgs::Access;
-use crate::db::schema::organizations;
+use crate::authz::OrgPermission;
+use crate::db::orgs::{Access, OrgRef};
 use crate::db::users::User;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
@@ -85,12 +83,6 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(e: diesel::result::Error) -> Self {
-        AppError::from(e).into()
-    }
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
@@ -133,9 +125,20 @@ pub fn envelope(payload: impl Serialize) -> HttpResponse {
 pub struct Caller {
     pub user: User,
     pub key_id: i64,
+    pub meta: crate::audit::RequestMeta,
+    pub path: String,
 }
 
 impl Caller {
+    /// Who acts and from which request, for the use cases of `ops`.
+    pub fn ctx(&self) -> crate::ops::Ctx {
+        crate::ops::Ctx {
+            actor: self.actor(),
+            meta: self.meta.clone(),
+            path: self.path.clone(),
+        }
+    }
+
     /// How changes made through the API appear in the audit log.
     pub fn actor(&self) -> crate::audit::Actor {
         crate::audit::Actor::ApiKey {
@@ -158,6 +161,8 @@ impl FromRequest for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|k| k.trim().to_string());
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
+        let meta = crate::auth::request_meta(req);
+        let path = req.path().to_string();
         let limit = req
             .app_data::<web::Data<crate::config::Settings>>()
             .map(|s| s.api_rate_per_minute)
@@ -166,16 +171,11 @@ impl FromRequest for Caller {
             let (Some(key), Some(pool)) = (key, pool) else {
                 return Err(ApiError::unauthorized());
             };
-            let found = db::run(&pool, move |c| -> Result<_, diesel::result::Error> {
-                let Some((user, key_id)) = db::api_keys::authenticate(c, &key)? else {
-                    return Ok(None);
-                };
-                let window = db::api_keys::count_request(c, key_id)?;
-                Ok(Some((user, key_id, window)))
-            })
-            .await?;
+            let found =
+                db::run(&pool, move |c| db::api_keys::authenticate_counted(c, &key)).await?;
             match found {
-                Some((_, _, (requests, retry_after))) if i64::from(requests) > limit => {
+                Some(found) if i64::from(found.requests) > limit => {
+                    let retry_after = found.retry_after;
                     Err(ApiError {
                         status: StatusCode::TOO_MANY_REQUESTS,
                         code: "rate_limited",
@@ -185,51 +185,27 @@ impl FromRequest for Caller {
                         retry_after: Some(retry_after),
                     })
                 }
-                Some((user, key_id, _)) => Ok(Caller { user, key_id }),
+                Some(found) => Ok(Caller {
+                    user: found.user,
+                    key_id: found.key_id,
+                    meta,
+                    path,
+                }),
                 None => Err(ApiError::unauthorized()),
             }
         })
     }
 }
 
-/// The API's side of the one permission check: membership read afresh, 404 for non-members,
-/// 403 for a missing permission.
+/// The API's side of the one enforcement path (`ops::access`): the caller's access to the
+/// organization when their role there has `permission`; refusals are audited as on the pages.
 pub async fn require_org(
     pool: &PgPool,
     caller: &Caller,
-    org_id: i64,
+    org: OrgRef,
     permission: OrgPermission,
 ) -> Result<Access, ApiError> {
-    let user_id = caller.user.id;
-    let access = db::run(
-        pool,
-        move |c| -> Result<Option<Access>, diesel::result::Error> {
-            let slug: Option<String> = organizations::table
-                .find(org_id)
-                .select(organizations::slug)
-                .first(c)
-                .optional()?;
-            match slug {
-                Some(slug) => db::orgs::access(c, user_id, &slug),
-                None => Ok(None),
-            }
-        },
-    )
-    .await?
-    .ok_or_else(ApiError::not_found)?;
-    if !authz::org_can(access.role, permission) {
-        return Err(AppError::Forbidden.into());
-    }
-    Ok(access)
-}
-
-#[derive(Serialize)]
-struct OrganizationOut {
-    id: i64,
-    name: String,
-    slug: String,
-    status: String,
-    role: String,
+    Ok(crate::ops::access::require_org(pool, &caller.ctx(), org, permission).await?)
 }
 
 /// GET /api/v1/organizations: the caller's organizations with their role.
@@ -238,33 +214,8 @@ pub async fn organizations(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = caller.user.id;
-    let rows = db::run(&pool, move |c| -> Result<_, diesel::result::Error> {
-        use crate::db::schema::memberships;
-        organizations::table
-            .inner_join(memberships::table)
-            .filter(memberships::user_id.eq(user_id))
-            .order((organizations::name.asc(), organizations::id.asc()))
-            .select((
-                organizations::id,
-                organizations::name,
-                organizations::slug,
-                organizations::status,
-                memberships::role,
-            ))
-            .load::<(i64, String, String, String, String)>(c)
-    })
-    .await?;
-    Ok(envelope(
-        rows.into_iter()
-            .map(|(id, name, slug, status, role)| OrganizationOut {
-                id,
-                name,
-                slug,
-                status,
-                role,
-            })
-            .collect::<Vec<_>>(),
-    ))
+    let rows = db::run(&pool, move |c| db::orgs::with_roles(c, user_id)).await?;
+    Ok(envelope(rows))
 }
 
 #[derive(Serialize)]
@@ -283,7 +234,7 @@ pub async fn environments(
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::ViewOrganization,
     )
     .await?;

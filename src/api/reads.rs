@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::{ApiError, Caller, envelope, require_org};
 use crate::authz::OrgPermission;
 use crate::db::audit::Filter;
+use crate::db::orgs::OrgRef;
 use crate::db::{self, PgPool};
 
 pub const MAX_COUNT: i64 = 50;
@@ -83,7 +84,7 @@ pub async fn role_assignments(
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::ViewOrgRoles,
     )
     .await?;
@@ -140,7 +141,7 @@ pub async fn invitations(
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::ManageInvitations,
     )
     .await?;
@@ -206,7 +207,7 @@ pub async fn audit_events(
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::ReviewAudit,
     )
     .await?;

@@ -3,18 +3,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{ApiError, Caller, envelope, query_id, require_org};
-use crate::audit::RequestMeta;
-use crate::auth::password;
 use crate::authz::{EnvKind, EnvRole, OrgPermission, OrgRole};
+use crate::config::Settings;
 use crate::db::members::RemoveOutcome;
+use crate::db::orgs::{Access, OrgRef};
 use crate::db::roles::{self, Desired, Refusal};
-use crate::db::schema::environments;
 use crate::db::{self, PgPool};
+use crate::email::worker::OutboxSignal;
+use crate::ops::{self, reauth::Reauth, roles::ChangeOutcome};
 
 /// Refused role changes, as API errors with stable codes.
 fn refused(refusal: Refusal) -> ApiError {
@@ -44,8 +43,21 @@ pub fn json_error(e: actix_web::error::JsonPayloadError) -> ApiError {
     }
 }
 
-fn meta(req: &HttpRequest) -> RequestMeta {
-    crate::auth::request_meta(req)
+/// A production grant without a right password: 403 `password_required`, or 429 while the
+/// account is locked by the throttle.
+fn password_refused(answer: Reauth) -> ApiError {
+    match answer {
+        Reauth::Locked => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "password_locked",
+            answer.problem(),
+        ),
+        _ => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "password_required",
+            "Granting or raising a production role needs your password in the body's 'password'.",
+        ),
+    }
 }
 
 #[derive(Deserialize)]
@@ -79,35 +91,29 @@ pub async fn put_org_role(
     caller: Caller,
     org_id: web::Path<i64>,
     body: web::Json<OrgRoleBody>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::ManageOrgRoles,
     )
     .await?;
     let body = body.into_inner();
-    let (org, granter, actor, meta, target) = (
-        access.org.clone(),
-        caller.user.id,
-        caller.actor(),
-        meta(&req),
-        body.user_id,
-    );
-    let outcome = db::run(&pool, move |c| -> Result<_, diesel::result::Error> {
-        let Some(member) = db::members::find(c, org.id, target)? else {
-            return Ok(Err(Refusal::NotMember));
-        };
-        let desired = Desired {
-            org_role: body.role.into(),
-            ..Desired::of(&member)
-        };
-        roles::apply(c, &org, granter, &actor, target, &desired, &meta)
-    })
-    .await?;
-    let changes = outcome.map_err(refused)?;
+    let target = body.user_id;
+    let org = access.org.id;
+    let member = db::run(&pool, move |c| db::members::find(c, org, target))
+        .await?
+        .ok_or_else(|| refused(Refusal::NotMember))?;
+    let desired = Desired {
+        org_role: body.role.into(),
+        ..Desired::of(&member)
+    };
+    let outcome = ops::roles::change(&pool, &caller.ctx(), &access.org, target, desired).await?;
+    let changes = match outcome {
+        ChangeOutcome::Changed(n) => n,
+        ChangeOutcome::Refused(refusal) => return Err(refused(refusal)),
+    };
     Ok(envelope(
         serde_json::json!({ "userId": target, "role": OrgRole::from(body.role).as_str(), "changes": changes }),
     ))
@@ -117,6 +123,7 @@ pub async fn put_org_role(
 /// person, under the rules of Remove.
 pub async fn delete_org_role(
     pool: web::Data<PgPool>,
+    outbox: web::Data<OutboxSignal>,
     caller: Caller,
     org_id: web::Path<i64>,
     req: HttpRequest,
@@ -124,16 +131,13 @@ pub async fn delete_org_role(
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::RemoveUsers,
     )
     .await?;
     let target = query_id(&req, "userId")?;
-    let (org, role, actor, meta) = (access.org.id, access.role, caller.actor(), meta(&req));
-    let outcome = db::run(&pool, move |c| {
-        db::members::remove(c, org, role, &actor, target, &meta)
-    })
-    .await?;
+    let outcome =
+        ops::members::remove(&pool, &outbox, &caller.ctx(), access.org.id, target).await?;
     match outcome {
         RemoveOutcome::Removed => Ok(envelope(
             serde_json::json!({ "userId": target, "removed": true }),
@@ -181,18 +185,26 @@ impl From<EnvRoleName> for EnvRole {
     }
 }
 
-/// The environment's organization and kind.
-async fn environment(pool: &PgPool, env_id: i64) -> Result<(i64, EnvKind), ApiError> {
-    let found = db::run(pool, move |c| {
-        environments::table
-            .find(env_id)
-            .select((environments::organization_id, environments::kind))
-            .first::<(i64, String)>(c)
-            .optional()
-    })
+/// The environment's organization, through the one enforcement path, and the environment's kind.
+async fn environment(
+    pool: &PgPool,
+    caller: &Caller,
+    env_id: i64,
+) -> Result<(Access, EnvKind), ApiError> {
+    let access = require_org(
+        pool,
+        caller,
+        OrgRef::Environment(env_id),
+        OrgPermission::ManageEnvironmentRoles,
+    )
     .await?;
-    let (org, kind) = found.ok_or_else(ApiError::not_found)?;
-    Ok((org, kind.parse().map_err(|_| ApiError::not_found())?))
+    let kind = access
+        .environments
+        .iter()
+        .find(|e| e.id == env_id)
+        .map(|e| e.kind)
+        .ok_or_else(ApiError::not_found)?;
+    Ok((access, kind))
 }
 
 #[expect(
@@ -209,10 +221,9 @@ async fn change_env_role(
     role: Option<EnvRole>,
     password_typed: Option<String>,
     expect: Option<bool>,
-    req: &HttpRequest,
+    settings: &Settings,
 ) -> Result<HttpResponse, ApiError> {
-    let (org_id, kind) = environment(pool, env_id).await?;
-    let access = require_org(pool, caller, org_id, OrgPermission::ManageEnvironmentRoles).await?;
+    let (access, kind) = environment(pool, caller, env_id).await?;
     let org = access.org.id;
     let member = db::run(pool, move |c| db::members::find(c, org, target))
         .await?
@@ -243,30 +254,24 @@ async fn change_env_role(
         }
     }
     if roles::raises_production(&before, &desired) {
-        let hash = caller.user.password_hash.clone();
-        let ok = match password_typed {
-            Some(p) if !p.is_empty() => password::verify(Some(hash), SecretString::from(p)).await?,
-            _ => false,
-        };
-        if !ok {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "password_required",
-                "Granting or raising a production role needs your password in the body's 'password'.",
-            ));
+        let answer = ops::reauth::confirm_password(
+            pool,
+            settings,
+            &caller.ctx(),
+            &caller.user,
+            password_typed.as_deref(),
+            None,
+        )
+        .await?;
+        if !answer.is_ok() {
+            return Err(password_refused(answer));
         }
     }
-    let (org, granter, actor, meta) = (
-        access.org.clone(),
-        caller.user.id,
-        caller.actor(),
-        meta(req),
-    );
-    let changes = db::run(pool, move |c| {
-        roles::apply(c, &org, granter, &actor, target, &desired, &meta)
-    })
-    .await?
-    .map_err(refused)?;
+    let changes =
+        match ops::roles::change(pool, &caller.ctx(), &access.org, target, desired).await? {
+            ChangeOutcome::Changed(n) => n,
+            ChangeOutcome::Refused(refusal) => return Err(refused(refusal)),
+        };
     Ok(envelope(
         serde_json::json!({ "userId": target, "environment": kind.as_str(), "role": role.map(EnvRole::as_str), "changes": changes }),
     ))
@@ -278,14 +283,7 @@ pub async fn get_env_roles(
     caller: Caller,
     env_id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let (org_id, kind) = environment(&pool, env_id.into_inner()).await?;
-    let access = require_org(
-        &pool,
-        &caller,
-        org_id,
-        OrgPermission::ManageEnvironmentRoles,
-    )
-    .await?;
+    let (access, kind) = environment(&pool, &caller, env_id.into_inner()).await?;
     let org = access.org.id;
     let (users, total) = db::run(&pool, move |c| {
         db::members::environment_users(c, org, kind, 0, 500)
@@ -300,10 +298,10 @@ pub async fn get_env_roles(
 /// POST: grants a role to a member without one here.
 pub async fn post_env_role(
     pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
     caller: Caller,
     env_id: web::Path<i64>,
     body: web::Json<EnvRoleBody>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     change_env_role(
@@ -314,7 +312,7 @@ pub async fn post_env_role(
         Some(body.role.into()),
         body.password,
         Some(false),
-        &req,
+        &settings,
     )
     .await
 }
@@ -322,10 +320,10 @@ pub async fn post_env_role(
 /// PUT: changes a member's role here.
 pub async fn put_env_role(
     pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
     caller: Caller,
     env_id: web::Path<i64>,
     body: web::Json<EnvRoleBody>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     change_env_role(
@@ -336,7 +334,7 @@ pub async fn put_env_role(
         Some(body.role.into()),
         body.password,
         Some(true),
-        &req,
+        &settings,
     )
     .await
 }
@@ -344,6 +342,7 @@ pub async fn put_env_role(
 /// DELETE ?userId=: takes a member's role here away.
 pub async fn delete_env_role(
     pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
     caller: Caller,
     env_id: web::Path<i64>,
     req: HttpRequest,
@@ -357,7 +356,7 @@ pub async fn delete_env_role(
         None,
         None,
         Some(true),
-        &req,
+        &settings,
     )
     .await
 }
@@ -383,18 +382,17 @@ fn member_role() -> OrgRoleName {
 /// POST /api/v1/organizations/{id}/invitations (owners and admins): the invite form's rules.
 pub async fn post_invitations(
     pool: web::Data<PgPool>,
-    settings: web::Data<crate::config::Settings>,
-    outbox: web::Data<crate::email::worker::OutboxSignal>,
+    settings: web::Data<Settings>,
+    outbox: web::Data<OutboxSignal>,
     caller: Caller,
     org_id: web::Path<i64>,
     body: web::Json<InviteBody>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::db::invitations::{EnvRoles, InviteOutcome, InviteRequest};
+    use crate::db::invitations::{EnvRoles, InviteOutcome};
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::ManageInvitations,
     )
     .await?;
@@ -418,10 +416,11 @@ pub async fn post_invitations(
         }
     }
     let role = OrgRole::from(body.role);
-    if role == OrgRole::Owner {
+    if !crate::authz::may_invite_as(OrgRole::Owner, role) {
         return Err(invalid("role".into(), "member or admin"));
     }
-    if !crate::routes::access::may_invite_as(access.role, role) {
+    let addresses = body.emails.join(", ");
+    if !ops::invitations::may_invite_as(&pool, &caller.ctx(), &access, role, &addresses).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -439,53 +438,36 @@ pub async fn post_invitations(
         env_roles.0.insert(kind, (*r).into());
     }
     if env_roles.get(&EnvKind::Production).is_some() {
-        let ok = match &body.password {
-            Some(p) if !p.is_empty() => {
-                password::verify(
-                    Some(caller.user.password_hash.clone()),
-                    SecretString::from(p.clone()),
-                )
-                .await?
-            }
-            _ => false,
-        };
-        if !ok {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "password_required",
-                "Granting a production role needs your password in the body's 'password'.",
-            ));
+        let answer = ops::reauth::confirm_password(
+            &pool,
+            &settings,
+            &caller.ctx(),
+            &caller.user,
+            body.password.as_deref(),
+            None,
+        )
+        .await?;
+        if !answer.is_ok() {
+            return Err(password_refused(answer));
         }
     }
-    let (org, inviter, actor, meta, settings_tx) = (
-        access.org.clone(),
-        caller.user.clone(),
-        caller.actor(),
-        meta(&req),
-        settings.clone(),
-    );
-    let outcome = db::run(&pool, move |c| {
-        let request = InviteRequest {
-            org: &org,
-            inviter: &inviter,
-            role,
-            env_roles,
-            emails,
-        };
-        db::invitations::invite(c, &settings_tx, &request, &actor, &meta)
-    })
-    .await?;
+    let invite = ops::invitations::Invite {
+        org: access.org.clone(),
+        inviter: caller.user.clone(),
+        role,
+        env_roles,
+        emails,
+    };
+    let outcome =
+        ops::invitations::invite(&pool, &settings, &outbox, &caller.ctx(), invite).await?;
     match outcome {
         InviteOutcome::Sent {
             created,
             resent,
             at_limit,
-        } => {
-            outbox.wake();
-            Ok(envelope(
-                serde_json::json!({ "created": created, "resent": resent, "atOrganizationLimit": at_limit }),
-            ))
-        }
+        } => Ok(envelope(
+            serde_json::json!({ "created": created, "resent": resent, "atOrganizationLimit": at_limit }),
+        )),
         InviteOutcome::AlreadyMembers(members) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_member",
@@ -513,12 +495,12 @@ pub async fn delete_invitation(
     let access = require_org(
         &pool,
         &caller,
-        org_id.into_inner(),
+        OrgRef::Id(org_id.into_inner()),
         OrgPermission::ManageInvitations,
     )
     .await?;
     let id = query_id(&req, "invitationId")?;
-    let (org, actor, meta) = (access.org.clone(), caller.actor(), meta(&req));
+    let (org, actor, meta) = (access.org.clone(), caller.actor(), caller.meta.clone());
     if db::run(&pool, move |c| {
         db::invitations::revoke(c, &org, id, &actor, &meta)
     })

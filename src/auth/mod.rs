@@ -32,6 +32,15 @@ impl Auth {
             .ok_or_else(|| AppError::SignInRequired(self.path.clone()))
     }
 
+    /// Who acts and from which request, for the use cases of `ops`.
+    pub fn ctx(&self) -> crate::ops::Ctx {
+        crate::ops::Ctx {
+            actor: self.actor(),
+            meta: self.meta.clone(),
+            path: self.path.clone(),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match &self.user {
             Some(u) => Actor::User {

@@ -138,3 +138,31 @@ pub fn count_request(conn: &mut PgConnection, key_id: i64) -> QueryResult<(i32, 
     .get_result(conn)?;
     Ok((w.requests, w.seconds_left))
 }
+
+/// A key that authenticated a request, with its rate-limit window.
+pub struct Authenticated {
+    pub user: User,
+    pub key_id: i64,
+    /// Requests in the current minute, this one included.
+    pub requests: i32,
+    /// Seconds until the window ends.
+    pub retry_after: i64,
+}
+
+/// The user a key acts for, counting this request in the key's window; `None` for an unknown,
+/// revoked or expired key.
+pub fn authenticate_counted(
+    conn: &mut PgConnection,
+    key: &str,
+) -> QueryResult<Option<Authenticated>> {
+    let Some((user, key_id)) = authenticate(conn, key)? else {
+        return Ok(None);
+    };
+    let (requests, retry_after) = count_request(conn, key_id)?;
+    Ok(Some(Authenticated {
+        user,
+        key_id,
+        requests,
+        retry_after,
+    }))
+}

@@ -10,7 +10,7 @@ use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::schema::{environment_roles, environments, memberships, organizations, users};
 use crate::audit::{self, Actor, RequestMeta};
-use crate::authz::{EnvKind, EnvRole, OrgRole};
+use crate::authz::{self, EnvKind, EnvRole, OrgRole};
 use crate::db::orgs::Organization;
 use crate::email::messages::{self, QueueError};
 
@@ -343,19 +343,30 @@ fn lock_org(conn: &mut PgConnection, org_id: i64) -> QueryResult<Organization> {
 pub fn remove(
     conn: &mut PgConnection,
     org_id: i64,
-    remover_role: OrgRole,
     remover: &Actor,
     target_id: i64,
     meta: &RequestMeta,
 ) -> Result<RemoveOutcome, QueueError> {
     conn.transaction(|conn| {
         let org = lock_org(conn, org_id)?;
+        // The remover's role is read again under the lock: a demotion that committed a moment
+        // ago counts.
+        let remover_role: Option<OrgRole> = match remover.user_id() {
+            Some(id) => memberships::table
+                .find((org_id, id))
+                .select(memberships::role)
+                .first::<String>(conn)
+                .optional()?
+                .and_then(|r| r.parse().ok()),
+            None => None,
+        };
+        let Some(remover_role) = remover_role else { return Ok(RemoveOutcome::NotAllowed) };
         let Some(target) = find(conn, org_id, target_id)? else { return Ok(RemoveOutcome::NotMember) };
-        let outcome = if matches!(remover, Actor::User { id, .. } if *id == target_id) {
+        let outcome = if remover.user_id() == Some(target_id) {
             RemoveOutcome::Yourself
-        } else if remover_role < OrgRole::Owner && target.role >= OrgRole::Admin {
+        } else if !authz::may_remove(remover_role, target.role) {
             RemoveOutcome::NotAllowed
-        } else if target.role == OrgRole::Owner && owners(conn, org_id)? <= 1 {
+        } else if authz::takes_last_owner(target.role, None, owners(conn, org_id)?) {
             RemoveOutcome::LastOwner
         } else {
             RemoveOutcome::Removed
@@ -412,7 +423,7 @@ pub fn leave(
         let Some(me) = find(conn, org_id, user_id)? else {
             return Ok(LeaveOutcome::NotMember);
         };
-        if me.role == OrgRole::Owner && owners(conn, org_id)? <= 1 {
+        if authz::takes_last_owner(me.role, None, owners(conn, org_id)?) {
             audit::record(
                 conn,
                 audit::Event {

@@ -101,6 +101,11 @@ pub fn contains_pattern(q: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// One round trip to the database (the readiness probe).
+pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
+    diesel::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), conn).map(|_| ())
+}
+
 /// Runs database work on the blocking pool, never on an async worker thread.
 pub async fn run<T, E, F>(pool: &PgPool, f: F) -> Result<T, AppError>
 where

@@ -159,11 +159,20 @@ fn insert_with_unique_slug(conn: &mut PgConnection, name: &OrgName) -> QueryResu
     unreachable!("the loop above returns")
 }
 
+/// How a request names an organization: pages by slug, the API by id or by one of its
+/// environments' ids.
+#[derive(Debug, Clone)]
+pub enum OrgRef {
+    Slug(String),
+    Id(i64),
+    Environment(i64),
+}
+
 /// The caller's access to an organization, or `None` when they are not a member (so the
 /// organization's existence is not revealed). One statement: the organization and membership
 /// joined with its three environments and the caller's role in each.
-pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<Option<Access>> {
-    let rows: Vec<(Organization, String, i64, String, Option<String>)> = organizations::table
+pub fn access(conn: &mut PgConnection, user_id: i64, org: &OrgRef) -> QueryResult<Option<Access>> {
+    let mut query = organizations::table
         .inner_join(memberships::table)
         .inner_join(environments::table)
         .left_join(
@@ -171,7 +180,6 @@ pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<
                 .eq(environments::id)
                 .and(environment_roles::user_id.eq(user_id))),
         )
-        .filter(organizations::slug.eq(slug))
         .filter(memberships::user_id.eq(user_id))
         .select((
             Organization::as_select(),
@@ -180,7 +188,22 @@ pub fn access(conn: &mut PgConnection, user_id: i64, slug: &str) -> QueryResult<
             environments::kind,
             environment_roles::role.nullable(),
         ))
-        .load(conn)?;
+        .into_boxed();
+    query = match org {
+        OrgRef::Slug(slug) => query.filter(organizations::slug.eq(slug)),
+        OrgRef::Id(id) => query.filter(organizations::id.eq(*id)),
+        OrgRef::Environment(env_id) => {
+            let named = diesel::alias!(environments as named_environment);
+            query.filter(
+                organizations::id.eq_any(
+                    named
+                        .filter(named.field(environments::id).eq(*env_id))
+                        .select(named.field(environments::organization_id)),
+                ),
+            )
+        }
+    };
+    let rows: Vec<(Organization, String, i64, String, Option<String>)> = query.load(conn)?;
     let Some((org, role, ..)) = rows.first().cloned() else {
         return Ok(None);
     };
@@ -280,4 +303,30 @@ pub fn rename(
         })?;
         Ok(after)
     })
+}
+
+/// One of a user's organizations with their role in it.
+#[derive(Debug, Queryable, serde::Serialize)]
+pub struct OrgWithRole {
+    pub id: i64,
+    pub name: String,
+    pub slug: String,
+    pub status: String,
+    pub role: String,
+}
+
+/// Every organization of a user with their role in it, by name (the API's organization list).
+pub fn with_roles(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<OrgWithRole>> {
+    organizations::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order((organizations::name.asc(), organizations::id.asc()))
+        .select((
+            organizations::id,
+            organizations::name,
+            organizations::slug,
+            organizations::status,
+            memberships::role,
+        ))
+        .load(conn)
 }

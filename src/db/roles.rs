@@ -8,8 +8,8 @@ use diesel::prelude::*;
 
 use super::members::{self, Member};
 use super::schema::{environment_roles, environments, memberships, organizations};
-use crate::audit::{self, Actor, RequestMeta};
-use crate::authz::{self, EnvKind, EnvRole, OrgPermission, OrgRole};
+use crate::audit::{self, Actor, Denied, RequestMeta};
+use crate::authz::{self, EnvKind, EnvRole, OrgRole};
 use crate::db::orgs::Organization;
 
 /// The roles a member should have after the change.
@@ -38,42 +38,12 @@ impl Desired {
 /// True when going from `before` to `after` grants or raises a production role, which needs a
 /// freshly re-entered password.
 pub fn raises_production(before: &Desired, after: &Desired) -> bool {
-    match (
-        before.env(EnvKind::Production),
-        after.env(EnvKind::Production),
-    ) {
-        (_, None) => false,
-        (None, Some(_)) => true,
-        (Some(old), Some(new)) => new > old,
-    }
+    EnvKind::ALL
+        .into_iter()
+        .any(|kind| authz::needs_fresh_password(kind, before.env(kind), after.env(kind)))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    NotMember,
-    OnlyOwnersChangeOrgRoles,
-    AdminsCannotChangeOwnersOrAdmins,
-    AboveYourRole,
-    LastOwner,
-}
-
-impl Refusal {
-    pub fn message(self) -> &'static str {
-        match self {
-            Refusal::NotMember => "This person is not a member of the organization.",
-            Refusal::OnlyOwnersChangeOrgRoles => "Only owners can change organization roles.",
-            Refusal::AdminsCannotChangeOwnersOrAdmins => {
-                "Admins cannot change the roles of owners or admins."
-            }
-            Refusal::AboveYourRole => {
-                "You cannot give anyone a higher organization role than your own."
-            }
-            Refusal::LastOwner => {
-                "This is the last owner, who cannot be demoted. Make another member an owner first."
-            }
-        }
-    }
-}
+pub use crate::authz::RoleRefusal as Refusal;
 
 /// Checks a change against the rules, given the granter's and the target's current roles.
 pub fn check(
@@ -82,26 +52,12 @@ pub fn check(
     desired: &Desired,
     owners: i64,
 ) -> Result<(), Refusal> {
-    let org_role_changes = desired.org_role != target.role;
-    if !authz::org_can(granter, OrgPermission::ManageOrgRoles) {
-        if target.role >= OrgRole::Admin {
-            return Err(Refusal::AdminsCannotChangeOwnersOrAdmins);
-        }
-        if org_role_changes {
-            return Err(Refusal::OnlyOwnersChangeOrgRoles);
-        }
-    }
-    if desired.org_role > granter {
-        return Err(Refusal::AboveYourRole);
-    }
-    if target.role == OrgRole::Owner && desired.org_role != OrgRole::Owner && owners <= 1 {
-        return Err(Refusal::LastOwner);
-    }
-    Ok(())
+    authz::check_role_change(granter, target.role, desired.org_role, owners)
 }
 
-/// Applies the change; returns how many roles changed, or why it was refused (refusals are
-/// audited as denied).
+/// Applies the change inside the caller's transaction, with the organization row locked and the
+/// granter's role re-read under that lock; returns how many roles changed, or the refusal, which
+/// the caller records after rolling back (`ops::Denied`).
 pub fn apply(
     conn: &mut PgConnection,
     org: &Organization,
@@ -110,35 +66,45 @@ pub fn apply(
     target_id: i64,
     desired: &Desired,
     meta: &RequestMeta,
-) -> QueryResult<Result<usize, Refusal>> {
-    conn.transaction(|conn| {
-        organizations::table.find(org.id).select(organizations::id).for_update().first::<i64>(conn)?;
-        let granter: Option<String> = memberships::table.find((org.id, granter_id)).select(memberships::role).first(conn).optional()?;
-        let Some(granter) = granter.and_then(|r| r.parse::<OrgRole>().ok()) else { return Ok(Err(Refusal::NotMember)) };
-        let Some(target) = members::find(conn, org.id, target_id)? else { return Ok(Err(Refusal::NotMember)) };
-        let owners: i64 = memberships::table
-            .filter(memberships::organization_id.eq(org.id))
-            .filter(memberships::role.eq(OrgRole::Owner.as_str()))
-            .select(count_star())
-            .first(conn)?;
-        if let Err(refusal) = check(granter, &target, desired, owners) {
-            audit::record(conn, audit::Event {
-                organization: Some((org.id, &org.name)),
-                actor,
-                action: "member.role_changed",
-                target: Some(target.email.clone()),
-                details: serde_json::json!({ "reason": format!("{refusal:?}"), "before": roles_json(&Desired::of(&target)), "after": roles_json(desired) }),
-                status: audit::Status::Denied,
-                meta,
-            })?;
-            return Ok(Err(refusal));
-        }
-        let mut changes = 0;
-        if desired.org_role != target.role {
-            diesel::update(memberships::table.find((org.id, target_id)))
-                .set(memberships::role.eq(desired.org_role.as_str()))
-                .execute(conn)?;
-            audit::record(conn, audit::Event {
+) -> QueryResult<Result<usize, (Refusal, Denied)>> {
+    organizations::table
+        .find(org.id)
+        .select(organizations::id)
+        .for_update()
+        .first::<i64>(conn)?;
+    let granter: Option<String> = memberships::table
+        .find((org.id, granter_id))
+        .select(memberships::role)
+        .first(conn)
+        .optional()?;
+    let denied = |target: Option<&Member>, reason: Refusal| Denied {
+        organization: Some((org.id, org.name.clone())),
+        action: "member.role_changed",
+        target: target.map(|t| t.email.clone()),
+        details: serde_json::json!({ "reason": format!("{reason:?}"), "before": target.map(|t| roles_json(&Desired::of(t))), "after": roles_json(desired) }),
+    };
+    let Some(granter) = granter.and_then(|r| r.parse::<OrgRole>().ok()) else {
+        return Ok(Err((Refusal::NotMember, denied(None, Refusal::NotMember))));
+    };
+    let Some(target) = members::find(conn, org.id, target_id)? else {
+        return Ok(Err((Refusal::NotMember, denied(None, Refusal::NotMember))));
+    };
+    let owners: i64 = memberships::table
+        .filter(memberships::organization_id.eq(org.id))
+        .filter(memberships::role.eq(OrgRole::Owner.as_str()))
+        .select(count_star())
+        .first(conn)?;
+    if let Err(refusal) = check(granter, &target, desired, owners) {
+        return Ok(Err((refusal, denied(Some(&target), refusal))));
+    }
+    let mut changes = 0;
+    if desired.org_role != target.role {
+        diesel::update(memberships::table.find((org.id, target_id)))
+            .set(memberships::role.eq(desired.org_role.as_str()))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
                 action: "member.role_changed",
@@ -146,43 +112,52 @@ pub fn apply(
                 details: serde_json::json!({ "before": { "role": target.role.as_str() }, "after": { "role": desired.org_role.as_str() } }),
                 status: audit::Status::Successful,
                 meta,
-            })?;
-            changes += 1;
-        }
-        let env_ids: Vec<(i64, String)> = environments::table
-            .filter(environments::organization_id.eq(org.id))
-            .select((environments::id, environments::kind))
-            .load(conn)?;
-        for (env_id, kind) in env_ids {
-            let Ok(kind) = kind.parse::<EnvKind>() else { continue };
-            let before = target.environments.iter().find(|(k, _)| *k == kind).and_then(|(_, r)| *r);
-            let after = desired.env(kind);
-            let action = match (before, after) {
-                (None, None) => continue,
-                (Some(b), Some(a)) if a == b => continue,
-                (None, Some(role)) => {
-                    diesel::insert_into(environment_roles::table)
-                        .values((
-                            environment_roles::environment_id.eq(env_id),
-                            environment_roles::organization_id.eq(org.id),
-                            environment_roles::user_id.eq(target_id),
-                            environment_roles::role.eq(role.as_str()),
-                        ))
-                        .execute(conn)?;
-                    "environment.role_granted"
-                }
-                (Some(_), Some(role)) => {
-                    diesel::update(environment_roles::table.find((env_id, target_id)))
-                        .set(environment_roles::role.eq(role.as_str()))
-                        .execute(conn)?;
-                    "environment.role_changed"
-                }
-                (Some(_), None) => {
-                    diesel::delete(environment_roles::table.find((env_id, target_id))).execute(conn)?;
-                    "environment.role_revoked"
-                }
-            };
-            audit::record(conn, audit::Event {
+            },
+        )?;
+        changes += 1;
+    }
+    let env_ids: Vec<(i64, String)> = environments::table
+        .filter(environments::organization_id.eq(org.id))
+        .select((environments::id, environments::kind))
+        .load(conn)?;
+    for (env_id, kind) in env_ids {
+        let Ok(kind) = kind.parse::<EnvKind>() else {
+            continue;
+        };
+        let before = target
+            .environments
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .and_then(|(_, r)| *r);
+        let after = desired.env(kind);
+        let action = match (before, after) {
+            (None, None) => continue,
+            (Some(b), Some(a)) if a == b => continue,
+            (None, Some(role)) => {
+                diesel::insert_into(environment_roles::table)
+                    .values((
+                        environment_roles::environment_id.eq(env_id),
+                        environment_roles::organization_id.eq(org.id),
+                        environment_roles::user_id.eq(target_id),
+                        environment_roles::role.eq(role.as_str()),
+                    ))
+                    .execute(conn)?;
+                "environment.role_granted"
+            }
+            (Some(_), Some(role)) => {
+                diesel::update(environment_roles::table.find((env_id, target_id)))
+                    .set(environment_roles::role.eq(role.as_str()))
+                    .execute(conn)?;
+                "environment.role_changed"
+            }
+            (Some(_), None) => {
+                diesel::delete(environment_roles::table.find((env_id, target_id))).execute(conn)?;
+                "environment.role_revoked"
+            }
+        };
+        audit::record(
+            conn,
+            audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
                 action,
@@ -190,11 +165,11 @@ pub fn apply(
                 details: serde_json::json!({ "environment": kind.as_str(), "before": before.map(EnvRole::as_str), "after": after.map(EnvRole::as_str) }),
                 status: audit::Status::Successful,
                 meta,
-            })?;
-            changes += 1;
-        }
-        Ok(Ok(changes))
-    })
+            },
+        )?;
+        changes += 1;
+    }
+    Ok(Ok(changes))
 }
 
 fn roles_json(d: &Desired) -> serde_json::Value {
@@ -208,51 +183,11 @@ fn roles_json(d: &Desired) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    fn member(role: OrgRole) -> Member {
-        Member {
-            user_id: 2,
-            name: "T".into(),
-            email: "t@example.com".into(),
-            role,
-            joined_at: chrono::Utc::now(),
-            last_sign_in_at: None,
-            environments: EnvKind::ALL.iter().map(|k| (*k, None)).collect(),
-        }
-    }
-
     fn desired(role: OrgRole) -> Desired {
         Desired {
             org_role: role,
             envs: EnvKind::ALL.iter().map(|k| (*k, None)).collect(),
         }
-    }
-
-    #[test]
-    fn the_rules_of_role_changes() {
-        use OrgRole::*;
-        assert_eq!(
-            check(Admin, &member(Member), &desired(Admin), 1),
-            Err(Refusal::OnlyOwnersChangeOrgRoles)
-        );
-        assert_eq!(
-            check(Admin, &member(Admin), &desired(Admin), 1),
-            Err(Refusal::AdminsCannotChangeOwnersOrAdmins)
-        );
-        assert_eq!(
-            check(Admin, &member(Owner), &desired(Owner), 1),
-            Err(Refusal::AdminsCannotChangeOwnersOrAdmins)
-        );
-        assert_eq!(check(Admin, &member(Member), &desired(Member), 1), Ok(()));
-        assert_eq!(
-            check(Owner, &member(Owner), &desired(Admin), 1),
-            Err(Refusal::LastOwner)
-        );
-        assert_eq!(check(Owner, &member(Owner), &desired(Admin), 2), Ok(()));
-        assert_eq!(check(Owner, &member(Member), &desired(Owner), 1), Ok(()));
-        assert_eq!(
-            check(Member, &member(Member), &desired(Admin), 1),
-            Err(Refusal::OnlyOwnersChangeOrgRoles)
-        );
     }
 
     #[test]

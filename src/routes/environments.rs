@@ -11,7 +11,7 @@ use crate::audit::Actor;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
-use crate::authz::{self, EnvKind, EnvPermission, EnvRole, OrgPermission};
+use crate::authz::{self, EnvKind, EnvPermission, EnvRole};
 use crate::config::Settings;
 use crate::db::assets::{self, ApiKey, ConfigValue, Scope};
 use crate::db::orgs::{Access, EnvironmentAccess};
@@ -20,10 +20,9 @@ use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::{render, require_org, see_other};
+use crate::routes::{render, see_other};
 
-/// The one permission check for environment pages: membership (as for every organization page),
-/// then the caller's role in this environment, read from the database on every request.
+/// The pages' side of the one enforcement path for environments (`ops::access::require_env`).
 pub async fn require_env(
     pool: &PgPool,
     auth: &Auth,
@@ -32,16 +31,15 @@ pub async fn require_env(
     permission: EnvPermission,
 ) -> Result<(User, Access, EnvironmentAccess), AppError> {
     let kind: EnvKind = kind.parse().map_err(|_| AppError::NotFound)?;
-    let (user, access) = require_org(pool, auth, slug, OrgPermission::ViewOrganization).await?;
-    let env = access
-        .environments
-        .iter()
-        .find(|e| e.kind == kind)
-        .cloned()
-        .ok_or(AppError::NotFound)?;
-    if !authz::env_can(env.role, permission) {
-        return Err(AppError::Forbidden);
-    }
+    let user = auth.require_user()?.clone();
+    let (access, env) = crate::ops::access::require_env(
+        pool,
+        &auth.ctx(),
+        crate::db::orgs::OrgRef::Slug(slug.to_string()),
+        crate::ops::access::EnvRef::Kind(kind),
+        permission,
+    )
+    .await?;
     Ok((user, access, env))
 }
 

@@ -1,7 +1,6 @@
 //! Liveness and readiness probes.
 
 use actix_web::{HttpResponse, web};
-use diesel::RunQueryDsl;
 
 use crate::db::{self, PgPool};
 
@@ -12,9 +11,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers.
 pub async fn readyz(pool: web::Data<PgPool>) -> HttpResponse {
-    let ok = db::run(&pool, |c| diesel::sql_query("SELECT 1").execute(c))
-        .await
-        .is_ok();
+    let ok = db::run(&pool, db::ping).await.is_ok();
     if ok {
         HttpResponse::Ok().content_type("text/plain").body("ready")
     } else {

@@ -5,10 +5,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 
-use crate::audit::{self, Actor};
+use crate::audit::{self};
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
@@ -19,6 +18,7 @@ use crate::db::orgs::Organization;
 use crate::db::{self, PgPool};
 use crate::domain::{NewPassword, PersonName};
 use crate::error::AppError;
+use crate::ops::{self, accounts::InvitedSignup};
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::orgs::new::limit_message;
@@ -68,7 +68,10 @@ async fn lookup(
     db::run(pool, move |c| db::invitations::find_by_token(c, &token)).await
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "every outcome of an invitation page shares this one renderer"
+)]
 async fn page(
     pool: &PgPool,
     settings: &Settings,
@@ -352,20 +355,6 @@ pub struct SignupForm {
     pub password: String,
 }
 
-/// Why a sign-up from an invitation did not complete; the transaction rolls back.
-#[derive(Debug)]
-enum SignupError {
-    Db(diesel::result::Error),
-    AccountExists,
-    NotJoined(AcceptOutcome),
-}
-
-impl From<diesel::result::Error> for SignupError {
-    fn from(e: diesel::result::Error) -> Self {
-        SignupError::Db(e)
-    }
-}
-
 /// A new person: the account is created with the invited email, already verified (the link
 /// proves it), and joins the organization in the same transaction.
 pub async fn signup(
@@ -410,49 +399,29 @@ pub async fn signup(
         );
     };
     let hash = password::hash(new_password.secret().clone()).await?;
-    let (max, meta, t, email) = (
-        settings.max_orgs_per_user,
-        auth.meta.clone(),
+    let result = ops::accounts::sign_up_invited(
+        &pool,
+        &settings,
+        &auth.ctx(),
         token.clone(),
+        name,
         inv.email.clone(),
-    );
-    let result = db::run(&pool, move |c| -> Result<Result<(i64, AcceptOutcome), SignupError>, diesel::result::Error> {
-        let outcome = c.transaction(|c| -> Result<(i64, AcceptOutcome), SignupError> {
-            let user = db::users::create(c, name.as_str(), &email, &hash, true)?.ok_or(SignupError::AccountExists)?;
-            audit::record(c, audit::Event {
-                organization: None,
-                actor: &Actor::User { id: user.id, email: user.email.clone() },
-                action: "user.signed_up",
-                target: Some(user.email.clone()),
-                details: serde_json::json!({ "after": { "name": user.name, "email": user.email }, "via": "invitation" }),
-                status: audit::Status::Successful,
-                meta: &meta,
-            })?;
-            match db::invitations::accept(c, &t, &user, max, &meta)? {
-                joined @ AcceptOutcome::Joined(_) => Ok((user.id, joined)),
-                other => Err(SignupError::NotJoined(other)),
-            }
-        });
-        match outcome {
-            Err(SignupError::Db(e)) => Err(e),
-            other => Ok(other),
-        }
-    })
+        hash,
+    )
     .await?;
     match result {
-        Ok((user_id, outcome)) => {
+        InvitedSignup::Joined(user_id, outcome) => {
             auth.session.sign_in(user_id)?;
             after_accept(&pool, &settings, &auth, token, outcome).await
         }
-        Err(SignupError::AccountExists) => {
+        InvitedSignup::AccountExists => {
             let next: String =
                 url::form_urlencoded::byte_serialize(format!("/invitations/{token}").as_bytes())
                     .collect();
             Ok(see_other(&format!("/signin?next={next}")))
         }
-        Err(SignupError::NotJoined(outcome)) => {
+        InvitedSignup::NotJoined(outcome) => {
             after_accept(&pool, &settings, &auth, token, outcome).await
         }
-        Err(SignupError::Db(e)) => Err(e.into()),
     }
 }

@@ -17,11 +17,15 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::audit::{self, RequestMeta};
 use crate::auth::Auth;
-use crate::authz::{self, OrgPermission};
-use crate::db::{self, PgPool, orgs::Access, users::User};
+use crate::authz::OrgPermission;
+use crate::db::{
+    PgPool,
+    orgs::{Access, OrgRef},
+    users::User,
+};
 use crate::error::AppError;
+use crate::ops;
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(orgs::home::get))
@@ -290,10 +294,8 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The one permission check for organization pages: the caller's membership and role are read
-/// from the database on every request; a non-member gets 404 (the organization's existence is
-/// not revealed), a member without the permission gets 403, and a refused owner/admin action is
-/// recorded in the audit log.
+/// The pages' side of the one enforcement path (`ops::access`): the signed-in user, and their
+/// access to the organization named by `slug` when their role there has `permission`.
 pub async fn require_org(
     pool: &PgPool,
     auth: &Auth,
@@ -301,30 +303,13 @@ pub async fn require_org(
     permission: OrgPermission,
 ) -> Result<(User, Access), AppError> {
     let user = auth.require_user()?.clone();
-    let slug = slug.to_string();
-    let actor = auth.actor();
-    let meta: RequestMeta = auth.meta.clone();
-    let path = auth.path.clone();
-    let user_id = user.id;
-    let access = db::run(pool, move |c| -> Result<Result<Access, AppError>, diesel::result::Error> {
-        let Some(access) = db::orgs::access(c, user_id, &slug)? else { return Ok(Err(AppError::NotFound)) };
-        if authz::org_can(access.role, permission) {
-            return Ok(Ok(access));
-        }
-        if authz::is_privileged(permission) {
-            audit::record(c, audit::Event {
-                organization: Some((access.org.id, &access.org.name)),
-                actor: &actor,
-                action: "permission.denied",
-                target: Some(path),
-                details: serde_json::json!({ "permission": format!("{permission:?}"), "role": access.role.as_str() }),
-                status: audit::Status::Denied,
-                meta: &meta,
-            })?;
-        }
-        Ok(Err(AppError::Forbidden))
-    })
-    .await??;
+    let access = ops::access::require_org(
+        pool,
+        &auth.ctx(),
+        OrgRef::Slug(slug.to_string()),
+        permission,
+    )
+    .await?;
     Ok((user, access))
 }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::support::{TestApp, add_member, client, spawn_app};
 
-async fn create_key(app: &TestApp, c: &reqwest::Client, name: &str) -> String {
+pub(crate) async fn create_key(app: &TestApp, c: &reqwest::Client, name: &str) -> String {
     let r = app
         .post_form_with(
             c,
@@ -421,7 +421,7 @@ async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     key: &str,
     method: &str,

@@ -212,7 +212,7 @@ async fn a_production_role_needs_the_inviters_password_once_every_few_minutes() 
     assert_eq!(none.status, 422);
     assert!(
         none.body
-            .contains("Re-enter your password to grant a production role.")
+            .contains("Re-enter your password to grant or raise a production role.")
     );
     let wrong = app
         .invite(

@@ -5,6 +5,7 @@ mod accounts;
 mod api;
 mod audit_coverage;
 mod browser;
+mod enforcement;
 mod invitations;
 mod lifecycle;
 mod matrix;

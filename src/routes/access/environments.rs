@@ -6,20 +6,19 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 
 use super::Tabs;
-use super::roles_edit::production_password_ok;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{EnvKind, EnvRole, OrgPermission};
 use crate::config::Settings;
 use crate::db::members::{EnvironmentUser, Member};
-use crate::db::roles::{self, Desired, Refusal};
+use crate::db::roles::{self, Desired};
 use crate::db::{self, PgPool};
 use crate::error::AppError;
+use crate::ops::{self, roles::GridOutcome};
 use crate::routes::layout::Layout;
 use crate::routes::{render, require_org, see_other};
 
@@ -198,18 +197,6 @@ pub async fn grid(
     grid_page(&pool, &settings, &auth, &access, StatusCode::OK, page, None).await
 }
 
-/// Why a grid save was not made; every change of the save is rolled back.
-enum GridError {
-    Db(diesel::result::Error),
-    Refused(String, Refusal),
-}
-
-impl From<diesel::result::Error> for GridError {
-    fn from(e: diesel::result::Error) -> Self {
-        GridError::Db(e)
-    }
-}
-
 /// Saves every changed cell of the grid in one transaction: all of them or none.
 pub async fn save(
     pool: web::Data<PgPool>,
@@ -275,49 +262,32 @@ pub async fn save(
     let raises = changes
         .iter()
         .any(|(m, d)| roles::raises_production(&Desired::of(m), d));
-    let password = form.get("password").cloned().unwrap_or_default();
-    if raises && !production_password_ok(&auth, &settings, &granter, &password).await? {
-        return grid_page(
+    if raises {
+        let answer = ops::reauth::confirm_password(
             &pool,
             &settings,
-            &auth,
-            &access,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page,
-            Some(
-                "Re-enter your password to grant or raise a production role. Nothing was saved."
-                    .into(),
-            ),
+            &auth.ctx(),
+            &granter,
+            form.get("password").map(String::as_str),
+            Some(&auth.session),
         )
-        .await;
+        .await?;
+        if !answer.is_ok() {
+            return grid_page(
+                &pool,
+                &settings,
+                &auth,
+                &access,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page,
+                Some(format!("{} Nothing was saved.", answer.problem())),
+            )
+            .await;
+        }
     }
-    let (org, actor, meta) = (access.org.clone(), auth.actor(), auth.meta.clone());
-    let outcome = db::run(
-        &pool,
-        move |c| -> Result<Result<usize, (String, Refusal)>, diesel::result::Error> {
-            let saved = c.transaction(|c| -> Result<usize, GridError> {
-                let mut total = 0;
-                for (member, desired) in &changes {
-                    match roles::apply(c, &org, granter.id, &actor, member.user_id, desired, &meta)?
-                    {
-                        Ok(n) => total += n,
-                        Err(refusal) => {
-                            return Err(GridError::Refused(member.name.clone(), refusal));
-                        }
-                    }
-                }
-                Ok(total)
-            });
-            match saved {
-                Ok(n) => Ok(Ok(n)),
-                Err(GridError::Refused(name, refusal)) => Ok(Err((name, refusal))),
-                Err(GridError::Db(e)) => Err(e),
-            }
-        },
-    )
-    .await?;
+    let outcome = ops::roles::save_grid(&pool, &auth.ctx(), &access.org, changes).await?;
     match outcome {
-        Ok(n) => {
+        GridOutcome::Saved(n) => {
             auth.session.flash(
                 FlashKind::Success,
                 format!(
@@ -327,7 +297,7 @@ pub async fn save(
             );
             Ok(see_other(&format!("/orgs/{slug}/access/grid?page={page}")))
         }
-        Err((name, refusal)) => {
+        GridOutcome::Refused { name, refusal } => {
             grid_page(
                 &pool,
                 &settings,

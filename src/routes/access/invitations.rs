@@ -4,23 +4,20 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{Tabs, may_invite_as};
+use super::Tabs;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
-use crate::auth::password;
 use crate::auth::session::FlashKind;
-use crate::authz::{EnvKind, EnvRole, OrgPermission, OrgRole};
+use crate::authz::{self, EnvKind, EnvRole, OrgPermission, OrgRole};
 use crate::config::Settings;
-use crate::db::invitations::{
-    EnvRoles, InviteOutcome, InviteRequest, ListedInvitation, ResendOutcome,
-};
+use crate::db::invitations::{EnvRoles, InviteOutcome, ListedInvitation, ResendOutcome};
 use crate::db::{self, PgPool};
 use crate::domain::parse_address_list;
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
+use crate::ops;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, require_org, see_other};
@@ -176,7 +173,7 @@ async fn invite_page(
             layout,
             tabs: Tabs::new(access, "invited"),
             org_name: access.org.name.clone(),
-            can_invite_admins: may_invite_as(access.role, OrgRole::Admin),
+            can_invite_admins: authz::may_invite_as(access.role, OrgRole::Admin),
             sudo_fresh: auth.session.sudo_fresh(settings.sudo_minutes),
             sudo_minutes: settings.sudo_minutes,
             form,
@@ -205,23 +202,14 @@ pub async fn create(
         errors.add("emails", "Nothing was sent. Fix these addresses:");
     }
     let role = match form.role.parse::<OrgRole>() {
-        Ok(role) if may_invite_as(access.role, role) => Some(role),
-        Ok(OrgRole::Admin) => {
+        Ok(role)
+            if ops::invitations::may_invite_as(&pool, &auth.ctx(), &access, role, &form.emails)
+                .await? =>
+        {
+            Some(role)
+        }
+        Ok(role) if authz::may_invite_as(OrgRole::Owner, role) => {
             errors.add("role", "Only owners can invite admins.");
-            let (actor, meta, org) = (auth.actor(), auth.meta.clone(), access.org.clone());
-            let target = form.emails.chars().take(500).collect::<String>();
-            db::run(&pool, move |c| {
-                crate::audit::record(c, crate::audit::Event {
-                    organization: Some((org.id, &org.name)),
-                    actor: &actor,
-                    action: "invitation.created",
-                    target: Some(target),
-                    details: serde_json::json!({ "reason": "only owners invite admins", "role": "admin" }),
-                    status: crate::audit::Status::Denied,
-                    meta: &meta,
-                })
-            })
-            .await?;
             None
         }
         _ => {
@@ -244,22 +232,18 @@ pub async fn create(
             },
         }
     }
-    if env_roles.get(&EnvKind::Production).is_some()
-        && !auth.session.sudo_fresh(settings.sudo_minutes)
-    {
-        let ok = !form.password.is_empty()
-            && password::verify(
-                Some(inviter.password_hash.clone()),
-                SecretString::from(form.password.clone()),
-            )
-            .await?;
-        if ok {
-            auth.session.mark_sudo()?;
-        } else {
-            errors.add(
-                "password",
-                "Re-enter your password to grant a production role.",
-            );
+    if env_roles.get(&EnvKind::Production).is_some() {
+        let answer = ops::reauth::confirm_password(
+            &pool,
+            &settings,
+            &auth.ctx(),
+            &inviter,
+            Some(&form.password),
+            Some(&auth.session),
+        )
+        .await?;
+        if !answer.is_ok() {
+            errors.add("password", answer.problem());
         }
     }
     let (Ok(emails), Some(role), true) = (emails, role, errors.is_empty()) else {
@@ -276,30 +260,20 @@ pub async fn create(
         .await;
     };
 
-    let (actor, meta, settings_tx, org) = (
-        auth.actor(),
-        auth.meta.clone(),
-        settings.clone(),
-        access.org.clone(),
-    );
-    let outcome = db::run(&pool, move |c| {
-        let request = InviteRequest {
-            org: &org,
-            inviter: &inviter,
-            role,
-            env_roles,
-            emails,
-        };
-        db::invitations::invite(c, &settings_tx, &request, &actor, &meta)
-    })
-    .await?;
+    let invite = ops::invitations::Invite {
+        org: access.org.clone(),
+        inviter,
+        role,
+        env_roles,
+        emails,
+    };
+    let outcome = ops::invitations::invite(&pool, &settings, &outbox, &auth.ctx(), invite).await?;
     match outcome {
         InviteOutcome::Sent {
             created,
             resent,
             at_limit,
         } => {
-            outbox.wake();
             let mut message = format!("Invitations sent: {}.", created.len() + resent.len());
             if !resent.is_empty() {
                 message.push_str(&format!(

@@ -7,7 +7,7 @@ pub mod roles_edit;
 pub mod users;
 
 use crate::auth::Auth;
-use crate::authz::{self, OrgPermission, OrgRole};
+use crate::authz::{self, OrgPermission};
 use crate::db::orgs::Access;
 
 /// What the tab bar needs to know.
@@ -24,16 +24,6 @@ impl Tabs {
             current,
             can_invite: authz::org_can(access.role, OrgPermission::ManageInvitations),
         }
-    }
-}
-
-/// Whether `role` may invite as `invited` (only owners grant admin; nobody grants owner by
-/// invitation).
-pub fn may_invite_as(role: OrgRole, invited: OrgRole) -> bool {
-    match invited {
-        OrgRole::Member => authz::org_can(role, OrgPermission::ManageInvitations),
-        OrgRole::Admin => authz::org_can(role, OrgPermission::ManageOrgRoles),
-        OrgRole::Owner => false,
     }
 }
 

@@ -6,22 +6,21 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::Tabs;
+use crate::audit::Denied;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
-use crate::auth::password;
 use crate::auth::session::FlashKind;
 use crate::authz::{self, EnvKind, EnvRole, OrgPermission, OrgRole};
 use crate::config::Settings;
 use crate::db::members::Member;
 use crate::db::orgs::Access;
 use crate::db::roles::{self, Desired};
-use crate::db::users::User;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
+use crate::ops::{self, roles::ChangeOutcome};
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, require_org, see_other};
 
@@ -70,7 +69,10 @@ async fn load_member(pool: &PgPool, access: &Access, member_id: i64) -> Result<M
 
 /// The organization roles this granter may choose from (never above their own).
 fn choosable(granter: OrgRole) -> Vec<OrgRole> {
-    OrgRole::ALL.into_iter().filter(|r| *r <= granter).collect()
+    OrgRole::ALL
+        .into_iter()
+        .filter(|r| authz::may_assign(granter, *r))
+        .collect()
 }
 
 pub async fn get(
@@ -189,31 +191,6 @@ pub fn desired_from(
     Desired { org_role, envs }
 }
 
-/// Checks the granter's password when a production role is granted or raised and the last
-/// re-entry is older than SUDO_MINUTES; afterwards the window is fresh again.
-pub async fn production_password_ok(
-    auth: &Auth,
-    settings: &Settings,
-    granter: &User,
-    typed: &str,
-) -> Result<bool, AppError> {
-    if auth.session.sudo_fresh(settings.sudo_minutes) {
-        return Ok(true);
-    }
-    if typed.is_empty() {
-        return Ok(false);
-    }
-    let ok = password::verify(
-        Some(granter.password_hash.clone()),
-        SecretString::from(typed.to_string()),
-    )
-    .await?;
-    if ok {
-        auth.session.mark_sudo()?;
-    }
-    Ok(ok)
-}
-
 pub async fn post(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
@@ -267,6 +244,13 @@ pub async fn post(
     // The rules are checked again under lock when saving (with the real number of owners);
     // checking now spares a preview of a change that cannot be made.
     if let Err(refusal) = roles::check(access.role, &member, &desired, i64::MAX) {
+        let denied = Denied {
+            organization: Some((access.org.id, access.org.name.clone())),
+            action: "member.role_changed",
+            target: Some(member.email.clone()),
+            details: serde_json::json!({ "reason": format!("{refusal:?}") }),
+        };
+        ops::access::deny(&pool, &auth.ctx(), denied).await?;
         return page(
             &pool,
             &settings,
@@ -296,39 +280,37 @@ pub async fn post(
         )
         .await;
     }
-    if roles::raises_production(&before, &desired)
-        && !production_password_ok(&auth, &settings, &granter, &form.password).await?
-    {
-        errors.add(
-            "password",
-            "Re-enter your password to grant or raise a production role.",
-        );
-        return page(
+    if roles::raises_production(&before, &desired) {
+        let answer = ops::reauth::confirm_password(
             &pool,
             &settings,
-            &auth,
-            &access,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            member,
-            desired,
-            true,
-            None,
-            errors,
+            &auth.ctx(),
+            &granter,
+            Some(&form.password),
+            Some(&auth.session),
         )
-        .await;
+        .await?;
+        if !answer.is_ok() {
+            errors.add("password", answer.problem());
+            return page(
+                &pool,
+                &settings,
+                &auth,
+                &access,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                member,
+                desired,
+                true,
+                None,
+                errors,
+            )
+            .await;
+        }
     }
-    let (org, actor, meta, wanted) = (
-        access.org.clone(),
-        auth.actor(),
-        auth.meta.clone(),
-        desired.clone(),
-    );
-    let outcome = db::run(&pool, move |c| {
-        roles::apply(c, &org, granter.id, &actor, member_id, &wanted, &meta)
-    })
-    .await?;
+    let outcome =
+        ops::roles::change(&pool, &auth.ctx(), &access.org, member_id, desired.clone()).await?;
     match outcome {
-        Ok(changes) => {
+        ChangeOutcome::Changed(changes) => {
             auth.session.flash(
                 FlashKind::Success,
                 format!(
@@ -339,7 +321,7 @@ pub async fn post(
             );
             Ok(see_other(&format!("/orgs/{slug}/access/users/{member_id}")))
         }
-        Err(refusal) => {
+        ChangeOutcome::Refused(refusal) => {
             let member = load_member(&pool, &access, member_id).await?;
             page(
                 &pool,

@@ -95,9 +95,7 @@ struct MemberPage {
 /// Whether someone with `role` may remove `target` (the rule is checked again, under lock, when
 /// removing).
 fn may_remove(role: OrgRole, me: i64, target: &Member) -> bool {
-    authz::org_can(role, OrgPermission::RemoveUsers)
-        && target.user_id != me
-        && (authz::org_can(role, OrgPermission::ManageOrgRoles) || target.role == OrgRole::Member)
+    target.user_id != me && authz::may_remove(role, target.role)
 }
 
 pub async fn show(
@@ -141,15 +139,11 @@ pub async fn remove(
 ) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::RemoveUsers).await?;
-    let (org_id, role, actor, meta) = (access.org.id, access.role, auth.actor(), auth.meta.clone());
-    let outcome = db::run(&pool, move |c| {
-        db::members::remove(c, org_id, role, &actor, member_id, &meta)
-    })
-    .await?;
+    let outcome =
+        crate::ops::members::remove(&pool, &outbox, &auth.ctx(), access.org.id, member_id).await?;
     let back = format!("/orgs/{slug}/access/users/{member_id}");
     match outcome {
         RemoveOutcome::Removed => {
-            outbox.wake();
             auth.session.flash(
                 FlashKind::Success,
                 "The member was removed. Their access ended at once, and they were told by email.",

@@ -4,14 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::Duration;
-use diesel::Connection;
-use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::RESET_TTL_HOURS;
 use super::verify::TokenQuery;
-use crate::audit::{self, Actor};
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
@@ -20,9 +15,10 @@ use crate::config::Settings;
 use crate::db::tokens::{self, Lookup, Purpose};
 use crate::db::{self, PgPool, users::User};
 use crate::domain::{EmailAddress, NewPassword};
-use crate::email::messages;
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
+use crate::ops;
+use crate::ops::reauth::Reauth;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
 
@@ -79,39 +75,7 @@ pub async fn forgot_post(
             },
         );
     };
-    let settings_for_tx = settings.clone();
-    let meta = auth.meta.clone();
-    let address = email.as_str().to_string();
-    db::run(&pool, move |c| {
-        c.transaction(|c| -> Result<(), AppError> {
-            let Some(user) = db::users::find_by_email(c, &address)? else {
-                return Ok(());
-            };
-            let token = tokens::issue(
-                c,
-                user.id,
-                Purpose::ResetPassword,
-                Duration::hours(RESET_TTL_HOURS),
-            )?;
-            let link = settings_for_tx.link(&format!("/password/reset?token={token}"));
-            messages::reset_password(c, &user.email, &user.name, &link)?;
-            audit::record(
-                c,
-                audit::Event {
-                    organization: None,
-                    actor: &Actor::Visitor,
-                    action: "user.password_reset_requested",
-                    target: Some(user.email.clone()),
-                    details: serde_json::json!({}),
-                    status: audit::Status::Successful,
-                    meta: &meta,
-                },
-            )?;
-            Ok(())
-        })
-    })
-    .await?;
-    outbox.wake();
+    ops::accounts::request_reset(&pool, &settings, &outbox, &auth.ctx(), email.clone()).await?;
     let layout = Layout::load(&pool, &settings, &auth, "Check your email").await?;
     render(
         StatusCode::OK,
@@ -195,19 +159,7 @@ pub async fn reset_post(
     auth: Auth,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
-    let peek = form.token.clone();
-    let (lookup, user) = db::run(
-        &pool,
-        move |c| -> Result<(Lookup, Option<User>), diesel::result::Error> {
-            let lookup = tokens::find_for_use(c, &peek, Purpose::ResetPassword)?;
-            let user = match lookup {
-                Lookup::Valid { user_id, .. } => db::users::find(c, user_id)?,
-                _ => None,
-            };
-            Ok((lookup, user))
-        },
-    )
-    .await?;
+    let (lookup, user) = ops::accounts::peek_reset(&pool, form.token.clone()).await?;
     if let Some(problem) = token_problem(&lookup) {
         return reset_page(&pool, &settings, &auth, StatusCode::GONE, |layout| {
             ResetPage {
@@ -250,36 +202,8 @@ async fn reset_with(
         .await;
     };
     let hash = password::hash(new.secret().clone()).await?;
-    let meta = auth.meta.clone();
-    let token = form.token.clone();
-    let done = db::run(pool, move |c| {
-        c.transaction(|c| -> Result<Lookup, diesel::result::Error> {
-            // Checked again under the row lock: two submissions of one link cannot both win.
-            let lookup = tokens::find_for_use(c, &token, Purpose::ResetPassword)?;
-            if let Lookup::Valid { token_id, user_id } = lookup {
-                tokens::mark_used(c, token_id)?;
-                db::users::set_password_hash(c, user_id, &hash)?;
-                let ended = db::sessions::delete_for_user(c, user_id)?;
-                audit::record(
-                    c,
-                    audit::Event {
-                        organization: None,
-                        actor: &Actor::User {
-                            id: user_id,
-                            email: user.email.clone(),
-                        },
-                        action: "user.password_reset",
-                        target: Some(user.email.clone()),
-                        details: serde_json::json!({ "sessions_ended": ended }),
-                        status: audit::Status::Successful,
-                        meta: &meta,
-                    },
-                )?;
-            }
-            Ok(lookup)
-        })
-    })
-    .await?;
+    let done =
+        ops::accounts::reset_password(pool, &auth.ctx(), form.token.clone(), user, hash).await?;
     if let Some(problem) = token_problem(&done) {
         return reset_page(pool, settings, auth, StatusCode::GONE, |layout| ResetPage {
             layout,
@@ -331,13 +255,22 @@ pub async fn change_post(
 ) -> Result<HttpResponse, AppError> {
     let user = auth.require_user()?.clone();
     let mut errors = FieldErrors::default();
-    let current_ok = password::verify(
-        Some(user.password_hash.clone()),
-        SecretString::from(form.current_password.clone()),
+    let answer = ops::reauth::confirm_password(
+        &pool,
+        &settings,
+        &auth.ctx(),
+        &user,
+        Some(&form.current_password),
+        None,
     )
     .await?;
-    if !current_ok {
-        errors.add("current_password", "Your current password is incorrect.");
+    let current_ok = answer.is_ok();
+    match answer {
+        Reauth::Missing | Reauth::Wrong => {
+            errors.add("current_password", "Your current password is incorrect.");
+        }
+        Reauth::Locked => errors.add("current_password", answer.problem()),
+        Reauth::Fresh | Reauth::Confirmed => {}
     }
     let new = errors.check(
         "new_password",
@@ -351,26 +284,7 @@ pub async fn change_post(
         );
     };
     let hash = password::hash(new.secret().clone()).await?;
-    let (actor, meta) = (auth.actor(), auth.meta.clone());
-    db::run(&pool, move |c| {
-        c.transaction(|c| -> Result<(), diesel::result::Error> {
-            db::users::set_password_hash(c, user.id, &hash)?;
-            let ended = db::sessions::delete_for_user(c, user.id)?;
-            audit::record(
-                c,
-                audit::Event {
-                    organization: None,
-                    actor: &actor,
-                    action: "user.password_changed",
-                    target: Some(user.email.clone()),
-                    details: serde_json::json!({ "sessions_ended": ended }),
-                    status: audit::Status::Successful,
-                    meta: &meta,
-                },
-            )
-        })
-    })
-    .await?;
+    ops::accounts::change_password(&pool, &auth.ctx(), user, hash).await?;
     // Every other session ended above; this one continues under a new id.
     auth.session.renew();
     auth.session.flash(

@@ -7,13 +7,13 @@ use chrono::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::audit::{self, Actor};
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
 use crate::config::Settings;
-use crate::db::{self, PgPool};
+use crate::db::PgPool;
 use crate::error::AppError;
+use crate::ops;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, safe_next, see_other};
 
@@ -77,16 +77,9 @@ pub async fn post(
 ) -> Result<HttpResponse, AppError> {
     let email = form.email.trim().to_lowercase();
     let ip = auth.meta.ip.clone().unwrap_or_default();
-    let window = Duration::minutes(settings.signin_lock_minutes);
+    let _window = Duration::minutes(settings.signin_lock_minutes);
 
-    let (lookup_email, lookup_ip) = (email.clone(), ip.clone());
-    let (locked, user) = db::run(&pool, move |c| -> Result<_, diesel::result::Error> {
-        Ok((
-            db::throttle::locked_until(c, &lookup_email, &lookup_ip)?,
-            db::users::find_by_email(c, &lookup_email)?,
-        ))
-    })
-    .await?;
+    let (locked, user) = ops::accounts::sign_in_lookup(&pool, email.clone(), ip).await?;
     if let Some(until) = locked {
         let minutes = ((until - chrono::Utc::now()).num_seconds() + 59) / 60;
         let mut errors = FieldErrors::default();
@@ -114,51 +107,14 @@ pub async fn post(
         SecretString::from(form.password.clone()),
     )
     .await?;
-    let meta = auth.meta.clone();
     match user.filter(|_| password_ok) {
         Some(user) => {
-            let (id, user_email) = (user.id, user.email.clone());
-            db::run(&pool, move |c| {
-                db::users::touch_sign_in(c, id)?;
-                audit::record(
-                    c,
-                    audit::Event {
-                        organization: None,
-                        actor: &Actor::User {
-                            id,
-                            email: user_email.clone(),
-                        },
-                        action: "user.signed_in",
-                        target: Some(user_email),
-                        details: serde_json::json!({}),
-                        status: audit::Status::Successful,
-                        meta: &meta,
-                    },
-                )
-            })
-            .await?;
+            ops::accounts::signed_in(&pool, &auth.ctx(), &user).await?;
             auth.session.sign_in(user.id)?;
             Ok(see_other(&safe_next(Some(&form.next))))
         }
         None => {
-            let max = settings.signin_max_failures;
-            let (fail_email, fail_ip) = (email.clone(), ip);
-            db::run(&pool, move |c| {
-                db::throttle::record_failure(c, &fail_email, &fail_ip, max, window)?;
-                audit::record(
-                    c,
-                    audit::Event {
-                        organization: None,
-                        actor: &Actor::Visitor,
-                        action: "user.sign_in_failed",
-                        target: Some(fail_email.chars().take(254).collect()),
-                        details: serde_json::json!({}),
-                        status: audit::Status::Denied,
-                        meta: &meta,
-                    },
-                )
-            })
-            .await?;
+            ops::accounts::sign_in_failed(&pool, &settings, &auth.ctx(), email).await?;
             let mut errors = FieldErrors::default();
             errors.add("email", BAD_CREDENTIALS);
             form_again(
@@ -204,22 +160,7 @@ pub async fn sign_out(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(user) = &auth.user {
-        let (actor, meta, email) = (auth.actor(), auth.meta.clone(), user.email.clone());
-        db::run(&pool, move |c| {
-            audit::record(
-                c,
-                audit::Event {
-                    organization: None,
-                    actor: &actor,
-                    action: "user.signed_out",
-                    target: Some(email),
-                    details: serde_json::json!({}),
-                    status: audit::Status::Successful,
-                    meta: &meta,
-                },
-            )
-        })
-        .await?;
+        ops::accounts::signed_out(&pool, &auth.ctx(), user.email.clone()).await?;
     }
     auth.session.sign_out();
     Ok(see_other("/signin"))

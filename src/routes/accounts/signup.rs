@@ -3,20 +3,18 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 
-use super::queue_verification;
-use crate::audit::{self, Actor};
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
 use crate::auth::session::FlashKind;
 use crate::config::Settings;
-use crate::db::{self, PgPool};
+use crate::db::PgPool;
 use crate::domain::{EmailAddress, NewPassword, PersonName};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
+use crate::ops;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
 
@@ -75,32 +73,12 @@ pub async fn post(
         return form_again(&pool, &settings, &auth, form, errors).await;
     };
     let hash = password::hash(password.secret().clone()).await?;
-    let settings_for_tx = settings.clone();
-    let actor_meta = auth.meta.clone();
-    let created = db::run(&pool, move |c| {
-        c.transaction(|c| -> Result<_, AppError> {
-            let Some(user) = db::users::create(c, name.as_str(), email.as_str(), &hash, false)? else {
-                return Ok(None);
-            };
-            queue_verification(c, &settings_for_tx, user.id, &user.name, &user.email)?;
-            audit::record(c, audit::Event {
-                organization: None,
-                actor: &Actor::User { id: user.id, email: user.email.clone() },
-                action: "user.signed_up",
-                target: Some(user.email.clone()),
-                details: serde_json::json!({ "after": { "name": user.name, "email": user.email } }),
-                status: audit::Status::Successful,
-                meta: &actor_meta,
-            })?;
-            Ok(Some(user))
-        })
-    })
-    .await?;
+    let created =
+        ops::accounts::sign_up(&pool, &settings, &outbox, &auth.ctx(), name, email, hash).await?;
     let Some(user) = created else {
         errors.add("email", "An account with this email already exists. Sign in, or reset your password if you forgot it.");
         return form_again(&pool, &settings, &auth, form, errors).await;
     };
-    outbox.wake();
     auth.session.sign_in(user.id)?;
     auth.session.flash(
         FlashKind::Success,

@@ -9,9 +9,9 @@ use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::OrgPermission;
 use crate::config::Settings;
+use crate::db::PgPool;
 use crate::db::members::LeaveOutcome;
 use crate::db::orgs::Organization;
-use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::Layout;
@@ -58,13 +58,8 @@ pub async fn post(
     slug: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let (user, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
-    let (org_id, actor, meta) = (access.org.id, auth.actor(), auth.meta.clone());
-    match db::run(&pool, move |c| {
-        db::members::leave(c, org_id, &actor, user.id, &meta)
-    })
-    .await?
-    {
+    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
+    match crate::ops::members::leave(&pool, &auth.ctx(), access.org.id).await? {
         LeaveOutcome::Left => {
             auth.session
                 .flash(FlashKind::Success, format!("You left {}.", access.org.name));

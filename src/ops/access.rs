@@ -1,0 +1,88 @@
+//! The one enforcement path: pages and the API name an organization (by slug, id or one of its
+//! environments) and the permission they need; the caller's membership and roles are read from
+//! the database on every request, a non-member gets 404 (the organization's existence is not
+//! revealed), a member without the permission 403, and every refused owner/admin action is
+//! recorded as `permission.denied`.
+
+use serde_json::json;
+
+use super::Ctx;
+use crate::audit::{self, Denied};
+use crate::authz::{self, EnvKind, EnvPermission, OrgPermission};
+use crate::db::orgs::{Access, EnvironmentAccess, OrgRef};
+use crate::db::{self, PgPool};
+use crate::error::AppError;
+
+/// How a request names an environment of the organization.
+#[derive(Debug, Clone, Copy)]
+pub enum EnvRef {
+    Kind(EnvKind),
+    Id(i64),
+}
+
+/// The caller's access to the organization, when their role there has `permission`.
+pub async fn require_org(
+    pool: &PgPool,
+    ctx: &Ctx,
+    org: OrgRef,
+    permission: OrgPermission,
+) -> Result<Access, AppError> {
+    let Some(user_id) = ctx.actor.user_id() else {
+        return Err(AppError::NotFound);
+    };
+    let ctx = ctx.clone();
+    db::run(pool, move |c| -> Result<Result<Access, AppError>, diesel::result::Error> {
+        let Some(access) = db::orgs::access(c, user_id, &org)? else {
+            return Ok(Err(AppError::NotFound));
+        };
+        if authz::org_can(access.role, permission) {
+            return Ok(Ok(access));
+        }
+        if authz::is_privileged(permission) {
+            let denied = Denied {
+                organization: Some((access.org.id, access.org.name.clone())),
+                action: "permission.denied",
+                target: Some(ctx.path.clone()),
+                details: json!({ "permission": format!("{permission:?}"), "role": access.role.as_str() }),
+            };
+            audit::record_denied(c, &ctx.actor, &ctx.meta, &denied)?;
+        }
+        Ok(Err(AppError::Forbidden))
+    })
+    .await?
+}
+
+/// The caller's access to the organization and to one of its environments, when their role in
+/// that environment has `permission`.
+pub async fn require_env(
+    pool: &PgPool,
+    ctx: &Ctx,
+    org: OrgRef,
+    env: EnvRef,
+    permission: EnvPermission,
+) -> Result<(Access, EnvironmentAccess), AppError> {
+    let access = require_org(pool, ctx, org, OrgPermission::ViewOrganization).await?;
+    let found = access
+        .environments
+        .iter()
+        .find(|e| match env {
+            EnvRef::Kind(kind) => e.kind == kind,
+            EnvRef::Id(id) => e.id == id,
+        })
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    if !authz::env_can(found.role, permission) {
+        return Err(AppError::Forbidden);
+    }
+    Ok((access, found))
+}
+
+/// Records a refusal decided before any change was attempted (a pre-check such as "only owners
+/// invite admins").
+pub async fn deny(pool: &PgPool, ctx: &Ctx, denied: Denied) -> Result<(), AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        audit::record_denied(c, &ctx.actor, &ctx.meta, &denied)
+    })
+    .await
+}

@@ -1,0 +1,412 @@
+//! Accounts: sign-up, email verification, sign-in and sign-out records, password reset and
+//! change. Each state change is one transaction with its audit event and emails; the outbox is
+//! woken after commit.
+
+use actix_web::web;
+use chrono::{DateTime, Duration, Utc};
+use diesel::{Connection, PgConnection};
+use serde_json::json;
+
+use super::Ctx;
+use crate::audit::{self, Actor, Denied};
+use crate::config::Settings;
+use crate::db::invitations::AcceptOutcome;
+use crate::db::tokens::{self, Lookup, Purpose};
+use crate::db::users::User;
+use crate::db::{self, PgPool};
+use crate::domain::{EmailAddress, PersonName};
+use crate::email::messages::{self, QueueError};
+use crate::email::worker::OutboxSignal;
+use crate::error::AppError;
+
+/// Verification links work for a day.
+pub const VERIFY_TTL_HOURS: i64 = 24;
+/// Password reset links work for an hour.
+pub const RESET_TTL_HOURS: i64 = 1;
+
+fn as_user(user: &User) -> Actor {
+    Actor::User {
+        id: user.id,
+        email: user.email.clone(),
+    }
+}
+
+fn successful<'a>(
+    actor: &'a Actor,
+    action: &'a str,
+    target: &str,
+    details: serde_json::Value,
+    meta: &'a audit::RequestMeta,
+) -> audit::Event<'a> {
+    audit::Event {
+        organization: None,
+        actor,
+        action,
+        target: Some(target.to_string()),
+        details,
+        status: audit::Status::Successful,
+        meta,
+    }
+}
+
+/// Issues a verification token and queues its email, in the caller's transaction.
+fn queue_verification(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    user: &User,
+) -> Result<(), QueueError> {
+    let token = tokens::issue(
+        conn,
+        user.id,
+        Purpose::VerifyEmail,
+        Duration::hours(VERIFY_TTL_HOURS),
+    )?;
+    let link = settings.link(&format!("/verify-email?token={token}"));
+    messages::verify_email(conn, &user.email, &user.name, &link)
+}
+
+/// Creates an unverified account and emails its verification link; `None` when the address
+/// already has an account.
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    pool: &PgPool,
+    settings: &web::Data<Settings>,
+    outbox: &OutboxSignal,
+    ctx: &Ctx,
+    name: PersonName,
+    email: EmailAddress,
+    password_hash: String,
+) -> Result<Option<User>, AppError> {
+    let (settings, ctx) = (settings.clone(), ctx.clone());
+    let created = db::run(pool, move |c| {
+        c.transaction(|c| -> Result<_, AppError> {
+            let Some(user) =
+                db::users::create(c, name.as_str(), email.as_str(), &password_hash, false)?
+            else {
+                return Ok(None);
+            };
+            queue_verification(c, &settings, &user)?;
+            let details = json!({ "after": { "name": user.name, "email": user.email } });
+            let actor = as_user(&user);
+            audit::record(
+                c,
+                successful(&actor, "user.signed_up", &user.email, details, &ctx.meta),
+            )?;
+            Ok(Some(user))
+        })
+    })
+    .await?;
+    if created.is_some() {
+        outbox.wake();
+    }
+    Ok(created)
+}
+
+/// Uses a verification link.
+#[tracing::instrument(skip_all)]
+pub async fn verify_email(pool: &PgPool, ctx: &Ctx, token: String) -> Result<Lookup, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        c.transaction(|c| -> Result<Lookup, diesel::result::Error> {
+            let lookup = tokens::find_for_use(c, &token, Purpose::VerifyEmail)?;
+            if let Lookup::Valid { token_id, user_id } = lookup {
+                tokens::mark_used(c, token_id)?;
+                db::users::mark_verified(c, user_id)?;
+                if let Some(user) = db::users::find(c, user_id)? {
+                    let actor = as_user(&user);
+                    audit::record(
+                        c,
+                        successful(
+                            &actor,
+                            "user.email_verified",
+                            &user.email,
+                            json!({}),
+                            &ctx.meta,
+                        ),
+                    )?;
+                }
+            }
+            Ok(lookup)
+        })
+    })
+    .await
+}
+
+/// Sends a new verification link.
+#[tracing::instrument(skip_all, fields(user_id = user.id))]
+pub async fn resend_verification(
+    pool: &PgPool,
+    settings: &web::Data<Settings>,
+    outbox: &OutboxSignal,
+    ctx: &Ctx,
+    user: User,
+) -> Result<(), AppError> {
+    let (settings, ctx) = (settings.clone(), ctx.clone());
+    db::run(pool, move |c| {
+        c.transaction(|c| -> Result<(), AppError> {
+            queue_verification(c, &settings, &user)?;
+            let actor = as_user(&user);
+            audit::record(
+                c,
+                successful(
+                    &actor,
+                    "user.verification_sent",
+                    &user.email,
+                    json!({}),
+                    &ctx.meta,
+                ),
+            )?;
+            Ok(())
+        })
+    })
+    .await?;
+    outbox.wake();
+    Ok(())
+}
+
+/// Emails a reset link when the address has an account; does nothing visible otherwise.
+#[tracing::instrument(skip_all)]
+pub async fn request_reset(
+    pool: &PgPool,
+    settings: &web::Data<Settings>,
+    outbox: &OutboxSignal,
+    ctx: &Ctx,
+    email: EmailAddress,
+) -> Result<(), AppError> {
+    let (settings, ctx) = (settings.clone(), ctx.clone());
+    db::run(pool, move |c| {
+        c.transaction(|c| -> Result<(), AppError> {
+            let Some(user) = db::users::find_by_email(c, email.as_str())? else {
+                return Ok(());
+            };
+            let token = tokens::issue(
+                c,
+                user.id,
+                Purpose::ResetPassword,
+                Duration::hours(RESET_TTL_HOURS),
+            )?;
+            let link = settings.link(&format!("/password/reset?token={token}"));
+            messages::reset_password(c, &user.email, &user.name, &link)?;
+            audit::record(
+                c,
+                successful(
+                    &Actor::Visitor,
+                    "user.password_reset_requested",
+                    &user.email,
+                    json!({}),
+                    &ctx.meta,
+                ),
+            )?;
+            Ok(())
+        })
+    })
+    .await?;
+    outbox.wake();
+    Ok(())
+}
+
+/// What a reset link is, and whose, without using it.
+pub async fn peek_reset(pool: &PgPool, token: String) -> Result<(Lookup, Option<User>), AppError> {
+    db::run(pool, move |c| -> Result<_, diesel::result::Error> {
+        let lookup = tokens::find_for_use(c, &token, Purpose::ResetPassword)?;
+        let user = match lookup {
+            Lookup::Valid { user_id, .. } => db::users::find(c, user_id)?,
+            _ => None,
+        };
+        Ok((lookup, user))
+    })
+    .await
+}
+
+/// Uses a reset link: the new password is set and every session of the account ends.
+#[tracing::instrument(skip_all, fields(user_id = user.id))]
+pub async fn reset_password(
+    pool: &PgPool,
+    ctx: &Ctx,
+    token: String,
+    user: User,
+    password_hash: String,
+) -> Result<Lookup, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        c.transaction(|c| -> Result<Lookup, diesel::result::Error> {
+            // Checked again under the row lock: two submissions of one link cannot both win.
+            let lookup = tokens::find_for_use(c, &token, Purpose::ResetPassword)?;
+            if let Lookup::Valid { token_id, user_id } = lookup {
+                tokens::mark_used(c, token_id)?;
+                db::users::set_password_hash(c, user_id, &password_hash)?;
+                let ended = db::sessions::delete_for_user(c, user_id)?;
+                let actor = as_user(&user);
+                let details = json!({ "sessions_ended": ended });
+                audit::record(
+                    c,
+                    successful(
+                        &actor,
+                        "user.password_reset",
+                        &user.email,
+                        details,
+                        &ctx.meta,
+                    ),
+                )?;
+            }
+            Ok(lookup)
+        })
+    })
+    .await
+}
+
+/// Sets a new password for the signed-in user (whose current one was checked) and ends every
+/// session of the account.
+#[tracing::instrument(skip_all, fields(user_id = user.id))]
+pub async fn change_password(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user: User,
+    password_hash: String,
+) -> Result<(), AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        c.transaction(|c| -> Result<(), diesel::result::Error> {
+            db::users::set_password_hash(c, user.id, &password_hash)?;
+            let ended = db::sessions::delete_for_user(c, user.id)?;
+            let details = json!({ "sessions_ended": ended });
+            audit::record(
+                c,
+                successful(
+                    &ctx.actor,
+                    "user.password_changed",
+                    &user.email,
+                    details,
+                    &ctx.meta,
+                ),
+            )
+        })
+    })
+    .await
+}
+
+/// For a sign-in attempt: when sign-in is locked for the address or IP, until when; and the
+/// account with this address.
+pub async fn sign_in_lookup(
+    pool: &PgPool,
+    email: String,
+    ip: String,
+) -> Result<(Option<DateTime<Utc>>, Option<User>), AppError> {
+    db::run(pool, move |c| -> Result<_, diesel::result::Error> {
+        Ok((
+            db::throttle::locked_until(c, &email, &ip)?,
+            db::users::find_by_email(c, &email)?,
+        ))
+    })
+    .await
+}
+
+/// Records a successful sign-in.
+pub async fn signed_in(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppError> {
+    let (ctx, actor, email, id) = (ctx.clone(), as_user(user), user.email.clone(), user.id);
+    db::run(pool, move |c| {
+        db::users::touch_sign_in(c, id)?;
+        audit::record(
+            c,
+            successful(&actor, "user.signed_in", &email, json!({}), &ctx.meta),
+        )
+    })
+    .await
+}
+
+/// Records a failed sign-in against the throttle of the address and the IP.
+pub async fn sign_in_failed(
+    pool: &PgPool,
+    settings: &Settings,
+    ctx: &Ctx,
+    email: String,
+) -> Result<(), AppError> {
+    let (ctx, max, window) = (
+        ctx.clone(),
+        settings.signin_max_failures,
+        Duration::minutes(settings.signin_lock_minutes),
+    );
+    let ip = ctx.meta.ip.clone().unwrap_or_default();
+    db::run(pool, move |c| {
+        db::throttle::record_failure(c, &email, &ip, max, window)?;
+        let denied = Denied {
+            organization: None,
+            action: "user.sign_in_failed",
+            target: Some(email.chars().take(254).collect()),
+            details: json!({}),
+        };
+        audit::record_denied(c, &Actor::Visitor, &ctx.meta, &denied)
+    })
+    .await
+}
+
+/// Records a sign-out.
+pub async fn signed_out(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        audit::record(
+            c,
+            successful(&ctx.actor, "user.signed_out", &email, json!({}), &ctx.meta),
+        )
+    })
+    .await
+}
+
+/// How a sign-up from an invitation ended.
+#[derive(Debug)]
+pub enum InvitedSignup {
+    /// The account was created and joined; the new user's id.
+    Joined(i64, AcceptOutcome),
+    /// The address already has an account: nothing was created.
+    AccountExists,
+    /// The invitation could not be accepted: nothing was created.
+    NotJoined(AcceptOutcome),
+}
+
+enum SignupStep {
+    Db(diesel::result::Error),
+    Stop(InvitedSignup),
+}
+
+impl From<diesel::result::Error> for SignupStep {
+    fn from(e: diesel::result::Error) -> Self {
+        SignupStep::Db(e)
+    }
+}
+
+/// A new person from an invitation: the account is created with the invited email, already
+/// verified (the link proves it), and joins the organization in the same transaction.
+#[tracing::instrument(skip_all)]
+pub async fn sign_up_invited(
+    pool: &PgPool,
+    settings: &Settings,
+    ctx: &Ctx,
+    token: String,
+    name: PersonName,
+    email: String,
+    password_hash: String,
+) -> Result<InvitedSignup, AppError> {
+    let (ctx, max) = (ctx.clone(), settings.max_orgs_per_user);
+    db::run(pool, move |c| {
+        let outcome = c.transaction(|c| -> Result<InvitedSignup, SignupStep> {
+            let user = db::users::create(c, name.as_str(), &email, &password_hash, true)?
+                .ok_or(SignupStep::Stop(InvitedSignup::AccountExists))?;
+            let details =
+                json!({ "after": { "name": user.name, "email": user.email }, "via": "invitation" });
+            let actor = as_user(&user);
+            audit::record(
+                c,
+                successful(&actor, "user.signed_up", &user.email, details, &ctx.meta),
+            )?;
+            match db::invitations::accept(c, &token, &user, max, &ctx.meta)? {
+                joined @ AcceptOutcome::Joined(_) => Ok(InvitedSignup::Joined(user.id, joined)),
+                other => Err(SignupStep::Stop(InvitedSignup::NotJoined(other))),
+            }
+        });
+        match outcome {
+            Ok(done) | Err(SignupStep::Stop(done)) => Ok(done),
+            Err(SignupStep::Db(e)) => Err(e),
+        }
+    })
+    .await
+}

@@ -1,0 +1,227 @@
+//! The one enforcement path: refusals on every path (pages, the grid, pre-checks, the API) are
+//! recorded, and a refusal is kept even when the change around it is rolled back.
+
+use diesel::prelude::*;
+
+use crate::api::{create_key, send};
+use crate::support::{PASSWORD, TestApp, add_member, client, spawn_app};
+
+fn org_id(app: &TestApp, slug: &str) -> i64 {
+    diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT id FROM organizations WHERE slug = '{slug}'"
+    ))
+    .get_result(&mut app.conn())
+    .unwrap()
+}
+
+fn env_id(app: &TestApp, slug: &str, kind: &str) -> i64 {
+    diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT e.id FROM environments e JOIN organizations o ON o.id = e.organization_id WHERE o.slug = '{slug}' AND e.kind = '{kind}'"
+    ))
+    .get_result(&mut app.conn())
+    .unwrap()
+}
+
+fn env_role(app: &TestApp, slug: &str, email: &str, kind: &str) -> Option<String> {
+    diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+        "SELECT r.role FROM environment_roles r JOIN environments e ON e.id = r.environment_id
+         JOIN organizations o ON o.id = e.organization_id JOIN users u ON u.id = r.user_id
+         WHERE o.slug = '{slug}' AND e.kind = '{kind}' AND u.email = '{email}'"
+    ))
+    .get_result(&mut app.conn())
+    .optional()
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn refused_api_calls_are_audited_like_refused_pages() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let org = org_id(&app, &slug);
+    let owner_id = app.user_id("owner@example.com");
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let member_key = create_key(&app, &mia, "member").await;
+    let adam = client(&app.address);
+    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    add_member(&app, &slug, "adam@example.com", "admin", &[]);
+    let admin_key = create_key(&app, &adam, "admin").await;
+
+    // A member reaching for owner/admin actions, by organization id and by environment id.
+    let change = format!(r#"{{"userId": {owner_id}, "role": "member"}}"#);
+    let (status, body) = send(
+        &app,
+        &member_key,
+        "PUT",
+        &format!("/api/v1/organizations/{org}/role-assignment"),
+        Some(&change),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let staging = env_id(&app, &slug, "staging");
+    let (status, _) = send(
+        &app,
+        &member_key,
+        "GET",
+        &format!("/api/v1/environments/{staging}/role-assignment"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(app.audit_count("permission.denied", "denied"), 2);
+    let actor_kind: String = diesel::dsl::sql::<diesel::sql_types::Text>(
+        "SELECT actor_kind FROM audit_events WHERE action = 'permission.denied' LIMIT 1",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(actor_kind, "api_key");
+
+    // An admin inviting an admin: refused by the same rule and recorded as on the page.
+    let (status, _) = send(
+        &app,
+        &admin_key,
+        "POST",
+        &format!("/api/v1/organizations/{org}/invitations"),
+        Some(r#"{"emails": ["x@example.com"], "role": "admin"}"#),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(app.audit_count("invitation.created", "denied"), 1);
+
+    // An admin removing the owner: refused under lock, recorded.
+    let (status, _) = send(
+        &app,
+        &admin_key,
+        "DELETE",
+        &format!("/api/v1/organizations/{org}/role-assignment?userId={owner_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(app.audit_count("member.removed", "denied"), 1);
+}
+
+#[actix_web::test]
+async fn wrong_production_passwords_are_throttled_and_audited_on_every_path() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let mia_id = app.user_id("mia@example.com");
+    let key = create_key(&app, &app.client, "owner").await;
+    let production = format!(
+        "/api/v1/environments/{}/role-assignment",
+        env_id(&app, &slug, "production")
+    );
+
+    let wrong =
+        format!(r#"{{"userId": {mia_id}, "role": "viewer", "password": "not the password"}}"#);
+    for _ in 0..3 {
+        let (status, body) = send(&app, &key, "POST", &production, Some(&wrong)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("password_required"))
+        );
+    }
+    // The page's re-entry goes through the same check.
+    let edit = format!("/orgs/{slug}/access/users/{mia_id}/roles");
+    let r = app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("role", "member"),
+                ("development", ""),
+                ("staging", ""),
+                ("production", "viewer"),
+                ("confirm", "yes"),
+                ("password", "still not it"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("That password is not correct."),
+        "{}",
+        r.body
+    );
+    assert_eq!(app.audit_count("user.password_reentry_failed", "denied"), 4);
+    assert_eq!(env_role(&app, &slug, "mia@example.com", "production"), None);
+
+    // Past the sign-in limit the account is locked for re-entry too, right password or not.
+    for _ in 4..10 {
+        send(&app, &key, "POST", &production, Some(&wrong)).await;
+    }
+    let right = format!(r#"{{"userId": {mia_id}, "role": "viewer", "password": "{PASSWORD}"}}"#);
+    let (status, body) = send(&app, &key, "POST", &production, Some(&right)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("password_locked"))
+    );
+    assert_eq!(env_role(&app, &slug, "mia@example.com", "production"), None);
+}
+
+#[actix_web::test]
+async fn a_refused_grid_save_saves_nothing_but_keeps_the_refusal() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let owner_id = app.user_id("owner@example.com");
+    let mia = client(&app.address);
+    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let mia_id = app.user_id("mia@example.com");
+    let adam = client(&app.address);
+    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    add_member(&app, &slug, "adam@example.com", "admin", &[]);
+
+    let grid = format!("/orgs/{slug}/access/grid");
+    let users = format!("{mia_id},{owner_id}");
+    let (mia_cell, owner_cell) = (
+        format!("r-{mia_id}-staging"),
+        format!("r-{owner_id}-staging"),
+    );
+    let r = app
+        .post_form_with(
+            &adam,
+            &grid,
+            &grid,
+            &[
+                ("users", users.as_str()),
+                ("page", "1"),
+                (mia_cell.as_str(), "viewer"),
+                (owner_cell.as_str(), "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("Nothing was saved."));
+    assert_eq!(
+        env_role(&app, &slug, "mia@example.com", "staging"),
+        None,
+        "all or nothing"
+    );
+    assert_eq!(app.audit_count("environment.role_granted", "successful"), 0);
+    assert_eq!(
+        app.audit_count("member.role_changed", "denied"),
+        1,
+        "the refusal outlives the rolled-back save"
+    );
+
+    // A member posting to the grid is refused by the enforcement path, and that is recorded.
+    let r = app
+        .post_form_with(
+            &mia,
+            &format!("/orgs/{slug}"),
+            &grid,
+            &[("users", users.as_str()), (mia_cell.as_str(), "engineer")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(app.audit_count("permission.denied", "denied"), 1);
+    assert_eq!(env_role(&app, &slug, "mia@example.com", "staging"), None);
+}
