@@ -5,14 +5,19 @@ use diesel::prelude::*;
 
 use crate::db::schema::audit_events;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::AsExpression, diesel::FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum Status {
     Attempted,
     Successful,
     Denied,
 }
 
+crate::authz::string_enum!(Status);
+
 impl Status {
+    pub const ALL: [Status; 3] = [Status::Attempted, Status::Successful, Status::Denied];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Attempted => "attempted",
@@ -22,40 +27,96 @@ impl Status {
     }
 }
 
-/// Every action the audit log records, in the order the audit page offers them as filters.
-pub const ACTIONS: &[&str] = &[
-    "organization.created",
-    "organization.renamed",
-    "organization.went_live",
-    "organization.deleted",
-    "invitation.created",
-    "invitation.resent",
-    "invitation.revoked",
-    "invitation.accepted",
-    "invitation.declined",
-    "invitation.email_failed",
-    "member.removed",
-    "member.left",
-    "member.role_changed",
-    "environment.role_granted",
-    "environment.role_changed",
-    "environment.role_revoked",
-    "config.changed",
-    "config.revealed",
-    "api_key.created",
-    "api_key.revoked",
-    "permission.denied",
-    "user.signed_up",
-    "user.email_verified",
-    "user.verification_sent",
-    "user.signed_in",
-    "user.sign_in_failed",
-    "user.signed_out",
-    "user.password_reset_requested",
-    "user.password_reset",
-    "user.password_changed",
-    "user.password_reentry_failed",
-];
+/// Declares `Action` with its stored names, in the order the audit page offers them as filters.
+macro_rules! actions {
+    ($( $variant:ident => $name:literal, )*) => {
+        /// Every action the audit log records; stored as its name in `audit_events.action`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::AsExpression, diesel::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum Action {
+            $( $variant, )*
+        }
+
+        impl Action {
+            /// Every action, in the order the audit page offers them as filters.
+            pub const ALL: &[Action] = &[ $( Action::$variant, )* ];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( Action::$variant => $name, )*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    OrganizationCreated => "organization.created",
+    OrganizationRenamed => "organization.renamed",
+    OrganizationWentLive => "organization.went_live",
+    OrganizationDeleted => "organization.deleted",
+    InvitationCreated => "invitation.created",
+    InvitationResent => "invitation.resent",
+    InvitationRevoked => "invitation.revoked",
+    InvitationAccepted => "invitation.accepted",
+    InvitationDeclined => "invitation.declined",
+    InvitationEmailFailed => "invitation.email_failed",
+    MemberRemoved => "member.removed",
+    MemberLeft => "member.left",
+    MemberRoleChanged => "member.role_changed",
+    EnvironmentRoleGranted => "environment.role_granted",
+    EnvironmentRoleChanged => "environment.role_changed",
+    EnvironmentRoleRevoked => "environment.role_revoked",
+    ConfigChanged => "config.changed",
+    ConfigRevealed => "config.revealed",
+    ApiKeyCreated => "api_key.created",
+    ApiKeyRevoked => "api_key.revoked",
+    PermissionDenied => "permission.denied",
+    UserSignedUp => "user.signed_up",
+    UserEmailVerified => "user.email_verified",
+    UserVerificationSent => "user.verification_sent",
+    UserSignedIn => "user.signed_in",
+    UserSignInFailed => "user.sign_in_failed",
+    UserSignedOut => "user.signed_out",
+    UserPasswordResetRequested => "user.password_reset_requested",
+    UserPasswordReset => "user.password_reset",
+    UserPasswordChanged => "user.password_changed",
+    UserPasswordReentryFailed => "user.password_reentry_failed",
+}
+
+impl utoipa::PartialSchema for Action {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Action::ALL.iter().map(|a| a.as_str())))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Action {}
+
+impl serde::Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Action {
+    type Err = crate::authz::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .iter()
+            .copied()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| crate::authz::UnknownName(s.to_string()))
+    }
+}
 
 /// Who acted.
 #[derive(Debug, Clone)]
@@ -100,7 +161,7 @@ pub struct RequestMeta {
 pub struct Event<'a> {
     pub organization: Option<(i64, &'a str)>,
     pub actor: &'a Actor,
-    pub action: &'a str,
+    pub action: Action,
     pub target: Option<String>,
     pub details: serde_json::Value,
     pub status: Status,
@@ -139,7 +200,7 @@ pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
                 .user_agent
                 .as_ref()
                 .map(|ua| ua.chars().take(500).collect::<String>())),
-            audit_events::status.eq(event.status.as_str()),
+            audit_events::status.eq(event.status),
         ))
         .execute(conn)?;
     Ok(())
@@ -151,7 +212,7 @@ pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
 #[derive(Debug, Clone)]
 pub struct Denied {
     pub organization: Option<(i64, String)>,
-    pub action: &'static str,
+    pub action: Action,
     pub target: Option<String>,
     pub details: serde_json::Value,
 }

@@ -1,10 +1,10 @@
 //! Roles and the role → permission tables: the one source of truth that permission checks, the
 //! Roles tab and role-change summaries all read.
 
-use std::fmt;
-use std::str::FromStr;
+use diesel::{AsExpression, FromSqlRow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum OrgRole {
     Member,
     Admin,
@@ -23,7 +23,8 @@ impl OrgRole {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum EnvRole {
     Viewer,
     Support,
@@ -42,7 +43,8 @@ impl EnvRole {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 pub enum EnvKind {
     Development,
     Staging,
@@ -70,24 +72,41 @@ impl EnvKind {
     }
 }
 
+/// `FromStr` and `Display` through the type's `ALL` and `as_str`, for the enums stored by name.
 macro_rules! string_enum {
     ($t:ty) => {
-        impl FromStr for $t {
-            type Err = UnknownName;
+        impl ::std::str::FromStr for $t {
+            type Err = $crate::authz::UnknownName;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 <$t>::ALL
                     .into_iter()
                     .find(|v| v.as_str() == s)
-                    .ok_or_else(|| UnknownName(s.to_string()))
+                    .ok_or_else(|| $crate::authz::UnknownName(s.to_string()))
             }
         }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::serde::Serialize for $t {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl ::utoipa::PartialSchema for $t {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(::utoipa::openapi::schema::Type::String)
+                    .enum_values(Some(<$t>::ALL.iter().map(|v| v.as_str())))
+                    .into()
+            }
+        }
+        impl ::utoipa::ToSchema for $t {}
+        impl ::std::fmt::Display for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+pub(crate) use string_enum;
+
 string_enum!(OrgRole);
 string_enum!(EnvRole);
 string_enum!(EnvKind);

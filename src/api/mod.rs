@@ -14,7 +14,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
 use serde::Serialize;
 
-use crate::authz::OrgPermission;
+use crate::authz::{EnvKind, EnvRole, OrgPermission};
+use crate::db::orgs::OrgWithRole;
 use crate::db::orgs::{Access, OrgRef};
 use crate::db::users::User;
 use crate::db::{self, PgPool};
@@ -22,19 +23,88 @@ use crate::error::AppError;
 
 pub const VERSION: &str = "1";
 
+/// Every error code the API answers with; clients may rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    BadRequest,
+    Internal,
+    RateLimited,
+    InvalidParameter,
+    InvalidBody,
+    BodyTooLarge,
+    LastOwner,
+    Yourself,
+    NotAssigned,
+    AlreadyAssigned,
+    PasswordRequired,
+    PasswordLocked,
+    AlreadyMember,
+    DailyInvitationLimit,
+    NotPending,
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = serde_json::to_value(self).ok();
+        f.write_str(name.as_ref().and_then(|v| v.as_str()).unwrap_or("error"))
+    }
+}
+
 /// An API error with a stable code.
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// Seconds, for 429 answers.
     pub retry_after: Option<i64>,
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// The error answers of the API, as documented for every endpoint.
+#[derive(utoipa::IntoResponses)]
+pub enum ErrorResponses {
+    /// No valid key
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The role does not allow this
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Not found, or not a member
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Refused by an invariant or the current state
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// The body is larger than 64 KiB
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// A parameter or the body is not valid
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+    /// Rate limited
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -46,7 +116,7 @@ impl ApiError {
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "Send a valid personal API key as 'Authorization: Bearer KEY'.",
         )
     }
@@ -54,7 +124,7 @@ impl ApiError {
     pub fn not_found() -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "There is nothing here, or you do not have access to it.",
         )
     }
@@ -66,16 +136,18 @@ impl From<AppError> for ApiError {
             AppError::NotFound => ApiError::not_found(),
             AppError::Forbidden => ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "Your role does not allow this.",
             ),
-            AppError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m),
+            AppError::BadRequest(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m)
+            }
             AppError::Csrf | AppError::SignInRequired(_) => ApiError::unauthorized(),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "API request failed");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "The server could not complete this request.",
                 )
             }
@@ -96,8 +168,12 @@ impl ResponseError for ApiError {
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        response
-            .json(serde_json::json!({ "error": { "code": self.code, "message": self.message } }))
+        response.json(ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message.clone(),
+            },
+        })
     }
 }
 
@@ -109,16 +185,30 @@ pub fn query_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_parameter",
+                ErrorCode::InvalidParameter,
                 format!("{name}: a whole-number id is required"),
             )
         })
 }
 
+/// Every successful answer: the API version and the payload.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Envelope<T> {
+    pub meta: Meta,
+    pub payload: T,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Meta {
+    pub version: &'static str,
+}
+
 /// A successful answer in the envelope.
-pub fn envelope(payload: impl Serialize) -> HttpResponse {
-    HttpResponse::Ok()
-        .json(serde_json::json!({ "meta": { "version": VERSION }, "payload": payload }))
+pub fn envelope<T: Serialize>(payload: T) -> HttpResponse {
+    HttpResponse::Ok().json(Envelope {
+        meta: Meta { version: VERSION },
+        payload,
+    })
 }
 
 /// The user a valid personal API key acts for, read from the database on every request.
@@ -178,7 +268,7 @@ impl FromRequest for Caller {
                     let retry_after = found.retry_after;
                     Err(ApiError {
                         status: StatusCode::TOO_MANY_REQUESTS,
-                        code: "rate_limited",
+                        code: ErrorCode::RateLimited,
                         message: format!(
                             "At most {limit} requests a minute per key. Retry after {retry_after} seconds."
                         ),
@@ -209,6 +299,13 @@ pub async fn require_org(
 }
 
 /// GET /api/v1/organizations: the caller's organizations with their role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations",
+    operation_id = "listOrganizations",
+    summary = "Organizations the caller belongs to",
+    responses((status = 200, description = "Organizations the caller belongs to", body = Envelope<Vec<OrgWithRole>>), ErrorResponses)
+)]
 pub async fn organizations(
     pool: web::Data<PgPool>,
     caller: Caller,
@@ -218,14 +315,22 @@ pub async fn organizations(
     Ok(envelope(rows))
 }
 
-#[derive(Serialize)]
-struct EnvironmentOut {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnvironmentOut {
     id: i64,
-    kind: &'static str,
-    role: &'static str,
+    kind: EnvKind,
+    role: EnvRole,
 }
 
 /// GET /api/v1/organizations/{id}/environments: the environments the caller can enter.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/environments",
+    operation_id = "listEnvironments",
+    summary = "Environments of an organization the caller can enter",
+    params(("id" = i64, Path, description = "Organization id")),
+    responses((status = 200, description = "Environments of an organization the caller can enter", body = Envelope<Vec<EnvironmentOut>>), ErrorResponses)
+)]
 pub async fn environments(
     pool: web::Data<PgPool>,
     caller: Caller,
@@ -244,8 +349,8 @@ pub async fn environments(
         .filter_map(|e| {
             Some(EnvironmentOut {
                 id: e.id,
-                kind: e.kind.as_str(),
-                role: e.role?.as_str(),
+                kind: e.kind,
+                role: e.role?,
             })
         })
         .collect();

@@ -6,11 +6,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{ApiError, Caller, envelope, require_org};
+use std::collections::BTreeMap;
+
+use super::{ApiError, Caller, Envelope, ErrorCode, ErrorResponses, envelope, require_org};
+use crate::audit::{Action, Status};
 use crate::authz::OrgPermission;
+use crate::authz::{EnvKind, EnvRole, OrgRole};
 use crate::db::audit::Filter;
 use crate::db::orgs::OrgRef;
 use crate::db::{self, PgPool};
+use crate::domain::states::InvitationState;
 
 pub const MAX_COUNT: i64 = 50;
 
@@ -24,7 +29,7 @@ fn pairs(req: &HttpRequest) -> Vec<(String, String)> {
 fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_parameter",
+        ErrorCode::InvalidParameter,
         format!("{field}: {message}"),
     )
 }
@@ -56,25 +61,54 @@ fn paging(pairs: &[(String, String)]) -> Result<(i64, i64, i64), ApiError> {
     Ok(((page - 1) * count, count, page))
 }
 
-#[derive(Serialize)]
-struct Page<T> {
+/// One page of a list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
     items: Vec<T>,
     page: i64,
     count: i64,
     total: i64,
 }
 
-#[derive(Serialize)]
+/// A member with their organization role and their role in each environment (null: none).
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Assignment {
+pub struct Assignment {
     user_id: i64,
     name: String,
     email: String,
-    role: &'static str,
-    environments: serde_json::Map<String, serde_json::Value>,
+    role: OrgRole,
+    environments: EnvironmentRoles,
+}
+
+/// A member's role in each environment (null: no access).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnvironmentRoles {
+    development: Option<EnvRole>,
+    staging: Option<EnvRole>,
+    production: Option<EnvRole>,
+}
+
+impl EnvironmentRoles {
+    fn of(roles: &[(EnvKind, Option<EnvRole>)]) -> EnvironmentRoles {
+        let role = |kind| roles.iter().find(|(k, _)| *k == kind).and_then(|(_, r)| *r);
+        EnvironmentRoles {
+            development: role(EnvKind::Development),
+            staging: role(EnvKind::Staging),
+            production: role(EnvKind::Production),
+        }
+    }
 }
 
 /// GET /api/v1/organizations/{id}/role-assignment (owners and admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/role-assignment",
+    operation_id = "listRoleAssignments",
+    summary = "Members with their organization and environment roles (owners and admins)",
+    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50")),
+    responses((status = 200, description = "Members with their organization and environment roles (owners and admins)", body = Envelope<Page<Assignment>>), ErrorResponses)
+)]
 pub async fn role_assignments(
     pool: web::Data<PgPool>,
     caller: Caller,
@@ -98,17 +132,8 @@ pub async fn role_assignments(
             user_id: m.user_id,
             name: m.name,
             email: m.email,
-            role: m.role.as_str(),
-            environments: m
-                .environments
-                .iter()
-                .map(|(k, r)| {
-                    (
-                        k.as_str().to_string(),
-                        serde_json::json!(r.map(|r| r.as_str())),
-                    )
-                })
-                .collect(),
+            role: m.role,
+            environments: EnvironmentRoles::of(&m.environments),
         })
         .collect();
     Ok(envelope(Page {
@@ -119,19 +144,29 @@ pub async fn role_assignments(
     }))
 }
 
-#[derive(Serialize)]
+/// An invitation with the delivery state of its latest email (`queued`, `sent`, `failed`)
+/// and the environment roles it grants.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct InvitationOut {
+pub struct InvitationOut {
     id: i64,
     email: String,
-    role: String,
-    state: String,
+    role: OrgRole,
+    state: InvitationState,
     delivery: String,
-    environments: serde_json::Value,
+    environments: BTreeMap<String, EnvRole>,
     expires_at: DateTime<Utc>,
 }
 
 /// GET /api/v1/organizations/{id}/invitations (owners and admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/invitations",
+    operation_id = "listInvitations",
+    summary = "Invitations, newest first (owners and admins)",
+    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50")),
+    responses((status = 200, description = "Invitations, newest first (owners and admins)", body = Envelope<Page<InvitationOut>>), ErrorResponses)
+)]
 pub async fn invitations(
     pool: web::Data<PgPool>,
     caller: Caller,
@@ -153,11 +188,17 @@ pub async fn invitations(
         .into_iter()
         .map(|row| InvitationOut {
             id: row.invitation.id,
-            state: row.invitation.state().to_string(),
+            state: row.invitation.state(),
             email: row.invitation.email,
             role: row.invitation.role,
             delivery: row.delivery,
-            environments: row.invitation.environment_roles,
+            environments: row
+                .invitation
+                .environment_roles
+                .0
+                .iter()
+                .map(|(k, r)| (k.as_str().to_string(), *r))
+                .collect(),
             expires_at: row.invitation.expires_at,
         })
         .collect();
@@ -169,9 +210,10 @@ pub async fn invitations(
     }))
 }
 
-#[derive(Serialize)]
+/// One audit event.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EventOut {
+pub struct EventOut {
     id: i64,
     time: DateTime<Utc>,
     organization_id: Option<i64>,
@@ -179,9 +221,9 @@ struct EventOut {
     actor_kind: String,
     actor: String,
     actor_user_id: Option<i64>,
-    action: String,
+    action: Action,
     target: Option<String>,
-    status: String,
+    status: Status,
     ip: Option<String>,
     user_agent: Option<String>,
     details: serde_json::Value,
@@ -198,6 +240,14 @@ fn date_time(pairs: &[(String, String)], name: &str) -> Result<Option<DateTime<U
 
 /// GET /api/v1/organizations/{id}/audit-events (owners): filters `userId`, `startDateTime`,
 /// `stopDateTime`, `status`, `actionType[]`, paged by `_page` and `_count`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/audit-events",
+    operation_id = "listAuditEvents",
+    summary = "Audit events, newest first (owners)",
+    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50"), ("userId" = Option<i64>, Query, description = "Only events by this user"), ("startDateTime" = Option<String>, Query, format = DateTime, description = "From (RFC 3339)"), ("stopDateTime" = Option<String>, Query, format = DateTime, description = "Until (RFC 3339)"), ("status" = Option<Status>, Query, description = "Only events with this status"), ("actionType[]" = Option<Vec<Action>>, Query, explode, description = "Only these actions")),
+    responses((status = 200, description = "Audit events, newest first (owners)", body = Envelope<Page<EventOut>>), ErrorResponses)
+)]
 pub async fn audit_events(
     pool: web::Data<PgPool>,
     caller: Caller,

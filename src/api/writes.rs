@@ -3,26 +3,93 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Caller, envelope, query_id, require_org};
+use super::{
+    ApiError, Caller, Envelope, ErrorCode, ErrorResponses, envelope, query_id, require_org,
+};
 use crate::authz::{EnvKind, EnvRole, OrgPermission, OrgRole};
 use crate::config::Settings;
+use crate::db::invitations::EnvRoles;
 use crate::db::members::RemoveOutcome;
 use crate::db::orgs::{Access, OrgRef};
 use crate::db::roles::{self, Desired, Refusal};
 use crate::db::{self, PgPool};
+use crate::domain::states::InvitationState;
 use crate::email::worker::OutboxSignal;
 use crate::ops::{self, reauth::Reauth, roles::ChangeOutcome};
+
+/// A changed organization role.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgRoleChanged {
+    user_id: i64,
+    role: OrgRole,
+    /// How many roles changed.
+    changes: usize,
+}
+
+/// A removed member.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberRemoved {
+    user_id: i64,
+    removed: bool,
+}
+
+/// A changed environment role (`role` null: taken away).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvRoleChanged {
+    user_id: i64,
+    environment: EnvKind,
+    role: Option<EnvRole>,
+    changes: usize,
+}
+
+/// An environment's users.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnvironmentUsers {
+    environment: EnvKind,
+    items: Vec<EnvironmentUserOut>,
+    total: i64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvironmentUserOut {
+    user_id: i64,
+    name: String,
+    email: String,
+    role: EnvRole,
+}
+
+/// Invitations sent: new ones, open ones sent again, and addresses already at the
+/// organization limit (they cannot accept until they leave one).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationsSent {
+    created: Vec<String>,
+    resent: Vec<String>,
+    at_organization_limit: Vec<String>,
+}
+
+/// A revoked invitation.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationRevoked {
+    invitation_id: i64,
+    state: InvitationState,
+}
 
 /// Refused role changes, as API errors with stable codes.
 fn refused(refusal: Refusal) -> ApiError {
     let (status, code) = match refusal {
-        Refusal::NotMember => (StatusCode::NOT_FOUND, "not_found"),
-        Refusal::LastOwner => (StatusCode::CONFLICT, "last_owner"),
+        Refusal::NotMember => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+        Refusal::LastOwner => (StatusCode::CONFLICT, ErrorCode::LastOwner),
         Refusal::OnlyOwnersChangeOrgRoles
         | Refusal::AdminsCannotChangeOwnersOrAdmins
-        | Refusal::AboveYourRole => (StatusCode::FORBIDDEN, "forbidden"),
+        | Refusal::AboveYourRole => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
     };
     ApiError::new(status, code, refusal.message())
 }
@@ -32,12 +99,12 @@ pub fn json_error(e: actix_web::error::JsonPayloadError) -> ApiError {
         actix_web::error::JsonPayloadError::Overflow { .. }
         | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             "The body is larger than 64 KiB.",
         ),
         other => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             other.to_string(),
         ),
     }
@@ -49,25 +116,25 @@ fn password_refused(answer: Reauth) -> ApiError {
     match answer {
         Reauth::Locked => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "password_locked",
+            ErrorCode::PasswordLocked,
             answer.problem(),
         ),
         _ => ApiError::new(
             StatusCode::FORBIDDEN,
-            "password_required",
+            ErrorCode::PasswordRequired,
             "Granting or raising a production role needs your password in the body's 'password'.",
         ),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OrgRoleBody {
     pub user_id: i64,
     pub role: OrgRoleName,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgRoleName {
     Owner,
@@ -86,6 +153,15 @@ impl From<OrgRoleName> for OrgRole {
 }
 
 /// PUT /api/v1/organizations/{id}/role-assignment (owners): a member's organization role.
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizations/{id}/role-assignment",
+    operation_id = "setOrganizationRole",
+    summary = "Change a member's organization role (owners)",
+    params(("id" = i64, Path, description = "Organization id")),
+    request_body = OrgRoleBody,
+    responses((status = 200, description = "Change a member's organization role (owners)", body = Envelope<OrgRoleChanged>), ErrorResponses)
+)]
 pub async fn put_org_role(
     pool: web::Data<PgPool>,
     caller: Caller,
@@ -114,13 +190,23 @@ pub async fn put_org_role(
         ChangeOutcome::Changed(n) => n,
         ChangeOutcome::Refused(refusal) => return Err(refused(refusal)),
     };
-    Ok(envelope(
-        serde_json::json!({ "userId": target, "role": OrgRole::from(body.role).as_str(), "changes": changes }),
-    ))
+    Ok(envelope(OrgRoleChanged {
+        user_id: target,
+        role: body.role.into(),
+        changes,
+    }))
 }
 
 /// DELETE /api/v1/organizations/{id}/role-assignment?userId= (owners and admins): removes the
 /// person, under the rules of Remove.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{id}/role-assignment",
+    operation_id = "removeMember",
+    summary = "Remove a member, under the rules of Remove (owners and admins)",
+    params(("id" = i64, Path, description = "Organization id"), ("userId" = i64, Query, description = "The member")),
+    responses((status = 200, description = "Remove a member, under the rules of Remove (owners and admins)", body = Envelope<MemberRemoved>), ErrorResponses)
+)]
 pub async fn delete_org_role(
     pool: web::Data<PgPool>,
     outbox: web::Data<OutboxSignal>,
@@ -139,25 +225,26 @@ pub async fn delete_org_role(
     let outcome =
         ops::members::remove(&pool, &outbox, &caller.ctx(), access.org.id, target).await?;
     match outcome {
-        RemoveOutcome::Removed => Ok(envelope(
-            serde_json::json!({ "userId": target, "removed": true }),
-        )),
+        RemoveOutcome::Removed => Ok(envelope(MemberRemoved {
+            user_id: target,
+            removed: true,
+        })),
         RemoveOutcome::NotMember => Err(ApiError::not_found()),
         RemoveOutcome::NotAllowed => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "Admins cannot remove owners or admins.",
         )),
         RemoveOutcome::LastOwner => Err(refused(Refusal::LastOwner)),
         RemoveOutcome::Yourself => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "yourself",
+            ErrorCode::Yourself,
             "To remove yourself, leave the organization.",
         )),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvRoleBody {
     pub user_id: i64,
@@ -167,7 +254,7 @@ pub struct EnvRoleBody {
     pub password: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EnvRoleName {
     Viewer,
@@ -207,22 +294,32 @@ async fn environment(
     Ok((access, kind))
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "POST, PUT and DELETE share this one path"
-)]
-/// Sets (Some) or removes (None) a member's role in one environment. `must_exist`: the member
-/// must already have a role there (PUT, DELETE); `must_not_exist`: they must not (POST).
-async fn change_env_role(
-    pool: &PgPool,
-    caller: &Caller,
+/// One environment role change asked through the API (POST, PUT and DELETE share it).
+struct EnvRoleChange {
     env_id: i64,
     target: i64,
+    /// The role to set, or `None` to take the role away.
     role: Option<EnvRole>,
     password_typed: Option<String>,
+    /// `Some(true)`: the member must already have a role there (PUT, DELETE); `Some(false)`:
+    /// they must not (POST).
     expect: Option<bool>,
+}
+
+/// Sets or removes a member's role in one environment.
+async fn change_env_role(
+    pool: &PgPool,
     settings: &Settings,
+    caller: &Caller,
+    change: EnvRoleChange,
 ) -> Result<HttpResponse, ApiError> {
+    let EnvRoleChange {
+        env_id,
+        target,
+        role,
+        password_typed,
+        expect,
+    } = change;
     let (access, kind) = environment(pool, caller, env_id).await?;
     let org = access.org.id;
     let member = db::run(pool, move |c| db::members::find(c, org, target))
@@ -234,14 +331,14 @@ async fn change_env_role(
         Some(true) if !has_role => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "not_assigned",
+                ErrorCode::NotAssigned,
                 "This member has no role in this environment.",
             ));
         }
         Some(false) if has_role => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "already_assigned",
+                ErrorCode::AlreadyAssigned,
                 "This member already has a role here; change it with PUT.",
             ));
         }
@@ -272,12 +369,23 @@ async fn change_env_role(
             ChangeOutcome::Changed(n) => n,
             ChangeOutcome::Refused(refusal) => return Err(refused(refusal)),
         };
-    Ok(envelope(
-        serde_json::json!({ "userId": target, "environment": kind.as_str(), "role": role.map(EnvRole::as_str), "changes": changes }),
-    ))
+    Ok(envelope(EnvRoleChanged {
+        user_id: target,
+        environment: kind,
+        role,
+        changes,
+    }))
 }
 
 /// GET /api/v1/environments/{id}/role-assignment (owners and admins): the environment's users.
+#[utoipa::path(
+    get,
+    path = "/api/v1/environments/{id}/role-assignment",
+    operation_id = "listEnvironmentRoles",
+    summary = "The environment's users and roles (owners and admins)",
+    params(("id" = i64, Path, description = "Environment id")),
+    responses((status = 200, description = "The environment's users and roles (owners and admins)", body = Envelope<EnvironmentUsers>), ErrorResponses)
+)]
 pub async fn get_env_roles(
     pool: web::Data<PgPool>,
     caller: Caller,
@@ -289,13 +397,32 @@ pub async fn get_env_roles(
         db::members::environment_users(c, org, kind, 0, 500)
     })
     .await?;
-    let items: Vec<_> = users.into_iter().map(|u| serde_json::json!({ "userId": u.user_id, "name": u.name, "email": u.email, "role": u.role.as_str() })).collect();
-    Ok(envelope(
-        serde_json::json!({ "environment": kind.as_str(), "items": items, "total": total }),
-    ))
+    let items = users
+        .into_iter()
+        .map(|u| EnvironmentUserOut {
+            user_id: u.user_id,
+            name: u.name,
+            email: u.email,
+            role: u.role,
+        })
+        .collect();
+    Ok(envelope(EnvironmentUsers {
+        environment: kind,
+        items,
+        total,
+    }))
 }
 
 /// POST: grants a role to a member without one here.
+#[utoipa::path(
+    post,
+    path = "/api/v1/environments/{id}/role-assignment",
+    operation_id = "grantEnvironmentRole",
+    summary = "Grant a role in the environment to a member without one",
+    params(("id" = i64, Path, description = "Environment id")),
+    request_body = EnvRoleBody,
+    responses((status = 200, description = "Grant a role in the environment to a member without one", body = Envelope<EnvRoleChanged>), ErrorResponses)
+)]
 pub async fn post_env_role(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
@@ -304,20 +431,26 @@ pub async fn post_env_role(
     body: web::Json<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    change_env_role(
-        &pool,
-        &caller,
-        env_id.into_inner(),
-        body.user_id,
-        Some(body.role.into()),
-        body.password,
-        Some(false),
-        &settings,
-    )
-    .await
+    let change = EnvRoleChange {
+        env_id: env_id.into_inner(),
+        target: body.user_id,
+        role: Some(body.role.into()),
+        password_typed: body.password,
+        expect: Some(false),
+    };
+    change_env_role(&pool, &settings, &caller, change).await
 }
 
 /// PUT: changes a member's role here.
+#[utoipa::path(
+    put,
+    path = "/api/v1/environments/{id}/role-assignment",
+    operation_id = "changeEnvironmentRole",
+    summary = "Change a member's role in the environment",
+    params(("id" = i64, Path, description = "Environment id")),
+    request_body = EnvRoleBody,
+    responses((status = 200, description = "Change a member's role in the environment", body = Envelope<EnvRoleChanged>), ErrorResponses)
+)]
 pub async fn put_env_role(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
@@ -326,20 +459,25 @@ pub async fn put_env_role(
     body: web::Json<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    change_env_role(
-        &pool,
-        &caller,
-        env_id.into_inner(),
-        body.user_id,
-        Some(body.role.into()),
-        body.password,
-        Some(true),
-        &settings,
-    )
-    .await
+    let change = EnvRoleChange {
+        env_id: env_id.into_inner(),
+        target: body.user_id,
+        role: Some(body.role.into()),
+        password_typed: body.password,
+        expect: Some(true),
+    };
+    change_env_role(&pool, &settings, &caller, change).await
 }
 
 /// DELETE ?userId=: takes a member's role here away.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/environments/{id}/role-assignment",
+    operation_id = "revokeEnvironmentRole",
+    summary = "Take a member's role in the environment away",
+    params(("id" = i64, Path, description = "Environment id"), ("userId" = i64, Query, description = "The member")),
+    responses((status = 200, description = "Take a member's role in the environment away", body = Envelope<EnvRoleChanged>), ErrorResponses)
+)]
 pub async fn delete_env_role(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
@@ -348,24 +486,24 @@ pub async fn delete_env_role(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let target = query_id(&req, "userId")?;
-    change_env_role(
-        &pool,
-        &caller,
-        env_id.into_inner(),
+    let change = EnvRoleChange {
+        env_id: env_id.into_inner(),
         target,
-        None,
-        None,
-        Some(true),
-        &settings,
-    )
-    .await
+        role: None,
+        password_typed: None,
+        expect: Some(true),
+    };
+    change_env_role(&pool, &settings, &caller, change).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InviteBody {
+    /// One to 50 addresses.
+    #[schema(min_items = 1, max_items = 50)]
     pub emails: Vec<String>,
     #[serde(default = "member_role")]
+    #[schema(default = "member")]
     pub role: OrgRoleName,
     /// Environment roles granted on acceptance: {"staging": "viewer"}.
     #[serde(default)]
@@ -379,28 +517,15 @@ fn member_role() -> OrgRoleName {
     OrgRoleName::Member
 }
 
-/// POST /api/v1/organizations/{id}/invitations (owners and admins): the invite form's rules.
-pub async fn post_invitations(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    outbox: web::Data<OutboxSignal>,
-    caller: Caller,
-    org_id: web::Path<i64>,
-    body: web::Json<InviteBody>,
-) -> Result<HttpResponse, ApiError> {
-    use crate::db::invitations::{EnvRoles, InviteOutcome};
-    let access = require_org(
-        &pool,
-        &caller,
-        OrgRef::Id(org_id.into_inner()),
-        OrgPermission::ManageInvitations,
-    )
-    .await?;
-    let body = body.into_inner();
+/// The addresses (deduplicated), organization role and environment roles of an invitation
+/// body, or a 422 naming the field.
+fn parse_invite(
+    body: &InviteBody,
+) -> Result<(Vec<crate::domain::EmailAddress>, OrgRole, EnvRoles), ApiError> {
     let invalid = |field: String, message: &str| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!("{field}: {message}"),
         )
     };
@@ -419,14 +544,6 @@ pub async fn post_invitations(
     if !crate::authz::may_invite_as(OrgRole::Owner, role) {
         return Err(invalid("role".into(), "member or admin"));
     }
-    let addresses = body.emails.join(", ");
-    if !ops::invitations::may_invite_as(&pool, &caller.ctx(), &access, role, &addresses).await? {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Only owners can invite admins.",
-        ));
-    }
     let mut env_roles = EnvRoles::default();
     for (kind, r) in &body.environments {
         let kind: EnvKind = kind.parse().map_err(|_| {
@@ -436,6 +553,45 @@ pub async fn post_invitations(
             )
         })?;
         env_roles.0.insert(kind, (*r).into());
+    }
+    Ok((emails, role, env_roles))
+}
+
+/// POST /api/v1/organizations/{id}/invitations (owners and admins): the invite form's rules.
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{id}/invitations",
+    operation_id = "invite",
+    summary = "Invite one to 50 addresses (owners and admins; the admin role by owners)",
+    params(("id" = i64, Path, description = "Organization id")),
+    request_body = InviteBody,
+    responses((status = 200, description = "Invite one to 50 addresses (owners and admins; the admin role by owners)", body = Envelope<InvitationsSent>), ErrorResponses)
+)]
+pub async fn post_invitations(
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    outbox: web::Data<OutboxSignal>,
+    caller: Caller,
+    org_id: web::Path<i64>,
+    body: web::Json<InviteBody>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::db::invitations::InviteOutcome;
+    let access = require_org(
+        &pool,
+        &caller,
+        OrgRef::Id(org_id.into_inner()),
+        OrgPermission::ManageInvitations,
+    )
+    .await?;
+    let body = body.into_inner();
+    let (emails, role, env_roles) = parse_invite(&body)?;
+    let addresses = body.emails.join(", ");
+    if !ops::invitations::may_invite_as(&pool, &caller.ctx(), &access, role, &addresses).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "Only owners can invite admins.",
+        ));
     }
     if env_roles.get(&EnvKind::Production).is_some() {
         let answer = ops::reauth::confirm_password(
@@ -465,17 +621,19 @@ pub async fn post_invitations(
             created,
             resent,
             at_limit,
-        } => Ok(envelope(
-            serde_json::json!({ "created": created, "resent": resent, "atOrganizationLimit": at_limit }),
-        )),
+        } => Ok(envelope(InvitationsSent {
+            created,
+            resent,
+            at_organization_limit: at_limit,
+        })),
         InviteOutcome::AlreadyMembers(members) => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "already_member",
+            ErrorCode::AlreadyMember,
             format!("Already members: {}", members.join(", ")),
         )),
         InviteOutcome::DailyLimit { .. } => Err(ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
-            code: "daily_invitation_limit",
+            code: ErrorCode::DailyInvitationLimit,
             message: format!(
                 "At most {} invitations a day per organization.",
                 settings.invites_per_org_per_day
@@ -486,6 +644,14 @@ pub async fn post_invitations(
 }
 
 /// DELETE /api/v1/organizations/{id}/invitations?invitationId= (owners and admins): revokes.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{id}/invitations",
+    operation_id = "revokeInvitation",
+    summary = "Revoke an open invitation",
+    params(("id" = i64, Path, description = "Organization id"), ("invitationId" = i64, Query, description = "The invitation")),
+    responses((status = 200, description = "Revoke an open invitation", body = Envelope<InvitationRevoked>), ErrorResponses)
+)]
 pub async fn delete_invitation(
     pool: web::Data<PgPool>,
     caller: Caller,
@@ -506,13 +672,14 @@ pub async fn delete_invitation(
     })
     .await?
     {
-        Ok(envelope(
-            serde_json::json!({ "invitationId": id, "state": "revoked" }),
-        ))
+        Ok(envelope(InvitationRevoked {
+            invitation_id: id,
+            state: InvitationState::Revoked,
+        }))
     } else {
         Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_pending",
+            ErrorCode::NotPending,
             "No open invitation with this id.",
         ))
     }

@@ -1,6 +1,7 @@
 //! Personal API keys: created with a name and shown once, kept as a SHA-256, revocable. A key
 //! acts as its user, whose memberships and roles are read afresh on every request.
 
+use crate::audit::Action;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
@@ -53,7 +54,7 @@ pub fn create(
         audit::record(conn, audit::Event {
             organization: None,
             actor: &Actor::User { id: user.id, email: user.email.clone() },
-            action: "api_key.created",
+            action: Action::ApiKeyCreated,
             target: Some(name.to_string()),
             details: serde_json::json!({ "after": { "kind": "personal", "name": name, "prefix": prefix } }),
             status: audit::Status::Successful,
@@ -85,7 +86,7 @@ pub fn revoke(
         audit::record(conn, audit::Event {
             organization: None,
             actor: &Actor::User { id: user.id, email: user.email.clone() },
-            action: "api_key.revoked",
+            action: Action::ApiKeyRevoked,
             target: Some(name),
             details: serde_json::json!({ "before": { "kind": "personal", "prefix": prefix, "revoked": false }, "after": { "revoked": true } }),
             status: audit::Status::Successful,

@@ -1,6 +1,7 @@
 //! An environment's assets: configuration values and environment API keys. They belong to the
 //! organization; the member who created one may leave, and it stays ("former member").
 
+use crate::audit::Action;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
@@ -46,6 +47,17 @@ pub fn list(
     org_id: i64,
     env_id: i64,
 ) -> QueryResult<(Vec<ConfigValue>, Vec<ApiKey>)> {
+    Ok((
+        config_values_of(conn, org_id, env_id)?,
+        api_keys_of(conn, org_id, env_id)?,
+    ))
+}
+
+fn config_values_of(
+    conn: &mut PgConnection,
+    org_id: i64,
+    env_id: i64,
+) -> QueryResult<Vec<ConfigValue>> {
     type ConfigRow = (
         i64,
         String,
@@ -75,6 +87,22 @@ pub fn list(
             memberships::user_id.nullable(),
         ))
         .load(conn)?;
+    Ok(configs
+        .into_iter()
+        .map(
+            |(id, key, value, secret, updated_at, name, member)| ConfigValue {
+                id,
+                key,
+                value,
+                secret,
+                updated_at,
+                created_by: creator_label(name, member.is_some()),
+            },
+        )
+        .collect())
+}
+
+fn api_keys_of(conn: &mut PgConnection, org_id: i64, env_id: i64) -> QueryResult<Vec<ApiKey>> {
     type KeyRow = (
         i64,
         String,
@@ -106,36 +134,20 @@ pub fn list(
             memberships::user_id.nullable(),
         ))
         .load(conn)?;
-    Ok((
-        configs
-            .into_iter()
-            .map(
-                |(id, key, value, secret, updated_at, name, member)| ConfigValue {
-                    id,
-                    key,
-                    value,
-                    secret,
-                    updated_at,
-                    created_by: creator_label(name, member.is_some()),
-                },
-            )
-            .collect(),
-        keys.into_iter()
-            .map(
-                |(id, name, prefix, created_at, last_used_at, revoked_at, creator, member)| {
-                    ApiKey {
-                        id,
-                        name,
-                        prefix,
-                        created_by: creator_label(creator, member.is_some()),
-                        created_at,
-                        last_used_at,
-                        revoked_at,
-                    }
-                },
-            )
-            .collect(),
-    ))
+    Ok(keys
+        .into_iter()
+        .map(
+            |(id, name, prefix, created_at, last_used_at, revoked_at, creator, member)| ApiKey {
+                id,
+                name,
+                prefix,
+                created_by: creator_label(creator, member.is_some()),
+                created_at,
+                last_used_at,
+                revoked_at,
+            },
+        )
+        .collect())
 }
 
 /// Where an asset change happens, for its audit event.
@@ -152,7 +164,7 @@ impl Scope<'_> {
     fn record(
         &self,
         conn: &mut PgConnection,
-        action: &str,
+        action: Action,
         target: String,
         details: serde_json::Value,
     ) -> QueryResult<()> {
@@ -205,7 +217,7 @@ pub fn create_config(
         if inserted == 0 {
             return Ok(false);
         }
-        scope.record(conn, "config.changed", key.to_string(), serde_json::json!({ "before": null, "after": { "value": shown(value, secret), "secret": secret } }))?;
+        scope.record(conn, Action::ConfigChanged, key.to_string(), serde_json::json!({ "before": null, "after": { "value": shown(value, secret), "secret": secret } }))?;
         Ok(true)
     })
 }
@@ -237,7 +249,7 @@ pub fn update_config(
             .execute(conn)?;
         scope.record(
             conn,
-            "config.changed",
+            Action::ConfigChanged,
             key,
             serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": { "value": shown(value, secret), "secret": secret } }),
         )?;
@@ -254,7 +266,7 @@ pub fn delete_config(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> Que
         .get_result(conn)
         .optional()?;
         let Some((key, old, was_secret)) = deleted else { return Ok(false) };
-        scope.record(conn, "config.changed", key, serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": null }))?;
+        scope.record(conn, Action::ConfigChanged, key, serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": null }))?;
         Ok(true)
     })
 }
@@ -274,7 +286,7 @@ pub fn reveal_config(
     let Some((key, value)) = found else {
         return Ok(None);
     };
-    scope.record(conn, "config.revealed", key, serde_json::json!({}))?;
+    scope.record(conn, Action::ConfigRevealed, key, serde_json::json!({}))?;
     Ok(Some((id, value)))
 }
 
@@ -301,7 +313,7 @@ pub fn create_key(conn: &mut PgConnection, scope: &Scope<'_>, name: &str) -> Que
             .execute(conn)?;
         scope.record(
             conn,
-            "api_key.created",
+            Action::ApiKeyCreated,
             name.to_string(),
             serde_json::json!({ "after": { "name": name, "prefix": prefix } }),
         )?;
@@ -322,7 +334,7 @@ pub fn revoke_key(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> QueryR
         .get_result(conn)
         .optional()?;
         let Some((name, prefix)) = revoked else { return Ok(false) };
-        scope.record(conn, "api_key.revoked", name, serde_json::json!({ "before": { "prefix": prefix, "revoked": false }, "after": { "revoked": true } }))?;
+        scope.record(conn, Action::ApiKeyRevoked, name, serde_json::json!({ "before": { "prefix": prefix, "revoked": false }, "after": { "revoked": true } }))?;
         Ok(true)
     })
 }

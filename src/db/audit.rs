@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::audit_events;
+use crate::audit::{Action, Status};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
@@ -14,12 +15,12 @@ pub struct AuditEvent {
     pub actor_kind: String,
     pub actor_user_id: Option<i64>,
     pub actor_label: String,
-    pub action: String,
+    pub action: Action,
     pub target: Option<String>,
     pub details: serde_json::Value,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub created_at: DateTime<Utc>,
 }
 
@@ -133,9 +134,9 @@ pub fn csv_row(e: &AuditEvent) -> String {
         e.organization_name.clone().unwrap_or_default(),
         e.actor_kind.clone(),
         e.actor_label.clone(),
-        e.action.clone(),
+        e.action.to_string(),
         e.target.clone().unwrap_or_default(),
-        e.status.clone(),
+        e.status.to_string(),
         e.ip.clone().unwrap_or_default(),
         e.user_agent.clone().unwrap_or_default(),
         e.details.to_string(),

@@ -2,6 +2,7 @@
 //! the emailed link. The token only travels in the email; the database keeps its SHA-256.
 //! Every change is one transaction with row locks, together with its email and audit event.
 
+use crate::audit::Action;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -12,12 +13,14 @@ use super::schema::{
     audit_events, environment_roles, environments, invitations, memberships, organizations, users,
 };
 use super::tokens;
+use super::types::parse_stored;
 use crate::audit::{self, Actor, RequestMeta};
 use crate::authz::{EnvKind, EnvRole, OrgRole};
 use crate::config::Settings;
 use crate::db::orgs::Organization;
 use crate::db::users::User;
 use crate::domain::EmailAddress;
+use crate::domain::states::{InvitationState, InvitationStatus};
 use crate::email::messages::{self, QueueError};
 
 /// Resends of one invitation are at least this far apart.
@@ -29,9 +32,9 @@ pub struct Invitation {
     pub id: i64,
     pub organization_id: i64,
     pub email: String,
-    pub role: String,
-    pub environment_roles: serde_json::Value,
-    pub status: String,
+    pub role: OrgRole,
+    pub environment_roles: EnvRoles,
+    pub status: InvitationStatus,
     pub invited_by: Option<i64>,
     pub invited_by_name: String,
     pub expires_at: DateTime<Utc>,
@@ -45,35 +48,50 @@ pub struct Invitation {
 /// The state a person sees: `pending`, `accepted`, `declined`, `revoked`, or `expired` (a
 /// pending invitation past its date).
 impl Invitation {
-    pub fn state(&self) -> &str {
-        if self.status == "pending" && self.expires_at <= Utc::now() {
-            "expired"
-        } else {
-            &self.status
-        }
+    pub fn state(&self) -> InvitationState {
+        InvitationState::of(self.status, self.expires_at <= Utc::now())
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.state() == InvitationState::Pending
     }
 
     pub fn env_roles(&self) -> EnvRoles {
-        EnvRoles::from_json(&self.environment_roles)
+        self.environment_roles.clone()
     }
 }
 
 /// Environment roles granted on acceptance, in environment order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
 pub struct EnvRoles(pub BTreeMap<EnvKind, EnvRole>);
 
-impl EnvRoles {
-    pub fn from_json(value: &serde_json::Value) -> EnvRoles {
-        EnvRoles(
-            value
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.parse().ok()?, v.as_str()?.parse().ok()?)))
-                .collect(),
-        )
+/// Read from the `invitations.environment_roles` JSON object; a kind or role that does not
+/// parse is an error, not a grant silently dropped.
+impl diesel::deserialize::FromSql<diesel::sql_types::Jsonb, diesel::pg::Pg> for EnvRoles {
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let value = <serde_json::Value as diesel::deserialize::FromSql<
+            diesel::sql_types::Jsonb,
+            diesel::pg::Pg,
+        >>::from_sql(bytes)?;
+        let Some(object) = value.as_object() else {
+            return Err("environment roles: not a JSON object".into());
+        };
+        let mut roles = BTreeMap::new();
+        for (kind, role) in object {
+            let role = role.as_str().unwrap_or_default();
+            roles.insert(parse_stored(kind)?, parse_stored(role)?);
+        }
+        Ok(EnvRoles(roles))
     }
+}
 
+impl serde::Serialize for EnvRoles {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl EnvRoles {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::Value::Object(
             self.0
@@ -131,7 +149,7 @@ pub enum InviteOutcome {
 fn sends_today(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
     audit_events::table
         .filter(audit_events::organization_id.eq(org_id))
-        .filter(audit_events::action.eq_any(["invitation.created", "invitation.resent"]))
+        .filter(audit_events::action.eq_any([Action::InvitationCreated, Action::InvitationResent]))
         .filter(audit_events::status.eq("successful"))
         .filter(audit_events::created_at.gt(Utc::now() - Duration::days(1)))
         .select(count_star())
@@ -158,13 +176,88 @@ fn send(
         &messages::Invitation {
             inviter: &inv.invited_by_name,
             organization: &org.name,
-            role: &inv.role,
+            role: inv.role.as_str(),
             environments: &envs,
             expires: &expiry_text(inv.expires_at),
             link: &link,
         },
     )?;
     Ok((token, outbox_id))
+}
+
+/// Creates the invitation of one address, or resends its open one with the new roles; queues
+/// its email and records it. Returns which of the two it was.
+fn invite_address(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    req: &InviteRequest<'_>,
+    email: &str,
+    expires: DateTime<Utc>,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> Result<Action, QueueError> {
+    let open: Option<Invitation> = invitations::table
+        .filter(invitations::organization_id.eq(req.org.id))
+        .filter(invitations::email.eq(email))
+        .filter(invitations::status.eq(InvitationStatus::Pending))
+        .select(Invitation::as_select())
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let placeholder = tokens::hash(&tokens::new_token());
+    let (inv, action) = match open {
+        Some(open) => {
+            let inv: Invitation = diesel::update(invitations::table.find(open.id))
+                .set((
+                    invitations::role.eq(req.role.as_str()),
+                    invitations::environment_roles.eq(req.env_roles.to_json()),
+                    invitations::invited_by.eq(req.inviter.id),
+                    invitations::invited_by_name.eq(&req.inviter.name),
+                    invitations::expires_at.eq(expires),
+                    invitations::last_sent_at.eq(Utc::now()),
+                    invitations::send_count.eq(invitations::send_count + 1),
+                ))
+                .returning(Invitation::as_returning())
+                .get_result(conn)?;
+            (inv, Action::InvitationResent)
+        }
+        None => {
+            let inv: Invitation = diesel::insert_into(invitations::table)
+                .values((
+                    invitations::organization_id.eq(req.org.id),
+                    invitations::email.eq(email),
+                    invitations::role.eq(req.role.as_str()),
+                    invitations::environment_roles.eq(req.env_roles.to_json()),
+                    invitations::token_hash.eq(&placeholder),
+                    invitations::invited_by.eq(req.inviter.id),
+                    invitations::invited_by_name.eq(&req.inviter.name),
+                    invitations::expires_at.eq(expires),
+                ))
+                .returning(Invitation::as_returning())
+                .get_result(conn)?;
+            (inv, Action::InvitationCreated)
+        }
+    };
+    let (token, outbox_id) = send(conn, settings, req.org, &inv)?;
+    diesel::update(invitations::table.find(inv.id))
+        .set((
+            invitations::token_hash.eq(tokens::hash(&token)),
+            invitations::outbox_id.eq(outbox_id),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        audit::Event {
+            organization: Some((req.org.id, &req.org.name)),
+            actor,
+            action,
+            target: Some(email.to_string()),
+            details: serde_json::json!({ "after": { "role": inv.role, "environment_roles": inv.environment_roles, "expires_at": inv.expires_at } }),
+            status: audit::Status::Successful,
+            meta,
+        },
+    )?;
+    Ok(action)
 }
 
 /// Invites every address of the form, or none: members are refused, addresses with an open
@@ -194,7 +287,7 @@ pub fn invite(
             audit::record(conn, audit::Event {
                 organization: Some((req.org.id, &req.org.name)),
                 actor,
-                action: "invitation.created",
+                action: Action::InvitationCreated,
                 target: Some(addresses.join(", ")),
                 details: serde_json::json!({ "reason": "daily invitation limit", "sent_today": sent_today }),
                 status: audit::Status::Denied,
@@ -205,63 +298,10 @@ pub fn invite(
         let expires = Utc::now() + Duration::days(settings.invite_ttl_days);
         let (mut created, mut resent) = (Vec::new(), Vec::new());
         for email in &addresses {
-            let open: Option<Invitation> = invitations::table
-                .filter(invitations::organization_id.eq(req.org.id))
-                .filter(invitations::email.eq(email))
-                .filter(invitations::status.eq("pending"))
-                .select(Invitation::as_select())
-                .for_update()
-                .first(conn)
-                .optional()?;
-            let placeholder = tokens::hash(&tokens::new_token());
-            let (inv, action) = match open {
-                Some(open) => {
-                    let inv: Invitation = diesel::update(invitations::table.find(open.id))
-                        .set((
-                            invitations::role.eq(req.role.as_str()),
-                            invitations::environment_roles.eq(req.env_roles.to_json()),
-                            invitations::invited_by.eq(req.inviter.id),
-                            invitations::invited_by_name.eq(&req.inviter.name),
-                            invitations::expires_at.eq(expires),
-                            invitations::last_sent_at.eq(Utc::now()),
-                            invitations::send_count.eq(invitations::send_count + 1),
-                        ))
-                        .returning(Invitation::as_returning())
-                        .get_result(conn)?;
-                    resent.push(email.to_string());
-                    (inv, "invitation.resent")
-                }
-                None => {
-                    let inv: Invitation = diesel::insert_into(invitations::table)
-                        .values((
-                            invitations::organization_id.eq(req.org.id),
-                            invitations::email.eq(email),
-                            invitations::role.eq(req.role.as_str()),
-                            invitations::environment_roles.eq(req.env_roles.to_json()),
-                            invitations::token_hash.eq(&placeholder),
-                            invitations::invited_by.eq(req.inviter.id),
-                            invitations::invited_by_name.eq(&req.inviter.name),
-                            invitations::expires_at.eq(expires),
-                        ))
-                        .returning(Invitation::as_returning())
-                        .get_result(conn)?;
-                    created.push(email.to_string());
-                    (inv, "invitation.created")
-                }
-            };
-            let (token, outbox_id) = send(conn, settings, req.org, &inv)?;
-            diesel::update(invitations::table.find(inv.id))
-                .set((invitations::token_hash.eq(tokens::hash(&token)), invitations::outbox_id.eq(outbox_id)))
-                .execute(conn)?;
-            audit::record(conn, audit::Event {
-                organization: Some((req.org.id, &req.org.name)),
-                actor,
-                action,
-                target: Some(email.to_string()),
-                details: serde_json::json!({ "after": { "role": inv.role, "environment_roles": inv.environment_roles, "expires_at": inv.expires_at } }),
-                status: audit::Status::Successful,
-                meta,
-            })?;
+            match invite_address(conn, settings, req, email, expires, actor, meta)? {
+                Action::InvitationResent => resent.push(email.to_string()),
+                _ => created.push(email.to_string()),
+            }
         }
         let at_limit: Vec<String> = users::table
             .inner_join(memberships::table)
@@ -299,7 +339,7 @@ pub fn resend(
             .select(Invitation::as_select())
             .for_update()
             .first(conn)?;
-        let refused = if inv.status != "pending" {
+        let refused = if inv.status != InvitationStatus::Pending {
             Some(ResendOutcome::NotPending)
         } else if inv.last_sent_at > Utc::now() - Duration::seconds(RESEND_INTERVAL_SECONDS) {
             Some(ResendOutcome::TooSoon)
@@ -312,7 +352,7 @@ pub fn resend(
             audit::record(conn, audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
-                action: "invitation.resent",
+                action: Action::InvitationResent,
                 target: Some(inv.email.clone()),
                 details: serde_json::json!({ "reason": format!("{refused:?}"), "status": inv.status }),
                 status: audit::Status::Denied,
@@ -335,7 +375,7 @@ pub fn resend(
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor,
-            action: "invitation.resent",
+            action: Action::InvitationResent,
             target: Some(inv.email.clone()),
             details: serde_json::json!({ "after": { "expires_at": inv.expires_at, "send_count": inv.send_count } }),
             status: audit::Status::Successful,
@@ -358,9 +398,9 @@ pub fn revoke(
             invitations::table
                 .filter(invitations::id.eq(id))
                 .filter(invitations::organization_id.eq(org.id))
-                .filter(invitations::status.eq("pending")),
+                .filter(invitations::status.eq(InvitationStatus::Pending)),
         )
-        .set((invitations::status.eq("revoked"), invitations::responded_at.eq(Utc::now())))
+        .set((invitations::status.eq(InvitationStatus::Revoked), invitations::responded_at.eq(Utc::now())))
         .returning(Invitation::as_returning())
         .get_result(conn)
         .optional()?;
@@ -374,7 +414,7 @@ pub fn revoke(
             audit::record(conn, audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
-                action: "invitation.revoked",
+                action: Action::InvitationRevoked,
                 target: email,
                 details: serde_json::json!({ "reason": "not pending", "invitation_id": id }),
                 status: audit::Status::Denied,
@@ -385,7 +425,7 @@ pub fn revoke(
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor,
-            action: "invitation.revoked",
+            action: Action::InvitationRevoked,
             target: Some(inv.email.clone()),
             details: serde_json::json!({ "before": { "status": "pending" }, "after": { "status": "revoked" } }),
             status: audit::Status::Successful,
@@ -401,10 +441,10 @@ pub fn revoke_for_email(conn: &mut PgConnection, org_id: i64, email: &str) -> Qu
         invitations::table
             .filter(invitations::organization_id.eq(org_id))
             .filter(invitations::email.eq(email))
-            .filter(invitations::status.eq("pending")),
+            .filter(invitations::status.eq(InvitationStatus::Pending)),
     )
     .set((
-        invitations::status.eq("revoked"),
+        invitations::status.eq(InvitationStatus::Revoked),
         invitations::responded_at.eq(Utc::now()),
     ))
     .execute(conn)
@@ -474,8 +514,8 @@ pub fn find_by_token(
 pub enum AcceptOutcome {
     Joined(Organization),
     AlreadyMember(Organization),
-    /// The invitation is no longer open: its state.
-    Closed(String),
+    /// The invitation is no longer open: its state (`None`: no invitation has this link).
+    Closed(Option<InvitationState>),
     WrongAccount,
     LimitReached,
 }
@@ -498,9 +538,9 @@ pub fn accept(
             .for_update()
             .first(conn)
             .optional()?;
-        let Some((inv, org)) = found else { return Ok(AcceptOutcome::Closed("unknown".into())) };
-        if inv.state() != "pending" {
-            return Ok(AcceptOutcome::Closed(inv.state().to_string()));
+        let Some((inv, org)) = found else { return Ok(AcceptOutcome::Closed(None)) };
+        if !inv.is_pending() {
+            return Ok(AcceptOutcome::Closed(Some(inv.state())));
         }
         if inv.email != user.email {
             return Ok(AcceptOutcome::WrongAccount);
@@ -515,7 +555,7 @@ pub fn accept(
             .is_some();
         let close = |conn: &mut PgConnection| {
             diesel::update(invitations::table.find(inv.id))
-                .set((invitations::status.eq("accepted"), invitations::responded_at.eq(Utc::now())))
+                .set((invitations::status.eq(InvitationStatus::Accepted), invitations::responded_at.eq(Utc::now())))
                 .execute(conn)
         };
         if already {
@@ -527,7 +567,7 @@ pub fn accept(
             audit::record(conn, audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor: &actor,
-                action: "invitation.accepted",
+                action: Action::InvitationAccepted,
                 target: Some(inv.email.clone()),
                 details: serde_json::json!({ "reason": "organization limit reached", "limit": max_orgs }),
                 status: audit::Status::Denied,
@@ -539,14 +579,14 @@ pub fn accept(
             .values((memberships::organization_id.eq(org.id), memberships::user_id.eq(user.id), memberships::role.eq(&inv.role)))
             .execute(conn)?;
         let grants = inv.env_roles();
-        let envs: Vec<(i64, String)> = environments::table
+        let envs: Vec<(i64, EnvKind)> = environments::table
             .filter(environments::organization_id.eq(org.id))
             .select((environments::id, environments::kind))
             .load(conn)?;
         let rows: Vec<_> = envs
             .iter()
             .filter_map(|(id, kind)| {
-                let role = grants.get(&kind.parse().ok()?)?;
+                let role = grants.get(kind)?;
                 Some((
                     environment_roles::environment_id.eq(*id),
                     environment_roles::organization_id.eq(org.id),
@@ -562,7 +602,7 @@ pub fn accept(
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor: &actor,
-            action: "invitation.accepted",
+            action: Action::InvitationAccepted,
             target: Some(inv.email.clone()),
             details: serde_json::json!({ "after": { "role": inv.role, "environment_roles": inv.environment_roles } }),
             status: audit::Status::Successful,
@@ -578,7 +618,7 @@ pub fn decline(
     token: &str,
     user: &User,
     meta: &RequestMeta,
-) -> QueryResult<Result<Organization, String>> {
+) -> QueryResult<Result<Organization, Option<InvitationState>>> {
     conn.transaction(|conn| {
         let found: Option<(Invitation, Organization)> = invitations::table
             .inner_join(organizations::table)
@@ -587,17 +627,17 @@ pub fn decline(
             .for_update()
             .first(conn)
             .optional()?;
-        let Some((inv, org)) = found else { return Ok(Err("unknown".into())) };
-        if inv.state() != "pending" || inv.email != user.email {
-            return Ok(Err(inv.state().to_string()));
+        let Some((inv, org)) = found else { return Ok(Err(None)) };
+        if !inv.is_pending() || inv.email != user.email {
+            return Ok(Err(Some(inv.state())));
         }
         diesel::update(invitations::table.find(inv.id))
-            .set((invitations::status.eq("declined"), invitations::responded_at.eq(Utc::now())))
+            .set((invitations::status.eq(InvitationStatus::Declined), invitations::responded_at.eq(Utc::now())))
             .execute(conn)?;
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor: &Actor::User { id: user.id, email: user.email.clone() },
-            action: "invitation.declined",
+            action: Action::InvitationDeclined,
             target: Some(inv.email.clone()),
             details: serde_json::json!({ "before": { "status": "pending" }, "after": { "status": "declined" } }),
             status: audit::Status::Successful,
@@ -627,7 +667,7 @@ pub fn record_email_failed(
         audit::Event {
             organization: Some((org.id, &org.name)),
             actor: &Actor::System,
-            action: "invitation.email_failed",
+            action: Action::InvitationEmailFailed,
             target: Some(inv.email),
             details: serde_json::json!({ "error": error }),
             status: audit::Status::Successful,

@@ -2,6 +2,8 @@
 //! owner while in sandbox, or by an operator at any time. Deleting removes its environments,
 //! assets, memberships and invitations in one transaction; its audit events stay.
 
+use crate::audit::Action;
+use crate::domain::states::OrgStatus;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
@@ -33,11 +35,11 @@ pub fn delete(
         let Some(org) = organizations::table.find(org_id).select(Organization::as_select()).for_update().first(conn).optional()? else {
             return Ok(DeleteOutcome::NotFound);
         };
-        if owner_rules && org.status == "live" {
+        if owner_rules && org.is_live() {
             audit::record(conn, audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
-                action: "organization.deleted",
+                action: Action::OrganizationDeleted,
                 target: Some(org.slug.clone()),
                 details: serde_json::json!({ "reason": "live organizations can only be deleted by a platform operator" }),
                 status: audit::Status::Denied,
@@ -56,7 +58,7 @@ pub fn delete(
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor,
-            action: "organization.deleted",
+            action: Action::OrganizationDeleted,
             target: Some(org.slug.clone()),
             details: serde_json::json!({ "before": { "name": org.name, "slug": org.slug, "status": org.status, "members": members.len() } }),
             status: audit::Status::Successful,
@@ -75,8 +77,8 @@ pub fn mark_live(
     meta: &RequestMeta,
 ) -> QueryResult<bool> {
     conn.transaction(|conn| {
-        let updated: Option<Organization> = diesel::update(organizations::table.find(org_id).filter(organizations::status.eq("sandbox")))
-            .set(organizations::status.eq("live"))
+        let updated: Option<Organization> = diesel::update(organizations::table.find(org_id).filter(organizations::status.eq(OrgStatus::Sandbox)))
+            .set(organizations::status.eq(OrgStatus::Live))
             .returning(Organization::as_returning())
             .get_result(conn)
             .optional()?;
@@ -84,7 +86,7 @@ pub fn mark_live(
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor,
-            action: "organization.went_live",
+            action: Action::OrganizationWentLive,
             target: Some(org.slug.clone()),
             details: serde_json::json!({ "before": { "status": "sandbox" }, "after": { "status": "live" } }),
             status: audit::Status::Successful,
@@ -103,13 +105,19 @@ pub struct OrgSummary {
     #[diesel(sql_type = Text)]
     pub slug: String,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: OrgStatus,
     #[diesel(sql_type = BigInt)]
     pub members: i64,
     #[diesel(sql_type = Timestamptz)]
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = BigInt)]
     pub total: i64,
+}
+
+impl OrgSummary {
+    pub fn is_live(&self) -> bool {
+        self.status == OrgStatus::Live
+    }
 }
 
 /// Every organization of the platform, by name, optionally searched by name: one statement.

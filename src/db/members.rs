@@ -1,6 +1,7 @@
 //! An organization's members: the Active users list, Quick view, removal and leaving, with the
 //! last-owner and admin rules enforced under a lock on the organization row.
 
+use crate::audit::Action;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 
 use super::schema::{environment_roles, environments, memberships, organizations, users};
+use super::types::parse_stored;
 use crate::audit::{self, Actor, RequestMeta};
 use crate::authz::{self, EnvKind, EnvRole, OrgRole};
 use crate::db::orgs::Organization;
@@ -30,7 +32,7 @@ type MemberRow = (
     i64,
     String,
     String,
-    String,
+    OrgRole,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
     i64,
@@ -45,7 +47,7 @@ struct ListedRow {
     #[diesel(sql_type = Text)]
     email: String,
     #[diesel(sql_type = Text)]
-    role: String,
+    role: OrgRole,
     #[diesel(sql_type = Timestamptz)]
     joined_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
@@ -115,20 +117,17 @@ pub fn list(
     };
     let members = rows
         .into_iter()
-        .filter_map(|row| {
-            let roles: HashMap<EnvKind, EnvRole> = row
-                .env_roles
-                .split(',')
-                .filter_map(|pair| {
-                    let (kind, role) = pair.split_once(':')?;
-                    Some((kind.parse().ok()?, role.parse().ok()?))
-                })
-                .collect();
-            Some(Member {
+        .map(|row| {
+            let mut roles: HashMap<EnvKind, EnvRole> = HashMap::new();
+            for pair in row.env_roles.split(',').filter(|p| !p.is_empty()) {
+                let (kind, role) = pair.split_once(':').unwrap_or((pair, ""));
+                roles.insert(parse_stored(kind)?, parse_stored(role)?);
+            }
+            Ok(Member {
                 user_id: row.id,
                 name: row.name,
                 email: row.email,
-                role: row.role.parse().ok()?,
+                role: row.role,
                 joined_at: row.joined_at,
                 last_sign_in_at: row.last_sign_in_at,
                 environments: EnvKind::ALL
@@ -137,7 +136,7 @@ pub fn list(
                     .collect(),
             })
         })
-        .collect();
+        .collect::<QueryResult<Vec<_>>>()?;
     Ok((members, total))
 }
 
@@ -147,7 +146,7 @@ fn with_environment_roles(
     rows: Vec<MemberRow>,
 ) -> QueryResult<Vec<Member>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let roles: Vec<(i64, String, String)> = if ids.is_empty() {
+    let roles: Vec<(i64, EnvKind, EnvRole)> = if ids.is_empty() {
         Vec::new()
     } else {
         environment_roles::table
@@ -165,27 +164,25 @@ fn with_environment_roles(
     };
     let mut by_user: HashMap<i64, HashMap<EnvKind, EnvRole>> = HashMap::new();
     for (user, kind, role) in roles {
-        if let (Ok(kind), Ok(role)) = (kind.parse(), role.parse()) {
-            by_user.entry(user).or_default().insert(kind, role);
-        }
+        by_user.entry(user).or_default().insert(kind, role);
     }
     Ok(rows
         .into_iter()
-        .filter_map(
+        .map(
             |(user_id, name, email, role, joined_at, last_sign_in_at, _)| {
                 let envs = by_user.get(&user_id);
-                Some(Member {
+                Member {
                     user_id,
                     name,
                     email,
-                    role: role.parse().ok()?,
+                    role,
                     joined_at,
                     last_sign_in_at,
                     environments: EnvKind::ALL
                         .iter()
                         .map(|k| (*k, envs.and_then(|e| e.get(k).copied())))
                         .collect(),
-                })
+                }
             },
         )
         .collect())
@@ -240,7 +237,7 @@ pub fn environment_counts(
     conn: &mut PgConnection,
     org_id: i64,
 ) -> QueryResult<Vec<(EnvKind, i64)>> {
-    let rows: Vec<(String, i64)> = environments::table
+    let mut counts: Vec<(EnvKind, i64)> = environments::table
         .left_join(
             environment_roles::table.on(environment_roles::environment_id.eq(environments::id)),
         )
@@ -251,10 +248,6 @@ pub fn environment_counts(
             diesel::dsl::count(environment_roles::user_id.nullable()),
         ))
         .load(conn)?;
-    let mut counts: Vec<(EnvKind, i64)> = rows
-        .into_iter()
-        .filter_map(|(k, n)| Some((k.parse().ok()?, n)))
-        .collect();
     counts.sort_by_key(|(k, _)| *k);
     Ok(counts)
 }
@@ -275,7 +268,7 @@ pub fn environment_users(
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<EnvironmentUser>, i64)> {
-    let rows: Vec<(i64, String, String, String, i64)> = environment_roles::table
+    let rows: Vec<(i64, String, String, EnvRole, i64)> = environment_roles::table
         .inner_join(environments::table.on(environments::id.eq(environment_roles::environment_id)))
         .inner_join(
             memberships::table.on(memberships::organization_id
@@ -299,13 +292,11 @@ pub fn environment_users(
     let total = rows.first().map(|r| r.4).unwrap_or(0);
     let users = rows
         .into_iter()
-        .filter_map(|(user_id, name, email, role, _)| {
-            Some(EnvironmentUser {
-                user_id,
-                name,
-                email,
-                role: role.parse().ok()?,
-            })
+        .map(|(user_id, name, email, role, _)| EnvironmentUser {
+            user_id,
+            name,
+            email,
+            role,
         })
         .collect();
     Ok((users, total))
@@ -355,9 +346,8 @@ pub fn remove(
             Some(id) => memberships::table
                 .find((org_id, id))
                 .select(memberships::role)
-                .first::<String>(conn)
-                .optional()?
-                .and_then(|r| r.parse().ok()),
+                .first(conn)
+                .optional()?,
             None => None,
         };
         let Some(remover_role) = remover_role else { return Ok(RemoveOutcome::NotAllowed) };
@@ -379,7 +369,7 @@ pub fn remove(
             audit::record(conn, audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor: remover,
-                action: "member.removed",
+                action: Action::MemberRemoved,
                 target: Some(target.email.clone()),
                 details: serde_json::json!({ "reason": format!("{outcome:?}"), "before": before }),
                 status: audit::Status::Denied,
@@ -393,7 +383,7 @@ pub fn remove(
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor: remover,
-            action: "member.removed",
+            action: Action::MemberRemoved,
             target: Some(target.email.clone()),
             details: serde_json::json!({ "before": before, "invitations_revoked": revoked }),
             status: audit::Status::Successful,
@@ -429,7 +419,7 @@ pub fn leave(
                 audit::Event {
                     organization: Some((org.id, &org.name)),
                     actor,
-                    action: "member.left",
+                    action: Action::MemberLeft,
                     target: Some(me.email.clone()),
                     details: serde_json::json!({ "reason": "last owner" }),
                     status: audit::Status::Denied,
@@ -444,7 +434,7 @@ pub fn leave(
             audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
-                action: "member.left",
+                action: Action::MemberLeft,
                 target: Some(me.email.clone()),
                 details: serde_json::json!({ "before": { "role": me.role.as_str() } }),
                 status: audit::Status::Successful,

@@ -14,6 +14,7 @@ pub mod schema;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod types;
 pub mod users;
 
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Organizations, their memberships and environments, and the invariants that guard them (the
 //! per-user organization limit), each inside one transaction with a row lock.
 
+use crate::audit::Action;
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -9,6 +10,7 @@ use super::schema::{environment_roles, environments, memberships, organizations,
 use crate::audit::{self, Actor, RequestMeta};
 use crate::authz::{EnvKind, EnvRole, OrgRole};
 use crate::domain::OrgName;
+use crate::domain::states::OrgStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
@@ -16,8 +18,15 @@ pub struct Organization {
     pub id: i64,
     pub name: String,
     pub slug: String,
-    pub status: String,
+    pub status: OrgStatus,
     pub created_at: DateTime<Utc>,
+}
+
+impl Organization {
+    /// Live organizations can be deleted only by platform operators.
+    pub fn is_live(&self) -> bool {
+        self.status == OrgStatus::Live
+    }
 }
 
 /// One organization as its member sees it: the organization, their role, and their role in each
@@ -67,7 +76,7 @@ pub fn create(
             audit::record(conn, audit::Event {
                 organization: None,
                 actor,
-                action: "organization.created",
+                action: Action::OrganizationCreated,
                 target: Some(name.as_str().to_string()),
                 details: serde_json::json!({ "reason": "organization limit reached", "limit": max_orgs }),
                 status: audit::Status::Denied,
@@ -108,7 +117,7 @@ pub fn create(
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
             actor,
-            action: "organization.created",
+            action: Action::OrganizationCreated,
             target: Some(org.slug.clone()),
             details: serde_json::json!({ "after": { "name": org.name, "slug": org.slug } }),
             status: audit::Status::Successful,
@@ -203,22 +212,15 @@ pub fn access(conn: &mut PgConnection, user_id: i64, org: &OrgRef) -> QueryResul
             )
         }
     };
-    let rows: Vec<(Organization, String, i64, String, Option<String>)> = query.load(conn)?;
+    let rows: Vec<(Organization, OrgRole, i64, EnvKind, Option<EnvRole>)> = query.load(conn)?;
     let Some((org, role, ..)) = rows.first().cloned() else {
         return Ok(None);
     };
     let mut environments: Vec<EnvironmentAccess> = rows
         .into_iter()
-        .filter_map(|(_, _, id, kind, role)| {
-            Some(EnvironmentAccess {
-                id,
-                kind: kind.parse().ok()?,
-                role: role.and_then(|r| r.parse().ok()),
-            })
-        })
+        .map(|(_, _, id, kind, role)| EnvironmentAccess { id, kind, role })
         .collect();
     environments.sort_by_key(|e| e.kind);
-    let role = role.parse().map_err(|_| diesel::result::Error::NotFound)?;
     Ok(Some(Access {
         org,
         role,
@@ -295,7 +297,7 @@ pub fn rename(
         audit::record(conn, audit::Event {
             organization: Some((after.id, &after.name)),
             actor,
-            action: "organization.renamed",
+            action: Action::OrganizationRenamed,
             target: Some(after.slug.clone()),
             details: serde_json::json!({ "before": { "name": before.name }, "after": { "name": after.name } }),
             status: audit::Status::Successful,
@@ -306,13 +308,13 @@ pub fn rename(
 }
 
 /// One of a user's organizations with their role in it.
-#[derive(Debug, Queryable, serde::Serialize)]
+#[derive(Debug, Queryable, serde::Serialize, utoipa::ToSchema)]
 pub struct OrgWithRole {
     pub id: i64,
     pub name: String,
     pub slug: String,
-    pub status: String,
-    pub role: String,
+    pub status: OrgStatus,
+    pub role: OrgRole,
 }
 
 /// Every organization of a user with their role in it, by name (the API's organization list).

@@ -3,6 +3,7 @@
 //! row (so concurrent changes see each other): at least one owner; only owners grant or revoke
 //! owner and admin; admins cannot touch owners or admins; nobody is raised above the granter.
 
+use crate::audit::Action;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
@@ -72,18 +73,18 @@ pub fn apply(
         .select(organizations::id)
         .for_update()
         .first::<i64>(conn)?;
-    let granter: Option<String> = memberships::table
+    let granter: Option<OrgRole> = memberships::table
         .find((org.id, granter_id))
         .select(memberships::role)
         .first(conn)
         .optional()?;
     let denied = |target: Option<&Member>, reason: Refusal| Denied {
         organization: Some((org.id, org.name.clone())),
-        action: "member.role_changed",
+        action: Action::MemberRoleChanged,
         target: target.map(|t| t.email.clone()),
         details: serde_json::json!({ "reason": format!("{reason:?}"), "before": target.map(|t| roles_json(&Desired::of(t))), "after": roles_json(desired) }),
     };
-    let Some(granter) = granter.and_then(|r| r.parse::<OrgRole>().ok()) else {
+    let Some(granter) = granter else {
         return Ok(Err((Refusal::NotMember, denied(None, Refusal::NotMember))));
     };
     let Some(target) = members::find(conn, org.id, target_id)? else {
@@ -91,44 +92,87 @@ pub fn apply(
     };
     let owners: i64 = memberships::table
         .filter(memberships::organization_id.eq(org.id))
-        .filter(memberships::role.eq(OrgRole::Owner.as_str()))
+        .filter(memberships::role.eq(OrgRole::Owner))
         .select(count_star())
         .first(conn)?;
     if let Err(refusal) = check(granter, &target, desired, owners) {
         return Ok(Err((refusal, denied(Some(&target), refusal))));
     }
-    let mut changes = 0;
-    if desired.org_role != target.role {
-        diesel::update(memberships::table.find((org.id, target_id)))
-            .set(memberships::role.eq(desired.org_role.as_str()))
-            .execute(conn)?;
+    let by = By { org, actor, meta };
+    let mut changes = set_org_role(conn, &by, &target, desired.org_role)?;
+    changes += set_env_roles(conn, &by, &target, desired)?;
+    Ok(Ok(changes))
+}
+
+/// Who changes roles in which organization, for the audit events.
+struct By<'a> {
+    org: &'a Organization,
+    actor: &'a Actor,
+    meta: &'a RequestMeta,
+}
+
+impl By<'_> {
+    fn record(
+        &self,
+        conn: &mut PgConnection,
+        action: Action,
+        target: String,
+        details: serde_json::Value,
+    ) -> QueryResult<()> {
         audit::record(
             conn,
             audit::Event {
-                organization: Some((org.id, &org.name)),
-                actor,
-                action: "member.role_changed",
-                target: Some(target.email.clone()),
-                details: serde_json::json!({ "before": { "role": target.role.as_str() }, "after": { "role": desired.org_role.as_str() } }),
+                organization: Some((self.org.id, &self.org.name)),
+                actor: self.actor,
+                action,
+                target: Some(target),
+                details,
                 status: audit::Status::Successful,
-                meta,
+                meta: self.meta,
             },
-        )?;
-        changes += 1;
+        )
     }
-    let env_ids: Vec<(i64, String)> = environments::table
-        .filter(environments::organization_id.eq(org.id))
+}
+
+/// Changes the organization role when it differs; returns 1 when it changed.
+fn set_org_role(
+    conn: &mut PgConnection,
+    by: &By<'_>,
+    target: &Member,
+    wanted: OrgRole,
+) -> QueryResult<usize> {
+    if wanted == target.role {
+        return Ok(0);
+    }
+    diesel::update(memberships::table.find((by.org.id, target.user_id)))
+        .set(memberships::role.eq(wanted))
+        .execute(conn)?;
+    let details =
+        serde_json::json!({ "before": { "role": target.role }, "after": { "role": wanted } });
+    by.record(
+        conn,
+        Action::MemberRoleChanged,
+        target.email.clone(),
+        details,
+    )?;
+    Ok(1)
+}
+
+/// Grants, changes and revokes environment roles to match `desired`; returns how many changed.
+fn set_env_roles(
+    conn: &mut PgConnection,
+    by: &By<'_>,
+    target: &Member,
+    desired: &Desired,
+) -> QueryResult<usize> {
+    let (org_id, target_id) = (by.org.id, target.user_id);
+    let env_ids: Vec<(i64, EnvKind)> = environments::table
+        .filter(environments::organization_id.eq(org_id))
         .select((environments::id, environments::kind))
         .load(conn)?;
+    let mut changes = 0;
     for (env_id, kind) in env_ids {
-        let Ok(kind) = kind.parse::<EnvKind>() else {
-            continue;
-        };
-        let before = target
-            .environments
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .and_then(|(_, r)| *r);
+        let before = Desired::of(target).env(kind);
         let after = desired.env(kind);
         let action = match (before, after) {
             (None, None) => continue,
@@ -137,39 +181,29 @@ pub fn apply(
                 diesel::insert_into(environment_roles::table)
                     .values((
                         environment_roles::environment_id.eq(env_id),
-                        environment_roles::organization_id.eq(org.id),
+                        environment_roles::organization_id.eq(org_id),
                         environment_roles::user_id.eq(target_id),
-                        environment_roles::role.eq(role.as_str()),
+                        environment_roles::role.eq(role),
                     ))
                     .execute(conn)?;
-                "environment.role_granted"
+                Action::EnvironmentRoleGranted
             }
             (Some(_), Some(role)) => {
                 diesel::update(environment_roles::table.find((env_id, target_id)))
-                    .set(environment_roles::role.eq(role.as_str()))
+                    .set(environment_roles::role.eq(role))
                     .execute(conn)?;
-                "environment.role_changed"
+                Action::EnvironmentRoleChanged
             }
             (Some(_), None) => {
                 diesel::delete(environment_roles::table.find((env_id, target_id))).execute(conn)?;
-                "environment.role_revoked"
+                Action::EnvironmentRoleRevoked
             }
         };
-        audit::record(
-            conn,
-            audit::Event {
-                organization: Some((org.id, &org.name)),
-                actor,
-                action,
-                target: Some(format!("{} in {kind}", target.email)),
-                details: serde_json::json!({ "environment": kind.as_str(), "before": before.map(EnvRole::as_str), "after": after.map(EnvRole::as_str) }),
-                status: audit::Status::Successful,
-                meta,
-            },
-        )?;
+        let details = serde_json::json!({ "environment": kind, "before": before, "after": after });
+        by.record(conn, action, format!("{} in {kind}", target.email), details)?;
         changes += 1;
     }
-    Ok(Ok(changes))
+    Ok(changes)
 }
 
 fn roles_json(d: &Desired) -> serde_json::Value {

@@ -1,5 +1,7 @@
 //! Validated values ("parse, don't validate"): once a value of these types exists, it is valid.
 
+pub mod states;
+
 use secrecy::{ExposeSecret, SecretString};
 
 /// A lower-cased email address of plausible shape.

@@ -4,6 +4,7 @@
 //! revealed), a member without the permission 403, and every refused owner/admin action is
 //! recorded as `permission.denied`.
 
+use crate::audit::Action;
 use serde_json::json;
 
 use super::Ctx;
@@ -41,7 +42,7 @@ pub async fn require_org(
         if authz::is_privileged(permission) {
             let denied = Denied {
                 organization: Some((access.org.id, access.org.name.clone())),
-                action: "permission.denied",
+                action: Action::PermissionDenied,
                 target: Some(ctx.path.clone()),
                 details: json!({ "permission": format!("{permission:?}"), "role": access.role.as_str() }),
             };

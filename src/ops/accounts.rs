@@ -2,6 +2,7 @@
 //! change. Each state change is one transaction with its audit event and emails; the outbox is
 //! woken after commit.
 
+use crate::audit::Action;
 use actix_web::web;
 use chrono::{DateTime, Duration, Utc};
 use diesel::{Connection, PgConnection};
@@ -33,7 +34,7 @@ fn as_user(user: &User) -> Actor {
 
 fn successful<'a>(
     actor: &'a Actor,
-    action: &'a str,
+    action: Action,
     target: &str,
     details: serde_json::Value,
     meta: &'a audit::RequestMeta,
@@ -90,7 +91,13 @@ pub async fn sign_up(
             let actor = as_user(&user);
             audit::record(
                 c,
-                successful(&actor, "user.signed_up", &user.email, details, &ctx.meta),
+                successful(
+                    &actor,
+                    Action::UserSignedUp,
+                    &user.email,
+                    details,
+                    &ctx.meta,
+                ),
             )?;
             Ok(Some(user))
         })
@@ -118,7 +125,7 @@ pub async fn verify_email(pool: &PgPool, ctx: &Ctx, token: String) -> Result<Loo
                         c,
                         successful(
                             &actor,
-                            "user.email_verified",
+                            Action::UserEmailVerified,
                             &user.email,
                             json!({}),
                             &ctx.meta,
@@ -150,7 +157,7 @@ pub async fn resend_verification(
                 c,
                 successful(
                     &actor,
-                    "user.verification_sent",
+                    Action::UserVerificationSent,
                     &user.email,
                     json!({}),
                     &ctx.meta,
@@ -191,7 +198,7 @@ pub async fn request_reset(
                 c,
                 successful(
                     &Actor::Visitor,
-                    "user.password_reset_requested",
+                    Action::UserPasswordResetRequested,
                     &user.email,
                     json!({}),
                     &ctx.meta,
@@ -242,7 +249,7 @@ pub async fn reset_password(
                     c,
                     successful(
                         &actor,
-                        "user.password_reset",
+                        Action::UserPasswordReset,
                         &user.email,
                         details,
                         &ctx.meta,
@@ -274,7 +281,7 @@ pub async fn change_password(
                 c,
                 successful(
                     &ctx.actor,
-                    "user.password_changed",
+                    Action::UserPasswordChanged,
                     &user.email,
                     details,
                     &ctx.meta,
@@ -308,7 +315,7 @@ pub async fn signed_in(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppE
         db::users::touch_sign_in(c, id)?;
         audit::record(
             c,
-            successful(&actor, "user.signed_in", &email, json!({}), &ctx.meta),
+            successful(&actor, Action::UserSignedIn, &email, json!({}), &ctx.meta),
         )
     })
     .await
@@ -331,7 +338,7 @@ pub async fn sign_in_failed(
         db::throttle::record_failure(c, &email, &ip, max, window)?;
         let denied = Denied {
             organization: None,
-            action: "user.sign_in_failed",
+            action: Action::UserSignInFailed,
             target: Some(email.chars().take(254).collect()),
             details: json!({}),
         };
@@ -346,7 +353,13 @@ pub async fn signed_out(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), A
     db::run(pool, move |c| {
         audit::record(
             c,
-            successful(&ctx.actor, "user.signed_out", &email, json!({}), &ctx.meta),
+            successful(
+                &ctx.actor,
+                Action::UserSignedOut,
+                &email,
+                json!({}),
+                &ctx.meta,
+            ),
         )
     })
     .await
@@ -396,7 +409,13 @@ pub async fn sign_up_invited(
             let actor = as_user(&user);
             audit::record(
                 c,
-                successful(&actor, "user.signed_up", &user.email, details, &ctx.meta),
+                successful(
+                    &actor,
+                    Action::UserSignedUp,
+                    &user.email,
+                    details,
+                    &ctx.meta,
+                ),
             )?;
             match db::invitations::accept(c, &token, &user, max, &ctx.meta)? {
                 joined @ AcceptOutcome::Joined(_) => Ok(InvitedSignup::Joined(user.id, joined)),

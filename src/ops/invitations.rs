@@ -1,6 +1,7 @@
 //! Inviting people: the role an inviter may invite as, and the invitation itself (one
 //! transaction in `db::invitations`, then the outbox is woken).
 
+use crate::audit::Action;
 use actix_web::web;
 use serde_json::json;
 
@@ -29,7 +30,7 @@ pub async fn may_invite_as(
     }
     let denied = Denied {
         organization: Some((access.org.id, access.org.name.clone())),
-        action: "invitation.created",
+        action: Action::InvitationCreated,
         target: Some(addresses.chars().take(500).collect()),
         details: json!({ "reason": "only owners invite admins", "role": role.as_str() }),
     };

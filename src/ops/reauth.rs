@@ -2,6 +2,7 @@
 //! the API alike. Guesses go through the sign-in throttle (the same failures count, the same
 //! lock applies) and every failed re-entry is audited (DESIGN §7).
 
+use crate::audit::Action;
 use chrono::Duration;
 use secrecy::SecretString;
 use serde_json::json;
@@ -93,7 +94,7 @@ pub async fn confirm_password(
         db::throttle::record_failure(c, &email, &ip, max, window)?;
         let denied = Denied {
             organization: None,
-            action: "user.password_reentry_failed",
+            action: Action::UserPasswordReentryFailed,
             target: Some(email.clone()),
             details: json!({ "path": ctx.path }),
         };

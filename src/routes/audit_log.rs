@@ -1,6 +1,8 @@
 //! The audit log of an organization for its owners: filters (user, action, date range, status),
 //! 50 per page, and a CSV export of the filtered set, streamed in batches.
 
+use crate::routes::page::Page;
+use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::Bytes;
@@ -11,14 +13,12 @@ use serde::Deserialize;
 
 use crate::auth::Auth;
 use crate::authz::OrgPermission;
-use crate::config::Settings;
 use crate::db::audit::{self, AuditEvent, Filter};
 use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::{render, require_org};
 
-const PAGE_SIZE: i64 = 50;
 const CSV_BATCH: i64 = 500;
 
 #[derive(Default, Deserialize, Clone)]
@@ -76,24 +76,22 @@ struct AuditPage {
     slug: String,
     query: AuditQuery,
     query_string: String,
-    actions: &'static [&'static str],
+    actions: &'static [crate::audit::Action],
     events: Vec<AuditEvent>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pagination: Pagination,
     problem: Option<String>,
 }
 
 pub async fn list(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ReviewAudit).await?;
+    let Page { pool, .. } = &cx;
+    let (_, access) = cx.require_org(&slug, OrgPermission::ReviewAudit).await?;
     let query = query.into_inner();
-    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    let page = Pagination::page_asked(query.page);
     let org_id = access.org.id;
     let (filter, problem) = match query.filter(org_id) {
         Ok(f) => (f, None),
@@ -106,19 +104,20 @@ pub async fn list(
         ),
     };
     // The action filter offers the fixed list of actions rather than scanning the log for them.
-    let (events, total) = db::run(&pool, move |c| {
-        audit::page(c, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    let (events, total) = db::run(pool, move |c| {
+        audit::page(c, &filter, Pagination::offset(page), PAGE_SIZE)
     })
     .await?;
-    let actions = crate::audit::ACTIONS;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Audit log · {}", access.org.name),
-    )
-    .await?;
+    let actions = crate::audit::Action::ALL;
+    let pagination = Pagination::new(
+        page,
+        total,
+        &format!("/orgs/{}/audit", access.org.slug),
+        &query.query_string(),
+    );
+    let layout = cx
+        .layout(format!("Audit log · {}", access.org.name))
+        .await?;
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -135,8 +134,7 @@ pub async fn list(
             actions,
             events,
             total,
-            page,
-            pages,
+            pagination,
             problem,
         },
     )

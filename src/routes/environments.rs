@@ -2,6 +2,7 @@
 //! reveal, create, edit, delete for support and engineer) and environment API keys (engineers
 //! create — shown once — and revoke). Without a role in the environment there is no entry.
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -12,7 +13,6 @@ use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{self, EnvKind, EnvPermission, EnvRole};
-use crate::config::Settings;
 use crate::db::assets::{self, ApiKey, ConfigValue, Scope};
 use crate::db::orgs::{Access, EnvironmentAccess};
 use crate::db::users::User;
@@ -78,25 +78,20 @@ struct Extra {
 }
 
 async fn env_page(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     access: Access,
     env: EnvironmentAccess,
     status: StatusCode,
     extra: Extra,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = cx;
     let (org_id, env_id) = (access.org.id, env.id);
     let (configs, keys) = db::run(pool, move |c| assets::list(c, org_id, env_id)).await?;
     let role = env.role.ok_or(AppError::Forbidden)?;
     auth.session.set_current_org(&access.org.slug);
-    let layout = Layout::load(
-        pool,
-        settings,
-        auth,
-        format!("{} · {}", env.kind.label(), access.org.name),
-    )
-    .await?;
+    let layout = cx
+        .layout(format!("{} · {}", env.kind.label(), access.org.name))
+        .await?;
     render(
         status,
         &EnvPage {
@@ -127,24 +122,11 @@ async fn env_page(
     )
 }
 
-pub async fn show(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, AppError> {
+pub async fn show(cx: Page, path: web::Path<(String, String)>) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let (slug, kind) = path.into_inner();
-    let (_, access, env) = require_env(&pool, &auth, &slug, &kind, EnvPermission::Enter).await?;
-    env_page(
-        &pool,
-        &settings,
-        &auth,
-        access,
-        env,
-        StatusCode::OK,
-        Extra::default(),
-    )
-    .await
+    let (_, access, env) = require_env(pool, auth, &slug, &kind, EnvPermission::Enter).await?;
+    env_page(&cx, access, env, StatusCode::OK, Extra::default()).await
 }
 
 fn scope<'a>(
@@ -183,15 +165,14 @@ fn check_value(value: &str, errors: &mut FieldErrors) {
 }
 
 pub async fn create_config(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     path: web::Path<(String, String)>,
     CsrfForm(form): CsrfForm<ConfigForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let (slug, kind) = path.into_inner();
     let (user, access, env) =
-        require_env(&pool, &auth, &slug, &kind, EnvPermission::EditConfig).await?;
+        require_env(pool, auth, &slug, &kind, EnvPermission::EditConfig).await?;
     let mut errors = FieldErrors::default();
     let key = form.key.trim().to_string();
     let key_ok = !key.is_empty()
@@ -219,7 +200,7 @@ pub async fn create_config(
             access.clone(),
             env.clone(),
         );
-        let created = db::run(&pool, move |c| {
+        let created = db::run(pool, move |c| {
             assets::create_config(
                 c,
                 &scope(&a2, &e2, &actor, &user, &meta),
@@ -246,35 +227,23 @@ pub async fn create_config(
         errors,
         ..Extra::default()
     };
-    env_page(
-        &pool,
-        &settings,
-        &auth,
-        access,
-        env,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        extra,
-    )
-    .await
+    env_page(&cx, access, env, StatusCode::UNPROCESSABLE_ENTITY, extra).await
 }
 
 pub async fn update_config(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     path: web::Path<(String, String, i64)>,
     CsrfForm(form): CsrfForm<ConfigForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let (slug, kind, id) = path.into_inner();
     let (user, access, env) =
-        require_env(&pool, &auth, &slug, &kind, EnvPermission::EditConfig).await?;
+        require_env(pool, auth, &slug, &kind, EnvPermission::EditConfig).await?;
     let mut errors = FieldErrors::default();
     check_value(&form.value, &mut errors);
     if !errors.is_empty() {
         return env_page(
-            &pool,
-            &settings,
-            &auth,
+            &cx,
             access,
             env,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -288,7 +257,7 @@ pub async fn update_config(
     let secret = !form.secret.is_empty();
     let (actor, meta) = (auth.actor(), auth.meta.clone());
     let a2 = access.clone();
-    let updated = db::run(&pool, move |c| {
+    let updated = db::run(pool, move |c| {
         assets::update_config(
             c,
             &scope(&a2, &env, &actor, &user, &meta),
@@ -329,25 +298,22 @@ pub async fn delete_config(
 }
 
 pub async fn reveal_config(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     path: web::Path<(String, String, i64)>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let (slug, kind, id) = path.into_inner();
     let (user, access, env) =
-        require_env(&pool, &auth, &slug, &kind, EnvPermission::RevealSecrets).await?;
+        require_env(pool, auth, &slug, &kind, EnvPermission::RevealSecrets).await?;
     let (actor, meta, a2, e2) = (auth.actor(), auth.meta.clone(), access.clone(), env.clone());
-    let revealed = db::run(&pool, move |c| {
+    let revealed = db::run(pool, move |c| {
         assets::reveal_config(c, &scope(&a2, &e2, &actor, &user, &meta), id)
     })
     .await?
     .ok_or(AppError::NotFound)?;
     env_page(
-        &pool,
-        &settings,
-        &auth,
+        &cx,
         access,
         env,
         StatusCode::OK,
@@ -366,15 +332,14 @@ pub struct KeyForm {
 }
 
 pub async fn create_key(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     path: web::Path<(String, String)>,
     CsrfForm(form): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let (slug, kind) = path.into_inner();
     let (user, access, env) =
-        require_env(&pool, &auth, &slug, &kind, EnvPermission::ManageApiKeys).await?;
+        require_env(pool, auth, &slug, &kind, EnvPermission::ManageApiKeys).await?;
     let name = form.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         let mut errors = FieldErrors::default();
@@ -383,9 +348,7 @@ pub async fn create_key(
             "Name the key (1 to 100 characters) so you can tell it apart later.",
         );
         return env_page(
-            &pool,
-            &settings,
-            &auth,
+            &cx,
             access,
             env,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -398,14 +361,12 @@ pub async fn create_key(
         .await;
     }
     let (actor, meta, a2, e2) = (auth.actor(), auth.meta.clone(), access.clone(), env.clone());
-    let key = db::run(&pool, move |c| {
+    let key = db::run(pool, move |c| {
         assets::create_key(c, &scope(&a2, &e2, &actor, &user, &meta), &name)
     })
     .await?;
     env_page(
-        &pool,
-        &settings,
-        &auth,
+        &cx,
         access,
         env,
         StatusCode::OK,

@@ -2,6 +2,8 @@
 //! existing account signs in first; the invitee accepts or declines; someone else signed in is
 //! offered to sign out; a closed invitation says why and whom to ask.
 
+use crate::audit::Action;
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -12,10 +14,10 @@ use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
 use crate::auth::session::FlashKind;
-use crate::config::Settings;
 use crate::db::invitations::{AcceptOutcome, Invitation};
 use crate::db::orgs::Organization;
 use crate::db::{self, PgPool};
+use crate::domain::states::InvitationState;
 use crate::domain::{NewPassword, PersonName};
 use crate::error::AppError;
 use crate::ops::{self, accounts::InvitedSignup};
@@ -49,15 +51,9 @@ struct SignupPage {
     errors: FieldErrors,
 }
 
-fn view_of(state: &str) -> &'static str {
-    match state {
-        "pending" => "pending",
-        "expired" => "expired",
-        "revoked" => "revoked",
-        "accepted" => "accepted",
-        "declined" => "declined",
-        _ => "unknown",
-    }
+/// The view of the invitation page for a state (`None`: no invitation has this link).
+fn view_of(state: Option<InvitationState>) -> &'static str {
+    state.map_or("unknown", InvitationState::as_str)
 }
 
 async fn lookup(
@@ -68,21 +64,16 @@ async fn lookup(
     db::run(pool, move |c| db::invitations::find_by_token(c, &token)).await
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "every outcome of an invitation page shares this one renderer"
-)]
 async fn page(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     status: StatusCode,
     token: String,
     view: &'static str,
     found: Option<(Invitation, Organization)>,
     problem: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let layout = Layout::load(pool, settings, auth, "Invitation").await?;
+    let Page { auth, .. } = cx;
+    let layout = cx.layout("Invitation").await?;
     let envs = found
         .as_ref()
         .map(|(i, _)| i.env_roles().describe())
@@ -108,35 +99,18 @@ async fn page(
     )
 }
 
-pub async fn show(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    token: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
+pub async fn show(cx: Page, token: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let token = token.into_inner();
-    let Some((inv, org)) = lookup(&pool, &token).await? else {
-        return page(
-            &pool,
-            &settings,
-            &auth,
-            StatusCode::NOT_FOUND,
-            token,
-            "unknown",
-            None,
-            None,
-        )
-        .await;
+    let Some((inv, org)) = lookup(pool, &token).await? else {
+        return page(&cx, StatusCode::NOT_FOUND, token, "unknown", None, None).await;
     };
-    let state = inv.state().to_string();
-    if state != "pending" {
+    if !inv.is_pending() {
         return page(
-            &pool,
-            &settings,
-            &auth,
+            &cx,
             StatusCode::GONE,
             token,
-            view_of(&state),
+            view_of(Some(inv.state())),
             Some((inv, org)),
             None,
         )
@@ -145,9 +119,7 @@ pub async fn show(
     match &auth.user {
         Some(user) if user.email == inv.email => {
             page(
-                &pool,
-                &settings,
-                &auth,
+                &cx,
                 StatusCode::OK,
                 token,
                 "pending",
@@ -158,9 +130,7 @@ pub async fn show(
         }
         Some(_) => {
             page(
-                &pool,
-                &settings,
-                &auth,
+                &cx,
                 StatusCode::OK,
                 token,
                 "other_account",
@@ -171,7 +141,7 @@ pub async fn show(
         }
         None => {
             let email = inv.email.clone();
-            let exists = db::run(&pool, move |c| db::users::find_by_email(c, &email))
+            let exists = db::run(pool, move |c| db::users::find_by_email(c, &email))
                 .await?
                 .is_some();
             if exists {
@@ -183,8 +153,7 @@ pub async fn show(
                     url::form_urlencoded::byte_serialize(inv.email.as_bytes()).collect();
                 return Ok(see_other(&format!("/signin?next={next}&email={email}")));
             }
-            let layout =
-                Layout::load(&pool, &settings, &auth, format!("Join {}", org.name)).await?;
+            let layout = cx.layout(format!("Join {}", org.name)).await?;
             render(
                 StatusCode::OK,
                 &SignupPage {
@@ -202,12 +171,15 @@ pub async fn show(
 
 /// What became of an acceptance, as a response.
 async fn after_accept(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     token: String,
     outcome: AcceptOutcome,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = cx;
     match outcome {
         AcceptOutcome::Joined(org) => {
             auth.session.set_current_org(&org.slug);
@@ -225,9 +197,7 @@ async fn after_accept(
         AcceptOutcome::LimitReached => {
             let found = lookup(pool, &token).await?;
             page(
-                pool,
-                settings,
-                auth,
+                cx,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 token,
                 "pending",
@@ -239,9 +209,7 @@ async fn after_accept(
         AcceptOutcome::WrongAccount => {
             let found = lookup(pool, &token).await?;
             page(
-                pool,
-                settings,
-                auth,
+                cx,
                 StatusCode::FORBIDDEN,
                 token,
                 "other_account",
@@ -252,53 +220,41 @@ async fn after_accept(
         }
         AcceptOutcome::Closed(state) => {
             let found = lookup(pool, &token).await?;
-            page(
-                pool,
-                settings,
-                auth,
-                StatusCode::GONE,
-                token,
-                view_of(&state),
-                found,
-                None,
-            )
-            .await
+            page(cx, StatusCode::GONE, token, view_of(state), found, None).await
         }
     }
 }
 
 pub async fn accept(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     token: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let token = token.into_inner();
     let user = auth.require_user()?.clone();
     let (max, meta, t) = (settings.max_orgs_per_user, auth.meta.clone(), token.clone());
-    let outcome = db::run(&pool, move |c| {
+    let outcome = db::run(pool, move |c| {
         db::invitations::accept(c, &t, &user, max, &meta)
     })
     .await?;
-    after_accept(&pool, &settings, &auth, token, outcome).await
+    after_accept(&cx, token, outcome).await
 }
 
 pub async fn decline(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     token: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let token = token.into_inner();
     let user = auth.require_user()?.clone();
     let (meta, t) = (auth.meta.clone(), token.clone());
-    match db::run(&pool, move |c| {
-        db::invitations::decline(c, &t, &user, &meta)
-    })
-    .await?
-    {
+    match db::run(pool, move |c| db::invitations::decline(c, &t, &user, &meta)).await? {
         Ok(org) => {
             auth.session.flash(
                 FlashKind::Info,
@@ -307,14 +263,14 @@ pub async fn decline(
             Ok(see_other("/orgs"))
         }
         Err(state) => {
-            let found = lookup(&pool, &token).await?;
+            let found = lookup(pool, &token).await?;
             // Still open means it is someone else's to decline.
-            let (status, view) = if state == "pending" {
+            let (status, view) = if state == Some(InvitationState::Pending) {
                 (StatusCode::FORBIDDEN, "other_account")
             } else {
-                (StatusCode::GONE, view_of(&state))
+                (StatusCode::GONE, view_of(state))
             };
-            page(&pool, &settings, &auth, status, token, view, found, None).await
+            page(&cx, status, token, view, found, None).await
         }
     }
 }
@@ -334,7 +290,7 @@ pub async fn switch_account(
                 audit::Event {
                     organization: None,
                     actor: &actor,
-                    action: "user.signed_out",
+                    action: Action::UserSignedOut,
                     target: Some(email),
                     details: serde_json::json!({ "via": "invitation for another account" }),
                     status: audit::Status::Successful,
@@ -358,25 +314,18 @@ pub struct SignupForm {
 /// A new person: the account is created with the invited email, already verified (the link
 /// proves it), and joins the organization in the same transaction.
 pub async fn signup(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     token: web::Path<String>,
     CsrfForm(form): CsrfForm<SignupForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let token = token.into_inner();
-    let Some((inv, org)) = lookup(&pool, &token).await? else {
-        return page(
-            &pool,
-            &settings,
-            &auth,
-            StatusCode::NOT_FOUND,
-            token,
-            "unknown",
-            None,
-            None,
-        )
-        .await;
+    let Some((inv, org)) = lookup(pool, &token).await? else {
+        return page(&cx, StatusCode::NOT_FOUND, token, "unknown", None, None).await;
     };
     let mut errors = FieldErrors::default();
     let name = errors.check("name", PersonName::parse(&form.name));
@@ -385,7 +334,7 @@ pub async fn signup(
         NewPassword::parse(&form.password, &form.name, &inv.email),
     );
     let (Some(name), Some(new_password)) = (name, new_password) else {
-        let layout = Layout::load(&pool, &settings, &auth, format!("Join {}", org.name)).await?;
+        let layout = cx.layout(format!("Join {}", org.name)).await?;
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &SignupPage {
@@ -400,8 +349,8 @@ pub async fn signup(
     };
     let hash = password::hash(new_password.secret().clone()).await?;
     let result = ops::accounts::sign_up_invited(
-        &pool,
-        &settings,
+        pool,
+        settings,
         &auth.ctx(),
         token.clone(),
         name,
@@ -412,7 +361,7 @@ pub async fn signup(
     match result {
         InvitedSignup::Joined(user_id, outcome) => {
             auth.session.sign_in(user_id)?;
-            after_accept(&pool, &settings, &auth, token, outcome).await
+            after_accept(&cx, token, outcome).await
         }
         InvitedSignup::AccountExists => {
             let next: String =
@@ -420,8 +369,6 @@ pub async fn signup(
                     .collect();
             Ok(see_other(&format!("/signin?next={next}")))
         }
-        InvitedSignup::NotJoined(outcome) => {
-            after_accept(&pool, &settings, &auth, token, outcome).await
-        }
+        InvitedSignup::NotJoined(outcome) => after_accept(&cx, token, outcome).await,
     }
 }

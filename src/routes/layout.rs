@@ -1,12 +1,11 @@
 //! What every page's frame needs: who is signed in, the organization switcher, the CSRF token
 //! for forms, and the flash message.
 
+use crate::routes::page::Page;
 use std::collections::HashMap;
 
-use crate::auth::Auth;
 use crate::auth::session::Flash;
-use crate::config::Settings;
-use crate::db::{self, PgPool, orgs::MyOrganization};
+use crate::db::{self, orgs::MyOrganization};
 use crate::error::AppError;
 
 /// Organizations listed in the switcher before "All organizations".
@@ -25,12 +24,12 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub async fn load(
-        pool: &PgPool,
-        settings: &Settings,
-        auth: &Auth,
-        title: impl Into<String>,
-    ) -> Result<Layout, AppError> {
+    pub async fn load(cx: &Page, title: impl Into<String>) -> Result<Layout, AppError> {
+        let Page {
+            pool,
+            settings,
+            auth,
+        } = cx;
         let (switcher, total) = match &auth.user {
             Some(user) => {
                 let id = user.id;

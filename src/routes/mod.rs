@@ -12,11 +12,14 @@ pub mod layout;
 pub mod mailbox;
 pub mod operator;
 pub mod orgs;
+pub mod page;
+pub mod pagination;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
+use crate::api;
 use crate::auth::Auth;
 use crate::authz::OrgPermission;
 use crate::db::{
@@ -27,241 +30,146 @@ use crate::db::{
 use crate::error::AppError;
 use crate::ops;
 
-pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(orgs::home::get))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/static/css/app.css", web::get().to(assets::css))
-        .route("/signup", web::get().to(accounts::signup::get))
-        .route("/signup", web::post().to(accounts::signup::post))
-        .route("/signin", web::get().to(accounts::signin::get))
-        .route("/signin", web::post().to(accounts::signin::post))
-        .route("/signout", web::post().to(accounts::signin::sign_out))
-        .route("/verify-email", web::get().to(accounts::verify::get))
-        .route(
-            "/verify-email/resend",
-            web::post().to(accounts::verify::resend),
-        )
-        .route(
-            "/password/forgot",
-            web::get().to(accounts::password::forgot_get),
-        )
-        .route(
-            "/password/forgot",
-            web::post().to(accounts::password::forgot_post),
-        )
-        .route(
-            "/password/reset",
-            web::get().to(accounts::password::reset_get),
-        )
-        .route(
-            "/password/reset",
-            web::post().to(accounts::password::reset_post),
-        )
-        .route(
-            "/account/password",
-            web::get().to(accounts::password::change_get),
-        )
-        .route(
-            "/account/password",
-            web::post().to(accounts::password::change_post),
-        )
-        .route("/account/api-keys", web::get().to(accounts::api_keys::list))
-        .route(
-            "/account/api-keys",
-            web::post().to(accounts::api_keys::create),
-        )
-        .route(
-            "/account/api-keys/{id}/revoke",
-            web::post().to(accounts::api_keys::revoke),
-        )
-        .route("/orgs", web::get().to(orgs::list::get))
-        .route("/orgs/new", web::get().to(orgs::new::get))
-        .route("/orgs/new", web::post().to(orgs::new::post))
-        .route("/orgs/{slug}", web::get().to(orgs::show::get))
-        .route("/orgs/{slug}/settings", web::get().to(orgs::settings::get))
-        .route(
-            "/orgs/{slug}/settings",
-            web::post().to(orgs::settings::post),
-        )
-        .route("/orgs/{slug}/leave", web::get().to(orgs::leave::get))
-        .route("/orgs/{slug}/leave", web::post().to(orgs::leave::post))
-        .route("/orgs/{slug}/access", web::get().to(access_home))
-        .route(
-            "/orgs/{slug}/access/users",
-            web::get().to(access::users::list),
-        )
-        .route(
-            "/orgs/{slug}/access/users/{user_id}",
-            web::get().to(access::users::show),
-        )
-        .route(
-            "/orgs/{slug}/access/users/{user_id}/remove",
-            web::post().to(access::users::remove),
-        )
-        .route("/orgs/{slug}/delete", web::get().to(orgs::delete::get))
-        .route("/orgs/{slug}/delete", web::post().to(orgs::delete::post))
-        .route("/orgs/{slug}/audit", web::get().to(audit_log::list))
-        .route("/orgs/{slug}/audit.csv", web::get().to(audit_log::csv))
-        .route("/operator", web::get().to(operator::list))
-        .route("/operator/orgs/{id}", web::get().to(operator::show))
-        .route(
-            "/operator/orgs/{id}/live",
-            web::post().to(operator::mark_live),
-        )
-        .route(
-            "/operator/orgs/{id}/delete",
-            web::post().to(operator::delete),
-        )
-        .route("/operator/audit.csv", web::get().to(operator::audit_csv))
-        .route("/orgs/{slug}/env/{kind}", web::get().to(environments::show))
-        .route(
-            "/orgs/{slug}/env/{kind}/config",
-            web::post().to(environments::create_config),
-        )
-        .route(
-            "/orgs/{slug}/env/{kind}/config/{id}",
-            web::post().to(environments::update_config),
-        )
-        .route(
-            "/orgs/{slug}/env/{kind}/config/{id}/delete",
-            web::post().to(environments::delete_config),
-        )
-        .route(
-            "/orgs/{slug}/env/{kind}/config/{id}/reveal",
-            web::post().to(environments::reveal_config),
-        )
-        .route(
-            "/orgs/{slug}/env/{kind}/keys",
-            web::post().to(environments::create_key),
-        )
-        .route(
-            "/orgs/{slug}/env/{kind}/keys/{id}/revoke",
-            web::post().to(environments::revoke_key),
-        )
-        .route(
-            "/orgs/{slug}/access/environments",
-            web::get().to(access::environments::list),
-        )
-        .route(
-            "/orgs/{slug}/access/environments/{kind}",
-            web::get().to(access::environments::show),
-        )
-        .route(
-            "/orgs/{slug}/access/grid",
-            web::get().to(access::environments::grid),
-        )
-        .route(
-            "/orgs/{slug}/access/grid",
-            web::post().to(access::environments::save),
-        )
-        .route(
-            "/orgs/{slug}/access/users/{user_id}/roles",
-            web::get().to(access::roles_edit::get),
-        )
-        .route(
-            "/orgs/{slug}/access/users/{user_id}/roles",
-            web::post().to(access::roles_edit::post),
-        )
-        .route(
-            "/orgs/{slug}/access/invitations",
-            web::get().to(access::invitations::list),
-        )
-        .route(
-            "/orgs/{slug}/access/invitations/new",
-            web::get().to(access::invitations::new),
-        )
-        .route(
-            "/orgs/{slug}/access/invitations/new",
-            web::post().to(access::invitations::create),
-        )
-        .route(
-            "/orgs/{slug}/access/invitations/{id}/resend",
-            web::post().to(access::invitations::resend),
-        )
-        .route(
-            "/orgs/{slug}/access/invitations/{id}/revoke",
-            web::post().to(access::invitations::revoke),
-        )
-        .route(
-            "/orgs/{slug}/access/roles",
-            web::get().to(access::roles::get),
-        )
-        .route("/invitations/{token}", web::get().to(invitations::show))
-        .route(
-            "/invitations/{token}/accept",
-            web::post().to(invitations::accept),
-        )
-        .route(
-            "/invitations/{token}/decline",
-            web::post().to(invitations::decline),
-        )
-        .route(
-            "/invitations/{token}/signup",
-            web::post().to(invitations::signup),
-        )
-        .route(
-            "/invitations/{token}/switch",
-            web::post().to(invitations::switch_account),
-        )
-        .route(
-            "/api/v1/openapi.json",
-            web::get().to(crate::api::openapi::get),
-        )
-        .route(
-            "/api/v1/organizations",
-            web::get().to(crate::api::organizations),
-        )
-        .route(
-            "/api/v1/organizations/{id}/environments",
-            web::get().to(crate::api::environments),
-        )
-        .route(
-            "/api/v1/organizations/{id}/role-assignment",
-            web::get().to(crate::api::reads::role_assignments),
-        )
-        .route(
-            "/api/v1/organizations/{id}/role-assignment",
-            web::put().to(crate::api::writes::put_org_role),
-        )
-        .route(
-            "/api/v1/organizations/{id}/role-assignment",
-            web::delete().to(crate::api::writes::delete_org_role),
-        )
-        .route(
-            "/api/v1/environments/{id}/role-assignment",
-            web::get().to(crate::api::writes::get_env_roles),
-        )
-        .route(
-            "/api/v1/environments/{id}/role-assignment",
-            web::post().to(crate::api::writes::post_env_role),
-        )
-        .route(
-            "/api/v1/environments/{id}/role-assignment",
-            web::put().to(crate::api::writes::put_env_role),
-        )
-        .route(
-            "/api/v1/environments/{id}/role-assignment",
-            web::delete().to(crate::api::writes::delete_env_role),
-        )
-        .route(
-            "/api/v1/organizations/{id}/invitations",
-            web::get().to(crate::api::reads::invitations),
-        )
-        .route(
-            "/api/v1/organizations/{id}/invitations",
-            web::post().to(crate::api::writes::post_invitations),
-        )
-        .route(
-            "/api/v1/organizations/{id}/invitations",
-            web::delete().to(crate::api::writes::delete_invitation),
-        )
-        .route(
-            "/api/v1/organizations/{id}/audit-events",
-            web::get().to(crate::api::reads::audit_events),
-        )
-        .route("/dev/mailbox", web::get().to(mailbox::list))
-        .route("/dev/mailbox/{id}", web::get().to(mailbox::show));
+/// One registered route: method (lower case, as in `web::get`), path pattern and handler, so
+/// tests (the authorization matrix, audit coverage) read the routes from the code itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub handler: &'static str,
+}
+
+/// Builds both the route table `ROUTES` and `config`, which registers it, from one list grouped
+/// by path prefix: a route cannot be registered without being listed, or listed without being
+/// registered.
+macro_rules! route_table {
+    ($( $prefix:literal { $( $method:ident $path:literal => $handler:path; )* } )*) => {
+        /// Every route, in registration order.
+        pub const ROUTES: &[Route] = &[
+            $( $( Route {
+                method: stringify!($method),
+                path: concat!($prefix, $path),
+                handler: stringify!($handler),
+            }, )* )*
+        ];
+
+        /// Registers every route of `ROUTES`.
+        pub fn config(cfg: &mut web::ServiceConfig) {
+            $( $( cfg.route(concat!($prefix, $path), web::$method().to($handler)); )* )*
+        }
+    };
+}
+
+route_table! {
+    "" {
+        get "/" => orgs::home::get;
+        get "/healthz" => health::healthz;
+        get "/readyz" => health::readyz;
+        get "/static/css/app.css" => assets::css;
+        get "/signup" => accounts::signup::get;
+        post "/signup" => accounts::signup::post;
+        get "/signin" => accounts::signin::get;
+        post "/signin" => accounts::signin::post;
+        post "/signout" => accounts::signin::sign_out;
+    }
+    "/verify-email" {
+        get "" => accounts::verify::get;
+        post "/resend" => accounts::verify::resend;
+    }
+    "/password" {
+        get "/forgot" => accounts::password::forgot_get;
+        post "/forgot" => accounts::password::forgot_post;
+        get "/reset" => accounts::password::reset_get;
+        post "/reset" => accounts::password::reset_post;
+    }
+    "/account" {
+        get "/password" => accounts::password::change_get;
+        post "/password" => accounts::password::change_post;
+        get "/api-keys" => accounts::api_keys::list;
+        post "/api-keys" => accounts::api_keys::create;
+        post "/api-keys/{id}/revoke" => accounts::api_keys::revoke;
+    }
+    "/orgs" {
+        get "" => orgs::list::get;
+        get "/new" => orgs::new::get;
+        post "/new" => orgs::new::post;
+    }
+    "/orgs/{slug}" {
+        get "" => orgs::show::get;
+        get "/settings" => orgs::settings::get;
+        post "/settings" => orgs::settings::post;
+        get "/leave" => orgs::leave::get;
+        post "/leave" => orgs::leave::post;
+        get "/delete" => orgs::delete::get;
+        post "/delete" => orgs::delete::post;
+        get "/audit" => audit_log::list;
+        get "/audit.csv" => audit_log::csv;
+    }
+    "/orgs/{slug}/access" {
+        get "" => access_home;
+        get "/users" => access::users::list;
+        get "/users/{user_id}" => access::users::show;
+        post "/users/{user_id}/remove" => access::users::remove;
+        get "/environments" => access::environments::list;
+        get "/environments/{kind}" => access::environments::show;
+        get "/grid" => access::environments::grid;
+        post "/grid" => access::environments::save;
+        get "/users/{user_id}/roles" => access::roles_edit::get;
+        post "/users/{user_id}/roles" => access::roles_edit::post;
+        get "/invitations" => access::invitations::list;
+        get "/invitations/new" => access::invitations::new;
+        post "/invitations/new" => access::invitations::create;
+        post "/invitations/{id}/resend" => access::invitations::resend;
+        post "/invitations/{id}/revoke" => access::invitations::revoke;
+        get "/roles" => access::roles::get;
+    }
+    "/operator" {
+        get "" => operator::list;
+        get "/orgs/{id}" => operator::show;
+        post "/orgs/{id}/live" => operator::mark_live;
+        post "/orgs/{id}/delete" => operator::delete;
+        get "/audit.csv" => operator::audit_csv;
+    }
+    "/orgs/{slug}/env/{kind}" {
+        get "" => environments::show;
+        post "/config" => environments::create_config;
+        post "/config/{id}" => environments::update_config;
+        post "/config/{id}/delete" => environments::delete_config;
+        post "/config/{id}/reveal" => environments::reveal_config;
+        post "/keys" => environments::create_key;
+        post "/keys/{id}/revoke" => environments::revoke_key;
+    }
+    "/invitations/{token}" {
+        get "" => invitations::show;
+        post "/accept" => invitations::accept;
+        post "/decline" => invitations::decline;
+        post "/signup" => invitations::signup;
+        post "/switch" => invitations::switch_account;
+    }
+    "/api/v1" {
+        get "/openapi.json" => api::openapi::get;
+        get "/organizations" => api::organizations;
+    }
+    "/api/v1/organizations/{id}" {
+        get "/environments" => api::environments;
+        get "/role-assignment" => api::reads::role_assignments;
+        put "/role-assignment" => api::writes::put_org_role;
+        delete "/role-assignment" => api::writes::delete_org_role;
+        get "/invitations" => api::reads::invitations;
+        post "/invitations" => api::writes::post_invitations;
+        delete "/invitations" => api::writes::delete_invitation;
+        get "/audit-events" => api::reads::audit_events;
+    }
+    "/api/v1/environments/{id}" {
+        get "/role-assignment" => api::writes::get_env_roles;
+        post "/role-assignment" => api::writes::post_env_role;
+        put "/role-assignment" => api::writes::put_env_role;
+        delete "/role-assignment" => api::writes::delete_env_role;
+    }
+    "/dev/mailbox" {
+        get "" => mailbox::list;
+        get "/{id}" => mailbox::show;
+    }
 }
 
 /// The Access Control page opens on its Users tab.
@@ -311,6 +219,18 @@ pub async fn require_org(
     )
     .await?;
     Ok((user, access))
+}
+
+/// The pages' side of the one password re-check (`ops::reauth`): the signed-in user's password,
+/// unless this session re-entered it within `SUDO_MINUTES`.
+pub async fn reconfirm_password(
+    cx: &page::Page,
+    typed: &str,
+) -> Result<ops::reauth::Reauth, AppError> {
+    let user = cx.auth.require_user()?;
+    let ctx = cx.auth.ctx();
+    let session = Some(&cx.auth.session);
+    ops::reauth::confirm_password(&cx.pool, &cx.settings, &ctx, user, Some(typed), session).await
 }
 
 /// A local path to go to after signing in; anything else (another site, `//host`) becomes `/`.

@@ -3,6 +3,9 @@
 //! included. Anyone who is not an operator gets 404; their attempts at an operator action are
 //! audited as denied.
 
+use crate::audit::Action;
+use crate::routes::page::Page;
+use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -13,7 +16,6 @@ use crate::audit::{self, Actor, RequestMeta};
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
-use crate::config::Settings;
 use crate::db::lifecycle::{DeleteOutcome, OrgSummary};
 use crate::db::users::User;
 use crate::db::{self, PgPool};
@@ -22,13 +24,11 @@ use crate::error::AppError;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
 
-const PAGE_SIZE: i64 = 50;
-
 /// The operator, as an audit actor; anyone else gets 404 (and a denied event when acting).
 async fn require_operator(
     pool: &PgPool,
     auth: &Auth,
-    acting: Option<&str>,
+    acting: Option<Action>,
 ) -> Result<(User, Actor), AppError> {
     let user = auth.require_user()?.clone();
     if user.is_operator {
@@ -39,19 +39,15 @@ async fn require_operator(
         return Ok((user, actor));
     }
     if let Some(action) = acting {
-        let (actor, meta, action, path) = (
-            auth.actor(),
-            auth.meta.clone(),
-            action.to_string(),
-            auth.path.clone(),
-        );
+        let (actor, meta, action, path) =
+            (auth.actor(), auth.meta.clone(), action, auth.path.clone());
         db::run(pool, move |c| {
             audit::record(
                 c,
                 audit::Event {
                     organization: None,
                     actor: &actor,
-                    action: &action,
+                    action,
                     target: Some(path),
                     details: serde_json::json!({ "reason": "not a platform operator" }),
                     status: audit::Status::Denied,
@@ -76,40 +72,40 @@ pub struct SearchQuery {
 struct ListPage {
     layout: Layout,
     q: String,
-    q_encoded: String,
     orgs: Vec<OrgSummary>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pagination: Pagination,
 }
 
-pub async fn list(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    query: web::Query<SearchQuery>,
-) -> Result<HttpResponse, AppError> {
-    require_operator(&pool, &auth, None).await?;
+pub async fn list(cx: Page, query: web::Query<SearchQuery>) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
+    require_operator(pool, auth, None).await?;
     let SearchQuery { q, page } = query.into_inner();
     let q: String = q.trim().chars().take(100).collect();
-    let page = page.unwrap_or(1).clamp(1, 1_000_000);
+    let page = Pagination::page_asked(page);
     let search = q.clone();
-    let (orgs, total) = db::run(&pool, move |c| {
-        db::lifecycle::search(c, &search, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    let (orgs, total) = db::run(pool, move |c| {
+        db::lifecycle::search(c, &search, Pagination::offset(page), PAGE_SIZE)
     })
     .await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(&pool, &settings, &auth, "Operator console").await?;
+    let pagination = Pagination::new(
+        page,
+        total,
+        "/operator",
+        &format!(
+            "q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        ),
+    );
+    let layout = cx.layout("Operator console").await?;
     render(
         StatusCode::OK,
         &ListPage {
             layout,
-            q_encoded: url::form_urlencoded::byte_serialize(q.as_bytes()).collect(),
             q,
             orgs,
             total,
-            page,
-            pages,
+            pagination,
         },
     )
 }
@@ -130,21 +126,13 @@ async fn find(pool: &PgPool, id: i64) -> Result<OrgSummary, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-pub async fn show(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, AppError> {
-    require_operator(&pool, &auth, None).await?;
-    let org = find(&pool, id.into_inner()).await?;
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("{} · Operator console", org.name),
-    )
-    .await?;
+pub async fn show(cx: Page, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
+    require_operator(pool, auth, None).await?;
+    let org = find(pool, id.into_inner()).await?;
+    let layout = cx
+        .layout(format!("{} · Operator console", org.name))
+        .await?;
     render(
         StatusCode::OK,
         &ShowPage {
@@ -164,9 +152,7 @@ pub struct ConfirmForm {
 }
 
 async fn show_again(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     org: OrgSummary,
     field: &'static str,
     typed: String,
@@ -176,13 +162,9 @@ async fn show_again(
         field,
         format!("Type the organization's name exactly: {}", org.name),
     );
-    let layout = Layout::load(
-        pool,
-        settings,
-        auth,
-        format!("{} · Operator console", org.name),
-    )
-    .await?;
+    let layout = cx
+        .layout(format!("{} · Operator console", org.name))
+        .await?;
     let (typed_live, typed_delete) = if field == "live_name" {
         (typed, String::new())
     } else {
@@ -201,19 +183,18 @@ async fn show_again(
 }
 
 pub async fn mark_live(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, actor) = require_operator(&pool, &auth, Some("organization.went_live")).await?;
-    let org = find(&pool, id.into_inner()).await?;
+    let Page { pool, auth, .. } = &cx;
+    let (_, actor) = require_operator(pool, auth, Some(Action::OrganizationWentLive)).await?;
+    let org = find(pool, id.into_inner()).await?;
     if form.name != org.name {
-        return show_again(&pool, &settings, &auth, org, "live_name", form.name).await;
+        return show_again(&cx, org, "live_name", form.name).await;
     }
     let (org_id, meta): (i64, RequestMeta) = (org.id, auth.meta.clone());
-    let changed = db::run(&pool, move |c| {
+    let changed = db::run(pool, move |c| {
         db::lifecycle::mark_live(c, org_id, &actor, &meta)
     })
     .await?;
@@ -233,20 +214,19 @@ pub async fn mark_live(
 }
 
 pub async fn delete(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
+    cx: Page,
     outbox: web::Data<OutboxSignal>,
-    auth: Auth,
     id: web::Path<i64>,
     CsrfForm(form): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, actor) = require_operator(&pool, &auth, Some("organization.deleted")).await?;
-    let org = find(&pool, id.into_inner()).await?;
+    let Page { pool, auth, .. } = &cx;
+    let (_, actor) = require_operator(pool, auth, Some(Action::OrganizationDeleted)).await?;
+    let org = find(pool, id.into_inner()).await?;
     if form.name != org.name {
-        return show_again(&pool, &settings, &auth, org, "delete_name", form.name).await;
+        return show_again(&cx, org, "delete_name", form.name).await;
     }
     let (org_id, meta) = (org.id, auth.meta.clone());
-    match db::run(&pool, move |c| {
+    match db::run(pool, move |c| {
         db::lifecycle::delete(c, org_id, false, &actor, &meta)
     })
     .await?

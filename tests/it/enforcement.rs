@@ -4,23 +4,7 @@
 use diesel::prelude::*;
 
 use crate::api::{create_key, send};
-use crate::support::{PASSWORD, TestApp, add_member, client, spawn_app};
-
-fn org_id(app: &TestApp, slug: &str) -> i64 {
-    diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-        "SELECT id FROM organizations WHERE slug = '{slug}'"
-    ))
-    .get_result(&mut app.conn())
-    .unwrap()
-}
-
-fn env_id(app: &TestApp, slug: &str, kind: &str) -> i64 {
-    diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
-        "SELECT e.id FROM environments e JOIN organizations o ON o.id = e.organization_id WHERE o.slug = '{slug}' AND e.kind = '{kind}'"
-    ))
-    .get_result(&mut app.conn())
-    .unwrap()
-}
+use crate::support::{PASSWORD, TestApp, env_id, member, org_id, spawn_app};
 
 fn env_role(app: &TestApp, slug: &str, email: &str, kind: &str) -> Option<String> {
     diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
@@ -39,13 +23,9 @@ async fn refused_api_calls_are_audited_like_refused_pages() {
     let slug = app.owner_with_org().await;
     let org = org_id(&app, &slug);
     let owner_id = app.user_id("owner@example.com");
-    let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
-    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let mia = member(&app, &slug, "Mia Member", "mia@example.com", "member").await;
     let member_key = create_key(&app, &mia, "member").await;
-    let adam = client(&app.address);
-    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
-    add_member(&app, &slug, "adam@example.com", "admin", &[]);
+    let adam = member(&app, &slug, "Adam Admin", "adam@example.com", "admin").await;
     let admin_key = create_key(&app, &adam, "admin").await;
 
     // A member reaching for owner/admin actions, by organization id and by environment id.
@@ -109,9 +89,7 @@ async fn refused_api_calls_are_audited_like_refused_pages() {
 async fn wrong_production_passwords_are_throttled_and_audited_on_every_path() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
-    let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
-    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    member(&app, &slug, "Mia Member", "mia@example.com", "member").await;
     let mia_id = app.user_id("mia@example.com");
     let key = create_key(&app, &app.client, "owner").await;
     let production = format!(
@@ -171,13 +149,9 @@ async fn a_refused_grid_save_saves_nothing_but_keeps_the_refusal() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let owner_id = app.user_id("owner@example.com");
-    let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
-    add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let mia = member(&app, &slug, "Mia Member", "mia@example.com", "member").await;
     let mia_id = app.user_id("mia@example.com");
-    let adam = client(&app.address);
-    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
-    add_member(&app, &slug, "adam@example.com", "admin", &[]);
+    let adam = member(&app, &slug, "Adam Admin", "adam@example.com", "admin").await;
 
     let grid = format!("/orgs/{slug}/access/grid");
     let users = format!("{mia_id},{owner_id}");

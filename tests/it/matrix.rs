@@ -190,23 +190,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/dev/mailbox/{id}", "NNNNNNNNN"),
 ];
 
-/// Every route the application registers, read from its single route table.
+/// Every route the application registers, from its route table.
 pub fn registered_routes() -> BTreeSet<(String, String)> {
-    let table = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/routes/mod.rs"))
-        .expect("route table");
-    let flat: String = table.split_whitespace().collect::<Vec<_>>().join("");
-    flat.split(".route(\"")
-        .skip(1)
-        .filter_map(|rest| {
-            let (path, rest) = rest.split_once('"')?;
-            let method = rest
-                .trim_start_matches(',')
-                .strip_prefix("web::")?
-                .split('(')
-                .next()?
-                .to_uppercase();
-            Some((method, path.to_string()))
-        })
+    gatehouse::routes::ROUTES
+        .iter()
+        .map(|r| (r.method.to_uppercase(), r.path.to_string()))
         .collect()
 }
 

@@ -216,7 +216,7 @@ async fn owners_rename_and_the_change_is_audited() {
             .unwrap();
     let renamed = events
         .iter()
-        .find(|e| e.action == "organization.renamed")
+        .find(|e| e.action == gatehouse::audit::Action::OrganizationRenamed)
         .expect("audited");
     assert_eq!(renamed.details["before"]["name"], "Acme");
     assert_eq!(renamed.details["after"]["name"], "Acme Health");

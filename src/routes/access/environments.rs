@@ -1,6 +1,8 @@
 //! The Environments tab: each environment with its number of users, a detailed view of one
 //! environment's users, and the members × environments grid where many roles change in one save.
 
+use crate::routes::page::Page;
+use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
@@ -9,20 +11,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Tabs;
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{EnvKind, EnvRole, OrgPermission};
-use crate::config::Settings;
 use crate::db::members::{EnvironmentUser, Member};
 use crate::db::roles::{self, Desired};
-use crate::db::{self, PgPool};
+use crate::db::{self};
 use crate::error::AppError;
 use crate::ops::{self, roles::GridOutcome};
 use crate::routes::layout::Layout;
-use crate::routes::{render, require_org, see_other};
-
-const PAGE_SIZE: i64 = 50;
+use crate::routes::{reconfirm_password, render, see_other};
 
 #[derive(Template)]
 #[template(path = "access/environments.html")]
@@ -33,23 +31,16 @@ struct EnvironmentsPage {
     counts: Vec<(EnvKind, i64)>,
 }
 
-pub async fn list(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let (_, access) =
-        require_org(&pool, &auth, &slug, OrgPermission::ManageEnvironmentRoles).await?;
+pub async fn list(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let Page { pool, .. } = &cx;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
+        .await?;
     let org_id = access.org.id;
-    let counts = db::run(&pool, move |c| db::members::environment_counts(c, org_id)).await?;
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Environments · {}", access.org.name),
-    )
-    .await?;
+    let counts = db::run(pool, move |c| db::members::environment_counts(c, org_id)).await?;
+    let layout = cx
+        .layout(format!("Environments · {}", access.org.name))
+        .await?;
     render(
         StatusCode::OK,
         &EnvironmentsPage {
@@ -76,35 +67,35 @@ struct EnvironmentPage {
     kind: EnvKind,
     users: Vec<EnvironmentUser>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pagination: Pagination,
 }
 
 pub async fn show(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     path: web::Path<(String, String)>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, .. } = &cx;
     let (slug, kind) = path.into_inner();
     let kind: EnvKind = kind.parse().map_err(|_| AppError::NotFound)?;
-    let (_, access) =
-        require_org(&pool, &auth, &slug, OrgPermission::ManageEnvironmentRoles).await?;
-    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
+        .await?;
+    let page = Pagination::page_asked(query.page);
     let org_id = access.org.id;
-    let (users, total) = db::run(&pool, move |c| {
-        db::members::environment_users(c, org_id, kind, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    let (users, total) = db::run(pool, move |c| {
+        db::members::environment_users(c, org_id, kind, Pagination::offset(page), PAGE_SIZE)
     })
     .await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("{} · {}", kind.label(), access.org.name),
-    )
-    .await?;
+    let pagination = Pagination::new(
+        page,
+        total,
+        &format!("/orgs/{}/access/environments/{kind}", access.org.slug),
+        "",
+    );
+    let layout = cx
+        .layout(format!("{} · {}", kind.label(), access.org.name))
+        .await?;
     render(
         StatusCode::OK,
         &EnvironmentPage {
@@ -114,8 +105,7 @@ pub async fn show(
             kind,
             users,
             total,
-            page,
-            pages,
+            pagination,
         },
     )
 }
@@ -129,8 +119,7 @@ struct GridPage {
     members: Vec<Member>,
     env_kinds: [EnvKind; 3],
     env_roles: [EnvRole; 3],
-    page: i64,
-    pages: i64,
+    pagination: Pagination,
     needs_password: bool,
     problem: Option<String>,
 }
@@ -146,27 +135,31 @@ impl GridPage {
 }
 
 async fn grid_page(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     access: &db::orgs::Access,
     status: StatusCode,
     page: i64,
     problem: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let org_id = access.org.id;
-    let (members, total) = db::run(pool, move |c| {
-        db::members::list(c, org_id, "", (page - 1) * PAGE_SIZE, PAGE_SIZE)
-    })
-    .await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(
+    let Page {
         pool,
         settings,
         auth,
-        format!("Environment access · {}", access.org.name),
-    )
+    } = cx;
+    let org_id = access.org.id;
+    let (members, total) = db::run(pool, move |c| {
+        db::members::list(c, org_id, "", Pagination::offset(page), PAGE_SIZE)
+    })
     .await?;
+    let pagination = Pagination::new(
+        page,
+        total,
+        &format!("/orgs/{}/access/grid", access.org.slug),
+        "",
+    );
+    let layout = cx
+        .layout(format!("Environment access · {}", access.org.name))
+        .await?;
     render(
         status,
         &GridPage {
@@ -176,8 +169,7 @@ async fn grid_page(
             members,
             env_kinds: EnvKind::ALL,
             env_roles: EnvRole::ALL,
-            page,
-            pages,
+            pagination,
             needs_password: !auth.session.sudo_fresh(settings.sudo_minutes),
             problem,
         },
@@ -185,33 +177,56 @@ async fn grid_page(
 }
 
 pub async fn grid(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) =
-        require_org(&pool, &auth, &slug, OrgPermission::ManageEnvironmentRoles).await?;
-    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    grid_page(&pool, &settings, &auth, &access, StatusCode::OK, page, None).await
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
+        .await?;
+    let page = Pagination::page_asked(query.page);
+    grid_page(&cx, &access, StatusCode::OK, page, None).await
+}
+
+/// The roles the grid form asks for, member by member: only the members whose cells changed,
+/// or the cell value that is not an environment role.
+fn grid_changes(
+    form: &HashMap<String, String>,
+    members: Vec<Member>,
+) -> Result<Vec<(Member, Desired)>, String> {
+    let mut changes = Vec::new();
+    for member in members {
+        let mut desired = Desired::of(&member);
+        for (kind, role) in desired.envs.iter_mut() {
+            let Some(value) = form.get(&format!("r-{}-{kind}", member.user_id)) else {
+                continue;
+            };
+            *role = match value.as_str() {
+                "" => None,
+                v => Some(
+                    v.parse::<EnvRole>()
+                        .map_err(|_| format!("“{v}” is not an environment role."))?,
+                ),
+            };
+        }
+        if desired != Desired::of(&member) {
+            changes.push((member, desired));
+        }
+    }
+    Ok(changes)
 }
 
 /// Saves every changed cell of the grid in one transaction: all of them or none.
 pub async fn save(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     CsrfForm(form): CsrfForm<HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    let (granter, access) =
-        require_org(&pool, &auth, &slug, OrgPermission::ManageEnvironmentRoles).await?;
-    let page: i64 = form
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .clamp(1, 1_000_000);
+    let Page { pool, auth, .. } = &cx;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
+        .await?;
+    let page = Pagination::page_asked(form.get("page").and_then(|p| p.parse().ok()));
     let ids: Vec<i64> = form
         .get("users")
         .map(|u| {
@@ -222,39 +237,14 @@ pub async fn save(
         })
         .unwrap_or_default();
     let org_id = access.org.id;
-    let lookup = ids.clone();
-    let members = db::run(&pool, move |c| db::members::find_many(c, org_id, &lookup)).await?;
-
-    let mut changes: Vec<(Member, Desired)> = Vec::new();
-    for member in members {
-        let mut desired = Desired::of(&member);
-        for (kind, role) in desired.envs.iter_mut() {
-            let Some(value) = form.get(&format!("r-{}-{kind}", member.user_id)) else {
-                continue;
-            };
-            *role = match value.as_str() {
-                "" => None,
-                v => match v.parse::<EnvRole>() {
-                    Ok(r) => Some(r),
-                    Err(_) => {
-                        return grid_page(
-                            &pool,
-                            &settings,
-                            &auth,
-                            &access,
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            page,
-                            Some(format!("“{v}” is not an environment role.")),
-                        )
-                        .await;
-                    }
-                },
-            };
+    let members = db::run(pool, move |c| db::members::find_many(c, org_id, &ids)).await?;
+    let changes = match grid_changes(&form, members) {
+        Ok(changes) => changes,
+        Err(problem) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return grid_page(&cx, &access, status, page, Some(problem)).await;
         }
-        if desired != Desired::of(&member) {
-            changes.push((member, desired));
-        }
-    }
+    };
     if changes.is_empty() {
         auth.session.flash(FlashKind::Info, "Nothing changed.");
         return Ok(see_other(&format!("/orgs/{slug}/access/grid?page={page}")));
@@ -263,20 +253,14 @@ pub async fn save(
         .iter()
         .any(|(m, d)| roles::raises_production(&Desired::of(m), d));
     if raises {
-        let answer = ops::reauth::confirm_password(
-            &pool,
-            &settings,
-            &auth.ctx(),
-            &granter,
-            form.get("password").map(String::as_str),
-            Some(&auth.session),
+        let answer = reconfirm_password(
+            &cx,
+            form.get("password").map(String::as_str).unwrap_or_default(),
         )
         .await?;
         if !answer.is_ok() {
             return grid_page(
-                &pool,
-                &settings,
-                &auth,
+                &cx,
                 &access,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page,
@@ -285,7 +269,7 @@ pub async fn save(
             .await;
         }
     }
-    let outcome = ops::roles::save_grid(&pool, &auth.ctx(), &access.org, changes).await?;
+    let outcome = ops::roles::save_grid(pool, &auth.ctx(), &access.org, changes).await?;
     match outcome {
         GridOutcome::Saved(n) => {
             auth.session.flash(
@@ -299,9 +283,7 @@ pub async fn save(
         }
         GridOutcome::Refused { name, refusal } => {
             grid_page(
-                &pool,
-                &settings,
-                &auth,
+                &cx,
                 &access,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page,

@@ -1,6 +1,8 @@
 //! Invited users: the invite form (one to 50 addresses, a role, environment roles granted on
 //! acceptance), the list with state and delivery, resend and revoke.
 
+use crate::routes::page::Page;
+use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -11,8 +13,8 @@ use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{self, EnvKind, EnvRole, OrgPermission, OrgRole};
-use crate::config::Settings;
 use crate::db::invitations::{EnvRoles, InviteOutcome, ListedInvitation, ResendOutcome};
+use crate::db::orgs::Access;
 use crate::db::{self, PgPool};
 use crate::domain::parse_address_list;
 use crate::email::worker::OutboxSignal;
@@ -20,9 +22,7 @@ use crate::error::AppError;
 use crate::ops;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::{render, require_org, see_other};
-
-const PAGE_SIZE: i64 = 50;
+use crate::routes::{reconfirm_password, render, require_org, see_other};
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -38,32 +38,33 @@ struct ListPage {
     org_name: String,
     invitations: Vec<ListedInvitation>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pagination: Pagination,
 }
 
 pub async fn list(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
-    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    let Page { pool, .. } = &cx;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageInvitations)
+        .await?;
+    let page = Pagination::page_asked(query.page);
     let org_id = access.org.id;
-    let (invitations, total) = db::run(&pool, move |c| {
-        db::invitations::list(c, org_id, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    let (invitations, total) = db::run(pool, move |c| {
+        db::invitations::list(c, org_id, Pagination::offset(page), PAGE_SIZE)
     })
     .await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Invited users · {}", access.org.name),
-    )
-    .await?;
+    let pagination = Pagination::new(
+        page,
+        total,
+        &format!("/orgs/{}/access/invitations", access.org.slug),
+        "",
+    );
+    let layout = cx
+        .layout(format!("Invited users · {}", access.org.name))
+        .await?;
     render(
         StatusCode::OK,
         &ListPage {
@@ -72,8 +73,7 @@ pub async fn list(
             org_name: access.org.name.clone(),
             invitations,
             total,
-            page,
-            pages,
+            pagination,
         },
     )
 }
@@ -121,21 +121,16 @@ impl InvitePage {
     }
 }
 
-pub async fn new(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
+pub async fn new(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageInvitations)
+        .await?;
     let form = InviteForm {
         role: "member".into(),
         ..InviteForm::default()
     };
     invite_page(
-        &pool,
-        &settings,
-        &auth,
+        &cx,
         &access,
         StatusCode::OK,
         form,
@@ -145,28 +140,19 @@ pub async fn new(
     .await
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the form page is rendered from one place with all it shows"
-)]
 async fn invite_page(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     access: &db::orgs::Access,
     status: StatusCode,
     mut form: InviteForm,
     email_problems: Vec<String>,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
+    let Page { settings, auth, .. } = cx;
     form.password.clear();
-    let layout = Layout::load(
-        pool,
-        settings,
-        auth,
-        format!("Invite people · {}", access.org.name),
-    )
-    .await?;
+    let layout = cx
+        .layout(format!("Invite people · {}", access.org.name))
+        .await?;
     render(
         status,
         &InvitePage {
@@ -185,25 +171,17 @@ async fn invite_page(
     )
 }
 
-pub async fn create(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    outbox: web::Data<OutboxSignal>,
-    auth: Auth,
-    slug: web::Path<String>,
-    CsrfForm(form): CsrfForm<InviteForm>,
-) -> Result<HttpResponse, AppError> {
-    let (inviter, access) =
-        require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
-    let mut errors = FieldErrors::default();
-    let emails = parse_address_list(&form.emails);
-    let email_problems = emails.as_ref().err().cloned().unwrap_or_default();
-    if !email_problems.is_empty() {
-        errors.add("emails", "Nothing was sent. Fix these addresses:");
-    }
-    let role = match form.role.parse::<OrgRole>() {
+/// The organization role asked for, when the inviter may invite as it (a refusal is audited).
+async fn invited_role(
+    cx: &Page,
+    access: &Access,
+    form: &InviteForm,
+    errors: &mut FieldErrors,
+) -> Result<Option<OrgRole>, AppError> {
+    let ctx = cx.auth.ctx();
+    Ok(match form.role.parse::<OrgRole>() {
         Ok(role)
-            if ops::invitations::may_invite_as(&pool, &auth.ctx(), &access, role, &form.emails)
+            if ops::invitations::may_invite_as(&cx.pool, &ctx, access, role, &form.emails)
                 .await? =>
         {
             Some(role)
@@ -216,7 +194,11 @@ pub async fn create(
             errors.add("role", "Choose member or admin.");
             None
         }
-    };
+    })
+}
+
+/// The environment roles the invitation grants on acceptance.
+fn env_roles_from(form: &InviteForm, errors: &mut FieldErrors) -> EnvRoles {
     let mut env_roles = EnvRoles::default();
     for kind in EnvKind::ALL {
         match form.env_choice(kind) {
@@ -232,25 +214,59 @@ pub async fn create(
             },
         }
     }
-    if env_roles.get(&EnvKind::Production).is_some() {
-        let answer = ops::reauth::confirm_password(
-            &pool,
-            &settings,
-            &auth.ctx(),
-            &inviter,
-            Some(&form.password),
-            Some(&auth.session),
-        )
+    env_roles
+}
+
+/// What the flash says after invitations went out.
+fn sent_message(created: &[String], resent: &[String], at_limit: &[String], max: i64) -> String {
+    let mut message = format!("Invitations sent: {}.", created.len() + resent.len());
+    if !resent.is_empty() {
+        message.push_str(&format!(
+            " Already invited, sent again: {}.",
+            resent.join(", ")
+        ));
+    }
+    if !at_limit.is_empty() {
+        message.push_str(&format!(
+            " Note: {} already belong{} to {max} organizations, the most allowed, and cannot accept until they leave one.",
+            at_limit.join(", "),
+            if at_limit.len() == 1 { "s" } else { "" },
+        ));
+    }
+    message
+}
+
+pub async fn create(
+    cx: Page,
+    outbox: web::Data<OutboxSignal>,
+    slug: web::Path<String>,
+    CsrfForm(form): CsrfForm<InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
+    let (inviter, access) = cx
+        .require_org(&slug, OrgPermission::ManageInvitations)
         .await?;
+    let mut errors = FieldErrors::default();
+    let emails = parse_address_list(&form.emails);
+    let email_problems = emails.as_ref().err().cloned().unwrap_or_default();
+    if !email_problems.is_empty() {
+        errors.add("emails", "Nothing was sent. Fix these addresses:");
+    }
+    let role = invited_role(&cx, &access, &form, &mut errors).await?;
+    let env_roles = env_roles_from(&form, &mut errors);
+    if env_roles.get(&EnvKind::Production).is_some() {
+        let answer = reconfirm_password(&cx, &form.password).await?;
         if !answer.is_ok() {
             errors.add("password", answer.problem());
         }
     }
     let (Ok(emails), Some(role), true) = (emails, role, errors.is_empty()) else {
         return invite_page(
-            &pool,
-            &settings,
-            &auth,
+            &cx,
             &access,
             StatusCode::UNPROCESSABLE_ENTITY,
             form,
@@ -267,36 +283,32 @@ pub async fn create(
         env_roles,
         emails,
     };
-    let outcome = ops::invitations::invite(&pool, &settings, &outbox, &auth.ctx(), invite).await?;
+    let outcome = ops::invitations::invite(pool, settings, &outbox, &auth.ctx(), invite).await?;
+    answer_invite(&cx, &access, form, errors, outcome).await
+}
+
+/// The page after the invitations were (or were not) sent.
+async fn answer_invite(
+    cx: &Page,
+    access: &Access,
+    form: InviteForm,
+    mut errors: FieldErrors,
+    outcome: InviteOutcome,
+) -> Result<HttpResponse, AppError> {
+    let settings = &cx.settings;
     match outcome {
         InviteOutcome::Sent {
             created,
             resent,
             at_limit,
         } => {
-            let mut message = format!("Invitations sent: {}.", created.len() + resent.len());
-            if !resent.is_empty() {
-                message.push_str(&format!(
-                    " Already invited, sent again: {}.",
-                    resent.join(", ")
-                ));
-            }
-            if !at_limit.is_empty() {
-                message.push_str(&format!(
-                    " Note: {} already belong{} to {} organizations, the most allowed, and cannot accept until they leave one.",
-                    at_limit.join(", "),
-                    if at_limit.len() == 1 { "s" } else { "" },
-                    settings.max_orgs_per_user
-                ));
-            }
-            auth.session.flash(
-                if at_limit.is_empty() {
-                    FlashKind::Success
-                } else {
-                    FlashKind::Info
-                },
-                message,
-            );
+            let kind = if at_limit.is_empty() {
+                FlashKind::Success
+            } else {
+                FlashKind::Info
+            };
+            let message = sent_message(&created, &resent, &at_limit, settings.max_orgs_per_user);
+            cx.auth.session.flash(kind, message);
             Ok(see_other(&format!(
                 "/orgs/{}/access/invitations",
                 access.org.slug
@@ -308,10 +320,8 @@ pub async fn create(
                 "Nothing was sent. These people are already members:",
             );
             invite_page(
-                &pool,
-                &settings,
-                &auth,
-                &access,
+                cx,
+                access,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 form,
                 members,
@@ -328,10 +338,8 @@ pub async fn create(
                 ),
             );
             invite_page(
-                &pool,
-                &settings,
-                &auth,
-                &access,
+                cx,
+                access,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 form,
                 Vec::new(),
@@ -343,22 +351,27 @@ pub async fn create(
 }
 
 pub async fn resend(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
+    cx: Page,
     outbox: web::Data<OutboxSignal>,
-    auth: Auth,
     path: web::Path<(String, i64)>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let (slug, id) = path.into_inner();
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageInvitations)
+        .await?;
     let (actor, meta, settings_tx, org) = (
         auth.actor(),
         auth.meta.clone(),
         settings.clone(),
         access.org.clone(),
     );
-    let outcome = db::run(&pool, move |c| {
+    let outcome = db::run(pool, move |c| {
         db::invitations::resend(c, &settings_tx, &org, id, &actor, &meta)
     })
     .await?;

@@ -1,17 +1,15 @@
 //! The Roles tab: the two permission tables, rendered from the data the checks use.
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::Tabs;
-use crate::auth::Auth;
 use crate::authz::{self, EnvRole, OrgPermission, OrgRole};
-use crate::config::Settings;
-use crate::db::PgPool;
 use crate::error::AppError;
 use crate::routes::layout::Layout;
-use crate::routes::{render, require_org};
+use crate::routes::render;
 
 #[derive(Template)]
 #[template(path = "access/roles.html")]
@@ -25,13 +23,8 @@ struct RolesPage {
     env_rows: Vec<(&'static str, Vec<bool>)>,
 }
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
+pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, access) = cx.require_org(&slug, OrgPermission::ViewOrgRoles).await?;
     let org_rows = authz::ORG_PERMISSIONS
         .iter()
         .map(|(_, label, roles)| {
@@ -50,13 +43,7 @@ pub async fn get(
             )
         })
         .collect();
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Roles · {}", access.org.name),
-    )
-    .await?;
+    let layout = cx.layout(format!("Roles · {}", access.org.name)).await?;
     render(
         StatusCode::OK,
         &RolesPage {

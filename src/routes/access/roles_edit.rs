@@ -3,6 +3,7 @@
 //! then saved or cancelled; this works without JavaScript. Granting or raising a production
 //! role needs the granter's password, re-entered in the last SUDO_MINUTES.
 
+use crate::audit::Action;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -10,11 +11,9 @@ use serde::Deserialize;
 
 use super::Tabs;
 use crate::audit::Denied;
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{self, EnvKind, EnvRole, OrgPermission, OrgRole};
-use crate::config::Settings;
 use crate::db::members::Member;
 use crate::db::orgs::Access;
 use crate::db::roles::{self, Desired};
@@ -22,7 +21,8 @@ use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::ops::{self, roles::ChangeOutcome};
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::{render, require_org, see_other};
+use crate::routes::page::Page;
+use crate::routes::{reconfirm_password, render, see_other};
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -75,62 +75,60 @@ fn choosable(granter: OrgRole) -> Vec<OrgRole> {
         .collect()
 }
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    path: web::Path<(String, i64)>,
-) -> Result<HttpResponse, AppError> {
-    let (slug, member_id) = path.into_inner();
-    let (_, access) =
-        require_org(&pool, &auth, &slug, OrgPermission::ManageEnvironmentRoles).await?;
-    let member = load_member(&pool, &access, member_id).await?;
-    let desired = Desired::of(&member);
-    page(
-        &pool,
-        &settings,
-        &auth,
-        &access,
-        StatusCode::OK,
-        member,
-        desired,
-        false,
-        None,
-        FieldErrors::default(),
-    )
-    .await
-}
-
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one place renders the form and its preview"
-)]
-async fn page(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
-    access: &Access,
-    status: StatusCode,
+/// What the form shows: the member, the roles wanted, whether this is the preview, and what
+/// went wrong.
+struct Shown {
     member: Member,
     desired: Desired,
     preview: bool,
     problem: Option<String>,
     errors: FieldErrors,
+}
+
+impl Shown {
+    fn new(member: Member, desired: Desired, errors: FieldErrors) -> Shown {
+        Shown {
+            member,
+            desired,
+            preview: false,
+            problem: None,
+            errors,
+        }
+    }
+}
+
+pub async fn get(cx: Page, path: web::Path<(String, i64)>) -> Result<HttpResponse, AppError> {
+    let (slug, member_id) = path.into_inner();
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
+        .await?;
+    let member = load_member(&cx.pool, &access, member_id).await?;
+    let desired = Desired::of(&member);
+    let shown = Shown::new(member, desired, FieldErrors::default());
+    page(&cx, &access, StatusCode::OK, shown).await
+}
+
+async fn page(
+    cx: &Page,
+    access: &Access,
+    status: StatusCode,
+    shown: Shown,
 ) -> Result<HttpResponse, AppError> {
+    let Shown {
+        member,
+        desired,
+        preview,
+        problem,
+        errors,
+    } = shown;
     let before = Desired::of(&member);
     let (gained, lost) = authz::permission_diff(
         &authz::permissions_of(before.org_role, &before.envs),
         &authz::permissions_of(desired.org_role, &desired.envs),
     );
     let needs_password = roles::raises_production(&before, &desired)
-        && !auth.session.sudo_fresh(settings.sudo_minutes);
-    let layout = Layout::load(
-        pool,
-        settings,
-        auth,
-        format!("Edit roles · {}", member.name),
-    )
-    .await?;
+        && !cx.auth.session.sudo_fresh(cx.settings.sudo_minutes);
+    let layout = cx.layout(format!("Edit roles · {}", member.name)).await?;
     render(
         status,
         &EditRolesPage {
@@ -192,16 +190,15 @@ pub fn desired_from(
 }
 
 pub async fn post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     path: web::Path<(String, i64)>,
     CsrfForm(form): CsrfForm<RolesForm>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
-    let (granter, access) =
-        require_org(&pool, &auth, &slug, OrgPermission::ManageEnvironmentRoles).await?;
-    let member = load_member(&pool, &access, member_id).await?;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
+        .await?;
+    let member = load_member(&cx.pool, &access, member_id).await?;
     let mut errors = FieldErrors::default();
     let may_change_org_role = authz::org_can(access.role, OrgPermission::ManageOrgRoles);
     let envs = [
@@ -210,132 +207,89 @@ pub async fn post(
         (EnvKind::Production, form.production.as_str()),
     ];
     let desired = desired_from(&form.role, envs, &member, may_change_org_role, &mut errors);
-    if !errors.is_empty() {
-        return page(
-            &pool,
-            &settings,
-            &auth,
-            &access,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            member,
-            desired,
-            false,
-            None,
-            errors,
-        )
-        .await;
+    let mut shown = Shown::new(member, desired, errors);
+    if let Some(status) = check_form(&cx, &access, &form, &mut shown).await? {
+        return page(&cx, &access, status, shown).await;
     }
-    let before = Desired::of(&member);
-    if desired == before {
-        return page(
-            &pool,
-            &settings,
-            &auth,
-            &access,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            member,
-            desired,
-            false,
-            Some("Nothing changed: choose different roles, or go back.".into()),
-            errors,
-        )
-        .await;
+    save(&cx, &access, &slug, shown).await
+}
+
+/// The status to show the form again with (errors, nothing changed, a refused change, the
+/// preview, a missing password), or `None` when the change is to be saved.
+async fn check_form(
+    cx: &Page,
+    access: &Access,
+    form: &RolesForm,
+    shown: &mut Shown,
+) -> Result<Option<StatusCode>, AppError> {
+    if !shown.errors.is_empty() {
+        return Ok(Some(StatusCode::UNPROCESSABLE_ENTITY));
+    }
+    let before = Desired::of(&shown.member);
+    if shown.desired == before {
+        shown.problem = Some("Nothing changed: choose different roles, or go back.".into());
+        return Ok(Some(StatusCode::UNPROCESSABLE_ENTITY));
     }
     // The rules are checked again under lock when saving (with the real number of owners);
     // checking now spares a preview of a change that cannot be made.
-    if let Err(refusal) = roles::check(access.role, &member, &desired, i64::MAX) {
+    if let Err(refusal) = roles::check(access.role, &shown.member, &shown.desired, i64::MAX) {
         let denied = Denied {
             organization: Some((access.org.id, access.org.name.clone())),
-            action: "member.role_changed",
-            target: Some(member.email.clone()),
+            action: Action::MemberRoleChanged,
+            target: Some(shown.member.email.clone()),
             details: serde_json::json!({ "reason": format!("{refusal:?}") }),
         };
-        ops::access::deny(&pool, &auth.ctx(), denied).await?;
-        return page(
-            &pool,
-            &settings,
-            &auth,
-            &access,
-            StatusCode::FORBIDDEN,
-            member,
-            desired,
-            false,
-            Some(refusal.message().into()),
-            errors,
-        )
-        .await;
+        ops::access::deny(&cx.pool, &cx.auth.ctx(), denied).await?;
+        shown.problem = Some(refusal.message().into());
+        return Ok(Some(StatusCode::FORBIDDEN));
     }
+    shown.preview = true;
     if form.confirm != "yes" {
-        return page(
-            &pool,
-            &settings,
-            &auth,
-            &access,
-            StatusCode::OK,
-            member,
-            desired,
-            true,
-            None,
-            errors,
-        )
-        .await;
+        return Ok(Some(StatusCode::OK));
     }
-    if roles::raises_production(&before, &desired) {
-        let answer = ops::reauth::confirm_password(
-            &pool,
-            &settings,
-            &auth.ctx(),
-            &granter,
-            Some(&form.password),
-            Some(&auth.session),
-        )
-        .await?;
+    if roles::raises_production(&before, &shown.desired) {
+        let answer = reconfirm_password(cx, &form.password).await?;
         if !answer.is_ok() {
-            errors.add("password", answer.problem());
-            return page(
-                &pool,
-                &settings,
-                &auth,
-                &access,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                member,
-                desired,
-                true,
-                None,
-                errors,
-            )
-            .await;
+            shown.errors.add("password", answer.problem());
+            return Ok(Some(StatusCode::UNPROCESSABLE_ENTITY));
         }
     }
-    let outcome =
-        ops::roles::change(&pool, &auth.ctx(), &access.org, member_id, desired.clone()).await?;
+    Ok(None)
+}
+
+async fn save(
+    cx: &Page,
+    access: &Access,
+    slug: &str,
+    shown: Shown,
+) -> Result<HttpResponse, AppError> {
+    let member_id = shown.member.user_id;
+    let ctx = cx.auth.ctx();
+    let outcome = ops::roles::change(
+        &cx.pool,
+        &ctx,
+        &access.org,
+        member_id,
+        shown.desired.clone(),
+    )
+    .await?;
     match outcome {
         ChangeOutcome::Changed(changes) => {
-            auth.session.flash(
+            cx.auth.session.flash(
                 FlashKind::Success,
                 format!(
                     "Roles of {} saved ({changes} change{}). They apply from the next request.",
-                    member.name,
+                    shown.member.name,
                     if changes == 1 { "" } else { "s" }
                 ),
             );
             Ok(see_other(&format!("/orgs/{slug}/access/users/{member_id}")))
         }
         ChangeOutcome::Refused(refusal) => {
-            let member = load_member(&pool, &access, member_id).await?;
-            page(
-                &pool,
-                &settings,
-                &auth,
-                &access,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                member,
-                desired,
-                false,
-                Some(refusal.message().into()),
-                errors,
-            )
-            .await
+            let member = load_member(&cx.pool, access, member_id).await?;
+            let mut again = Shown::new(member, shown.desired, shown.errors);
+            again.problem = Some(refusal.message().into());
+            page(cx, access, StatusCode::UNPROCESSABLE_ENTITY, again).await
         }
     }
 }

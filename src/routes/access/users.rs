@@ -1,5 +1,7 @@
 //! Active users: the searchable, paginated member list, Quick view, and Remove.
 
+use crate::routes::page::Page;
+use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -10,7 +12,6 @@ use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{self, OrgPermission, OrgRole};
-use crate::config::Settings;
 use crate::db::members::{Member, RemoveOutcome};
 use crate::db::{self, PgPool};
 use crate::email::worker::OutboxSignal;
@@ -18,8 +19,6 @@ use crate::error::AppError;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::Layout;
 use crate::routes::{render, require_org, see_other};
-
-pub const PAGE_SIZE: i64 = 50;
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -36,36 +35,37 @@ struct UsersPage {
     org_name: String,
     members: Vec<Member>,
     total: i64,
-    page: i64,
-    pages: i64,
+    pagination: Pagination,
     q: String,
-    q_encoded: String,
 }
 
 pub async fn list(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
+    let Page { pool, .. } = &cx;
+    let (_, access) = cx.require_org(&slug, OrgPermission::ViewOrgRoles).await?;
     let ListQuery { q, page } = query.into_inner();
     let q: String = q.trim().chars().take(100).collect();
-    let page = page.unwrap_or(1).clamp(1, 1_000_000);
+    let page = Pagination::page_asked(page);
     let (org_id, search) = (access.org.id, q.clone());
-    let (members, total) = db::run(&pool, move |c| {
-        db::members::list(c, org_id, &search, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    let (members, total) = db::run(pool, move |c| {
+        db::members::list(c, org_id, &search, Pagination::offset(page), PAGE_SIZE)
     })
     .await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Active users · {}", access.org.name),
-    )
-    .await?;
+    let pagination = Pagination::new(
+        page,
+        total,
+        &format!("/orgs/{}/access/users", access.org.slug),
+        &format!(
+            "q={}",
+            url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        ),
+    );
+    let layout = cx
+        .layout(format!("Active users · {}", access.org.name))
+        .await?;
     render(
         StatusCode::OK,
         &UsersPage {
@@ -74,9 +74,7 @@ pub async fn list(
             org_name: access.org.name.clone(),
             members,
             total,
-            page,
-            pages,
-            q_encoded: url::form_urlencoded::byte_serialize(q.as_bytes()).collect(),
+            pagination,
             q,
         },
     )
@@ -98,26 +96,18 @@ fn may_remove(role: OrgRole, me: i64, target: &Member) -> bool {
     target.user_id != me && authz::may_remove(role, target.role)
 }
 
-pub async fn show(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    path: web::Path<(String, i64)>,
-) -> Result<HttpResponse, AppError> {
+pub async fn show(cx: Page, path: web::Path<(String, i64)>) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let (slug, member_id) = path.into_inner();
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrgRoles).await?;
+    let (_, access) = cx.require_org(&slug, OrgPermission::ViewOrgRoles).await?;
     let org_id = access.org.id;
-    let member = db::run(&pool, move |c| db::members::find(c, org_id, member_id))
+    let member = db::run(pool, move |c| db::members::find(c, org_id, member_id))
         .await?
         .ok_or(AppError::NotFound)?;
-    let can_remove = may_remove(access.role, user_id(&auth), &member);
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("{} · {}", member.name, access.org.name),
-    )
-    .await?;
+    let can_remove = may_remove(access.role, user_id(auth), &member);
+    let layout = cx
+        .layout(format!("{} · {}", member.name, access.org.name))
+        .await?;
     render(
         StatusCode::OK,
         &MemberPage {

@@ -1,6 +1,7 @@
 //! Personal API keys for the Platform API: create with a name (the key is shown once), list with
 //! prefix, created and last used, revoke.
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -10,7 +11,6 @@ use super::signin::NoFields;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
-use crate::config::Settings;
 use crate::db::api_keys::PersonalKey;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
@@ -28,17 +28,16 @@ struct KeysPage {
 }
 
 async fn page(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     status: StatusCode,
     new_key: Option<String>,
     name: String,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = cx;
     let user_id = auth.require_user()?.id;
     let keys = db::run(pool, move |c| db::api_keys::list(c, user_id)).await?;
-    let layout = Layout::load(pool, settings, auth, "API keys").await?;
+    let layout = cx.layout("API keys").await?;
     render(
         status,
         &KeysPage {
@@ -51,15 +50,9 @@ async fn page(
     )
 }
 
-pub async fn list(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-) -> Result<HttpResponse, AppError> {
+pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
     page(
-        &pool,
-        &settings,
-        &auth,
+        &cx,
         StatusCode::OK,
         None,
         String::new(),
@@ -74,12 +67,8 @@ pub struct KeyForm {
     pub name: String,
 }
 
-pub async fn create(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    CsrfForm(form): CsrfForm<KeyForm>,
-) -> Result<HttpResponse, AppError> {
+pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = &cx;
     let user = auth.require_user()?.clone();
     let name = form.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -89,9 +78,7 @@ pub async fn create(
             "Name the key (1 to 100 characters) so you can tell it apart later.",
         );
         return page(
-            &pool,
-            &settings,
-            &auth,
+            &cx,
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             form.name,
@@ -100,11 +87,9 @@ pub async fn create(
         .await;
     }
     let meta = auth.meta.clone();
-    let key = db::run(&pool, move |c| db::api_keys::create(c, &user, &name, &meta)).await?;
+    let key = db::run(pool, move |c| db::api_keys::create(c, &user, &name, &meta)).await?;
     page(
-        &pool,
-        &settings,
-        &auth,
+        &cx,
         StatusCode::OK,
         Some(key),
         String::new(),

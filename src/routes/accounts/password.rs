@@ -1,19 +1,18 @@
 //! Forgotten password (emailed link, one hour, single use, ends every session) and changing the
 //! password while signed in (needs the current one).
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::verify::TokenQuery;
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
 use crate::auth::session::FlashKind;
-use crate::config::Settings;
 use crate::db::tokens::{self, Lookup, Purpose};
-use crate::db::{self, PgPool, users::User};
+use crate::db::{self, users::User};
 use crate::domain::{EmailAddress, NewPassword};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
@@ -37,12 +36,8 @@ struct ForgotPage {
     errors: FieldErrors,
 }
 
-pub async fn forgot_get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-) -> Result<HttpResponse, AppError> {
-    let layout = Layout::load(&pool, &settings, &auth, "Forgot your password?").await?;
+pub async fn forgot_get(cx: Page) -> Result<HttpResponse, AppError> {
+    let layout = cx.layout("Forgot your password?").await?;
     render(
         StatusCode::OK,
         &ForgotPage {
@@ -56,15 +51,18 @@ pub async fn forgot_get(
 
 /// Answers the same whether or not an account exists, so the form does not reveal accounts.
 pub async fn forgot_post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
+    cx: Page,
     outbox: web::Data<OutboxSignal>,
-    auth: Auth,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let mut errors = FieldErrors::default();
     let Some(email) = errors.check("email", EmailAddress::parse(&form.email)) else {
-        let layout = Layout::load(&pool, &settings, &auth, "Forgot your password?").await?;
+        let layout = cx.layout("Forgot your password?").await?;
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &ForgotPage {
@@ -75,8 +73,8 @@ pub async fn forgot_post(
             },
         );
     };
-    ops::accounts::request_reset(&pool, &settings, &outbox, &auth.ctx(), email.clone()).await?;
-    let layout = Layout::load(&pool, &settings, &auth, "Check your email").await?;
+    ops::accounts::request_reset(pool, settings, &outbox, &auth.ctx(), email.clone()).await?;
+    let layout = cx.layout("Check your email").await?;
     render(
         StatusCode::OK,
         &ForgotPage {
@@ -109,25 +107,19 @@ fn token_problem(lookup: &Lookup) -> Option<&'static str> {
 }
 
 async fn reset_page(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     status: StatusCode,
     page: impl FnOnce(Layout) -> ResetPage,
 ) -> Result<HttpResponse, AppError> {
-    let layout = Layout::load(pool, settings, auth, "Choose a new password").await?;
+    let layout = cx.layout("Choose a new password").await?;
     render(status, &page(layout))
 }
 
-pub async fn reset_get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    query: web::Query<TokenQuery>,
-) -> Result<HttpResponse, AppError> {
+pub async fn reset_get(cx: Page, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+    let Page { pool, .. } = &cx;
     let token = query.into_inner().token;
     let peek = token.clone();
-    let lookup = db::run(&pool, move |c| {
+    let lookup = db::run(pool, move |c| {
         tokens::find_for_use(c, &peek, Purpose::ResetPassword)
     })
     .await?;
@@ -137,7 +129,7 @@ pub async fn reset_get(
     } else {
         StatusCode::OK
     };
-    reset_page(&pool, &settings, &auth, status, |layout| ResetPage {
+    reset_page(&cx, status, |layout| ResetPage {
         layout,
         token,
         problem,
@@ -154,58 +146,48 @@ pub struct ResetForm {
 }
 
 pub async fn reset_post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (lookup, user) = ops::accounts::peek_reset(&pool, form.token.clone()).await?;
+    let Page { pool, .. } = &cx;
+    let (lookup, user) = ops::accounts::peek_reset(pool, form.token.clone()).await?;
     if let Some(problem) = token_problem(&lookup) {
-        return reset_page(&pool, &settings, &auth, StatusCode::GONE, |layout| {
-            ResetPage {
-                layout,
-                token: form.token,
-                problem: Some(problem),
-                errors: FieldErrors::default(),
-            }
+        return reset_page(&cx, StatusCode::GONE, |layout| ResetPage {
+            layout,
+            token: form.token,
+            problem: Some(problem),
+            errors: FieldErrors::default(),
         })
         .await;
     }
-    reset_with(&pool, &settings, &auth, form, user).await
+    reset_with(&cx, form, user).await
 }
 
 async fn reset_with(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     form: ResetForm,
     user: Option<User>,
 ) -> Result<HttpResponse, AppError> {
+    let Page { pool, auth, .. } = cx;
     let user = user.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let Some(new) = errors.check(
         "password",
         NewPassword::parse(&form.password, &user.name, &user.email),
     ) else {
-        return reset_page(
-            pool,
-            settings,
-            auth,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            |layout| ResetPage {
-                layout,
-                token: form.token,
-                problem: None,
-                errors,
-            },
-        )
+        return reset_page(cx, StatusCode::UNPROCESSABLE_ENTITY, |layout| ResetPage {
+            layout,
+            token: form.token,
+            problem: None,
+            errors,
+        })
         .await;
     };
     let hash = password::hash(new.secret().clone()).await?;
     let done =
         ops::accounts::reset_password(pool, &auth.ctx(), form.token.clone(), user, hash).await?;
     if let Some(problem) = token_problem(&done) {
-        return reset_page(pool, settings, auth, StatusCode::GONE, |layout| ResetPage {
+        return reset_page(cx, StatusCode::GONE, |layout| ResetPage {
             layout,
             token: form.token,
             problem: Some(problem),
@@ -224,13 +206,10 @@ struct ChangePage {
     errors: FieldErrors,
 }
 
-pub async fn change_get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-) -> Result<HttpResponse, AppError> {
+pub async fn change_get(cx: Page) -> Result<HttpResponse, AppError> {
+    let Page { auth, .. } = &cx;
     auth.require_user()?;
-    let layout = Layout::load(&pool, &settings, &auth, "Change password").await?;
+    let layout = cx.layout("Change password").await?;
     render(
         StatusCode::OK,
         &ChangePage {
@@ -248,16 +227,19 @@ pub struct ChangeForm {
 }
 
 pub async fn change_post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     CsrfForm(form): CsrfForm<ChangeForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let user = auth.require_user()?.clone();
     let mut errors = FieldErrors::default();
     let answer = ops::reauth::confirm_password(
-        &pool,
-        &settings,
+        pool,
+        settings,
         &auth.ctx(),
         &user,
         Some(&form.current_password),
@@ -277,14 +259,14 @@ pub async fn change_post(
         NewPassword::parse(&form.new_password, &user.name, &user.email),
     );
     let (true, Some(new)) = (current_ok, new) else {
-        let layout = Layout::load(&pool, &settings, &auth, "Change password").await?;
+        let layout = cx.layout("Change password").await?;
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &ChangePage { layout, errors },
         );
     };
     let hash = password::hash(new.secret().clone()).await?;
-    ops::accounts::change_password(&pool, &auth.ctx(), user, hash).await?;
+    ops::accounts::change_password(pool, &auth.ctx(), user, hash).await?;
     // Every other session ended above; this one continues under a new id.
     auth.session.renew();
     auth.session.flash(

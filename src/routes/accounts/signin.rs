@@ -1,5 +1,6 @@
 //! Sign in and sign out, with database-held throttling of failures per account and per IP.
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -10,7 +11,6 @@ use serde::Deserialize;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
-use crate::config::Settings;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::ops;
@@ -45,18 +45,14 @@ struct SigninPage {
     errors: FieldErrors,
 }
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    query: web::Query<SigninQuery>,
-) -> Result<HttpResponse, AppError> {
+pub async fn get(cx: Page, query: web::Query<SigninQuery>) -> Result<HttpResponse, AppError> {
+    let Page { auth, .. } = &cx;
     let query = query.into_inner();
     if auth.user.is_some() {
         return Ok(see_other(&safe_next(query.next.as_deref())));
     }
     let notice = query.reset.is_some().then_some("Your password was changed and every session was signed out. Sign in with your new password.");
-    let layout = Layout::load(&pool, &settings, &auth, "Sign in").await?;
+    let layout = cx.layout("Sign in").await?;
     render(
         StatusCode::OK,
         &SigninPage {
@@ -70,16 +66,19 @@ pub async fn get(
 }
 
 pub async fn post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     CsrfForm(form): CsrfForm<SigninForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let email = form.email.trim().to_lowercase();
     let ip = auth.meta.ip.clone().unwrap_or_default();
     let _window = Duration::minutes(settings.signin_lock_minutes);
 
-    let (locked, user) = ops::accounts::sign_in_lookup(&pool, email.clone(), ip).await?;
+    let (locked, user) = ops::accounts::sign_in_lookup(pool, email.clone(), ip).await?;
     if let Some(until) = locked {
         let minutes = ((until - chrono::Utc::now()).num_seconds() + 59) / 60;
         let mut errors = FieldErrors::default();
@@ -91,15 +90,7 @@ pub async fn post(
                 if minutes == 1 { "" } else { "s" }
             ),
         );
-        return form_again(
-            &pool,
-            &settings,
-            &auth,
-            StatusCode::TOO_MANY_REQUESTS,
-            form,
-            errors,
-        )
-        .await;
+        return form_again(&cx, StatusCode::TOO_MANY_REQUESTS, form, errors).await;
     }
 
     let password_ok = password::verify(
@@ -109,36 +100,26 @@ pub async fn post(
     .await?;
     match user.filter(|_| password_ok) {
         Some(user) => {
-            ops::accounts::signed_in(&pool, &auth.ctx(), &user).await?;
+            ops::accounts::signed_in(pool, &auth.ctx(), &user).await?;
             auth.session.sign_in(user.id)?;
             Ok(see_other(&safe_next(Some(&form.next))))
         }
         None => {
-            ops::accounts::sign_in_failed(&pool, &settings, &auth.ctx(), email).await?;
+            ops::accounts::sign_in_failed(pool, settings, &auth.ctx(), email).await?;
             let mut errors = FieldErrors::default();
             errors.add("email", BAD_CREDENTIALS);
-            form_again(
-                &pool,
-                &settings,
-                &auth,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                form,
-                errors,
-            )
-            .await
+            form_again(&cx, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await
         }
     }
 }
 
 async fn form_again(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     status: StatusCode,
     form: SigninForm,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let layout = Layout::load(pool, settings, auth, "Sign in").await?;
+    let layout = cx.layout("Sign in").await?;
     render(
         status,
         &SigninPage {

@@ -1,16 +1,14 @@
 //! Sign up: name, email and a strong password; a verification link goes out by email.
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
 use crate::auth::session::FlashKind;
-use crate::config::Settings;
-use crate::db::PgPool;
 use crate::domain::{EmailAddress, NewPassword, PersonName};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
@@ -35,15 +33,12 @@ struct SignupPage {
     errors: FieldErrors,
 }
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-) -> Result<HttpResponse, AppError> {
+pub async fn get(cx: Page) -> Result<HttpResponse, AppError> {
+    let Page { auth, .. } = &cx;
     if auth.user.is_some() {
         return Ok(see_other("/orgs"));
     }
-    let layout = Layout::load(&pool, &settings, &auth, "Create your account").await?;
+    let layout = cx.layout("Create your account").await?;
     render(
         StatusCode::OK,
         &SignupPage {
@@ -56,12 +51,15 @@ pub async fn get(
 }
 
 pub async fn post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
+    cx: Page,
     outbox: web::Data<OutboxSignal>,
-    auth: Auth,
     CsrfForm(form): CsrfForm<SignupForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let mut errors = FieldErrors::default();
     let name = errors.check("name", PersonName::parse(&form.name));
     let email = errors.check("email", EmailAddress::parse(&form.email));
@@ -70,14 +68,14 @@ pub async fn post(
         NewPassword::parse(&form.password, &form.name, &form.email),
     );
     let (Some(name), Some(email), Some(password)) = (name, email, password) else {
-        return form_again(&pool, &settings, &auth, form, errors).await;
+        return form_again(&cx, form, errors).await;
     };
     let hash = password::hash(password.secret().clone()).await?;
     let created =
-        ops::accounts::sign_up(&pool, &settings, &outbox, &auth.ctx(), name, email, hash).await?;
+        ops::accounts::sign_up(pool, settings, &outbox, &auth.ctx(), name, email, hash).await?;
     let Some(user) = created else {
         errors.add("email", "An account with this email already exists. Sign in, or reset your password if you forgot it.");
-        return form_again(&pool, &settings, &auth, form, errors).await;
+        return form_again(&cx, form, errors).await;
     };
     auth.session.sign_in(user.id)?;
     auth.session.flash(
@@ -91,13 +89,11 @@ pub async fn post(
 }
 
 async fn form_again(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     form: SignupForm,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let layout = Layout::load(pool, settings, auth, "Create your account").await?;
+    let layout = cx.layout("Create your account").await?;
     render(
         StatusCode::UNPROCESSABLE_ENTITY,
         &SignupPage {

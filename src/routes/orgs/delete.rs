@@ -1,23 +1,22 @@
 //! Deleting an organization: owners, sandbox organizations only, after typing its exact name.
 //! A live organization shows the control disabled: only a platform operator can delete it.
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::OrgPermission;
-use crate::config::Settings;
 use crate::db::lifecycle::DeleteOutcome;
 use crate::db::orgs::Organization;
-use crate::db::{self, PgPool};
+use crate::db::{self};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::{render, require_org, see_other};
+use crate::routes::{render, see_other};
 
 pub const LIVE_MESSAGE: &str = "Live organizations can only be deleted by a platform operator";
 
@@ -36,20 +35,11 @@ pub struct DeleteForm {
     pub name: String,
 }
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::DeleteOrganization).await?;
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Delete {}", access.org.name),
-    )
-    .await?;
+pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::DeleteOrganization)
+        .await?;
+    let layout = cx.layout(format!("Delete {}", access.org.name)).await?;
     render(
         StatusCode::OK,
         &DeletePage {
@@ -62,27 +52,22 @@ pub async fn get(
 }
 
 pub async fn post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
+    cx: Page,
     outbox: web::Data<OutboxSignal>,
-    auth: Auth,
     slug: web::Path<String>,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::DeleteOrganization).await?;
+    let Page { pool, auth, .. } = &cx;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::DeleteOrganization)
+        .await?;
     let mut errors = FieldErrors::default();
     if form.name != access.org.name {
         errors.add(
             "name",
             format!("Type the organization's name exactly: {}", access.org.name),
         );
-        let layout = Layout::load(
-            &pool,
-            &settings,
-            &auth,
-            format!("Delete {}", access.org.name),
-        )
-        .await?;
+        let layout = cx.layout(format!("Delete {}", access.org.name)).await?;
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &DeletePage {
@@ -94,7 +79,7 @@ pub async fn post(
         );
     }
     let (org_id, actor, meta) = (access.org.id, auth.actor(), auth.meta.clone());
-    match db::run(&pool, move |c| {
+    match db::run(pool, move |c| {
         db::lifecycle::delete(c, org_id, true, &actor, &meta)
     })
     .await?
@@ -112,13 +97,7 @@ pub async fn post(
         }
         DeleteOutcome::Live => {
             errors.add("name", LIVE_MESSAGE);
-            let layout = Layout::load(
-                &pool,
-                &settings,
-                &auth,
-                format!("Delete {}", access.org.name),
-            )
-            .await?;
+            let layout = cx.layout(format!("Delete {}", access.org.name)).await?;
             render(
                 StatusCode::FORBIDDEN,
                 &DeletePage {

@@ -1,21 +1,19 @@
 //! Leaving an organization: any member but the last owner.
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::OrgPermission;
-use crate::config::Settings;
-use crate::db::PgPool;
 use crate::db::members::LeaveOutcome;
 use crate::db::orgs::Organization;
 use crate::error::AppError;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::Layout;
-use crate::routes::{render, require_org, see_other};
+use crate::routes::{render, see_other};
 
 #[derive(Template)]
 #[template(path = "orgs/leave.html")]
@@ -27,20 +25,11 @@ struct LeavePage {
 
 pub const LAST_OWNER: &str = "You are the last owner of this organization, so you cannot leave it. Make another member an owner first.";
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Leave {}", access.org.name),
-    )
-    .await?;
+pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ViewOrganization)
+        .await?;
+    let layout = cx.layout(format!("Leave {}", access.org.name)).await?;
     render(
         StatusCode::OK,
         &LeavePage {
@@ -52,14 +41,15 @@ pub async fn get(
 }
 
 pub async fn post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
-    match crate::ops::members::leave(&pool, &auth.ctx(), access.org.id).await? {
+    let Page { pool, auth, .. } = &cx;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ViewOrganization)
+        .await?;
+    match crate::ops::members::leave(pool, &auth.ctx(), access.org.id).await? {
         LeaveOutcome::Left => {
             auth.session
                 .flash(FlashKind::Success, format!("You left {}.", access.org.name));
@@ -67,13 +57,7 @@ pub async fn post(
         }
         LeaveOutcome::NotMember => Err(AppError::NotFound),
         LeaveOutcome::LastOwner => {
-            let layout = Layout::load(
-                &pool,
-                &settings,
-                &auth,
-                format!("Leave {}", access.org.name),
-            )
-            .await?;
+            let layout = cx.layout(format!("Leave {}", access.org.name)).await?;
             render(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &LeavePage {

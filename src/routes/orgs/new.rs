@@ -1,15 +1,14 @@
 //! Creating an organization: verified users only, at most MAX_ORGS_PER_USER memberships.
 
+use crate::routes::page::Page;
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
-use crate::config::Settings;
-use crate::db::{self, PgPool, orgs::CreateError};
+use crate::db::{self, orgs::CreateError};
 use crate::domain::OrgName;
 use crate::error::AppError;
 use crate::routes::layout::{FieldErrors, Layout};
@@ -37,13 +36,10 @@ pub fn limit_message(max: i64) -> String {
     )
 }
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-) -> Result<HttpResponse, AppError> {
+pub async fn get(cx: Page) -> Result<HttpResponse, AppError> {
+    let Page { auth, .. } = &cx;
     let verified = auth.require_user()?.is_verified();
-    let layout = Layout::load(&pool, &settings, &auth, "Create an organization").await?;
+    let layout = cx.layout("Create an organization").await?;
     render(
         StatusCode::OK,
         &NewOrgPage {
@@ -56,11 +52,14 @@ pub async fn get(
 }
 
 pub async fn post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     CsrfForm(form): CsrfForm<NewOrgForm>,
 ) -> Result<HttpResponse, AppError> {
+    let Page {
+        pool,
+        settings,
+        auth,
+    } = &cx;
     let user = auth.require_user()?.clone();
     let mut errors = FieldErrors::default();
     if !user.is_verified() {
@@ -68,31 +67,13 @@ pub async fn post(
             "name",
             "Verify your email address before creating an organization.",
         );
-        return form_again(
-            &pool,
-            &settings,
-            &auth,
-            StatusCode::FORBIDDEN,
-            false,
-            form,
-            errors,
-        )
-        .await;
+        return form_again(&cx, StatusCode::FORBIDDEN, false, form, errors).await;
     }
     let Some(name) = errors.check("name", OrgName::parse(&form.name)) else {
-        return form_again(
-            &pool,
-            &settings,
-            &auth,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            true,
-            form,
-            errors,
-        )
-        .await;
+        return form_again(&cx, StatusCode::UNPROCESSABLE_ENTITY, true, form, errors).await;
     };
     let (actor, meta, max) = (auth.actor(), auth.meta.clone(), settings.max_orgs_per_user);
-    let created = db::run(&pool, move |c| {
+    let created = db::run(pool, move |c| {
         match db::orgs::create(c, &actor, user.id, &name, max, &meta) {
             Ok(org) => Ok(Ok(org)),
             Err(CreateError::LimitReached) => Ok(Err(())),
@@ -111,30 +92,19 @@ pub async fn post(
         }
         Err(()) => {
             errors.add("name", limit_message(max));
-            form_again(
-                &pool,
-                &settings,
-                &auth,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                true,
-                form,
-                errors,
-            )
-            .await
+            form_again(&cx, StatusCode::UNPROCESSABLE_ENTITY, true, form, errors).await
         }
     }
 }
 
 async fn form_again(
-    pool: &PgPool,
-    settings: &Settings,
-    auth: &Auth,
+    cx: &Page,
     status: StatusCode,
     verified: bool,
     form: NewOrgForm,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let layout = Layout::load(pool, settings, auth, "Create an organization").await?;
+    let layout = cx.layout("Create an organization").await?;
     render(
         status,
         &NewOrgPage {

@@ -1,20 +1,19 @@
 //! Organization settings: the name (owners only).
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::OrgPermission;
-use crate::config::Settings;
-use crate::db::{self, PgPool, orgs::Organization};
+use crate::db::{self, orgs::Organization};
 use crate::domain::OrgName;
 use crate::error::AppError;
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::{render, require_org, see_other};
+use crate::routes::{render, see_other};
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -31,20 +30,9 @@ struct SettingsPage {
     errors: FieldErrors,
 }
 
-pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
-    slug: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageProfile).await?;
-    let layout = Layout::load(
-        &pool,
-        &settings,
-        &auth,
-        format!("Settings · {}", access.org.name),
-    )
-    .await?;
+pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, access) = cx.require_org(&slug, OrgPermission::ManageProfile).await?;
+    let layout = cx.layout(format!("Settings · {}", access.org.name)).await?;
     let name = access.org.name.clone();
     render(
         StatusCode::OK,
@@ -58,22 +46,15 @@ pub async fn get(
 }
 
 pub async fn post(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     CsrfForm(form): CsrfForm<RenameForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageProfile).await?;
+    let Page { pool, auth, .. } = &cx;
+    let (_, access) = cx.require_org(&slug, OrgPermission::ManageProfile).await?;
     let mut errors = FieldErrors::default();
     let Some(name) = errors.check("name", OrgName::parse(&form.name)) else {
-        let layout = Layout::load(
-            &pool,
-            &settings,
-            &auth,
-            format!("Settings · {}", access.org.name),
-        )
-        .await?;
+        let layout = cx.layout(format!("Settings · {}", access.org.name)).await?;
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &SettingsPage {
@@ -85,7 +66,7 @@ pub async fn post(
         );
     };
     let (actor, meta, org_id) = (auth.actor(), auth.meta.clone(), access.org.id);
-    let org = db::run(&pool, move |c| {
+    let org = db::run(pool, move |c| {
         db::orgs::rename(c, &actor, org_id, &name, &meta)
     })
     .await?;

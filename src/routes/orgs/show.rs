@@ -1,19 +1,17 @@
 //! An organization's home: my role, my access in each environment, and the environment selector
 //! (shown with access to two or more environments, hidden with one, a message with none).
 
+use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::Auth;
 use crate::authz::{self, EnvKind, OrgPermission};
-use crate::config::Settings;
-use crate::db::PgPool;
 use crate::db::orgs::{Access, EnvironmentAccess};
 use crate::error::AppError;
 use crate::routes::layout::Layout;
-use crate::routes::{render, require_org};
+use crate::routes::render;
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -34,13 +32,14 @@ struct OrgPage {
 }
 
 pub async fn get(
-    pool: web::Data<PgPool>,
-    settings: web::Data<Settings>,
-    auth: Auth,
+    cx: Page,
     slug: web::Path<String>,
     query: web::Query<EnvQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ViewOrganization).await?;
+    let Page { auth, .. } = &cx;
+    let (_, access) = cx
+        .require_org(&slug, OrgPermission::ViewOrganization)
+        .await?;
     let reachable: Vec<EnvironmentAccess> = access
         .environments
         .iter()
@@ -56,7 +55,7 @@ pub async fn get(
     let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
     let can_view_access = authz::org_can(access.role, OrgPermission::ViewOrgRoles);
     let can_review_audit = authz::org_can(access.role, OrgPermission::ReviewAudit);
-    let layout = Layout::load(&pool, &settings, &auth, access.org.name.clone()).await?;
+    let layout = cx.layout(access.org.name.clone()).await?;
     render(
         StatusCode::OK,
         &OrgPage {

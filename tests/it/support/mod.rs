@@ -276,6 +276,48 @@ impl TestApp {
     }
 }
 
+/// The id of the organization with this slug.
+pub fn org_id(app: &TestApp, slug: &str) -> i64 {
+    diesel::sql_query("SELECT id FROM organizations WHERE slug = $1")
+        .bind::<diesel::sql_types::Text, _>(slug)
+        .get_result::<IdRow>(&mut app.conn())
+        .expect("organization")
+        .id
+}
+
+/// The id of one of the organization's environments.
+pub fn env_id(app: &TestApp, slug: &str, kind: &str) -> i64 {
+    diesel::sql_query(
+        "SELECT e.id FROM environments e JOIN organizations o ON o.id = e.organization_id
+         WHERE o.slug = $1 AND e.kind = $2",
+    )
+    .bind::<diesel::sql_types::Text, _>(slug)
+    .bind::<diesel::sql_types::Text, _>(kind)
+    .get_result::<IdRow>(&mut app.conn())
+    .expect("environment")
+    .id
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// A signed-up member of the organization with this role, signed in on their own client.
+pub async fn member(
+    app: &TestApp,
+    slug: &str,
+    name: &str,
+    email: &str,
+    role: &str,
+) -> reqwest::Client {
+    let c = client(&app.address);
+    app.sign_up(&c, name, email).await;
+    add_member(app, slug, email, role, &[]);
+    c
+}
+
 /// Makes the user a member of `count` seeded organizations, straight in the database.
 pub fn seed_memberships(app: &TestApp, user_id: i64, count: i64) {
     diesel::sql_query(
