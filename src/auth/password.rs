@@ -14,7 +14,9 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     hash_blocking(&SecretString::from("gatehouse-dummy-password".to_string())).unwrap_or_default()
 });
 
-fn hash_blocking(password: &SecretString) -> Result<String, argon2::password_hash::Error> {
+/// Hashes on the calling thread: for the command line and test fixtures. Request handlers use
+/// [`hash`], which runs on the blocking pool.
+pub fn hash_blocking(password: &SecretString) -> Result<String, argon2::password_hash::Error> {
     Ok(Argon2::default()
         .hash_password(password.expose_secret().as_bytes())?
         .to_string())

@@ -116,7 +116,7 @@ async fn keys_act_as_their_user_with_access_read_on_every_request() {
             .unwrap()
     };
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(
         &app,
         &slug,
@@ -321,7 +321,7 @@ async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
     .await;
     let owner_key = create_key(&app, &app.client, "owner").await;
     let adam = client(&app.address);
-    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    app.account(&adam, "Adam Admin", "adam@example.com").await;
     add_member(
         &app,
         &slug,
@@ -331,7 +331,7 @@ async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
     );
     let admin_key = create_key(&app, &adam, "admin").await;
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(&app, &slug, "mia@example.com", "member", &[]);
     let member_key = create_key(&app, &mia, "member").await;
 
@@ -465,11 +465,11 @@ async fn roles_change_through_the_api_with_the_same_rules_and_audit() {
     };
     let owner_key = create_key(&app, &app.client, "owner").await;
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(&app, &slug, "mia@example.com", "member", &[]);
     let mia_id = app.user_id("mia@example.com");
     let adam = client(&app.address);
-    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    app.account(&adam, "Adam Admin", "adam@example.com").await;
     add_member(&app, &slug, "adam@example.com", "admin", &[]);
     let admin_key = create_key(&app, &adam, "admin").await;
 

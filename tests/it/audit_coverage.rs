@@ -325,7 +325,7 @@ async fn every_state_change_appends_exactly_its_audit_events() {
     )
     .await;
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(&app, &slug, "mia@example.com", "member", &[]);
     step(
         &app,
@@ -404,7 +404,7 @@ async fn every_state_change_appends_exactly_its_audit_events() {
         .unwrap();
     }
     let kim = client(&app.address);
-    app.sign_up(&kim, "Kim Known", "kim@example.com").await;
+    app.account(&kim, "Kim Known", "kim@example.com").await;
     step(
         &app,
         "accept",
@@ -627,7 +627,7 @@ async fn every_state_change_appends_exactly_its_audit_events() {
     )
     .await;
     let removable = client(&app.address);
-    app.sign_up(&removable, "Rae Removable", "rae@example.com")
+    app.account(&removable, "Rae Removable", "rae@example.com")
         .await;
     add_member(&app, &slug, "rae@example.com", "member", &[]);
     let rae = id_of(&app, "SELECT id FROM users WHERE email = 'rae@example.com'");
@@ -728,7 +728,7 @@ async fn every_state_change_appends_exactly_its_audit_events() {
 
     // Lifecycle.
     let oscar = client(&app.address);
-    app.sign_up(&oscar, "Oscar Operator", "oscar@example.com")
+    app.account(&oscar, "Oscar Operator", "oscar@example.com")
         .await;
     diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'")
         .execute(&mut app.conn())

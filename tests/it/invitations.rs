@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 
 use crate::support::{
-    Options, PASSWORD, TestApp, add_member, client, memberships_of, seed_memberships, spawn_app,
-    spawn_app_with,
+    Options, PASSWORD, TestApp, add_member, client, eventually, memberships_of, seed_memberships,
+    spawn_app, spawn_app_with,
 };
 
 fn invitation_states(app: &TestApp) -> Vec<(String, String, i32)> {
@@ -130,7 +130,7 @@ async fn members_neither_see_nor_open_access_control() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let member = client(&app.address);
-    app.sign_up(&member, "Mia Member", "mia@example.com").await;
+    app.account(&member, "Mia Member", "mia@example.com").await;
     add_member(&app, &slug, "mia@example.com", "member", &[]);
     let home = app.get_with(&member, &format!("/orgs/{slug}")).await;
     assert!(!home.body.contains("Access Control"));
@@ -168,7 +168,7 @@ async fn only_owners_invite_admins() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let admin = client(&app.address);
-    app.sign_up(&admin, "Adam Admin", "adam@example.com").await;
+    app.account(&admin, "Adam Admin", "adam@example.com").await;
     add_member(&app, &slug, "adam@example.com", "admin", &[]);
     let form = app
         .get_with(&admin, &format!("/orgs/{slug}/access/invitations/new"))
@@ -278,21 +278,15 @@ async fn inviting_a_member_is_refused_and_inviting_a_pending_address_resends() {
         invitation_states(&app),
         vec![("pat@example.com".into(), "pending".into(), 2)]
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while app
-        .mail
-        .all()
-        .iter()
-        .filter(|m| m.to.contains(&"pat@example.com".to_string()))
-        .count()
-        < 2
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "second email never came"
-        );
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("the second email", || async {
+        let to_pat = app
+            .mail
+            .all()
+            .into_iter()
+            .filter(|m| m.to.contains(&"pat@example.com".to_string()));
+        (to_pat.count() >= 2).then_some(())
+    })
+    .await;
     let second = app.invitation_path("pat@example.com").await;
     assert_ne!(first, second);
     assert!(
@@ -351,22 +345,12 @@ async fn the_invited_users_tab_shows_state_and_delivery() {
     let slug = app.owner_with_org().await;
     app.invite(&app.client, &slug, "sam@example.com", &[]).await;
     app.mail.wait_for("sam@example.com", "invited you").await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let page = app
-            .get(&format!("/orgs/{slug}/access/invitations"))
-            .await
-            .body;
-        if page.contains("state-sent") {
-            assert!(page.contains("sam@example.com") && page.contains("state-pending"));
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "delivery never shown as sent"
-        );
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let tab = format!("/orgs/{slug}/access/invitations");
+    let page = eventually("the delivery shown as sent", || async {
+        Some(app.get(&tab).await.body).filter(|page| page.contains("state-sent"))
+    })
+    .await;
+    assert!(page.contains("sam@example.com") && page.contains("state-pending"));
 
     // An address whose mail keeps failing: shown as failed with the reason, and audited.
     app.invite(&app.client, &slug, "bounce@example.com", &[])
@@ -471,7 +455,7 @@ async fn an_existing_account_signs_in_then_accepts_or_declines() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let kim = client(&app.address);
-    app.sign_up(&kim, "Kim Known", "kim@example.com").await;
+    app.account(&kim, "Kim Known", "kim@example.com").await;
     app.post_form_with(&kim, "/orgs", "/signout", &[]).await;
 
     app.invite(
@@ -539,15 +523,10 @@ async fn an_existing_account_signs_in_then_accepts_or_declines() {
     let other = app.create_org("Other").await;
     app.invite(&app.client, &other, "kim@example.com", &[])
         .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let second = loop {
-        let p = app.invitation_path("kim@example.com").await;
-        if p != path {
-            break p;
-        }
-        assert!(std::time::Instant::now() < deadline);
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let second = eventually("the second invitation to kim", || async {
+        Some(app.invitation_path("kim@example.com").await).filter(|p| *p != path)
+    })
+    .await;
     let declined = app
         .post_form_with(&kim, &second, &format!("{second}/decline"), &[])
         .await;
@@ -589,7 +568,7 @@ async fn twenty_concurrent_acceptances_at_399_end_with_exactly_400() {
     let slug = app.owner_with_org().await;
     let _ = slug;
     let invitee = client(&app.address);
-    app.sign_up(&invitee, "Ivy Invitee", "ivy@example.com")
+    app.account(&invitee, "Ivy Invitee", "ivy@example.com")
         .await;
     let ivy = app.user_id("ivy@example.com");
     seed_memberships(&app, ivy, 399);
@@ -640,7 +619,7 @@ async fn inviting_someone_at_the_limit_warns_the_inviter() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let full = client(&app.address);
-    app.sign_up(&full, "Fay Full", "fay@example.com").await;
+    app.account(&full, "Fay Full", "fay@example.com").await;
     seed_memberships(&app, app.user_id("fay@example.com"), 400);
     let r = app.invite(&app.client, &slug, "fay@example.com", &[]).await;
     assert_eq!(r.status, 303);

@@ -22,7 +22,7 @@ fn count(app: &TestApp, sql: &str) -> i64 {
 
 async fn operator(app: &TestApp) -> reqwest::Client {
     let c = client(&app.address);
-    app.sign_up(&c, "Oscar Operator", "oscar@example.com").await;
+    app.account(&c, "Oscar Operator", "oscar@example.com").await;
     diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'")
         .execute(&mut app.conn())
         .unwrap();
@@ -35,7 +35,7 @@ async fn an_owner_deletes_a_sandbox_organization_after_typing_its_name() {
     let slug = app.owner_with_org().await;
     let id = org_id(&app, &slug);
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(
         &app,
         &slug,
@@ -204,7 +204,7 @@ async fn the_operator_console_is_invisible_to_everyone_else() {
     let oscar = operator(&app).await;
     for i in 0..3 {
         let c = client(&app.address);
-        app.sign_up(&c, "Someone", &format!("s{i}@example.com"))
+        app.account(&c, "Someone", &format!("s{i}@example.com"))
             .await;
     }
     let list = app.get_with(&oscar, "/operator?q=acm").await;
@@ -232,7 +232,7 @@ async fn owners_read_filter_page_and_export_the_audit_log() {
     let slug = app.owner_with_org().await;
     let id = org_id(&app, &slug);
     let adam = client(&app.address);
-    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    app.account(&adam, "Adam Admin", "adam@example.com").await;
     add_member(&app, &slug, "adam@example.com", "admin", &[]);
     assert_eq!(
         app.get_with(&adam, &format!("/orgs/{slug}/audit"))

@@ -265,7 +265,7 @@ async fn fixture(app: &TestApp) -> Fixture {
             None => clients.push(None),
             Some(email) => {
                 let c = client(&app.address);
-                app.sign_up(&c, &format!("Actor {}", ACTORS[i]), email)
+                app.account(&c, &format!("Actor {}", ACTORS[i]), email)
                     .await;
                 clients.push(Some(c));
             }

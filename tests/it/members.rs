@@ -61,7 +61,7 @@ async fn quick_view_shows_the_member() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(
         &app,
         &slug,
@@ -94,7 +94,7 @@ async fn removal_ends_access_at_once_revokes_invitations_and_tells_the_person() 
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(
         &app,
         &slug,
@@ -147,13 +147,13 @@ async fn admins_cannot_remove_owners_or_admins_and_nobody_removes_themselves() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let adam = client(&app.address);
-    app.sign_up(&adam, "Adam Admin", "adam@example.com").await;
+    app.account(&adam, "Adam Admin", "adam@example.com").await;
     add_member(&app, &slug, "adam@example.com", "admin", &[]);
     let ann = client(&app.address);
-    app.sign_up(&ann, "Ann Admin", "ann@example.com").await;
+    app.account(&ann, "Ann Admin", "ann@example.com").await;
     add_member(&app, &slug, "ann@example.com", "admin", &[]);
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(&app, &slug, "mia@example.com", "member", &[]);
 
     let owner_view = format!(
@@ -219,7 +219,7 @@ async fn the_last_owner_cannot_leave_but_others_can() {
     assert_eq!(app.audit_count("member.left", "denied"), 1);
 
     let mia = client(&app.address);
-    app.sign_up(&mia, "Mia Member", "mia@example.com").await;
+    app.account(&mia, "Mia Member", "mia@example.com").await;
     add_member(
         &app,
         &slug,
@@ -237,7 +237,7 @@ async fn the_last_owner_cannot_leave_but_others_can() {
     );
 
     let co = client(&app.address);
-    app.sign_up(&co, "Cole Owner", "cole@example.com").await;
+    app.account(&co, "Cole Owner", "cole@example.com").await;
     add_member(&app, &slug, "cole@example.com", "owner", &[]);
     assert_eq!(
         app.post_form(&leave, &leave, &[]).await.status,
@@ -252,7 +252,7 @@ async fn concurrent_leaving_owners_always_leave_one() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let co = client(&app.address);
-    app.sign_up(&co, "Cole Owner", "cole@example.com").await;
+    app.account(&co, "Cole Owner", "cole@example.com").await;
     add_member(&app, &slug, "cole@example.com", "owner", &[]);
     let leave = format!("/orgs/{slug}/leave");
     let token_a = crate::support::csrf_token(&app.get(&leave).await.body);

@@ -104,7 +104,7 @@ async fn non_members_get_404_and_members_get_403_for_owner_pages() {
     let slug = app.create_org("Acme").await;
 
     let member = client(&app.address);
-    app.sign_up(&member, "Mia Member", "mia@example.com").await;
+    app.account(&member, "Mia Member", "mia@example.com").await;
     assert_eq!(
         app.get_with(&member, &format!("/orgs/{slug}")).await.status,
         404,
@@ -155,7 +155,7 @@ async fn the_environment_selector_follows_the_access_rules() {
     app.signed_up_verified("Owner", "owner@example.com").await;
     let slug = app.create_org("Acme").await;
     let one = client(&app.address);
-    app.sign_up(&one, "Vic Viewer", "vic@example.com").await;
+    app.account(&one, "Vic Viewer", "vic@example.com").await;
     add_member(
         &app,
         &slug,

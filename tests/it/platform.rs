@@ -342,7 +342,7 @@ fn production_mode_refuses_to_start_without_smtp() {
 #[actix_web::test]
 async fn operators_are_granted_and_revoked_from_the_command_line_only() {
     let app = spawn_app().await;
-    app.sign_up(&app.client, "Olga", "olga@example.com").await;
+    app.account(&app.client, "Olga", "olga@example.com").await;
     let url = secrecy::ExposeSecret::expose_secret(app.settings.database_url.as_ref().unwrap())
         .to_string();
     let grant = gatehouse_bin()
@@ -459,7 +459,7 @@ mod reqwest {
 #[actix_web::test]
 async fn a_signed_in_user_whose_account_is_gone_is_signed_out() {
     let app = spawn_app().await;
-    app.sign_up(&app.client, "Ada", "ada@example.com").await;
+    app.account(&app.client, "Ada", "ada@example.com").await;
     assert_eq!(app.get("/orgs").await.status, 200);
     let other = client(&app.address);
     let _ = other;

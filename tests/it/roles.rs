@@ -15,7 +15,7 @@ async fn member(
     envs: &[(&str, &str)],
 ) -> reqwest::Client {
     let c = client(&app.address);
-    app.sign_up(&c, name, email).await;
+    app.account(&c, name, email).await;
     add_member(app, slug, email, role, envs);
     c
 }

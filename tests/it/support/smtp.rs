@@ -2,7 +2,6 @@
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use mailin_embedded::{Handler, Server, SslConfig, response};
 
@@ -122,22 +121,12 @@ impl SmtpSink {
 
     /// Waits (up to 20 s) for a message to `to` whose subject contains `subject`.
     pub async fn wait_for(&self, to: &str, subject: &str) -> Mail {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(mail) = self.all().into_iter().rev().find(|m| {
+        let what = format!("an email to {to} about {subject:?}");
+        super::eventually(&what, || async {
+            self.all().into_iter().rev().find(|m| {
                 m.to.iter().any(|t| t.eq_ignore_ascii_case(to)) && m.subject().contains(subject)
-            }) {
-                return mail;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no email to {to} about {subject:?}; got {:#?}",
-                self.all()
-                    .iter()
-                    .map(|m| (&m.to, m.subject().to_string()))
-                    .collect::<Vec<_>>()
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        }
+            })
+        })
+        .await
     }
 }
