@@ -169,7 +169,7 @@ fn seed(conn: &mut PgConnection) -> anyhow::Result<()> {
         .bind::<Text, _>(&hash)
         .execute(conn)?;
     let user: i64 = gatehouse::db::users::find_by_email(conn, "bench@example.com")?
-        .map(|u| u.id)
+        .map(|u| u.id.get())
         .unwrap_or_default();
     // 399 organizations plus the big one: 400 memberships.
     diesel::sql_query(

@@ -1,6 +1,7 @@
 //! The one function that appends to the audit log. Every state change, and every denied attempt
 //! at an owner/admin action, calls it inside the transaction that makes (or refuses) the change.
 
+use crate::domain::ids::{OrgId, UserId};
 use diesel::prelude::*;
 
 use crate::db::schema::audit_events;
@@ -123,18 +124,18 @@ impl std::str::FromStr for Action {
 pub enum Actor {
     Visitor,
     User {
-        id: i64,
+        id: UserId,
         email: String,
     },
     /// A platform operator acting from the operator console.
     Operator {
-        id: i64,
+        id: UserId,
         email: String,
     },
     /// A personal API key, acting for its user.
     ApiKey {
         key_id: i64,
-        user_id: i64,
+        user_id: UserId,
         email: String,
     },
     System,
@@ -142,7 +143,7 @@ pub enum Actor {
 
 impl Actor {
     /// The account acting, when a person (directly, as an operator or through a key) acts.
-    pub fn user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<UserId> {
         match self {
             Actor::User { id, .. } | Actor::Operator { id, .. } => Some(*id),
             Actor::ApiKey { user_id, .. } => Some(*user_id),
@@ -159,7 +160,7 @@ pub struct RequestMeta {
 }
 
 pub struct Event<'a> {
-    pub organization: Option<(i64, &'a str)>,
+    pub organization: Option<(OrgId, &'a str)>,
     pub actor: &'a Actor,
     pub action: Action,
     pub target: Option<String>,
@@ -211,7 +212,7 @@ pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
 /// nothing else of the change is.
 #[derive(Debug, Clone)]
 pub struct Denied {
-    pub organization: Option<(i64, String)>,
+    pub organization: Option<(OrgId, String)>,
     pub action: Action,
     pub target: Option<String>,
     pub details: serde_json::Value,

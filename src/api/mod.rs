@@ -6,6 +6,7 @@ pub mod openapi;
 pub mod reads;
 pub mod writes;
 
+use crate::domain::ids::{EnvId, OrgId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -178,7 +179,7 @@ impl ResponseError for ApiError {
 }
 
 /// A required id from the query string (`?userId=7`), or a 422 naming the parameter.
-pub fn query_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
+pub fn query_id<T: std::str::FromStr>(req: &HttpRequest, name: &str) -> Result<T, ApiError> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == name)
         .and_then(|(_, v)| v.parse().ok())
@@ -317,7 +318,7 @@ pub async fn organizations(
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EnvironmentOut {
-    id: i64,
+    id: EnvId,
     kind: EnvKind,
     role: EnvRole,
 }
@@ -334,7 +335,7 @@ pub struct EnvironmentOut {
 pub async fn environments(
     pool: web::Data<PgPool>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(
         &pool,

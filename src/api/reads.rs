@@ -1,6 +1,7 @@
 //! Read endpoints for owners and admins: role assignments, invitations and audit events, paged
 //! with `_page` and `_count` (at most 50).
 
+use crate::domain::ids::{InvitationId, OrgId, UserId};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -74,7 +75,7 @@ pub struct Page<T> {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assignment {
-    user_id: i64,
+    user_id: UserId,
     name: String,
     email: String,
     role: OrgRole,
@@ -112,7 +113,7 @@ impl EnvironmentRoles {
 pub async fn role_assignments(
     pool: web::Data<PgPool>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(
@@ -149,7 +150,7 @@ pub async fn role_assignments(
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationOut {
-    id: i64,
+    id: InvitationId,
     email: String,
     role: OrgRole,
     state: InvitationState,
@@ -170,7 +171,7 @@ pub struct InvitationOut {
 pub async fn invitations(
     pool: web::Data<PgPool>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(
@@ -251,7 +252,7 @@ fn date_time(pairs: &[(String, String)], name: &str) -> Result<Option<DateTime<U
 pub async fn audit_events(
     pool: web::Data<PgPool>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(

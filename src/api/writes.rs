@@ -1,6 +1,7 @@
 //! Changing roles through the API, with the same role-change function, invariants and audit
 //! events as the pages; the audit actor is the API key.
 
+use crate::domain::ids::{EnvId, InvitationId, OrgId, UserId};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,7 @@ use crate::ops::{self, reauth::Reauth, roles::ChangeOutcome};
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgRoleChanged {
-    user_id: i64,
+    user_id: UserId,
     role: OrgRole,
     /// How many roles changed.
     changes: usize,
@@ -33,7 +34,7 @@ pub struct OrgRoleChanged {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberRemoved {
-    user_id: i64,
+    user_id: UserId,
     removed: bool,
 }
 
@@ -41,7 +42,7 @@ pub struct MemberRemoved {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvRoleChanged {
-    user_id: i64,
+    user_id: UserId,
     environment: EnvKind,
     role: Option<EnvRole>,
     changes: usize,
@@ -58,7 +59,7 @@ pub struct EnvironmentUsers {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnvironmentUserOut {
-    user_id: i64,
+    user_id: UserId,
     name: String,
     email: String,
     role: EnvRole,
@@ -78,7 +79,7 @@ pub struct InvitationsSent {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationRevoked {
-    invitation_id: i64,
+    invitation_id: InvitationId,
     state: InvitationState,
 }
 
@@ -130,7 +131,7 @@ fn password_refused(answer: Reauth) -> ApiError {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OrgRoleBody {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub role: OrgRoleName,
 }
 
@@ -165,7 +166,7 @@ impl From<OrgRoleName> for OrgRole {
 pub async fn put_org_role(
     pool: web::Data<PgPool>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
     body: web::Json<OrgRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(
@@ -211,7 +212,7 @@ pub async fn delete_org_role(
     pool: web::Data<PgPool>,
     outbox: web::Data<OutboxSignal>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(
@@ -247,7 +248,7 @@ pub async fn delete_org_role(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvRoleBody {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub role: EnvRoleName,
     /// The caller's password, needed to grant or raise a production role.
     #[serde(default)]
@@ -276,7 +277,7 @@ impl From<EnvRoleName> for EnvRole {
 async fn environment(
     pool: &PgPool,
     caller: &Caller,
-    env_id: i64,
+    env_id: EnvId,
 ) -> Result<(Access, EnvKind), ApiError> {
     let access = require_org(
         pool,
@@ -296,8 +297,8 @@ async fn environment(
 
 /// One environment role change asked through the API (POST, PUT and DELETE share it).
 struct EnvRoleChange {
-    env_id: i64,
-    target: i64,
+    env_id: EnvId,
+    target: UserId,
     /// The role to set, or `None` to take the role away.
     role: Option<EnvRole>,
     password_typed: Option<String>,
@@ -389,7 +390,7 @@ async fn change_env_role(
 pub async fn get_env_roles(
     pool: web::Data<PgPool>,
     caller: Caller,
-    env_id: web::Path<i64>,
+    env_id: web::Path<EnvId>,
 ) -> Result<HttpResponse, ApiError> {
     let (access, kind) = environment(&pool, &caller, env_id.into_inner()).await?;
     let org = access.org.id;
@@ -427,7 +428,7 @@ pub async fn post_env_role(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
     caller: Caller,
-    env_id: web::Path<i64>,
+    env_id: web::Path<EnvId>,
     body: web::Json<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -455,7 +456,7 @@ pub async fn put_env_role(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
     caller: Caller,
-    env_id: web::Path<i64>,
+    env_id: web::Path<EnvId>,
     body: web::Json<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -482,7 +483,7 @@ pub async fn delete_env_role(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
     caller: Caller,
-    env_id: web::Path<i64>,
+    env_id: web::Path<EnvId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let target = query_id(&req, "userId")?;
@@ -572,7 +573,7 @@ pub async fn post_invitations(
     settings: web::Data<Settings>,
     outbox: web::Data<OutboxSignal>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
     body: web::Json<InviteBody>,
 ) -> Result<HttpResponse, ApiError> {
     use crate::db::invitations::InviteOutcome;
@@ -655,7 +656,7 @@ pub async fn post_invitations(
 pub async fn delete_invitation(
     pool: web::Data<PgPool>,
     caller: Caller,
-    org_id: web::Path<i64>,
+    org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(

@@ -1,6 +1,7 @@
 //! `TypedSession`: the only code that knows the session's keys — the signed-in user, the CSRF
 //! token, flash messages, the organization last opened.
 
+use crate::domain::ids::UserId;
 use std::future::{Ready, ready};
 
 use actix_session::{Session, SessionExt};
@@ -46,12 +47,12 @@ fn session_error(e: impl std::fmt::Display) -> AppError {
 }
 
 impl TypedSession {
-    pub fn user_id(&self) -> Result<Option<i64>, AppError> {
+    pub fn user_id(&self) -> Result<Option<UserId>, AppError> {
         self.0.get(USER_ID_KEY).map_err(session_error)
     }
 
     /// Signs in: a new session id, so a session fixed before sign-in is worthless.
-    pub fn sign_in(&self, user_id: i64) -> Result<(), AppError> {
+    pub fn sign_in(&self, user_id: UserId) -> Result<(), AppError> {
         self.0.renew();
         self.0.insert(USER_ID_KEY, user_id).map_err(session_error)?;
         self.0

@@ -2,6 +2,7 @@
 //! acts as its user, whose memberships and roles are read afresh on every request.
 
 use crate::audit::Action;
+use crate::domain::ids::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
@@ -22,7 +23,7 @@ pub struct PersonalKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-pub fn list(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<PersonalKey>> {
+pub fn list(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Vec<PersonalKey>> {
     personal_api_keys::table
         .filter(personal_api_keys::user_id.eq(user_id))
         .order(personal_api_keys::created_at.desc())

@@ -2,6 +2,7 @@
 //! organization; the member who created one may leave, and it stays ("former member").
 
 use crate::audit::Action;
+use crate::domain::ids::{EnvId, OrgId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
@@ -44,8 +45,8 @@ pub struct ApiKey {
 /// An environment's configuration values and API keys (two statements).
 pub fn list(
     conn: &mut PgConnection,
-    org_id: i64,
-    env_id: i64,
+    org_id: OrgId,
+    env_id: EnvId,
 ) -> QueryResult<(Vec<ConfigValue>, Vec<ApiKey>)> {
     Ok((
         config_values_of(conn, org_id, env_id)?,
@@ -55,8 +56,8 @@ pub fn list(
 
 fn config_values_of(
     conn: &mut PgConnection,
-    org_id: i64,
-    env_id: i64,
+    org_id: OrgId,
+    env_id: EnvId,
 ) -> QueryResult<Vec<ConfigValue>> {
     type ConfigRow = (
         i64,
@@ -102,7 +103,7 @@ fn config_values_of(
         .collect())
 }
 
-fn api_keys_of(conn: &mut PgConnection, org_id: i64, env_id: i64) -> QueryResult<Vec<ApiKey>> {
+fn api_keys_of(conn: &mut PgConnection, org_id: OrgId, env_id: EnvId) -> QueryResult<Vec<ApiKey>> {
     type KeyRow = (
         i64,
         String,
@@ -153,10 +154,10 @@ fn api_keys_of(conn: &mut PgConnection, org_id: i64, env_id: i64) -> QueryResult
 /// Where an asset change happens, for its audit event.
 pub struct Scope<'a> {
     pub org: &'a Organization,
-    pub env_id: i64,
+    pub env_id: EnvId,
     pub kind: EnvKind,
     pub actor: &'a Actor,
-    pub actor_id: i64,
+    pub actor_id: UserId,
     pub meta: &'a RequestMeta,
 }
 

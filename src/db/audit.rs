@@ -1,5 +1,6 @@
 //! Reads of the append-only audit log (writes go through `crate::audit::record`).
 
+use crate::domain::ids::{OrgId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -24,7 +25,11 @@ pub struct AuditEvent {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn by_actor(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResult<Vec<AuditEvent>> {
+pub fn by_actor(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    limit: i64,
+) -> QueryResult<Vec<AuditEvent>> {
     audit_events::table
         .filter(audit_events::actor_user_id.eq(user_id))
         .order((audit_events::created_at.desc(), audit_events::id.desc()))
@@ -36,7 +41,7 @@ pub fn by_actor(conn: &mut PgConnection, user_id: i64, limit: i64) -> QueryResul
 /// What the audit page and its CSV export are narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub organization_id: i64,
+    pub organization_id: OrgId,
     /// The actor's email (as recorded).
     pub actor: Option<String>,
     pub action: Option<String>,

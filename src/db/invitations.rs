@@ -3,6 +3,7 @@
 //! Every change is one transaction with row locks, together with its email and audit event.
 
 use crate::audit::Action;
+use crate::domain::ids::{InvitationId, OrgId, UserId};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -29,13 +30,13 @@ pub const RESEND_INTERVAL_SECONDS: i64 = 60;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invitations)]
 pub struct Invitation {
-    pub id: i64,
-    pub organization_id: i64,
+    pub id: InvitationId,
+    pub organization_id: OrgId,
     pub email: String,
     pub role: OrgRole,
     pub environment_roles: EnvRoles,
     pub status: InvitationStatus,
-    pub invited_by: Option<i64>,
+    pub invited_by: Option<UserId>,
     pub invited_by_name: String,
     pub expires_at: DateTime<Utc>,
     pub last_sent_at: DateTime<Utc>,
@@ -146,7 +147,7 @@ pub enum InviteOutcome {
     },
 }
 
-fn sends_today(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
+fn sends_today(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<i64> {
     audit_events::table
         .filter(audit_events::organization_id.eq(org_id))
         .filter(audit_events::action.eq_any([Action::InvitationCreated, Action::InvitationResent]))
@@ -327,7 +328,7 @@ pub fn resend(
     conn: &mut PgConnection,
     settings: &Settings,
     org: &Organization,
-    id: i64,
+    id: InvitationId,
     actor: &Actor,
     meta: &RequestMeta,
 ) -> Result<ResendOutcome, QueueError> {
@@ -389,7 +390,7 @@ pub fn resend(
 pub fn revoke(
     conn: &mut PgConnection,
     org: &Organization,
-    id: i64,
+    id: InvitationId,
     actor: &Actor,
     meta: &RequestMeta,
 ) -> QueryResult<bool> {
@@ -436,7 +437,7 @@ pub fn revoke(
 }
 
 /// Revokes every open invitation to an address (when its person is removed).
-pub fn revoke_for_email(conn: &mut PgConnection, org_id: i64, email: &str) -> QueryResult<usize> {
+pub fn revoke_for_email(conn: &mut PgConnection, org_id: OrgId, email: &str) -> QueryResult<usize> {
     diesel::update(
         invitations::table
             .filter(invitations::organization_id.eq(org_id))
@@ -453,7 +454,7 @@ pub fn revoke_for_email(conn: &mut PgConnection, org_id: i64, email: &str) -> Qu
 /// A page of an organization's invitations, newest first, with delivery state, and the total.
 pub fn list(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<ListedInvitation>, i64)> {

@@ -3,6 +3,7 @@
 //! assets, memberships and invitations in one transaction; its audit events stay.
 
 use crate::audit::Action;
+use crate::domain::ids::OrgId;
 use crate::domain::states::OrgStatus;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -26,7 +27,7 @@ pub enum DeleteOutcome {
 /// Deletes the organization; `owner_rules` refuses a live one (operators pass false).
 pub fn delete(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     owner_rules: bool,
     actor: &Actor,
     meta: &RequestMeta,
@@ -72,7 +73,7 @@ pub fn delete(
 /// Marks a sandbox organization live; false when it already was.
 pub fn mark_live(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     actor: &Actor,
     meta: &RequestMeta,
 ) -> QueryResult<bool> {
@@ -99,7 +100,7 @@ pub fn mark_live(
 #[derive(Debug, Clone, QueryableByName)]
 pub struct OrgSummary {
     #[diesel(sql_type = BigInt)]
-    pub id: i64,
+    pub id: OrgId,
     #[diesel(sql_type = Text)]
     pub name: String,
     #[diesel(sql_type = Text)]
@@ -145,7 +146,7 @@ pub fn search(
     Ok((rows, total))
 }
 
-pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<OrgSummary>> {
+pub fn find(conn: &mut PgConnection, id: OrgId) -> QueryResult<Option<OrgSummary>> {
     diesel::sql_query(
         "SELECT o.id, o.name, o.slug, o.status, o.created_at,
                 (SELECT count(*) FROM memberships m WHERE m.organization_id = o.id) AS members, 1::bigint AS total

@@ -2,6 +2,7 @@
 //! last-owner and admin rules enforced under a lock on the organization row.
 
 use crate::audit::Action;
+use crate::domain::ids::{OrgId, UserId};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +19,7 @@ use crate::email::messages::{self, QueueError};
 
 #[derive(Debug, Clone)]
 pub struct Member {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     pub email: String,
     pub role: OrgRole,
@@ -29,7 +30,7 @@ pub struct Member {
 }
 
 type MemberRow = (
-    i64,
+    UserId,
     String,
     String,
     OrgRole,
@@ -41,7 +42,7 @@ type MemberRow = (
 #[derive(QueryableByName)]
 struct ListedRow {
     #[diesel(sql_type = BigInt)]
-    id: i64,
+    id: UserId,
     #[diesel(sql_type = Text)]
     name: String,
     #[diesel(sql_type = Text)]
@@ -65,7 +66,7 @@ struct ListedRow {
 /// for the page's rows only.
 pub fn list(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     search: &str,
     offset: i64,
     limit: i64,
@@ -142,11 +143,11 @@ pub fn list(
 
 fn with_environment_roles(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     rows: Vec<MemberRow>,
 ) -> QueryResult<Vec<Member>> {
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let roles: Vec<(i64, EnvKind, EnvRole)> = if ids.is_empty() {
+    let ids: Vec<UserId> = rows.iter().map(|r| r.0).collect();
+    let roles: Vec<(UserId, EnvKind, EnvRole)> = if ids.is_empty() {
         Vec::new()
     } else {
         environment_roles::table
@@ -162,7 +163,7 @@ fn with_environment_roles(
             ))
             .load(conn)?
     };
-    let mut by_user: HashMap<i64, HashMap<EnvKind, EnvRole>> = HashMap::new();
+    let mut by_user: HashMap<UserId, HashMap<EnvKind, EnvRole>> = HashMap::new();
     for (user, kind, role) in roles {
         by_user.entry(user).or_default().insert(kind, role);
     }
@@ -189,7 +190,11 @@ fn with_environment_roles(
 }
 
 /// One member, for Quick view and the removal confirmation.
-pub fn find(conn: &mut PgConnection, org_id: i64, user_id: i64) -> QueryResult<Option<Member>> {
+pub fn find(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    user_id: UserId,
+) -> QueryResult<Option<Member>> {
     let rows: Vec<MemberRow> = memberships::table
         .inner_join(users::table)
         .filter(memberships::organization_id.eq(org_id))
@@ -212,7 +217,7 @@ pub fn find(conn: &mut PgConnection, org_id: i64, user_id: i64) -> QueryResult<O
 /// Several members at once (the environments grid), in no particular order.
 pub fn find_many(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     user_ids: &[i64],
 ) -> QueryResult<Vec<Member>> {
     let rows: Vec<MemberRow> = memberships::table
@@ -235,7 +240,7 @@ pub fn find_many(
 /// Each environment with its number of users, in environment order.
 pub fn environment_counts(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
 ) -> QueryResult<Vec<(EnvKind, i64)>> {
     let mut counts: Vec<(EnvKind, i64)> = environments::table
         .left_join(
@@ -254,7 +259,7 @@ pub fn environment_counts(
 
 #[derive(Debug, Clone)]
 pub struct EnvironmentUser {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     pub email: String,
     pub role: EnvRole,
@@ -263,12 +268,12 @@ pub struct EnvironmentUser {
 /// A page of one environment's users in name order, with the total.
 pub fn environment_users(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     kind: EnvKind,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<EnvironmentUser>, i64)> {
-    let rows: Vec<(i64, String, String, EnvRole, i64)> = environment_roles::table
+    let rows: Vec<(UserId, String, String, EnvRole, i64)> = environment_roles::table
         .inner_join(environments::table.on(environments::id.eq(environment_roles::environment_id)))
         .inner_join(
             memberships::table.on(memberships::organization_id
@@ -313,7 +318,7 @@ pub enum RemoveOutcome {
     Yourself,
 }
 
-fn owners(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
+fn owners(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<i64> {
     memberships::table
         .filter(memberships::organization_id.eq(org_id))
         .filter(memberships::role.eq(OrgRole::Owner.as_str()))
@@ -321,7 +326,7 @@ fn owners(conn: &mut PgConnection, org_id: i64) -> QueryResult<i64> {
         .first(conn)
 }
 
-fn lock_org(conn: &mut PgConnection, org_id: i64) -> QueryResult<Organization> {
+fn lock_org(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<Organization> {
     organizations::table
         .find(org_id)
         .select(Organization::as_select())
@@ -333,9 +338,9 @@ fn lock_org(conn: &mut PgConnection, org_id: i64) -> QueryResult<Organization> {
 /// address are revoked, and they are told by email. Refusals are audited as denied.
 pub fn remove(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     remover: &Actor,
-    target_id: i64,
+    target_id: UserId,
     meta: &RequestMeta,
 ) -> Result<RemoveOutcome, QueueError> {
     conn.transaction(|conn| {
@@ -403,9 +408,9 @@ pub enum LeaveOutcome {
 /// Leaves an organization; the last owner cannot.
 pub fn leave(
     conn: &mut PgConnection,
-    org_id: i64,
+    org_id: OrgId,
     actor: &Actor,
-    user_id: i64,
+    user_id: UserId,
     meta: &RequestMeta,
 ) -> QueryResult<LeaveOutcome> {
     conn.transaction(|conn| {

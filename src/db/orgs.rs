@@ -2,6 +2,7 @@
 //! per-user organization limit), each inside one transaction with a row lock.
 
 use crate::audit::Action;
+use crate::domain::ids::{EnvId, OrgId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -15,7 +16,7 @@ use crate::domain::states::OrgStatus;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
 pub struct Organization {
-    pub id: i64,
+    pub id: OrgId,
     pub name: String,
     pub slug: String,
     pub status: OrgStatus,
@@ -40,7 +41,7 @@ pub struct Access {
 
 #[derive(Debug, Clone)]
 pub struct EnvironmentAccess {
-    pub id: i64,
+    pub id: EnvId,
     pub kind: EnvKind,
     pub role: Option<EnvRole>,
 }
@@ -59,7 +60,7 @@ pub enum CreateError {
 pub fn create(
     conn: &mut PgConnection,
     actor: &Actor,
-    user_id: i64,
+    user_id: UserId,
     name: &OrgName,
     max_orgs: i64,
     meta: &RequestMeta,
@@ -173,14 +174,18 @@ fn insert_with_unique_slug(conn: &mut PgConnection, name: &OrgName) -> QueryResu
 #[derive(Debug, Clone)]
 pub enum OrgRef {
     Slug(String),
-    Id(i64),
-    Environment(i64),
+    Id(OrgId),
+    Environment(EnvId),
 }
 
 /// The caller's access to an organization, or `None` when they are not a member (so the
 /// organization's existence is not revealed). One statement: the organization and membership
 /// joined with its three environments and the caller's role in each.
-pub fn access(conn: &mut PgConnection, user_id: i64, org: &OrgRef) -> QueryResult<Option<Access>> {
+pub fn access(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    org: &OrgRef,
+) -> QueryResult<Option<Access>> {
     let mut query = organizations::table
         .inner_join(memberships::table)
         .inner_join(environments::table)
@@ -212,7 +217,7 @@ pub fn access(conn: &mut PgConnection, user_id: i64, org: &OrgRef) -> QueryResul
             )
         }
     };
-    let rows: Vec<(Organization, OrgRole, i64, EnvKind, Option<EnvRole>)> = query.load(conn)?;
+    let rows: Vec<(Organization, OrgRole, EnvId, EnvKind, Option<EnvRole>)> = query.load(conn)?;
     let Some((org, role, ..)) = rows.first().cloned() else {
         return Ok(None);
     };
@@ -240,7 +245,7 @@ pub struct MyOrganization {
 /// total rides along as a window count; a page past the end costs a second one).
 pub fn list_for_user(
     conn: &mut PgConnection,
-    user_id: i64,
+    user_id: UserId,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<MyOrganization>, i64)> {
@@ -284,7 +289,7 @@ pub fn list_for_user(
 pub fn rename(
     conn: &mut PgConnection,
     actor: &Actor,
-    org_id: i64,
+    org_id: OrgId,
     name: &OrgName,
     meta: &RequestMeta,
 ) -> QueryResult<Organization> {
@@ -310,7 +315,7 @@ pub fn rename(
 /// One of a user's organizations with their role in it.
 #[derive(Debug, Queryable, serde::Serialize, utoipa::ToSchema)]
 pub struct OrgWithRole {
-    pub id: i64,
+    pub id: OrgId,
     pub name: String,
     pub slug: String,
     pub status: OrgStatus,
@@ -318,7 +323,7 @@ pub struct OrgWithRole {
 }
 
 /// Every organization of a user with their role in it, by name (the API's organization list).
-pub fn with_roles(conn: &mut PgConnection, user_id: i64) -> QueryResult<Vec<OrgWithRole>> {
+pub fn with_roles(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Vec<OrgWithRole>> {
     organizations::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))

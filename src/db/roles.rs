@@ -4,6 +4,7 @@
 //! owner and admin; admins cannot touch owners or admins; nobody is raised above the granter.
 
 use crate::audit::Action;
+use crate::domain::ids::UserId;
 use diesel::dsl::count_star;
 use diesel::prelude::*;
 
@@ -62,9 +63,9 @@ pub fn check(
 pub fn apply(
     conn: &mut PgConnection,
     org: &Organization,
-    granter_id: i64,
+    granter_id: UserId,
     actor: &Actor,
-    target_id: i64,
+    target_id: UserId,
     desired: &Desired,
     meta: &RequestMeta,
 ) -> QueryResult<Result<usize, (Refusal, Denied)>> {

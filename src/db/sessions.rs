@@ -1,6 +1,7 @@
 //! Server-side session storage for actix-session, in PostgreSQL so that every instance serves
 //! every request and a password reset can end all of a user's sessions.
 
+use crate::domain::ids::UserId;
 use std::collections::HashMap;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -172,7 +173,7 @@ impl SessionStore for PgSessionStore {
 }
 
 /// Ends every session of a user (password reset).
-pub fn delete_for_user(conn: &mut PgConnection, user_id: i64) -> QueryResult<usize> {
+pub fn delete_for_user(conn: &mut PgConnection, user_id: UserId) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
 }
 

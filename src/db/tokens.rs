@@ -1,6 +1,7 @@
 //! Single-use emailed tokens (email verification, password reset). The token itself only
 //! travels in the email; the database keeps its SHA-256.
 
+use crate::domain::ids::UserId;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use rand::RngCore;
@@ -38,7 +39,7 @@ pub fn hash(token: &str) -> Vec<u8> {
 /// Creates a token for the user and returns its clear text (for the email link).
 pub fn issue(
     conn: &mut PgConnection,
-    user_id: i64,
+    user_id: UserId,
     purpose: Purpose,
     ttl: Duration,
 ) -> QueryResult<String> {
@@ -56,7 +57,7 @@ pub fn issue(
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup {
-    Valid { token_id: i64, user_id: i64 },
+    Valid { token_id: i64, user_id: UserId },
     Expired,
     Used,
     Unknown,
@@ -64,7 +65,7 @@ pub enum Lookup {
 
 /// Finds a token, locking its row so that only one request can use it.
 pub fn find_for_use(conn: &mut PgConnection, token: &str, purpose: Purpose) -> QueryResult<Lookup> {
-    type Row = (i64, i64, DateTime<Utc>, Option<DateTime<Utc>>);
+    type Row = (i64, UserId, DateTime<Utc>, Option<DateTime<Utc>>);
     let row: Option<Row> = account_tokens::table
         .filter(account_tokens::token_hash.eq(hash(token)))
         .filter(account_tokens::purpose.eq(purpose.as_str()))

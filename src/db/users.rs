@@ -1,5 +1,6 @@
 //! Users: accounts with a name, a lower-cased unique email and an argon2id password hash.
 
+use crate::domain::ids::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -8,7 +9,7 @@ use super::schema::users;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub name: String,
     pub email: String,
     pub password_hash: String,
@@ -24,7 +25,7 @@ impl User {
     }
 }
 
-pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -62,7 +63,7 @@ pub fn create(
         .optional()
 }
 
-pub fn mark_verified(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+pub fn mark_verified(conn: &mut PgConnection, id: UserId) -> QueryResult<()> {
     diesel::update(
         users::table
             .find(id)
@@ -73,14 +74,14 @@ pub fn mark_verified(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
     Ok(())
 }
 
-pub fn set_password_hash(conn: &mut PgConnection, id: i64, hash: &str) -> QueryResult<()> {
+pub fn set_password_hash(conn: &mut PgConnection, id: UserId, hash: &str) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set(users::password_hash.eq(hash))
         .execute(conn)?;
     Ok(())
 }
 
-pub fn touch_sign_in(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+pub fn touch_sign_in(conn: &mut PgConnection, id: UserId) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set(users::last_sign_in_at.eq(Utc::now()))
         .execute(conn)?;

@@ -1,5 +1,6 @@
 //! Validated values ("parse, don't validate"): once a value of these types exists, it is valid.
 
+pub mod ids;
 pub mod states;
 
 use secrecy::{ExposeSecret, SecretString};

@@ -5,6 +5,7 @@
 //! recorded as `permission.denied`.
 
 use crate::audit::Action;
+use crate::domain::ids::EnvId;
 use serde_json::json;
 
 use super::Ctx;
@@ -18,7 +19,7 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Copy)]
 pub enum EnvRef {
     Kind(EnvKind),
-    Id(i64),
+    Id(EnvId),
 }
 
 /// The caller's access to the organization, when their role there has `permission`.

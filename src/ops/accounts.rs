@@ -3,6 +3,7 @@
 //! woken after commit.
 
 use crate::audit::Action;
+use crate::domain::ids::UserId;
 use actix_web::web;
 use chrono::{DateTime, Duration, Utc};
 use diesel::{Connection, PgConnection};
@@ -140,7 +141,7 @@ pub async fn verify_email(pool: &PgPool, ctx: &Ctx, token: String) -> Result<Loo
 }
 
 /// Sends a new verification link.
-#[tracing::instrument(skip_all, fields(user_id = user.id))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn resend_verification(
     pool: &PgPool,
     settings: &web::Data<Settings>,
@@ -226,7 +227,7 @@ pub async fn peek_reset(pool: &PgPool, token: String) -> Result<(Lookup, Option<
 }
 
 /// Uses a reset link: the new password is set and every session of the account ends.
-#[tracing::instrument(skip_all, fields(user_id = user.id))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn reset_password(
     pool: &PgPool,
     ctx: &Ctx,
@@ -264,7 +265,7 @@ pub async fn reset_password(
 
 /// Sets a new password for the signed-in user (whose current one was checked) and ends every
 /// session of the account.
-#[tracing::instrument(skip_all, fields(user_id = user.id))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn change_password(
     pool: &PgPool,
     ctx: &Ctx,
@@ -369,7 +370,7 @@ pub async fn signed_out(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), A
 #[derive(Debug)]
 pub enum InvitedSignup {
     /// The account was created and joined; the new user's id.
-    Joined(i64, AcceptOutcome),
+    Joined(UserId, AcceptOutcome),
     /// The address already has an account: nothing was created.
     AccountExists,
     /// The invitation could not be accepted: nothing was created.

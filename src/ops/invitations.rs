@@ -48,7 +48,7 @@ pub struct Invite {
 }
 
 /// Creates (or resends) the invitations in one transaction and wakes the outbox.
-#[tracing::instrument(skip_all, fields(org_id = invite.org.id, count = invite.emails.len()))]
+#[tracing::instrument(skip_all, fields(org_id = %invite.org.id, count = invite.emails.len()))]
 pub async fn invite(
     pool: &PgPool,
     settings: &web::Data<Settings>,

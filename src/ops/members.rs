@@ -3,6 +3,7 @@
 use super::Ctx;
 use crate::db::members::{LeaveOutcome, RemoveOutcome};
 use crate::db::{self, PgPool};
+use crate::domain::ids::{OrgId, UserId};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 
@@ -13,8 +14,8 @@ pub async fn remove(
     pool: &PgPool,
     outbox: &OutboxSignal,
     ctx: &Ctx,
-    org_id: i64,
-    target_id: i64,
+    org_id: OrgId,
+    target_id: UserId,
 ) -> Result<RemoveOutcome, AppError> {
     let ctx = ctx.clone();
     let outcome = db::run(pool, move |c| {
@@ -29,7 +30,7 @@ pub async fn remove(
 
 /// The acting person leaves the organization; the last owner cannot.
 #[tracing::instrument(skip(pool, ctx))]
-pub async fn leave(pool: &PgPool, ctx: &Ctx, org_id: i64) -> Result<LeaveOutcome, AppError> {
+pub async fn leave(pool: &PgPool, ctx: &Ctx, org_id: OrgId) -> Result<LeaveOutcome, AppError> {
     let ctx = ctx.clone();
     let user_id = ctx.actor.user_id().ok_or(AppError::Forbidden)?;
     db::run(pool, move |c| {

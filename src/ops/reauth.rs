@@ -49,7 +49,7 @@ impl Reauth {
 
 /// Checks `typed` against `user`'s password, unless `session` re-entered it recently. A right
 /// password opens the session's re-entry window again.
-#[tracing::instrument(skip_all, fields(user_id = user.id))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn confirm_password(
     pool: &PgPool,
     settings: &Settings,

@@ -7,6 +7,7 @@ use crate::db::members::Member;
 use crate::db::orgs::Organization;
 use crate::db::roles::{self, Desired};
 use crate::db::{self, PgPool};
+use crate::domain::ids::UserId;
 use crate::error::AppError;
 
 /// What a role change did.
@@ -18,12 +19,12 @@ pub enum ChangeOutcome {
 }
 
 /// Gives the member `target_id` the roles `desired`, under the rules of `authz`.
-#[tracing::instrument(skip(pool, ctx, org, desired), fields(org_id = org.id))]
+#[tracing::instrument(skip(pool, ctx, org, desired), fields(org_id = %org.id))]
 pub async fn change(
     pool: &PgPool,
     ctx: &Ctx,
     org: &Organization,
-    target_id: i64,
+    target_id: UserId,
     desired: Desired,
 ) -> Result<ChangeOutcome, AppError> {
     let (ctx, org) = (ctx.clone(), org.clone());
@@ -51,7 +52,7 @@ pub enum GridOutcome {
 
 /// Saves many members' roles in one transaction: all of them or none. A refusal rolls back the
 /// whole save and is then recorded.
-#[tracing::instrument(skip(pool, ctx, org, changes), fields(org_id = org.id, changes = changes.len()))]
+#[tracing::instrument(skip(pool, ctx, org, changes), fields(org_id = %org.id, changes = changes.len()))]
 pub async fn save_grid(
     pool: &PgPool,
     ctx: &Ctx,

@@ -1,6 +1,7 @@
 //! The audit log of an organization for its owners: filters (user, action, date range, status),
 //! 50 per page, and a CSV export of the filtered set, streamed in batches.
 
+use crate::domain::ids::OrgId;
 use crate::routes::page::Page;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
@@ -34,7 +35,7 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     /// The filter, or the message for a date that does not parse.
-    pub fn filter(&self, organization_id: i64) -> Result<Filter, String> {
+    pub fn filter(&self, organization_id: OrgId) -> Result<Filter, String> {
         let day = |s: &str, label: &str| -> Result<Option<chrono::DateTime<Utc>>, String> {
             if s.trim().is_empty() {
                 return Ok(None);

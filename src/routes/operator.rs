@@ -4,6 +4,7 @@
 //! audited as denied.
 
 use crate::audit::Action;
+use crate::domain::ids::OrgId;
 use crate::routes::page::Page;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
@@ -120,13 +121,13 @@ struct ShowPage {
     errors: FieldErrors,
 }
 
-async fn find(pool: &PgPool, id: i64) -> Result<OrgSummary, AppError> {
+async fn find(pool: &PgPool, id: OrgId) -> Result<OrgSummary, AppError> {
     db::run(pool, move |c| db::lifecycle::find(c, id))
         .await?
         .ok_or(AppError::NotFound)
 }
 
-pub async fn show(cx: Page, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(cx: Page, id: web::Path<OrgId>) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = &cx;
     require_operator(pool, auth, None).await?;
     let org = find(pool, id.into_inner()).await?;
@@ -184,7 +185,7 @@ async fn show_again(
 
 pub async fn mark_live(
     cx: Page,
-    id: web::Path<i64>,
+    id: web::Path<OrgId>,
     CsrfForm(form): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = &cx;
@@ -193,7 +194,7 @@ pub async fn mark_live(
     if form.name != org.name {
         return show_again(&cx, org, "live_name", form.name).await;
     }
-    let (org_id, meta): (i64, RequestMeta) = (org.id, auth.meta.clone());
+    let (org_id, meta): (OrgId, RequestMeta) = (org.id, auth.meta.clone());
     let changed = db::run(pool, move |c| {
         db::lifecycle::mark_live(c, org_id, &actor, &meta)
     })
@@ -216,7 +217,7 @@ pub async fn mark_live(
 pub async fn delete(
     cx: Page,
     outbox: web::Data<OutboxSignal>,
-    id: web::Path<i64>,
+    id: web::Path<OrgId>,
     CsrfForm(form): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = &cx;
@@ -249,7 +250,7 @@ pub async fn delete(
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct OperatorAuditQuery {
-    pub organization: i64,
+    pub organization: OrgId,
     #[serde(flatten)]
     pub filter: AuditQuery,
 }

@@ -211,9 +211,12 @@ async fn owners_rename_and_the_change_is_audited() {
             .body
             .contains("Acme Health")
     );
-    let events =
-        gatehouse::db::audit::by_actor(&mut app.conn(), app.user_id("owner@example.com"), 50)
-            .unwrap();
+    let events = gatehouse::db::audit::by_actor(
+        &mut app.conn(),
+        gatehouse::domain::ids::UserId(app.user_id("owner@example.com")),
+        50,
+    )
+    .unwrap();
     let renamed = events
         .iter()
         .find(|e| e.action == gatehouse::audit::Action::OrganizationRenamed)

@@ -1,6 +1,7 @@
 //! Invited users: the invite form (one to 50 addresses, a role, environment roles granted on
 //! acceptance), the list with state and delivery, resend and revoke.
 
+use crate::domain::ids::InvitationId;
 use crate::routes::page::Page;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
@@ -353,7 +354,7 @@ async fn answer_invite(
 pub async fn resend(
     cx: Page,
     outbox: web::Data<OutboxSignal>,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(String, InvitationId)>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let Page {
@@ -391,7 +392,7 @@ pub async fn resend(
 pub async fn revoke(
     pool: web::Data<PgPool>,
     auth: Auth,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(String, InvitationId)>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();

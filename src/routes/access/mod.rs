@@ -9,6 +9,7 @@ pub mod users;
 use crate::auth::Auth;
 use crate::authz::{self, OrgPermission};
 use crate::db::orgs::Access;
+use crate::domain::ids::UserId;
 
 /// What the tab bar needs to know.
 pub struct Tabs {
@@ -28,6 +29,6 @@ impl Tabs {
 }
 
 /// The signed-in user's id (the caller has already passed `require_org`).
-pub fn user_id(auth: &Auth) -> i64 {
+pub fn user_id(auth: &Auth) -> UserId {
     auth.user.as_ref().map(|u| u.id).unwrap_or_default()
 }

@@ -4,6 +4,7 @@
 //! role needs the granter's password, re-entered in the last SUDO_MINUTES.
 
 use crate::audit::Action;
+use crate::domain::ids::UserId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -60,7 +61,11 @@ impl EditRolesPage {
     }
 }
 
-async fn load_member(pool: &PgPool, access: &Access, member_id: i64) -> Result<Member, AppError> {
+async fn load_member(
+    pool: &PgPool,
+    access: &Access,
+    member_id: UserId,
+) -> Result<Member, AppError> {
     let org_id = access.org.id;
     db::run(pool, move |c| db::members::find(c, org_id, member_id))
         .await?
@@ -97,7 +102,7 @@ impl Shown {
     }
 }
 
-pub async fn get(cx: Page, path: web::Path<(String, i64)>) -> Result<HttpResponse, AppError> {
+pub async fn get(cx: Page, path: web::Path<(String, UserId)>) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
     let (_, access) = cx
         .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
@@ -191,7 +196,7 @@ pub fn desired_from(
 
 pub async fn post(
     cx: Page,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(String, UserId)>,
     CsrfForm(form): CsrfForm<RolesForm>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();

@@ -1,5 +1,6 @@
 //! Active users: the searchable, paginated member list, Quick view, and Remove.
 
+use crate::domain::ids::UserId;
 use crate::routes::page::Page;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
@@ -92,11 +93,11 @@ struct MemberPage {
 
 /// Whether someone with `role` may remove `target` (the rule is checked again, under lock, when
 /// removing).
-fn may_remove(role: OrgRole, me: i64, target: &Member) -> bool {
+fn may_remove(role: OrgRole, me: UserId, target: &Member) -> bool {
     target.user_id != me && authz::may_remove(role, target.role)
 }
 
-pub async fn show(cx: Page, path: web::Path<(String, i64)>) -> Result<HttpResponse, AppError> {
+pub async fn show(cx: Page, path: web::Path<(String, UserId)>) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = &cx;
     let (slug, member_id) = path.into_inner();
     let (_, access) = cx.require_org(&slug, OrgPermission::ViewOrgRoles).await?;
@@ -124,7 +125,7 @@ pub async fn remove(
     pool: web::Data<PgPool>,
     outbox: web::Data<OutboxSignal>,
     auth: Auth,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(String, UserId)>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();

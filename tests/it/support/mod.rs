@@ -313,6 +313,7 @@ impl TestApp {
             .expect("query")
             .expect("user")
             .id
+            .get()
     }
 
     pub fn audit_count(&self, action: &str, status: &str) -> i64 {
