@@ -46,6 +46,7 @@ pub enum ErrorCode {
     AlreadyMember,
     DailyInvitationLimit,
     NotPending,
+    EmailUnverified,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -276,6 +277,13 @@ impl FromRequest for Caller {
                         retry_after: Some(retry_after),
                     })
                 }
+                // An unverified account may be someone else's address (DESIGN §7): its keys
+                // act for nobody until the address is proven.
+                Some(found) if !found.user.is_verified() => Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::EmailUnverified,
+                    "Verify the account's email address before using its API keys.",
+                )),
                 Some(found) => Ok(Caller {
                     user: found.user,
                     key_id: found.key_id,

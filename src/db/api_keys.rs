@@ -119,6 +119,17 @@ pub fn authenticate(conn: &mut PgConnection, key: &str) -> QueryResult<Option<(U
     Ok(Some((user, key_id)))
 }
 
+/// Revokes every personal API key of a user (a password reset); returns how many.
+pub fn revoke_all(conn: &mut PgConnection, user_id: UserId) -> QueryResult<usize> {
+    diesel::update(
+        personal_api_keys::table
+            .filter(personal_api_keys::user_id.eq(user_id))
+            .filter(personal_api_keys::revoked_at.is_null()),
+    )
+    .set(personal_api_keys::revoked_at.eq(Utc::now()))
+    .execute(conn)
+}
+
 /// Counts one request for the key in its current one-minute window; returns the count so far
 /// and the seconds left in the window. One statement.
 pub fn count_request(conn: &mut PgConnection, key_id: i64) -> QueryResult<(i32, i64)> {

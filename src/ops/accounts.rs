@@ -9,7 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::{Connection, PgConnection};
 use serde_json::json;
 
+use secrecy::SecretString;
+
 use super::Ctx;
+use super::reauth::Checked;
 use crate::audit::{self, Actor, Denied};
 use crate::config::Settings;
 use crate::db::invitations::AcceptOutcome;
@@ -244,8 +247,10 @@ pub async fn reset_password(
                 tokens::mark_used(c, token_id)?;
                 db::users::set_password_hash(c, user_id, &password_hash)?;
                 let ended = db::sessions::delete_for_user(c, user_id)?;
+                // A key made by whoever held the account before the reset must not outlive it.
+                let keys_revoked = db::api_keys::revoke_all(c, user_id)?;
                 let actor = as_user(&user);
-                let details = json!({ "sessions_ended": ended });
+                let details = json!({ "sessions_ended": ended, "api_keys_revoked": keys_revoked });
                 audit::record(
                     c,
                     successful(
@@ -293,24 +298,8 @@ pub async fn change_password(
     .await
 }
 
-/// For a sign-in attempt: when sign-in is locked for the address or IP, until when; and the
-/// account with this address.
-pub async fn sign_in_lookup(
-    pool: &PgPool,
-    email: String,
-    ip: String,
-) -> Result<(Option<DateTime<Utc>>, Option<User>), AppError> {
-    db::run(pool, move |c| -> Result<_, diesel::result::Error> {
-        Ok((
-            db::throttle::locked_until(c, &email, &ip)?,
-            db::users::find_by_email(c, &email)?,
-        ))
-    })
-    .await
-}
-
 /// Records a successful sign-in.
-pub async fn signed_in(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppError> {
+async fn signed_in(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppError> {
     let (ctx, actor, email, id) = (ctx.clone(), as_user(user), user.email.clone(), user.id);
     db::run(pool, move |c| {
         db::users::touch_sign_in(c, id)?;
@@ -322,21 +311,49 @@ pub async fn signed_in(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppE
     .await
 }
 
-/// Records a failed sign-in against the throttle of the address and the IP.
-pub async fn sign_in_failed(
+/// Signs in with an email and password through the one throttled password check
+/// (`ops::reauth::check_password`); a failure is audited.
+pub async fn sign_in(
     pool: &PgPool,
     settings: &Settings,
     ctx: &Ctx,
     email: String,
-) -> Result<(), AppError> {
-    let (ctx, max, window) = (
-        ctx.clone(),
-        settings.signin_max_failures,
-        Duration::minutes(settings.signin_lock_minutes),
-    );
+    typed: SecretString,
+) -> Result<SignIn, AppError> {
+    let lookup = email.clone();
+    let user = db::run(pool, move |c| db::users::find_by_email(c, &lookup)).await?;
     let ip = ctx.meta.ip.clone().unwrap_or_default();
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    match super::reauth::check_password(pool, settings, &email, &ip, hash, typed).await? {
+        Checked::Locked(until) => Ok(SignIn::Locked(until)),
+        Checked::Right => match user {
+            Some(user) => {
+                signed_in(pool, ctx, &user).await?;
+                Ok(SignIn::SignedIn(user))
+            }
+            None => Ok(SignIn::Refused),
+        },
+        Checked::Wrong => {
+            sign_in_failed(pool, ctx, email).await?;
+            Ok(SignIn::Refused)
+        }
+    }
+}
+
+/// How a sign-in ended.
+#[derive(Debug)]
+pub enum SignIn {
+    SignedIn(User),
+    /// Wrong email or password.
+    Refused,
+    /// Too many failures for this email or IP, until then.
+    Locked(DateTime<Utc>),
+}
+
+/// Records a failed sign-in.
+async fn sign_in_failed(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), AppError> {
+    let ctx = ctx.clone();
     db::run(pool, move |c| {
-        db::throttle::record_failure(c, &email, &ip, max, window)?;
         let denied = Denied {
             organization: None,
             action: Action::UserSignInFailed,

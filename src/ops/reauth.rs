@@ -3,7 +3,7 @@
 //! lock applies) and every failed re-entry is audited (DESIGN §7).
 
 use crate::audit::Action;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -12,6 +12,7 @@ use crate::audit::{self, Denied};
 use crate::auth::password;
 use crate::auth::session::TypedSession;
 use crate::config::Settings;
+use crate::db::throttle::Claim;
 use crate::db::users::User;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
@@ -65,33 +66,21 @@ pub async fn confirm_password(
     if typed.is_empty() {
         return Ok(Reauth::Missing);
     }
-    let (email, ip) = (user.email.clone(), ctx.meta.ip.clone().unwrap_or_default());
-    let (lookup_email, lookup_ip) = (email.clone(), ip.clone());
-    let locked = db::run(pool, move |c| {
-        db::throttle::locked_until(c, &lookup_email, &lookup_ip)
-    })
-    .await?;
-    if locked.is_some() {
-        return Ok(Reauth::Locked);
-    }
-    let right = password::verify(
-        Some(user.password_hash.clone()),
-        SecretString::from(typed.to_string()),
-    )
-    .await?;
-    if right {
-        if let Some(session) = session {
-            session.mark_sudo()?;
+    let ip = ctx.meta.ip.clone().unwrap_or_default();
+    let hash = Some(user.password_hash.clone());
+    let typed = SecretString::from(typed.to_string());
+    match check_password(pool, settings, &user.email, &ip, hash, typed).await? {
+        Checked::Locked(_) => return Ok(Reauth::Locked),
+        Checked::Right => {
+            if let Some(session) = session {
+                session.mark_sudo()?;
+            }
+            return Ok(Reauth::Confirmed);
         }
-        return Ok(Reauth::Confirmed);
+        Checked::Wrong => {}
     }
-    let (ctx, max, window) = (
-        ctx.clone(),
-        settings.signin_max_failures,
-        Duration::minutes(settings.signin_lock_minutes),
-    );
+    let (ctx, email) = (ctx.clone(), user.email.clone());
     db::run(pool, move |c| {
-        db::throttle::record_failure(c, &email, &ip, max, window)?;
         let denied = Denied {
             organization: None,
             action: Action::UserPasswordReentryFailed,
@@ -102,4 +91,56 @@ pub async fn confirm_password(
     })
     .await?;
     Ok(Reauth::Wrong)
+}
+
+/// What a throttled password check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    Right,
+    /// Wrong (or no such account): the attempt counts as a failure.
+    Wrong,
+    /// Too many attempts for this email or IP: the password was not checked.
+    Locked(DateTime<Utc>),
+}
+
+/// The one password check of Gatehouse (sign-in and every re-entry): the attempt is claimed
+/// against the throttle before argon2 runs, so parallel guesses cannot outrun the limit; a right
+/// password releases its claim, a wrong one stays counted and locks at the limit.
+pub async fn check_password(
+    pool: &PgPool,
+    settings: &Settings,
+    email: &str,
+    ip: &str,
+    stored_hash: Option<String>,
+    typed: SecretString,
+) -> Result<Checked, AppError> {
+    let (max, window) = (
+        settings.signin_max_failures,
+        Duration::minutes(settings.signin_lock_minutes),
+    );
+    let (claim_email, claim_ip) = (email.to_string(), ip.to_string());
+    let claim = db::run(pool, move |c| {
+        db::throttle::claim(c, &claim_email, &claim_ip, max, window)
+    })
+    .await?;
+    let attempt = match claim {
+        Claim::Locked(until) => return Ok(Checked::Locked(until)),
+        Claim::Allowed(attempt) => attempt,
+    };
+    // An unknown account is checked against a dummy hash: it costs the same time.
+    let right = password::verify(stored_hash, typed).await?;
+    let (email, ip) = (email.to_string(), ip.to_string());
+    db::run(pool, move |c| {
+        if right {
+            db::throttle::release(c, attempt)
+        } else {
+            db::throttle::record_failure(c, &email, &ip, max, window)
+        }
+    })
+    .await?;
+    Ok(if right {
+        Checked::Right
+    } else {
+        Checked::Wrong
+    })
 }

@@ -233,11 +233,21 @@ pub async fn reconfirm_password(
     ops::reauth::confirm_password(&cx.pool, &cx.settings, &ctx, user, Some(typed), session).await
 }
 
-/// A local path to go to after signing in; anything else (another site, `//host`) becomes `/`.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
+/// Where to go after signing in: `next` resolved against `BASE_URL` the way a browser would
+/// (tabs and newlines dropped, backslashes as slashes), kept only when it stays on this site;
+/// anything else (another host, `//host`, `/\t/host`, another scheme) becomes `/`.
+pub fn safe_next(base_url: &str, next: Option<&str>) -> String {
+    let (Some(next), Ok(base)) = (next, url::Url::parse(base_url)) else {
+        return "/".to_string();
+    };
+    match base.join(next) {
+        Ok(target) if target.origin() == base.origin() => {
+            let mut local = target.path().to_string();
+            if let Some(query) = target.query() {
+                local.push('?');
+                local.push_str(query);
+            }
+            local
         }
         _ => "/".to_string(),
     }
@@ -249,9 +259,36 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/orgs/acme")), "/orgs/acme");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
-        assert_eq!(safe_next(None), "/");
+        let base = "http://127.0.0.1:8080";
+        let next = |n: &str| safe_next(base, Some(n));
+        assert_eq!(next("/orgs/acme?tab=users"), "/orgs/acme?tab=users");
+        assert_eq!(next("/invitations/abc"), "/invitations/abc");
+        assert_eq!(safe_next(base, None), "/");
+        for attack in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "\t//evil.example",
+            "/\n/evil.example",
+            "http://127.0.0.1:8081/x",
+            "javascript:alert(1)",
+            "/%09/evil.example",
+        ] {
+            let followed = next(attack);
+            assert!(
+                followed == "/" || (followed.starts_with('/') && !followed.starts_with("//")),
+                "{attack:?} became {followed:?}"
+            );
+            assert!(
+                !followed.contains("evil.example") || followed.starts_with("/%09/"),
+                "{attack:?} became {followed:?}"
+            );
+        }
+        assert_eq!(
+            next("/\n/x"),
+            "/",
+            "a newline cannot reach the Location header"
+        );
     }
 }

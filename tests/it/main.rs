@@ -13,4 +13,5 @@ mod members;
 mod orgs;
 mod platform;
 mod roles;
+mod security;
 mod support;

@@ -25,6 +25,7 @@ struct KeysPage {
     new_key: Option<String>,
     name: String,
     errors: FieldErrors,
+    verified: bool,
 }
 
 async fn page(
@@ -35,7 +36,8 @@ async fn page(
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = cx;
-    let user_id = auth.require_user()?.id;
+    let user = auth.require_user()?;
+    let (user_id, verified) = (user.id, user.is_verified());
     let keys = db::run(pool, move |c| db::api_keys::list(c, user_id)).await?;
     let layout = cx.layout("API keys").await?;
     render(
@@ -46,6 +48,7 @@ async fn page(
             new_key,
             name,
             errors,
+            verified,
         },
     )
 }
@@ -70,6 +73,14 @@ pub struct KeyForm {
 pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = &cx;
     let user = auth.require_user()?.clone();
+    if !user.is_verified() {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "name",
+            "Verify your email address before creating API keys.",
+        );
+        return page(&cx, StatusCode::FORBIDDEN, None, form.name, errors).await;
+    }
     let name = form.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         let mut errors = FieldErrors::default();

@@ -4,16 +4,15 @@ use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
-use crate::auth::password;
 use crate::db::PgPool;
 use crate::error::AppError;
 use crate::ops;
+use crate::ops::accounts::SignIn;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, safe_next, see_other};
 
@@ -49,7 +48,10 @@ pub async fn get(cx: Page, query: web::Query<SigninQuery>) -> Result<HttpRespons
     let Page { auth, .. } = &cx;
     let query = query.into_inner();
     if auth.user.is_some() {
-        return Ok(see_other(&safe_next(query.next.as_deref())));
+        return Ok(see_other(&safe_next(
+            &cx.settings.base_url,
+            query.next.as_deref(),
+        )));
     }
     let notice = query.reset.is_some().then_some("Your password was changed and every session was signed out. Sign in with your new password.");
     let layout = cx.layout("Sign in").await?;
@@ -58,7 +60,7 @@ pub async fn get(cx: Page, query: web::Query<SigninQuery>) -> Result<HttpRespons
         &SigninPage {
             layout,
             email: query.email.unwrap_or_default(),
-            next: safe_next(query.next.as_deref()),
+            next: safe_next(&cx.settings.base_url, query.next.as_deref()),
             notice,
             errors: FieldErrors::default(),
         },
@@ -75,40 +77,30 @@ pub async fn post(
         auth,
     } = &cx;
     let email = form.email.trim().to_lowercase();
-    let ip = auth.meta.ip.clone().unwrap_or_default();
-    let _window = Duration::minutes(settings.signin_lock_minutes);
-
-    let (locked, user) = ops::accounts::sign_in_lookup(pool, email.clone(), ip).await?;
-    if let Some(until) = locked {
-        let minutes = ((until - chrono::Utc::now()).num_seconds() + 59) / 60;
-        let mut errors = FieldErrors::default();
-        errors.add(
-            "email",
-            format!(
-                "Too many failed sign-in attempts. Try again in {} minute{}.",
-                minutes.max(1),
-                if minutes == 1 { "" } else { "s" }
-            ),
-        );
-        return form_again(&cx, StatusCode::TOO_MANY_REQUESTS, form, errors).await;
-    }
-
-    let password_ok = password::verify(
-        user.as_ref().map(|u| u.password_hash.clone()),
-        SecretString::from(form.password.clone()),
-    )
-    .await?;
-    match user.filter(|_| password_ok) {
-        Some(user) => {
-            ops::accounts::signed_in(pool, &auth.ctx(), &user).await?;
+    let typed = SecretString::from(form.password.clone());
+    let outcome = ops::accounts::sign_in(pool, settings, &auth.ctx(), email, typed).await?;
+    match outcome {
+        SignIn::SignedIn(user) => {
             auth.session.sign_in(user.id)?;
-            Ok(see_other(&safe_next(Some(&form.next))))
+            Ok(see_other(&safe_next(&settings.base_url, Some(&form.next))))
         }
-        None => {
-            ops::accounts::sign_in_failed(pool, settings, &auth.ctx(), email).await?;
+        SignIn::Refused => {
             let mut errors = FieldErrors::default();
             errors.add("email", BAD_CREDENTIALS);
             form_again(&cx, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await
+        }
+        SignIn::Locked(until) => {
+            let minutes = ((until - chrono::Utc::now()).num_seconds() + 59) / 60;
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "email",
+                format!(
+                    "Too many failed sign-in attempts. Try again in {} minute{}.",
+                    minutes.max(1),
+                    if minutes == 1 { "" } else { "s" }
+                ),
+            );
+            form_again(&cx, StatusCode::TOO_MANY_REQUESTS, form, errors).await
         }
     }
 }
@@ -125,7 +117,7 @@ async fn form_again(
         &SigninPage {
             layout,
             email: form.email,
-            next: safe_next(Some(&form.next)),
+            next: safe_next(&cx.settings.base_url, Some(&form.next)),
             notice: None,
             errors,
         },
