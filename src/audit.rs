@@ -73,6 +73,7 @@ actions! {
     ApiKeyCreated => "api_key.created",
     ApiKeyRevoked => "api_key.revoked",
     PermissionDenied => "permission.denied",
+    AuditExported => "audit.exported",
     UserSignedUp => "user.signed_up",
     UserEmailVerified => "user.email_verified",
     UserVerificationSent => "user.verification_sent",

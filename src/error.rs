@@ -17,6 +17,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("sign-in required")]
     SignInRequired(String),
+    /// A value the database cannot store (a NUL byte in text): refused, never a 500.
+    #[error("a value contains a character that cannot be stored")]
+    Unstorable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -25,6 +28,12 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
+            // PostgreSQL text cannot hold NUL: "invalid byte sequence for encoding "UTF8": 0x00".
+            diesel::result::Error::DatabaseError(_, ref info)
+                if info.message().contains("0x00") =>
+            {
+                AppError::Unstorable
+            }
             other => AppError::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }
@@ -44,6 +53,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unstorable => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -75,6 +85,10 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => (
                 "Bad request",
                 "The request could not be understood. Go back and try again.",
+            ),
+            AppError::Unstorable => (
+                "Character not allowed",
+                "A value you sent contains a character that cannot be stored (such as a NUL byte). Go back, remove it and try again. Nothing was changed.",
             ),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");

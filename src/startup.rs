@@ -144,7 +144,7 @@ pub fn run(
                     )
                     .build(),
             )
-            .wrap(security_headers())
+            .wrap(security_headers(secure))
             .wrap(tracing_actix_web::TracingLogger::default())
             .app_data(settings.clone())
             .app_data(pool_data.clone())
@@ -187,12 +187,23 @@ async fn not_found(
     })
 }
 
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"))
         .add(("X-Frame-Options", "DENY"))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
+        // Pages show who is signed in, members and revealed secrets: no cache keeps them.
+        // Static assets set their own Cache-Control, which this default does not replace.
+        .add(("Cache-Control", "no-store"));
+    if https {
+        headers.add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
 }
 
 /// Clears expired sessions and old sign-in failures every few minutes.

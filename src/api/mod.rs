@@ -47,6 +47,7 @@ pub enum ErrorCode {
     DailyInvitationLimit,
     NotPending,
     EmailUnverified,
+    InvalidCharacter,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -145,6 +146,11 @@ impl From<AppError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m)
             }
             AppError::Csrf | AppError::SignInRequired(_) => ApiError::unauthorized(),
+            AppError::Unstorable => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidCharacter,
+                "A value contains a character that cannot be stored (such as a NUL byte).",
+            ),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "API request failed");
                 ApiError::new(

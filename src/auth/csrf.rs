@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
@@ -53,7 +53,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 pub async fn check_origin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
     // The API authenticates with bearer keys, which browsers never attach on their own.
     let api = req.path().starts_with("/api/");
     if !api && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -75,8 +75,11 @@ pub async fn check_origin(
                 .is_some_and(|r| r.origin().ascii_serialization() == expected),
         };
         if !allowed {
-            return Err(AppError::Csrf.into());
+            // A response, not an error: it passes back through the security headers.
+            return Ok(req.error_response(AppError::Csrf).map_into_right_body());
         }
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }

@@ -53,6 +53,9 @@ impl TypedSession {
 
     /// Signs in: a new session id, so a session fixed before sign-in is worthless.
     pub fn sign_in(&self, user_id: UserId) -> Result<(), AppError> {
+        // Nothing of the session before sign-in (a re-entered password, a flash, the current
+        // organization) carries over to the account signing in.
+        self.0.clear();
         self.0.renew();
         self.0.insert(USER_ID_KEY, user_id).map_err(session_error)?;
         self.0

@@ -117,7 +117,11 @@ pub fn batch_after(
 
 /// One CSV field, quoted when needed, and defused when a spreadsheet would read it as a formula.
 pub fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    // Spreadsheets skip leading spaces before reading a formula.
+    let value = if value
+        .trim_start_matches([' ', '\u{a0}'])
+        .starts_with(['=', '+', '-', '@', '\t', '\r'])
+    {
         format!("'{value}")
     } else {
         value.to_string()
@@ -167,5 +171,6 @@ mod tests {
         assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(csv_field("-1,2"), "\"'-1,2\"");
+        assert_eq!(csv_field("  =HYPERLINK(1)"), "'  =HYPERLINK(1)");
     }
 }

@@ -44,6 +44,10 @@ pub fn issue(
     ttl: Duration,
 ) -> QueryResult<String> {
     let token = new_token();
+    if purpose == Purpose::ResetPassword {
+        // Issuing a reset link invalidates every other outstanding one.
+        invalidate_others(conn, user_id, purpose)?;
+    }
     diesel::insert_into(account_tokens::table)
         .values((
             account_tokens::user_id.eq(user_id),
@@ -86,9 +90,36 @@ pub fn find_for_use(conn: &mut PgConnection, token: &str, purpose: Purpose) -> Q
     })
 }
 
+/// Uses a token, and with it every other outstanding token of the same user and purpose: once
+/// one link has been used, an older one cannot be used after it.
 pub fn mark_used(conn: &mut PgConnection, token_id: i64) -> QueryResult<()> {
-    diesel::update(account_tokens::table.find(token_id))
-        .set(account_tokens::used_at.eq(Utc::now()))
-        .execute(conn)?;
+    let (user_id, purpose): (UserId, String) = account_tokens::table
+        .find(token_id)
+        .select((account_tokens::user_id, account_tokens::purpose))
+        .first(conn)?;
+    diesel::update(
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::purpose.eq(purpose))
+            .filter(account_tokens::used_at.is_null()),
+    )
+    .set(account_tokens::used_at.eq(Utc::now()))
+    .execute(conn)?;
+    Ok(())
+}
+
+fn invalidate_others(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    purpose: Purpose,
+) -> QueryResult<()> {
+    diesel::update(
+        account_tokens::table
+            .filter(account_tokens::user_id.eq(user_id))
+            .filter(account_tokens::purpose.eq(purpose.as_str()))
+            .filter(account_tokens::used_at.is_null()),
+    )
+    .set(account_tokens::used_at.eq(Utc::now()))
+    .execute(conn)?;
     Ok(())
 }

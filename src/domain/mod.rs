@@ -3,6 +3,10 @@
 pub mod ids;
 pub mod states;
 
+/// Path segments under `/orgs/` that are pages, not organizations: no slug may be one of them
+/// (a test holds this list to the route table).
+pub const RESERVED_SLUGS: &[&str] = &["new"];
+
 use secrecy::{ExposeSecret, SecretString};
 
 /// A lower-cased email address of plausible shape.
@@ -142,6 +146,8 @@ impl OrgName {
         let slug = slug.trim_end_matches('-');
         if slug.is_empty() {
             "org".to_string()
+        } else if RESERVED_SLUGS.contains(&slug) {
+            format!("{slug}-org")
         } else {
             slug.to_string()
         }
@@ -232,6 +238,12 @@ mod tests {
         assert!(parse_address_list("  ").is_err());
         let many: Vec<String> = (0..51).map(|i| format!("p{i}@example.com")).collect();
         assert!(parse_address_list(&many.join(",")).unwrap_err()[0].contains("at most 50"));
+    }
+
+    #[test]
+    fn slugs_never_name_a_page() {
+        assert_eq!(OrgName::parse("New").unwrap().slug(), "new-org");
+        assert_eq!(OrgName::parse("New York").unwrap().slug(), "new-york");
     }
 
     #[test]

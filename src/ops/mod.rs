@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit_log;
 pub mod invitations;
 pub mod members;
 pub mod reauth;

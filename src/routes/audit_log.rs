@@ -184,6 +184,8 @@ pub async fn csv(
 ) -> Result<HttpResponse, AppError> {
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ReviewAudit).await?;
     let filter = query.filter(access.org.id).map_err(AppError::BadRequest)?;
+    let org = (access.org.id, access.org.name.clone());
+    crate::ops::audit_log::exported(&pool, &auth.ctx(), org, query.query_string()).await?;
     Ok(csv_response(
         pool.get_ref().clone(),
         filter,

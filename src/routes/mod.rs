@@ -255,7 +255,23 @@ pub fn safe_next(base_url: &str, next: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{ROUTES, safe_next};
+
+    #[test]
+    fn no_organization_slug_can_shadow_a_page() {
+        for route in ROUTES {
+            let Some(rest) = route.path.strip_prefix("/orgs/") else {
+                continue;
+            };
+            let segment = rest.split('/').next().unwrap_or_default();
+            if !segment.starts_with('{') {
+                assert!(
+                    crate::domain::RESERVED_SLUGS.contains(&segment),
+                    "/orgs/{segment} is a page: add it to domain::RESERVED_SLUGS"
+                );
+            }
+        }
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

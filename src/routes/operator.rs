@@ -261,12 +261,22 @@ pub async fn audit_csv(
     auth: Auth,
     query: web::Query<OperatorAuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_operator(&pool, &auth, None).await?;
+    let (_, actor) = require_operator(&pool, &auth, None).await?;
     let query = query.into_inner();
     let filter = query
         .filter
         .filter(query.organization)
         .map_err(AppError::BadRequest)?;
+    let id = query.organization;
+    let name = db::run(&pool, move |c| db::lifecycle::find(c, id))
+        .await?
+        .map_or_else(|| "(deleted organization)".to_string(), |o| o.name);
+    let ctx = crate::ops::Ctx {
+        actor,
+        ..auth.ctx()
+    };
+    let filters = query.filter.query_string();
+    crate::ops::audit_log::exported(&pool, &ctx, (id, name), filters).await?;
     Ok(csv_response(
         pool.get_ref().clone(),
         filter,

@@ -175,3 +175,252 @@ async fn a_key_made_before_a_password_reset_acts_for_nobody() {
         "the planted key was revoked by the reset"
     );
 }
+
+async fn reset_link(app: &crate::support::TestApp, visitor: &reqwest::Client) -> (String, String) {
+    let resets = || {
+        app.mail
+            .all()
+            .into_iter()
+            .filter(|m| m.subject().contains("Reset"))
+            .collect::<Vec<_>>()
+    };
+    let before = resets().len();
+    app.post_form_with(
+        visitor,
+        "/password/forgot",
+        "/password/forgot",
+        &[("email", "ada@example.com")],
+    )
+    .await;
+    let mail = crate::support::eventually("a new reset email", || async {
+        resets().into_iter().nth(before)
+    })
+    .await;
+    let path = mail
+        .link(&app.address)
+        .unwrap()
+        .trim_start_matches(&app.address)
+        .to_string();
+    let token = path.split("token=").nth(1).unwrap().to_string();
+    (path, token)
+}
+
+#[actix_web::test]
+async fn a_newer_reset_link_ends_the_older_ones() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let visitor = client(&app.address);
+    let (old_path, old_token) = reset_link(&app, &visitor).await;
+    let (new_path, new_token) = reset_link(&app, &visitor).await;
+    let old = app
+        .post_form_with(
+            &visitor,
+            &new_path,
+            "/password/reset",
+            &[
+                ("token", &old_token),
+                ("password", "granite-meadow-lantern-42"),
+            ],
+        )
+        .await;
+    assert_eq!(old.status, 410, "the older link no longer works");
+    assert_eq!(app.get(&old_path).await.status, 410);
+    let new = app
+        .post_form_with(
+            &visitor,
+            &new_path,
+            "/password/reset",
+            &[
+                ("token", &new_token),
+                ("password", "granite-meadow-lantern-42"),
+            ],
+        )
+        .await;
+    assert_eq!(new.status, 303, "{}", new.body);
+}
+
+#[actix_web::test]
+async fn nothing_of_a_session_carries_over_into_the_next_sign_in() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    crate::support::member(&app, &slug, "Mia Member", "mia@example.com", "member").await;
+    let mia = app.user_id("mia@example.com");
+    // The owner re-enters the password for a production grant: the session is marked fresh,
+    // and a flash waits for the next page.
+    let edit = format!("/orgs/{slug}/access/users/{mia}/roles");
+    let saved = app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("role", "member"),
+                ("production", "viewer"),
+                ("confirm", "yes"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    // Someone else signs in on the same browser.
+    let bob = client(&app.address);
+    app.account(&bob, "Bob", "bob@example.com").await;
+    // (Signed in, the sign-in page redirects: the form is posted with the token of /orgs.)
+    let r = app
+        .post_form_with(
+            &app.client,
+            "/orgs",
+            "/signin",
+            &[("email", "bob@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let bob_id = app.user_id("bob@example.com");
+    let states: Vec<serde_json::Value> = gatehouse::db::schema::sessions::table
+        .filter(gatehouse::db::schema::sessions::user_id.eq(bob_id))
+        .select(gatehouse::db::schema::sessions::state)
+        .load(&mut app.conn())
+        .unwrap();
+    assert_eq!(
+        states.len(),
+        2,
+        "Bob's own session and the shared browser's"
+    );
+    for state in states {
+        assert!(state.get("sudo_at").is_none(), "{state}");
+        assert!(state.get("flash").is_none(), "{state}");
+        assert!(state.get("current_org").is_none(), "{state}");
+    }
+}
+
+#[actix_web::test]
+async fn an_organization_named_like_a_page_gets_a_reachable_slug() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let slug = app.create_org("New").await;
+    assert_eq!(slug, "new-org");
+    assert_eq!(app.get(&format!("/orgs/{slug}")).await.status, 200);
+}
+
+#[actix_web::test]
+async fn exporting_the_audit_log_is_itself_audited() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let id = crate::support::org_id(&app, &slug);
+    assert_eq!(
+        app.get(&format!("/orgs/{slug}/audit.csv")).await.status,
+        200
+    );
+    let oscar = client(&app.address);
+    app.account(&oscar, "Oscar Operator", "oscar@example.com")
+        .await;
+    diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let csv = app
+        .get_with(&oscar, &format!("/operator/audit.csv?organization={id}"))
+        .await;
+    assert_eq!(csv.status, 200);
+    let kinds: Vec<String> = diesel::sql_query(
+        "SELECT actor_kind AS name FROM audit_events WHERE action = 'audit.exported' ORDER BY id",
+    )
+    .load::<Name>(&mut app.conn())
+    .unwrap()
+    .into_iter()
+    .map(|n| n.name)
+    .collect();
+    assert_eq!(kinds, ["user", "operator"]);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+#[actix_web::test]
+async fn refusals_carry_the_security_headers_and_pages_are_never_cached() {
+    let app = spawn_app().await;
+    let page = app.client.get(app.url("/signin")).send().await.unwrap();
+    let token = csrf_token(&page.text().await.unwrap());
+    let foreign = app
+        .client
+        .post(app.url("/signin"))
+        .header("Origin", "https://evil.example")
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    for header in [
+        "x-frame-options",
+        "content-security-policy",
+        "x-content-type-options",
+    ] {
+        assert!(
+            foreign.headers().contains_key(header),
+            "403 without {header}"
+        );
+    }
+    let signin = app.client.get(app.url("/signin")).send().await.unwrap();
+    assert_eq!(signin.headers()["cache-control"], "no-store");
+    assert!(
+        !signin.headers().contains_key("strict-transport-security"),
+        "plain http"
+    );
+    let css = app
+        .client
+        .get(app.url("/static/css/app.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["cache-control"], "public, max-age=3600");
+}
+
+/// NUL bytes, which PostgreSQL text cannot hold, are refused with 422 on every path that used to
+/// answer 500: sign-in, member search, audit filters, configuration values and the API.
+#[actix_web::test]
+async fn a_nul_byte_is_refused_never_a_server_error() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let id = crate::support::org_id(&app, &slug);
+    let key = crate::api::create_key(&app, &app.client, "tool").await;
+    let search = app.get(&format!("/orgs/{slug}/access/users?q=a%00b")).await;
+    assert_eq!(search.status, 422, "member search");
+    let audit = app.get(&format!("/orgs/{slug}/audit?action=x%00")).await;
+    assert_ne!(audit.status, 500, "audit filter");
+    let config = format!("/orgs/{slug}/env/development");
+    let value = app
+        .post_form(
+            &config,
+            &format!("{config}/config"),
+            &[("key", "NUL_VALUE"), ("value", "a\0b")],
+        )
+        .await;
+    assert_eq!(value.status, 422, "configuration value: {}", value.body);
+    let (status, body) = crate::api::send(
+        &app,
+        &key,
+        "GET",
+        &format!("/api/v1/organizations/{id}/audit-events?actionType[]=a%00b"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_character"))
+    );
+    let visitor = client(&app.address);
+    let signin = app
+        .post_form_with(
+            &visitor,
+            "/signin",
+            "/signin",
+            &[("email", "ada\0@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(signin.status, 422, "sign-in");
+    // What was saved before is still there.
+    assert_eq!(app.get(&format!("/orgs/{slug}")).await.status, 200);
+}
