@@ -271,10 +271,10 @@ impl Browser {
         );
     }
 
-    /// Validates every page seen with the Nu Html Checker (one JVM start for all of them), then
+    /// Validates every page seen with the Nu Html Checker, then
     /// closes the browser.
     pub async fn finish(mut self) {
-        let errors = validate_html(&self.profile.join("pages"), &self.pages);
+        let errors = validate_html(&self.pages).await;
         assert!(
             errors.is_empty(),
             "Nu Html Checker errors:\n{}",
@@ -307,47 +307,80 @@ pub fn tools_ready(what: &str) -> bool {
     false
 }
 
-/// Runs the Nu Html Checker once over all the pages (label, HTML); returns its errors.
-pub fn validate_html(dir: &Path, pages: &[(String, String)]) -> Vec<String> {
-    std::fs::create_dir_all(dir).expect("pages dir");
-    let mut files = Vec::new();
-    for (i, (label, html)) in pages.iter().enumerate() {
-        let file = dir.join(format!("page-{i:03}.html"));
-        std::fs::write(&file, html).expect("write page");
-        files.push((file, label.clone()));
+/// The Nu Html Checker as a local web service, started once for the whole test run (one JVM,
+/// warmed up once, instead of one cold start per journey) and stopped by a watchdog when the
+/// test process ends. Its port.
+static CHECKER: std::sync::LazyLock<u16> = std::sync::LazyLock::new(|| {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let script = format!(
+        "java -cp '{jar}' -Dnu.validator.servlet.bind-address=127.0.0.1 nu.validator.servlet.Main {port} >/dev/null 2>&1 & checker=$!; \
+         while kill -0 {pid} 2>/dev/null && kill -0 $checker 2>/dev/null; do sleep 1; done; kill $checker 2>/dev/null",
+        jar = vnu_path().display(),
+        pid = std::process::id(),
+    );
+    // Detached on purpose: it must outlive this call, and ends with the test process.
+    let watchdog = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the Nu Html Checker");
+    std::mem::forget(watchdog);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the Nu Html Checker did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
-    let output = Command::new("java")
-        .arg("-jar")
-        .arg(vnu_path())
-        .args(["--errors-only", "--format", "json"])
-        .args(files.iter().map(|(f, _)| f))
-        .output()
-        .expect("run the Nu Html Checker");
-    let report: serde_json::Value = serde_json::from_slice(&output.stderr).unwrap_or_else(|_| {
-        serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|_| panic!("vnu output: {}", String::from_utf8_lossy(&output.stderr)))
-    });
-    let _ = std::fs::remove_dir_all(dir);
-    report["messages"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
-        .map(|m| {
-            let file = m["url"].as_str().unwrap_or_default();
-            let page = files
-                .iter()
-                .find(|(f, _)| file.ends_with(&*f.to_string_lossy()))
-                .map(|(_, u)| u.as_str())
-                .unwrap_or(file);
-            format!(
-                "{page}: line {}: {}",
-                m["lastLine"],
-                m["message"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
+    port
+});
+
+/// Checks every page (label, HTML) with the Nu Html Checker; returns its errors.
+pub async fn validate_html(pages: &[(String, String)]) -> Vec<String> {
+    let port = actix_web::rt::task::spawn_blocking(|| *CHECKER)
+        .await
+        .expect("checker");
+    let url = format!("http://127.0.0.1:{port}/?out=json");
+    let client = reqwest::Client::new();
+    let mut errors = Vec::new();
+    for (label, html) in pages {
+        let report = client
+            .post(&url)
+            .header("content-type", "text/html; charset=utf-8")
+            .header("user-agent", "gatehouse-tests")
+            .body(html.clone())
+            .send()
+            .await
+            .expect("reach the Nu Html Checker")
+            .text()
+            .await
+            .expect("the checker's report");
+        let report: serde_json::Value = serde_json::from_str(&report)
+            .unwrap_or_else(|_| panic!("the checker answered: {report}"));
+        errors.extend(
+            report["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["type"] == "error" || m["subType"] == "fatal")
+                .map(|m| {
+                    format!(
+                        "{label}: line {}: {}",
+                        m["lastLine"],
+                        m["message"].as_str().unwrap_or_default()
+                    )
+                }),
+        );
+    }
+    errors
 }
 
 impl Drop for Browser {
