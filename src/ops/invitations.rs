@@ -9,10 +9,11 @@ use super::Ctx;
 use crate::audit::Denied;
 use crate::authz::{self, OrgRole};
 use crate::config::Settings;
-use crate::db::invitations::{InviteOutcome, InviteRequest};
+use crate::db::invitations::{InviteOutcome, InviteRequest, ResendOutcome};
 use crate::db::orgs::{Access, Organization};
 use crate::db::users::User;
 use crate::db::{self, PgPool};
+use crate::domain::ids::InvitationId;
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 
@@ -36,6 +37,28 @@ pub async fn may_invite_as(
     };
     super::access::deny(pool, ctx, denied).await?;
     Ok(false)
+}
+
+/// Sends an open invitation again with a new link (at most once a minute, within the daily
+/// limit) and wakes the outbox.
+#[tracing::instrument(skip(pool, settings, outbox, ctx, org), fields(org_id = %org.id, invitation_id = %id))]
+pub async fn resend(
+    pool: &PgPool,
+    settings: &web::Data<Settings>,
+    outbox: &OutboxSignal,
+    ctx: &Ctx,
+    org: &Organization,
+    id: InvitationId,
+) -> Result<ResendOutcome, AppError> {
+    let (ctx, settings, org) = (ctx.clone(), settings.clone(), org.clone());
+    let outcome = db::run(pool, move |c| {
+        db::invitations::resend(c, &settings, &org, id, &ctx.actor, &ctx.meta)
+    })
+    .await?;
+    if outcome == ResendOutcome::Resent {
+        outbox.wake();
+    }
+    Ok(outcome)
 }
 
 /// What to invite: the organization, the inviter, and the invitation's roles and addresses.

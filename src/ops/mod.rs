@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit_log;
 pub mod invitations;
 pub mod members;
+pub mod orgs;
 pub mod reauth;
 pub mod roles;
 

@@ -226,14 +226,13 @@ pub async fn delete(
     if form.name != org.name {
         return show_again(&cx, org, "delete_name", form.name).await;
     }
-    let (org_id, meta) = (org.id, auth.meta.clone());
-    match db::run(pool, move |c| {
-        db::lifecycle::delete(c, org_id, false, &actor, &meta)
-    })
-    .await?
-    {
+    let ctx = crate::ops::Ctx {
+        actor,
+        ..auth.ctx()
+    };
+    let by = crate::ops::orgs::Deleter::Operator;
+    match crate::ops::orgs::delete(pool, &outbox, &ctx, org.id, by).await? {
         DeleteOutcome::Deleted { .. } => {
-            outbox.wake();
             auth.session.flash(
                 FlashKind::Success,
                 format!(

@@ -366,19 +366,10 @@ pub async fn resend(
     let (_, access) = cx
         .require_org(&slug, OrgPermission::ManageInvitations)
         .await?;
-    let (actor, meta, settings_tx, org) = (
-        auth.actor(),
-        auth.meta.clone(),
-        settings.clone(),
-        access.org.clone(),
-    );
-    let outcome = db::run(pool, move |c| {
-        db::invitations::resend(c, &settings_tx, &org, id, &actor, &meta)
-    })
-    .await?;
+    let ctx = auth.ctx();
+    let outcome = ops::invitations::resend(pool, settings, &outbox, &ctx, &access.org, id).await?;
     let (kind, message) = match outcome {
         ResendOutcome::Resent => {
-            outbox.wake();
             (FlashKind::Success, "The invitation was sent again with a new link; the old link no longer works.".to_string())
         }
         ResendOutcome::TooSoon => (FlashKind::Error, "This invitation was sent less than a minute ago. Wait a moment before sending it again.".into()),

@@ -12,7 +12,6 @@ use crate::auth::session::FlashKind;
 use crate::authz::OrgPermission;
 use crate::db::lifecycle::DeleteOutcome;
 use crate::db::orgs::Organization;
-use crate::db::{self};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 use crate::routes::layout::{FieldErrors, Layout};
@@ -78,14 +77,9 @@ pub async fn post(
             },
         );
     }
-    let (org_id, actor, meta) = (access.org.id, auth.actor(), auth.meta.clone());
-    match db::run(pool, move |c| {
-        db::lifecycle::delete(c, org_id, true, &actor, &meta)
-    })
-    .await?
-    {
+    let by = crate::ops::orgs::Deleter::Owner;
+    match crate::ops::orgs::delete(pool, &outbox, &auth.ctx(), access.org.id, by).await? {
         DeleteOutcome::Deleted { .. } => {
-            outbox.wake();
             auth.session.flash(
                 FlashKind::Success,
                 format!(
