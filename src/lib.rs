@@ -1,6 +1,8 @@
 //! Gatehouse: a self-hosted dashboard where a company manages its organization, its members and
 //! who may enter each of its environments.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod api;
 pub mod audit;
 pub mod auth;
