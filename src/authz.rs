@@ -280,7 +280,7 @@ pub fn may_assign(actor: OrgRole, role: OrgRole) -> bool {
     role <= actor
 }
 
-/// Whether `actor` may invite someone as `invited`: members and admins may invite members, only
+/// Whether `actor` may invite someone as `invited`: admins and owners invite members, only
 /// owners invite admins, and nobody is invited as an owner.
 pub fn may_invite_as(actor: OrgRole, invited: OrgRole) -> bool {
     match invited {
@@ -325,6 +325,9 @@ pub enum RoleRefusal {
     AdminsCannotChangeOwnersOrAdmins,
     AboveYourRole,
     LastOwner,
+    /// The change grants or raises a production role (judged against the roles read under the
+    /// lock) and the granter's password was not re-entered for it.
+    FreshPasswordNeeded,
 }
 
 impl RoleRefusal {
@@ -340,6 +343,9 @@ impl RoleRefusal {
             }
             RoleRefusal::LastOwner => {
                 "This is the last owner, who cannot be demoted. Make another member an owner first."
+            }
+            RoleRefusal::FreshPasswordNeeded => {
+                "Re-enter your password to grant or raise a production role."
             }
         }
     }

@@ -91,6 +91,7 @@ fn refused(refusal: Refusal) -> ApiError {
         Refusal::OnlyOwnersChangeOrgRoles
         | Refusal::AdminsCannotChangeOwnersOrAdmins
         | Refusal::AboveYourRole => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+        Refusal::FreshPasswordNeeded => (StatusCode::FORBIDDEN, ErrorCode::PasswordRequired),
     };
     ApiError::new(status, code, refusal.message())
 }
@@ -186,7 +187,9 @@ pub async fn put_org_role(
         org_role: body.role.into(),
         ..Desired::of(&member)
     };
-    let outcome = ops::roles::change(&pool, &caller.ctx(), &access.org, target, desired).await?;
+    // No password is taken here: a change that would grant or raise production is refused.
+    let outcome =
+        ops::roles::change(&pool, &caller.ctx(), &access.org, target, desired, false).await?;
     let changes = match outcome {
         ChangeOutcome::Changed(n) => n,
         ChangeOutcome::Refused(refusal) => return Err(refused(refusal)),
@@ -351,7 +354,8 @@ async fn change_env_role(
             *r = role;
         }
     }
-    if roles::raises_production(&before, &desired) {
+    let confirmed = roles::raises_production(&before, &desired);
+    if confirmed {
         let answer = ops::reauth::confirm_password(
             pool,
             settings,
@@ -366,7 +370,9 @@ async fn change_env_role(
         }
     }
     let changes =
-        match ops::roles::change(pool, &caller.ctx(), &access.org, target, desired).await? {
+        match ops::roles::change(pool, &caller.ctx(), &access.org, target, desired, confirmed)
+            .await?
+        {
             ChangeOutcome::Changed(n) => n,
             ChangeOutcome::Refused(refusal) => return Err(refused(refusal)),
         };
@@ -641,6 +647,11 @@ pub async fn post_invitations(
             ),
             retry_after: Some(3600),
         }),
+        InviteOutcome::NotAllowed => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "Your role does not allow inviting as this role.",
+        )),
     }
 }
 

@@ -16,7 +16,7 @@ use super::schema::{
 use super::tokens;
 use super::types::parse_stored;
 use crate::audit::{self, Actor, RequestMeta};
-use crate::authz::{EnvKind, EnvRole, OrgRole};
+use crate::authz::{self, EnvKind, EnvRole, OrgRole};
 use crate::config::Settings;
 use crate::db::orgs::Organization;
 use crate::db::users::User;
@@ -145,6 +145,9 @@ pub enum InviteOutcome {
     DailyLimit {
         sent_today: i64,
     },
+    /// The inviter's role, read under the lock, does not allow inviting as this role (it
+    /// changed since the page was checked).
+    NotAllowed,
 }
 
 fn sends_today(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<i64> {
@@ -274,6 +277,19 @@ pub fn invite(
     conn.transaction(|conn| {
         organizations::table.find(req.org.id).select(organizations::id).for_update().first::<i64>(conn)?;
         let addresses: Vec<&str> = req.emails.iter().map(EmailAddress::as_str).collect();
+        let inviter_role = actor_role(conn, req.org.id, actor)?;
+        if !inviter_role.is_some_and(|role| authz::may_invite_as(role, req.role)) {
+            audit::record(conn, audit::Event {
+                organization: Some((req.org.id, &req.org.name)),
+                actor,
+                action: Action::InvitationCreated,
+                target: Some(addresses.join(", ")),
+                details: serde_json::json!({ "reason": "the inviter's role does not allow this role", "role": req.role }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(InviteOutcome::NotAllowed);
+        }
         let members: Vec<String> = memberships::table
             .inner_join(users::table)
             .filter(memberships::organization_id.eq(req.org.id))
@@ -321,9 +337,27 @@ pub enum ResendOutcome {
     TooSoon,
     NotPending,
     DailyLimit,
+    /// The sender may not invite as this invitation's role (admins renewing an admin's).
+    NotAllowed,
 }
 
 /// Resends one invitation: a new token (the old link stops working) and a new expiry.
+/// The acting person's role in the organization, read in the caller's transaction.
+fn actor_role(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    actor: &Actor,
+) -> QueryResult<Option<OrgRole>> {
+    let Some(user_id) = actor.user_id() else {
+        return Ok(None);
+    };
+    memberships::table
+        .find((org_id, user_id))
+        .select(memberships::role)
+        .first(conn)
+        .optional()
+}
+
 pub fn resend(
     conn: &mut PgConnection,
     settings: &Settings,
@@ -340,7 +374,12 @@ pub fn resend(
             .select(Invitation::as_select())
             .for_update()
             .first(conn)?;
-        let refused = if inv.status != InvitationStatus::Pending {
+        // The sender's role, read under the lock: only someone who may invite as the
+        // invitation's role may renew it (an admin cannot renew an invitation as admin).
+        let sender = actor_role(conn, org.id, actor)?;
+        let refused = if !sender.is_some_and(|role| authz::may_invite_as(role, inv.role)) {
+            Some(ResendOutcome::NotAllowed)
+        } else if inv.status != InvitationStatus::Pending {
             Some(ResendOutcome::NotPending)
         } else if inv.last_sent_at > Utc::now() - Duration::seconds(RESEND_INTERVAL_SECONDS) {
             Some(ResendOutcome::TooSoon)

@@ -57,6 +57,14 @@ pub fn check(
     authz::check_role_change(granter, target.role, desired.org_role, owners)
 }
 
+/// The roles wanted for a member, and whether the granter re-entered the password for this
+/// change (needed when, under the lock, it grants or raises a production role).
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub roles: &'a Desired,
+    pub password_confirmed: bool,
+}
+
 /// Applies the change inside the caller's transaction, with the organization row locked and the
 /// granter's role re-read under that lock; returns how many roles changed, or the refusal, which
 /// the caller records after rolling back (`ops::Denied`).
@@ -66,9 +74,10 @@ pub fn apply(
     granter_id: UserId,
     actor: &Actor,
     target_id: UserId,
-    desired: &Desired,
+    wanted: Wanted<'_>,
     meta: &RequestMeta,
 ) -> QueryResult<Result<usize, (Refusal, Denied)>> {
+    let desired = wanted.roles;
     organizations::table
         .find(org.id)
         .select(organizations::id)
@@ -97,6 +106,12 @@ pub fn apply(
         .select(count_star())
         .first(conn)?;
     if let Err(refusal) = check(granter, &target, desired, owners) {
+        return Ok(Err((refusal, denied(Some(&target), refusal))));
+    }
+    // Judged against the roles read under the lock: a change read before a concurrent revoke
+    // cannot re-grant production without the password.
+    if !wanted.password_confirmed && raises_production(&Desired::of(&target), desired) {
+        let refusal = Refusal::FreshPasswordNeeded;
         return Ok(Err((refusal, denied(Some(&target), refusal))));
     }
     let by = By { org, actor, meta };

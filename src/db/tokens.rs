@@ -44,10 +44,6 @@ pub fn issue(
     ttl: Duration,
 ) -> QueryResult<String> {
     let token = new_token();
-    if purpose == Purpose::ResetPassword {
-        // Issuing a reset link invalidates every other outstanding one.
-        invalidate_others(conn, user_id, purpose)?;
-    }
     diesel::insert_into(account_tokens::table)
         .values((
             account_tokens::user_id.eq(user_id),
@@ -101,22 +97,6 @@ pub fn mark_used(conn: &mut PgConnection, token_id: i64) -> QueryResult<()> {
         account_tokens::table
             .filter(account_tokens::user_id.eq(user_id))
             .filter(account_tokens::purpose.eq(purpose))
-            .filter(account_tokens::used_at.is_null()),
-    )
-    .set(account_tokens::used_at.eq(Utc::now()))
-    .execute(conn)?;
-    Ok(())
-}
-
-fn invalidate_others(
-    conn: &mut PgConnection,
-    user_id: UserId,
-    purpose: Purpose,
-) -> QueryResult<()> {
-    diesel::update(
-        account_tokens::table
-            .filter(account_tokens::user_id.eq(user_id))
-            .filter(account_tokens::purpose.eq(purpose.as_str()))
             .filter(account_tokens::used_at.is_null()),
     )
     .set(account_tokens::used_at.eq(Utc::now()))

@@ -5,7 +5,7 @@ use super::{Ctx, refusable};
 use crate::authz::RoleRefusal;
 use crate::db::members::Member;
 use crate::db::orgs::Organization;
-use crate::db::roles::{self, Desired};
+use crate::db::roles::{self, Desired, Wanted};
 use crate::db::{self, PgPool};
 use crate::domain::ids::UserId;
 use crate::error::AppError;
@@ -26,12 +26,17 @@ pub async fn change(
     org: &Organization,
     target_id: UserId,
     desired: Desired,
+    password_confirmed: bool,
 ) -> Result<ChangeOutcome, AppError> {
     let (ctx, org) = (ctx.clone(), org.clone());
     let granter = ctx.actor.user_id().ok_or(AppError::Forbidden)?;
     let outcome = db::run(pool, move |c| {
         refusable(c, &ctx, |c| {
-            roles::apply(c, &org, granter, &ctx.actor, target_id, &desired, &ctx.meta)
+            let wanted = Wanted {
+                roles: &desired,
+                password_confirmed,
+            };
+            roles::apply(c, &org, granter, &ctx.actor, target_id, wanted, &ctx.meta)
         })
     })
     .await?;
@@ -58,6 +63,7 @@ pub async fn save_grid(
     ctx: &Ctx,
     org: &Organization,
     changes: Vec<(Member, Desired)>,
+    password_confirmed: bool,
 ) -> Result<GridOutcome, AppError> {
     let (ctx, org) = (ctx.clone(), org.clone());
     let granter = ctx.actor.user_id().ok_or(AppError::Forbidden)?;
@@ -71,7 +77,10 @@ pub async fn save_grid(
                     granter,
                     &ctx.actor,
                     member.user_id,
-                    desired,
+                    Wanted {
+                        roles: desired,
+                        password_confirmed,
+                    },
                     &ctx.meta,
                 )? {
                     Ok(n) => total += n,

@@ -241,7 +241,13 @@ pub fn safe_next(base_url: &str, next: Option<&str>) -> String {
         return "/".to_string();
     };
     match base.join(next) {
-        Ok(target) if target.origin() == base.origin() => {
+        // A path that starts with two slashes (`/.//host`, `/x/..//host`) would be read by the
+        // browser as another host.
+        Ok(target)
+            if target.origin() == base.origin()
+                && !target.path().starts_with("//")
+                && !target.path().starts_with("/\\") =>
+        {
             let mut local = target.path().to_string();
             if let Some(query) = target.query() {
                 local.push('?');
@@ -290,6 +296,10 @@ mod tests {
             "http://127.0.0.1:8081/x",
             "javascript:alert(1)",
             "/%09/evil.example",
+            "/.//evil.example",
+            "/x/..//evil.example",
+            "/%2e//evil.example",
+            "http://127.0.0.1:8080//evil.example",
         ] {
             let followed = next(attack);
             assert!(

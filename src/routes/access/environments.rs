@@ -269,7 +269,8 @@ pub async fn save(
             .await;
         }
     }
-    let outcome = ops::roles::save_grid(pool, &auth.ctx(), &access.org, changes).await?;
+    let confirmed = auth.session.sudo_fresh(cx.settings.sudo_minutes);
+    let outcome = ops::roles::save_grid(pool, &auth.ctx(), &access.org, changes, confirmed).await?;
     match outcome {
         GridOutcome::Saved(n) => {
             auth.session.flash(

@@ -298,6 +298,7 @@ async fn answer_invite(
 ) -> Result<HttpResponse, AppError> {
     let settings = &cx.settings;
     match outcome {
+        InviteOutcome::NotAllowed => Err(AppError::Forbidden),
         InviteOutcome::Sent {
             created,
             resent,
@@ -374,6 +375,7 @@ pub async fn resend(
         }
         ResendOutcome::TooSoon => (FlashKind::Error, "This invitation was sent less than a minute ago. Wait a moment before sending it again.".into()),
         ResendOutcome::NotPending => (FlashKind::Error, "Only open invitations can be sent again.".into()),
+        ResendOutcome::NotAllowed => (FlashKind::Error, "Only owners can send an invitation as admin again.".into()),
         ResendOutcome::DailyLimit => (FlashKind::Error, format!("This organization reached its limit of {} invitations a day.", settings.invites_per_org_per_day)),
     };
     auth.session.flash(kind, message);

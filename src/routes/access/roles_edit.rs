@@ -270,14 +270,11 @@ async fn save(
 ) -> Result<HttpResponse, AppError> {
     let member_id = shown.member.user_id;
     let ctx = cx.auth.ctx();
-    let outcome = ops::roles::change(
-        &cx.pool,
-        &ctx,
-        &access.org,
-        member_id,
-        shown.desired.clone(),
-    )
-    .await?;
+    // Re-entered just now (or within SUDO_MINUTES) when the change raises production.
+    let confirmed = cx.auth.session.sudo_fresh(cx.settings.sudo_minutes);
+    let desired = shown.desired.clone();
+    let outcome =
+        ops::roles::change(&cx.pool, &ctx, &access.org, member_id, desired, confirmed).await?;
     match outcome {
         ChangeOutcome::Changed(changes) => {
             cx.auth.session.flash(
