@@ -62,6 +62,7 @@ fn run(url: &str) -> anyhow::Result<()> {
         signin_max_failures: 10,
         signin_lock_minutes: 15,
         api_rate_per_minute: 600,
+        outbox_keep_days: 30,
         database_pool_size: 8,
         workers: Some(2),
     };

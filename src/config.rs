@@ -128,6 +128,9 @@ pub struct Settings {
         global = true
     )]
     pub api_rate_per_minute: i64,
+    /// Days a sent email is kept (its links already redacted) before it is purged.
+    #[arg(long, env = "OUTBOX_KEEP_DAYS", default_value_t = 30, global = true)]
+    pub outbox_keep_days: i64,
     /// Database connections per instance.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, global = true)]
     pub database_pool_size: u32,

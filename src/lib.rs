@@ -16,3 +16,4 @@ pub mod local_pg;
 pub mod ops;
 pub mod routes;
 pub mod startup;
+pub mod telemetry;

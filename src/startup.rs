@@ -121,7 +121,11 @@ pub fn run(
     let mailer = Arc::new(Mailer::from_settings(&settings)?);
     let signal = OutboxSignal::default();
     actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone()));
-    actix_web::rt::spawn(maintenance(pool.clone(), settings.signin_lock_minutes));
+    actix_web::rt::spawn(maintenance(
+        pool.clone(),
+        settings.signin_lock_minutes,
+        settings.outbox_keep_days,
+    ));
     crate::auth::password::warm_up();
 
     let secure = settings.secure_cookies();
@@ -145,7 +149,9 @@ pub fn run(
                     .build(),
             )
             .wrap(security_headers(secure))
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<
+                crate::telemetry::RouteSpans,
+            >::new())
             .app_data(settings.clone())
             .app_data(pool_data.clone())
             .app_data(signal.clone())
@@ -206,11 +212,12 @@ fn security_headers(https: bool) -> DefaultHeaders {
     }
 }
 
-/// Clears expired sessions and old sign-in failures every few minutes.
-async fn maintenance(pool: PgPool, lock_minutes: i64) {
+/// Clears expired sessions, old sign-in failures and old sent emails every few minutes.
+async fn maintenance(pool: PgPool, lock_minutes: i64, outbox_keep_days: i64) {
     loop {
         let result = db::run(&pool, move |c| -> Result<(), diesel::result::Error> {
             db::sessions::purge_expired(c)?;
+            db::outbox::purge_sent(c, chrono::Duration::days(outbox_keep_days))?;
             db::throttle::purge(c, chrono::Duration::minutes(lock_minutes))
         })
         .await;

@@ -524,13 +524,14 @@ pub fn list(
     let listed = rows
         .into_iter()
         .map(|(invitation, status, error, _)| ListedInvitation {
-            invitation,
-            delivery: match status.as_deref() {
-                Some("sent") => "sent",
-                Some("failed") => "failed",
+            delivery: match (invitation.outbox_id, status.as_deref()) {
+                // The email's row is purged only after it was sent (OUTBOX_KEEP_DAYS).
+                (None, _) | (_, Some("sent")) => "sent",
+                (_, Some("failed")) => "failed",
                 _ => "queued",
             }
             .to_string(),
+            invitation,
             delivery_error: error,
         })
         .collect();

@@ -82,9 +82,21 @@ pub fn claim_due(
     })
 }
 
-pub fn mark_sent(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
-    diesel::update(email_outbox::table.find(id))
+/// Marks a message sent. Sent over SMTP (`redact`), its stored bodies lose every token: the
+/// links in them open invitations and reset passwords, and the row is only a delivery record now.
+pub fn mark_sent(conn: &mut PgConnection, message: &Message, redact: bool) -> QueryResult<()> {
+    let (text, html) = if redact {
+        (
+            redact_tokens(&message.text_body),
+            redact_tokens(&message.html_body),
+        )
+    } else {
+        (message.text_body.clone(), message.html_body.clone())
+    };
+    diesel::update(email_outbox::table.find(message.id))
         .set((
+            email_outbox::text_body.eq(text),
+            email_outbox::html_body.eq(html),
             email_outbox::status.eq("sent"),
             email_outbox::attempts.eq(email_outbox::attempts + 1),
             email_outbox::sent_at.eq(Utc::now()),
@@ -93,6 +105,39 @@ pub fn mark_sent(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Replaces every token in a body (a run of 32 or more URL-safe base64 characters, as
+/// `db::tokens::new_token` makes them) with `[redacted]`.
+pub fn redact_tokens(body: &str) -> String {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(body.len());
+    let mut run = String::new();
+    for c in body.chars().chain(std::iter::once('\n')) {
+        if token_char(c) {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 32 {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+/// Deletes sent messages older than `keep`; returns how many.
+pub fn purge_sent(conn: &mut PgConnection, keep: Duration) -> QueryResult<usize> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::status.eq("sent"))
+            .filter(email_outbox::sent_at.lt(Utc::now() - keep)),
+    )
+    .execute(conn)
 }
 
 /// Records a failed attempt: retried with exponential backoff (2, 4, 8 … seconds, at most an
@@ -128,4 +173,22 @@ pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Message>> {
         .select(Message::as_select())
         .first(conn)
         .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_tokens;
+
+    #[test]
+    fn tokens_are_redacted_and_the_rest_kept() {
+        let token = crate::db::tokens::new_token();
+        let body = format!("Open http://x.example/invitations/{token} to join.\nBye");
+        assert_eq!(
+            redact_tokens(&body),
+            "Open http://x.example/invitations/[redacted] to join.\nBye"
+        );
+        let reset = format!("<a href=\"http://x/password/reset?token={token}\">reset</a>");
+        assert!(!redact_tokens(&reset).contains(&token));
+        assert_eq!(redact_tokens("Hello Ada,"), "Hello Ada,");
+    }
 }

@@ -46,10 +46,12 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> anyhow::Result<usize
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let n = claimed.len();
+    // The local mailbox shows the stored bodies, links included; SMTP has delivered them.
+    let redact = !mailer.is_local_mailbox();
     for message in claimed {
         let outcome = mailer.send(&message).await;
         let result = db::run(pool, move |c| match outcome {
-            Ok(()) => db::outbox::mark_sent(c, message.id),
+            Ok(()) => db::outbox::mark_sent(c, &message, redact),
             Err(error) => {
                 tracing::warn!(id = message.id, %error, "email delivery failed");
                 c.transaction(|c| {

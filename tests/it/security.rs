@@ -498,3 +498,55 @@ async fn production_is_never_granted_without_the_password() {
     );
     assert_eq!(app.audit_count("environment.role_granted", "successful"), 0);
 }
+
+/// Once an email has gone out over SMTP its stored copy no longer opens anything, and old sent
+/// rows are purged.
+#[actix_web::test]
+async fn sent_emails_keep_no_link_that_opens_anything() {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::email_outbox::dsl as o;
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    app.invite(&app.client, &slug, "pat@example.com", &[]).await;
+    let path = app.invitation_path("pat@example.com").await;
+    let token = path.trim_start_matches("/invitations/").to_string();
+    let stored: (String, String) =
+        crate::support::eventually("the invitation marked sent", || async {
+            o::email_outbox
+                .filter(o::recipient.eq("pat@example.com"))
+                .filter(o::status.eq("sent"))
+                .select((o::text_body, o::html_body))
+                .first(&mut app.conn())
+                .optional()
+                .unwrap()
+        })
+        .await;
+    assert!(!stored.0.contains(&token) && !stored.1.contains(&token));
+    assert!(stored.0.contains("[redacted]"), "{}", stored.0);
+    assert_eq!(
+        app.get(&path).await.status,
+        200,
+        "the emailed link still works"
+    );
+
+    diesel::sql_query("UPDATE email_outbox SET sent_at = now() - interval '31 days'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let purged =
+        gatehouse::db::outbox::purge_sent(&mut app.conn(), chrono::Duration::days(30)).unwrap();
+    assert!(purged >= 1);
+    let left: i64 = o::email_outbox
+        .filter(o::status.eq("sent"))
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(left, 0);
+    let tab = app
+        .get(&format!("/orgs/{slug}/access/invitations"))
+        .await
+        .body;
+    assert!(
+        tab.contains("state-sent"),
+        "a purged record still reads as sent"
+    );
+}

@@ -107,6 +107,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         signin_max_failures: options.signin_max_failures,
         signin_lock_minutes: 15,
         api_rate_per_minute: options.api_rate_per_minute,
+        outbox_keep_days: 30,
         database_pool_size: 8,
         workers: Some(2),
     };
