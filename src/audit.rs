@@ -170,6 +170,35 @@ pub struct Event<'a> {
     pub meta: &'a RequestMeta,
 }
 
+impl<'a> Event<'a> {
+    /// A successful change by `actor`, outside any organization until [`Event::in_org`].
+    pub fn successful(
+        actor: &'a Actor,
+        meta: &'a RequestMeta,
+        action: Action,
+        target: impl Into<String>,
+        details: serde_json::Value,
+    ) -> Event<'a> {
+        Event {
+            organization: None,
+            actor,
+            action,
+            target: Some(target.into()),
+            details,
+            status: Status::Successful,
+            meta,
+        }
+    }
+
+    /// The same event, in this organization.
+    pub fn in_org(self, id: OrgId, name: &'a str) -> Event<'a> {
+        Event {
+            organization: Some((id, name)),
+            ..self
+        }
+    }
+}
+
 pub fn record(conn: &mut PgConnection, event: Event<'_>) -> QueryResult<()> {
     let (actor_kind, actor_user_id, actor_label) = match event.actor {
         Actor::Visitor => ("visitor", None, "visitor".to_string()),

@@ -273,10 +273,10 @@ pub async fn audit_events(
     };
     let status = match pairs.iter().find(|(k, _)| k == "status") {
         None => None,
-        Some((_, v)) if ["attempted", "successful", "denied"].contains(&v.as_str()) => {
-            Some(v.clone())
-        }
-        Some(_) => return Err(invalid("status", "one of attempted, successful, denied")),
+        Some((_, v)) => Some(
+            v.parse::<Status>()
+                .map_err(|_| invalid("status", "one of attempted, successful, denied"))?,
+        ),
     };
     let filter = Filter {
         organization_id: access.org.id,

@@ -310,6 +310,20 @@ struct EnvRoleChange {
     expect: Option<bool>,
 }
 
+impl EnvRoleChange {
+    /// Gives the body's member the body's role; `exists`: they must already have one here (PUT),
+    /// or must not (POST).
+    fn set(env_id: EnvId, body: EnvRoleBody, exists: bool) -> EnvRoleChange {
+        EnvRoleChange {
+            env_id,
+            target: body.user_id,
+            role: Some(body.role.into()),
+            password_typed: body.password,
+            expect: Some(exists),
+        }
+    }
+}
+
 /// Sets or removes a member's role in one environment.
 async fn change_env_role(
     pool: &PgPool,
@@ -437,14 +451,7 @@ pub async fn post_env_role(
     env_id: web::Path<EnvId>,
     body: web::Json<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let change = EnvRoleChange {
-        env_id: env_id.into_inner(),
-        target: body.user_id,
-        role: Some(body.role.into()),
-        password_typed: body.password,
-        expect: Some(false),
-    };
+    let change = EnvRoleChange::set(env_id.into_inner(), body.into_inner(), false);
     change_env_role(&pool, &settings, &caller, change).await
 }
 
@@ -465,14 +472,7 @@ pub async fn put_env_role(
     env_id: web::Path<EnvId>,
     body: web::Json<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let change = EnvRoleChange {
-        env_id: env_id.into_inner(),
-        target: body.user_id,
-        role: Some(body.role.into()),
-        password_typed: body.password,
-        expect: Some(true),
-    };
+    let change = EnvRoleChange::set(env_id.into_inner(), body.into_inner(), true);
     change_env_role(&pool, &settings, &caller, change).await
 }
 

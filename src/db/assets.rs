@@ -169,18 +169,9 @@ impl Scope<'_> {
         target: String,
         details: serde_json::Value,
     ) -> QueryResult<()> {
-        audit::record(
-            conn,
-            audit::Event {
-                organization: Some((self.org.id, &self.org.name)),
-                actor: self.actor,
-                action,
-                target: Some(format!("{target} in {}", self.kind)),
-                details,
-                status: audit::Status::Successful,
-                meta: self.meta,
-            },
-        )
+        let target = format!("{target} in {}", self.kind);
+        let event = audit::Event::successful(self.actor, self.meta, action, target, details);
+        audit::record(conn, event.in_org(self.org.id, &self.org.name))
     }
 }
 

@@ -48,7 +48,7 @@ pub struct Filter {
     pub from: Option<DateTime<Utc>>,
     /// Exclusive.
     pub until: Option<DateTime<Utc>>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     /// The acting user's id (the API's `userId`).
     pub actor_user_id: Option<i64>,
     /// Any of these actions (the API's `actionType[]`).
@@ -72,7 +72,7 @@ fn filtered(filter: &Filter) -> audit_events::BoxedQuery<'static, diesel::pg::Pg
         q = q.filter(audit_events::created_at.lt(until));
     }
     if let Some(status) = &filter.status {
-        q = q.filter(audit_events::status.eq(status.clone()));
+        q = q.filter(audit_events::status.eq(*status));
     }
     if let Some(user) = filter.actor_user_id {
         q = q.filter(audit_events::actor_user_id.eq(user));

@@ -135,18 +135,8 @@ impl By<'_> {
         target: String,
         details: serde_json::Value,
     ) -> QueryResult<()> {
-        audit::record(
-            conn,
-            audit::Event {
-                organization: Some((self.org.id, &self.org.name)),
-                actor: self.actor,
-                action,
-                target: Some(target),
-                details,
-                status: audit::Status::Successful,
-                meta: self.meta,
-            },
-        )
+        let event = audit::Event::successful(self.actor, self.meta, action, target, details);
+        audit::record(conn, event.in_org(self.org.id, &self.org.name))
     }
 }
 

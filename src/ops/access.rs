@@ -5,7 +5,6 @@
 //! recorded as `permission.denied`.
 
 use crate::audit::Action;
-use crate::domain::ids::EnvId;
 use serde_json::json;
 
 use super::Ctx;
@@ -14,13 +13,6 @@ use crate::authz::{self, EnvKind, EnvPermission, OrgPermission};
 use crate::db::orgs::{Access, EnvironmentAccess, OrgRef};
 use crate::db::{self, PgPool};
 use crate::error::AppError;
-
-/// How a request names an environment of the organization.
-#[derive(Debug, Clone, Copy)]
-pub enum EnvRef {
-    Kind(EnvKind),
-    Id(EnvId),
-}
 
 /// The caller's access to the organization, when their role there has `permission`.
 pub async fn require_org(
@@ -54,23 +46,20 @@ pub async fn require_org(
     .await?
 }
 
-/// The caller's access to the organization and to one of its environments, when their role in
+/// The caller's access to the organization and to its environment `kind`, when their role in
 /// that environment has `permission`.
 pub async fn require_env(
     pool: &PgPool,
     ctx: &Ctx,
     org: OrgRef,
-    env: EnvRef,
+    kind: EnvKind,
     permission: EnvPermission,
 ) -> Result<(Access, EnvironmentAccess), AppError> {
     let access = require_org(pool, ctx, org, OrgPermission::ViewOrganization).await?;
     let found = access
         .environments
         .iter()
-        .find(|e| match env {
-            EnvRef::Kind(kind) => e.kind == kind,
-            EnvRef::Id(id) => e.id == id,
-        })
+        .find(|e| e.kind == kind)
         .cloned()
         .ok_or(AppError::NotFound)?;
     if !authz::env_can(found.role, permission) {

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 
 use super::Ctx;
 use super::reauth::Checked;
-use crate::audit::{self, Actor, Denied};
+use crate::audit::{self, Actor, Denied, Event};
 use crate::config::Settings;
 use crate::db::invitations::AcceptOutcome;
 use crate::db::tokens::{self, Lookup, Purpose};
@@ -33,24 +33,6 @@ fn as_user(user: &User) -> Actor {
     Actor::User {
         id: user.id,
         email: user.email.clone(),
-    }
-}
-
-fn successful<'a>(
-    actor: &'a Actor,
-    action: Action,
-    target: &str,
-    details: serde_json::Value,
-    meta: &'a audit::RequestMeta,
-) -> audit::Event<'a> {
-    audit::Event {
-        organization: None,
-        actor,
-        action,
-        target: Some(target.to_string()),
-        details,
-        status: audit::Status::Successful,
-        meta,
     }
 }
 
@@ -95,12 +77,12 @@ pub async fn sign_up(
             let actor = as_user(&user);
             audit::record(
                 c,
-                successful(
+                Event::successful(
                     &actor,
+                    &ctx.meta,
                     Action::UserSignedUp,
                     &user.email,
                     details,
-                    &ctx.meta,
                 ),
             )?;
             Ok(Some(user))
@@ -127,12 +109,12 @@ pub async fn verify_email(pool: &PgPool, ctx: &Ctx, token: String) -> Result<Loo
                     let actor = as_user(&user);
                     audit::record(
                         c,
-                        successful(
+                        Event::successful(
                             &actor,
+                            &ctx.meta,
                             Action::UserEmailVerified,
                             &user.email,
                             json!({}),
-                            &ctx.meta,
                         ),
                     )?;
                 }
@@ -159,12 +141,12 @@ pub async fn resend_verification(
             let actor = as_user(&user);
             audit::record(
                 c,
-                successful(
+                Event::successful(
                     &actor,
+                    &ctx.meta,
                     Action::UserVerificationSent,
                     &user.email,
                     json!({}),
-                    &ctx.meta,
                 ),
             )?;
             Ok(())
@@ -200,12 +182,12 @@ pub async fn request_reset(
             messages::reset_password(c, &user.email, &user.name, &link)?;
             audit::record(
                 c,
-                successful(
+                Event::successful(
                     &Actor::Visitor,
+                    &ctx.meta,
                     Action::UserPasswordResetRequested,
                     &user.email,
                     json!({}),
-                    &ctx.meta,
                 ),
             )?;
             Ok(())
@@ -253,12 +235,12 @@ pub async fn reset_password(
                 let details = json!({ "sessions_ended": ended, "api_keys_revoked": keys_revoked });
                 audit::record(
                     c,
-                    successful(
+                    Event::successful(
                         &actor,
+                        &ctx.meta,
                         Action::UserPasswordReset,
                         &user.email,
                         details,
-                        &ctx.meta,
                     ),
                 )?;
             }
@@ -285,12 +267,12 @@ pub async fn change_password(
             let details = json!({ "sessions_ended": ended });
             audit::record(
                 c,
-                successful(
+                Event::successful(
                     &ctx.actor,
+                    &ctx.meta,
                     Action::UserPasswordChanged,
                     &user.email,
                     details,
-                    &ctx.meta,
                 ),
             )
         })
@@ -305,7 +287,7 @@ async fn signed_in(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppError
         db::users::touch_sign_in(c, id)?;
         audit::record(
             c,
-            successful(&actor, Action::UserSignedIn, &email, json!({}), &ctx.meta),
+            Event::successful(&actor, &ctx.meta, Action::UserSignedIn, &email, json!({})),
         )
     })
     .await
@@ -371,12 +353,12 @@ pub async fn signed_out(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), A
     db::run(pool, move |c| {
         audit::record(
             c,
-            successful(
+            Event::successful(
                 &ctx.actor,
+                &ctx.meta,
                 Action::UserSignedOut,
                 &email,
                 json!({}),
-                &ctx.meta,
             ),
         )
     })
@@ -427,12 +409,12 @@ pub async fn sign_up_invited(
             let actor = as_user(&user);
             audit::record(
                 c,
-                successful(
+                Event::successful(
                     &actor,
+                    &ctx.meta,
                     Action::UserSignedUp,
                     &user.email,
                     details,
-                    &ctx.meta,
                 ),
             )?;
             match db::invitations::accept(c, &token, &user, max, &ctx.meta)? {

@@ -52,8 +52,7 @@ impl AuditQuery {
             from: day(&self.from, "From")?,
             // "To" is inclusive: events before the next day.
             until: day(&self.to, "To")?.map(|d| d + chrono::Duration::days(1)),
-            status: nonempty(&self.status)
-                .filter(|s| ["attempted", "successful", "denied"].contains(&s.as_str())),
+            status: self.status.parse().ok(),
             ..Filter::default()
         })
     }

@@ -36,7 +36,7 @@ pub async fn require_env(
         pool,
         &auth.ctx(),
         crate::db::orgs::OrgRef::Slug(slug.to_string()),
-        crate::ops::access::EnvRef::Kind(kind),
+        kind,
         permission,
     )
     .await?;

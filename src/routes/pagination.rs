@@ -9,7 +9,6 @@ pub const PAGE_SIZE: i64 = 50;
 pub struct Pagination {
     pub page: i64,
     pub pages: i64,
-    pub total: i64,
     /// The list's address with its filters, ending where `page=N` is appended.
     base: String,
 }
@@ -36,7 +35,6 @@ impl Pagination {
         Pagination {
             page,
             pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
-            total,
             base,
         }
     }
