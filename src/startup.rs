@@ -155,11 +155,21 @@ pub fn run(
             .app_data(settings.clone())
             .app_data(pool_data.clone())
             .app_data(signal.clone())
-            .app_data(
-                web::QueryConfig::default()
-                    .error_handler(|e, _| AppError::BadRequest(e.to_string()).into()),
-            )
-            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .app_data(web::QueryConfig::default().error_handler(|e, req| {
+                if is_api(req) {
+                    crate::api::ApiError::invalid_parameter(e.to_string()).into()
+                } else {
+                    AppError::BadRequest(e.to_string()).into()
+                }
+            }))
+            // A path segment that is not a valid id names nothing: the 404 of its side.
+            .app_data(web::PathConfig::default().error_handler(|_, req| {
+                if is_api(req) {
+                    crate::api::ApiError::not_found().into()
+                } else {
+                    AppError::NotFound.into()
+                }
+            }))
             .app_data(web::FormConfig::default().limit(64 * 1024))
             .app_data(
                 web::JsonConfig::default()
@@ -182,11 +192,36 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Unknown paths: a rendered 404 page, or a JSON error under /api.
+/// Whether the request is the API's: its errors answer in JSON.
+fn is_api(req: &actix_web::HttpRequest) -> bool {
+    req.path().starts_with("/api/")
+}
+
+/// Requests no route takes: 405 with `Allow` when the path exists for other methods, else a
+/// rendered 404 page; in JSON under /api.
 async fn not_found(
     req: actix_web::HttpRequest,
 ) -> Result<actix_web::HttpResponse, actix_web::Error> {
-    Err(if req.path().starts_with("/api/") {
+    let allowed = routes::methods_for(req.path());
+    if !allowed.is_empty() {
+        let allow = allowed.join(", ");
+        let mut response = if is_api(&req) {
+            actix_web::ResponseError::error_response(&crate::api::ApiError::method_not_allowed(
+                &allow,
+            ))
+        } else {
+            actix_web::HttpResponse::MethodNotAllowed()
+                .content_type("text/plain; charset=utf-8")
+                .body(format!("This address answers {allow} only."))
+        };
+        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+            response
+                .headers_mut()
+                .insert(actix_web::http::header::ALLOW, value);
+        }
+        return Ok(response);
+    }
+    Err(if is_api(&req) {
         crate::api::ApiError::not_found().into()
     } else {
         AppError::NotFound.into()

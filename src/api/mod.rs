@@ -48,6 +48,7 @@ pub enum ErrorCode {
     NotPending,
     EmailUnverified,
     InvalidCharacter,
+    MethodNotAllowed,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -58,7 +59,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// An API error with a stable code.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
     pub status: StatusCode,
@@ -121,6 +122,22 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthorized,
             "Send a valid personal API key as 'Authorization: Bearer KEY'.",
+        )
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidParameter,
+            message,
+        )
+    }
+
+    pub fn method_not_allowed(allow: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            format!("This address answers {allow} only."),
         )
     }
 
@@ -219,6 +236,22 @@ pub fn envelope<T: Serialize>(payload: T) -> HttpResponse {
     })
 }
 
+/// A JSON body, read only after the key is checked: a bad key answers 401 whatever the body.
+pub type Body<T> = Result<web::Json<T>, actix_web::Error>;
+
+/// The body of a request whose key was accepted, or the 413/422 it earned.
+pub fn body<T>(body: Body<T>) -> Result<T, ApiError> {
+    body.map(web::Json::into_inner).map_err(|e| {
+        e.as_error::<ApiError>().cloned().unwrap_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidBody,
+                e.to_string(),
+            )
+        })
+    })
+}
+
 /// The user a valid personal API key acts for, read from the database on every request.
 pub struct Caller {
     pub user: User,
@@ -247,6 +280,14 @@ impl Caller {
     }
 }
 
+/// The key of an `Authorization: Bearer KEY` value; the scheme's name is case-insensitive
+/// (RFC 9110 §11.1).
+fn bearer_key(value: &str) -> Option<&str> {
+    let (scheme, key) = value.trim().split_once(' ')?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -256,8 +297,8 @@ impl FromRequest for Caller {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|k| k.trim().to_string());
+            .and_then(bearer_key)
+            .map(str::to_string);
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
         let meta = crate::auth::request_meta(req);
         let path = req.path().to_string();

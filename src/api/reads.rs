@@ -107,7 +107,7 @@ impl EnvironmentRoles {
     path = "/api/v1/organizations/{id}/role-assignment",
     operation_id = "listRoleAssignments",
     summary = "Members with their organization and environment roles (owners and admins)",
-    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50")),
+    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50")),
     responses((status = 200, description = "Members with their organization and environment roles (owners and admins)", body = Envelope<Page<Assignment>>), ErrorResponses)
 )]
 pub async fn role_assignments(
@@ -165,7 +165,7 @@ pub struct InvitationOut {
     path = "/api/v1/organizations/{id}/invitations",
     operation_id = "listInvitations",
     summary = "Invitations, newest first (owners and admins)",
-    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50")),
+    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50")),
     responses((status = 200, description = "Invitations, newest first (owners and admins)", body = Envelope<Page<InvitationOut>>), ErrorResponses)
 )]
 pub async fn invitations(
@@ -246,7 +246,7 @@ fn date_time(pairs: &[(String, String)], name: &str) -> Result<Option<DateTime<U
     path = "/api/v1/organizations/{id}/audit-events",
     operation_id = "listAuditEvents",
     summary = "Audit events, newest first (owners)",
-    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50"), ("userId" = Option<i64>, Query, description = "Only events by this user"), ("startDateTime" = Option<String>, Query, format = DateTime, description = "From (RFC 3339)"), ("stopDateTime" = Option<String>, Query, format = DateTime, description = "Until (RFC 3339)"), ("status" = Option<Status>, Query, description = "Only events with this status"), ("actionType[]" = Option<Vec<Action>>, Query, explode, description = "Only these actions")),
+    params(("id" = i64, Path, description = "Organization id"), ("_page" = Option<i64>, Query, minimum = 1, maximum = 1000000, description = "Page, from 1"), ("_count" = Option<i64>, Query, minimum = 1, maximum = 50, description = "Items per page, at most 50"), ("userId" = Option<i64>, Query, description = "Only events by this user"), ("startDateTime" = Option<String>, Query, format = DateTime, description = "From (RFC 3339)"), ("stopDateTime" = Option<String>, Query, format = DateTime, description = "Until (RFC 3339)"), ("status" = Option<Status>, Query, description = "Only events with this status"), ("actionType[]" = Option<Vec<Action>>, Query, explode, description = "Only these actions")),
     responses((status = 200, description = "Audit events, newest first (owners)", body = Envelope<Page<EventOut>>), ErrorResponses)
 )]
 pub async fn audit_events(

@@ -168,7 +168,7 @@ pub async fn put_org_role(
     pool: web::Data<PgPool>,
     caller: Caller,
     org_id: web::Path<OrgId>,
-    body: web::Json<OrgRoleBody>,
+    body: super::Body<OrgRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
     let access = require_org(
         &pool,
@@ -177,7 +177,7 @@ pub async fn put_org_role(
         OrgPermission::ManageOrgRoles,
     )
     .await?;
-    let body = body.into_inner();
+    let body = super::body(body)?;
     let target = body.user_id;
     let org = access.org.id;
     let member = db::run(&pool, move |c| db::members::find(c, org, target))
@@ -254,7 +254,8 @@ pub struct EnvRoleBody {
     pub user_id: UserId,
     pub role: EnvRoleName,
     /// The caller's password, needed to grant or raise a production role.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String)]
     pub password: Option<String>,
 }
 
@@ -449,9 +450,9 @@ pub async fn post_env_role(
     settings: web::Data<Settings>,
     caller: Caller,
     env_id: web::Path<EnvId>,
-    body: web::Json<EnvRoleBody>,
+    body: super::Body<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = EnvRoleChange::set(env_id.into_inner(), body.into_inner(), false);
+    let change = EnvRoleChange::set(env_id.into_inner(), super::body(body)?, false);
     change_env_role(&pool, &settings, &caller, change).await
 }
 
@@ -470,9 +471,9 @@ pub async fn put_env_role(
     settings: web::Data<Settings>,
     caller: Caller,
     env_id: web::Path<EnvId>,
-    body: web::Json<EnvRoleBody>,
+    body: super::Body<EnvRoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = EnvRoleChange::set(env_id.into_inner(), body.into_inner(), true);
+    let change = EnvRoleChange::set(env_id.into_inner(), super::body(body)?, true);
     change_env_role(&pool, &settings, &caller, change).await
 }
 
@@ -508,16 +509,77 @@ pub async fn delete_env_role(
 pub struct InviteBody {
     /// One to 50 addresses.
     #[schema(min_items = 1, max_items = 50)]
-    pub emails: Vec<String>,
+    pub emails: Vec<InviteEmail>,
     #[serde(default = "member_role")]
     #[schema(default = "member")]
     pub role: OrgRoleName,
     /// Environment roles granted on acceptance: {"staging": "viewer"}.
     #[serde(default)]
-    pub environments: std::collections::BTreeMap<String, EnvRoleName>,
+    pub environments: InviteEnvironments,
     /// The caller's password, needed when a production role is granted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String)]
     pub password: Option<String>,
+}
+
+/// An address as the API takes it: exactly the documented pattern, no spaces around it.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct InviteEmail(String);
+
+impl utoipa::PartialSchema for InviteEmail {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(
+                "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$",
+            ))
+            .max_length(Some(254))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for InviteEmail {}
+
+impl InviteEmail {
+    /// Whether the address matches the documented pattern and length.
+    fn is_documented(&self) -> bool {
+        let local_char = |c: char| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c);
+        let label =
+            |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let Some((local, domain)) = self.0.split_once('@') else {
+            return false;
+        };
+        self.0.len() <= 254
+            && (1..=64).contains(&local.len())
+            && local.chars().all(local_char)
+            && domain.split('.').count() >= 2
+            && domain.split('.').all(label)
+    }
+}
+
+/// The role granted in each environment on acceptance; an environment left out grants none.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteEnvironments {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = EnvRoleName)]
+    pub development: Option<EnvRoleName>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = EnvRoleName)]
+    pub staging: Option<EnvRoleName>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = EnvRoleName)]
+    pub production: Option<EnvRoleName>,
+}
+
+/// An optional field that, when sent, holds a value: `null` is refused, as the document says.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 fn member_role() -> OrgRoleName {
@@ -541,7 +603,13 @@ fn parse_invite(
     }
     let mut emails = Vec::new();
     for (i, raw) in body.emails.iter().enumerate() {
-        let email = crate::domain::EmailAddress::parse(raw)
+        if !raw.is_documented() {
+            return Err(invalid(
+                format!("emails[{i}]"),
+                "Enter an email address like name@example.com.",
+            ));
+        }
+        let email = crate::domain::EmailAddress::parse(&raw.0)
             .map_err(|m| invalid(format!("emails[{i}]"), m))?;
         if !emails.contains(&email) {
             emails.push(email);
@@ -552,14 +620,15 @@ fn parse_invite(
         return Err(invalid("role".into(), "member or admin"));
     }
     let mut env_roles = EnvRoles::default();
-    for (kind, r) in &body.environments {
-        let kind: EnvKind = kind.parse().map_err(|_| {
-            invalid(
-                format!("environments.{kind}"),
-                "development, staging or production",
-            )
-        })?;
-        env_roles.0.insert(kind, (*r).into());
+    let environments = &body.environments;
+    for (kind, r) in [
+        (EnvKind::Development, environments.development),
+        (EnvKind::Staging, environments.staging),
+        (EnvKind::Production, environments.production),
+    ] {
+        if let Some(r) = r {
+            env_roles.0.insert(kind, r.into());
+        }
     }
     Ok((emails, role, env_roles))
 }
@@ -580,7 +649,7 @@ pub async fn post_invitations(
     outbox: web::Data<OutboxSignal>,
     caller: Caller,
     org_id: web::Path<OrgId>,
-    body: web::Json<InviteBody>,
+    body: super::Body<InviteBody>,
 ) -> Result<HttpResponse, ApiError> {
     use crate::db::invitations::InviteOutcome;
     let access = require_org(
@@ -590,9 +659,13 @@ pub async fn post_invitations(
         OrgPermission::ManageInvitations,
     )
     .await?;
-    let body = body.into_inner();
+    let body = super::body(body)?;
     let (emails, role, env_roles) = parse_invite(&body)?;
-    let addresses = body.emails.join(", ");
+    let addresses = emails
+        .iter()
+        .map(crate::domain::EmailAddress::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     if !ops::invitations::may_invite_as(&pool, &caller.ctx(), &access, role, &addresses).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -15,7 +15,7 @@ macro_rules! id_types {
         $(#[$doc])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
-            AsExpression, FromSqlRow, serde::Serialize, serde::Deserialize,
+            AsExpression, FromSqlRow, serde::Serialize,
         )]
         #[diesel(sql_type = BigInt)]
         #[serde(transparent)]
@@ -40,6 +40,12 @@ macro_rules! id_types {
             }
         }
 
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(WholeNumber).map($name)
+            }
+        }
+
         impl ToSql<BigInt, Pg> for $name {
             fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
                 out.write_all(&self.0.to_be_bytes())?;
@@ -61,6 +67,35 @@ macro_rules! id_types {
 
         impl utoipa::ToSchema for $name {}
     )*};
+}
+
+/// Reads an id from JSON: any whole number that fits 64 bits, including `7.0` (JSON Schema's
+/// `integer` counts it as one, so clients may send it); fractions and strings are refused.
+struct WholeNumber;
+
+impl serde::de::Visitor<'_> for WholeNumber {
+    type Value = i64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a whole-number id")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        Ok(v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        i64::try_from(v).map_err(|_| E::custom("the id is too large"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // i64::MAX as f64 rounds up to 2^63, which no i64 holds: the bound is exclusive.
+        if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+            Ok(v as i64)
+        } else {
+            Err(E::custom("a whole-number id is required"))
+        }
+    }
 }
 
 id_types! {

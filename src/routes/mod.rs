@@ -172,6 +172,31 @@ route_table! {
     }
 }
 
+/// The methods (`GET`, `POST`…) the route table answers for `path`, for 405's `Allow`.
+pub fn methods_for(path: &str) -> Vec<&'static str> {
+    static PATTERNS: std::sync::LazyLock<Vec<(actix_web::dev::ResourceDef, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            ROUTES
+                .iter()
+                .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
+                .collect()
+        });
+    let mut methods: Vec<&'static str> = Vec::new();
+    for (pattern, method) in PATTERNS.iter() {
+        let method = match *method {
+            "get" => "GET",
+            "post" => "POST",
+            "put" => "PUT",
+            "delete" => "DELETE",
+            _ => "PATCH",
+        };
+        if pattern.is_match(path) && !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    methods
+}
+
 /// The Access Control page opens on its Users tab.
 async fn access_home(
     pool: web::Data<PgPool>,

@@ -796,3 +796,143 @@ async fn each_key_is_rate_limited_with_retry_after() {
         "a new minute, a new window"
     );
 }
+
+#[actix_web::test]
+async fn the_api_answers_its_edges_as_its_document_says() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let staging = crate::support::env_id(&app, &slug, "staging");
+    let key = create_key(&app, &app.client, "owner").await;
+    let path = format!("/api/v1/environments/{staging}/role-assignment");
+    let raw = |method: &str, path: &str, auth: Option<String>, body: Option<&str>| {
+        let mut req = reqwest::Client::new().request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            app.url(path),
+        );
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        req.send()
+    };
+
+    // The scheme's name is case-insensitive.
+    let r = raw("GET", &path, Some(format!("bearer {key}")), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A bad key is a 401 whatever the body.
+    let r = raw("POST", &path, Some("Bearer nope".into()), Some("{not json"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "unauthorized"
+    );
+
+    // A malformed or too large id names nothing: a JSON 404, not the HTML page.
+    for bad in ["abc", "9223372036854775808", "-"] {
+        let r = raw(
+            "GET",
+            &format!("/api/v1/environments/{bad}/role-assignment"),
+            Some(format!("Bearer {key}")),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 404, "{bad}");
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["error"]["code"],
+            "not_found",
+            "{bad}"
+        );
+    }
+
+    // A method the path does not take: 405 with Allow, in JSON; pages too.
+    let r = raw("PATCH", &path, Some(format!("Bearer {key}")), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, POST, PUT, DELETE");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "method_not_allowed"
+    );
+    let r = raw("TRACE", "/api/v1/organizations", None, None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    let r = app.client.delete(app.url("/signin")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, POST");
+
+    // `password` is a string when sent: null is refused; a whole number written `7.0` is an id.
+    let member = crate::support::member(&app, &slug, "Mia", "mia@example.test", "member").await;
+    drop(member);
+    let mia = app.user_id("mia@example.test");
+    let (status, body) = send(
+        &app,
+        &key,
+        "POST",
+        &path,
+        Some(&format!(
+            r#"{{"userId": {mia}, "role": "viewer", "password": null}}"#
+        )),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = send(
+        &app,
+        &key,
+        "POST",
+        &path,
+        Some(&format!(r#"{{"userId": {mia}.0, "role": "viewer"}}"#)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = send(
+        &app,
+        &key,
+        "PUT",
+        &path,
+        Some(&format!(r#"{{"userId": {mia}.5, "role": "viewer"}}"#)),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    // Environment names are the document's three; addresses are the documented pattern.
+    let org = crate::support::org_id(&app, &slug);
+    let invite = format!("/api/v1/organizations/{org}/invitations");
+    for body in [
+        r#"{"emails": ["ann@example.test"], "environments": {"qa": "viewer"}}"#,
+        r#"{"emails": [" ann@example.test"]}"#,
+        r#"{"emails": ["ann@example.test"], "environments": {"staging": null}}"#,
+    ] {
+        let (status, response) = send(&app, &key, "POST", &invite, Some(body)).await;
+        assert_eq!(status, 422, "{body}: {response}");
+    }
+    let doc: Value = reqwest::get(app.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let params = &doc["paths"]["/api/v1/organizations/{id}/invitations"]["get"]["parameters"];
+    let page = params
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "_page")
+        .unwrap();
+    assert_eq!(page["schema"]["maximum"], 1_000_000);
+    let envs = &doc["components"]["schemas"]["InviteEnvironments"];
+    assert_eq!(envs["additionalProperties"], false, "{envs}");
+    assert!(envs["properties"]["production"].is_object());
+}

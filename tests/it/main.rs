@@ -5,6 +5,7 @@ mod accounts;
 mod api;
 mod audit_coverage;
 mod browser;
+mod contract;
 mod enforcement;
 mod invitations;
 mod lifecycle;
