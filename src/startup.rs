@@ -253,6 +253,7 @@ async fn maintenance(pool: PgPool, lock_minutes: i64, outbox_keep_days: i64) {
         let result = db::run(&pool, move |c| -> Result<(), diesel::result::Error> {
             db::sessions::purge_expired(c)?;
             db::outbox::purge_sent(c, chrono::Duration::days(outbox_keep_days))?;
+            db::email_limits::purge(c)?;
             db::throttle::purge(c, chrono::Duration::minutes(lock_minutes))
         })
         .await;

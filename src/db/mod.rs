@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod assets;
 pub mod audit;
+pub mod email_limits;
 pub mod invitations;
 pub mod lifecycle;
 pub mod members;

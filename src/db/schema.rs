@@ -46,6 +46,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_requests (id) {
+        id -> Int8,
+        recipient -> Text,
+        ip -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     environment_api_keys (id) {
         id -> Int8,
         environment_id -> Int8,
@@ -202,6 +211,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     config_values,
     email_outbox,
+    email_requests,
     environment_api_keys,
     environment_roles,
     environments,

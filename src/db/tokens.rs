@@ -93,6 +93,19 @@ pub fn mark_used(conn: &mut PgConnection, token_id: i64) -> QueryResult<()> {
         .find(token_id)
         .select((account_tokens::user_id, account_tokens::purpose))
         .first(conn)?;
+    void(conn, user_id, &purpose)
+}
+
+/// Voids every outstanding token of the user for this purpose (before a new one is issued).
+pub fn void_outstanding(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    purpose: Purpose,
+) -> QueryResult<()> {
+    void(conn, user_id, purpose.as_str())
+}
+
+fn void(conn: &mut PgConnection, user_id: UserId, purpose: &str) -> QueryResult<()> {
     diesel::update(
         account_tokens::table
             .filter(account_tokens::user_id.eq(user_id))

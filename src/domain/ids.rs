@@ -42,7 +42,7 @@ macro_rules! id_types {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                d.deserialize_any(WholeNumber).map($name)
+                d.deserialize_i64(WholeNumber).map($name)
             }
         }
 

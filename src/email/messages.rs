@@ -96,6 +96,50 @@ pub fn verify_email(
     .map(|_| ())
 }
 
+#[derive(Template)]
+#[template(path = "email/signup_attempted.txt")]
+struct SignupAttemptedText<'a> {
+    name: &'a str,
+    signin: &'a str,
+    reset: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/signup_attempted.html")]
+struct SignupAttemptedHtml<'a> {
+    name: &'a str,
+    signin: &'a str,
+    reset: &'a str,
+}
+
+/// Someone tried to sign up with an address that already has an account: its holder is told,
+/// and the sign-up page says the same as for a new address.
+pub fn signup_attempted(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    signin: &str,
+    reset: &str,
+) -> Result<(), QueueError> {
+    queue(
+        conn,
+        "signup_attempted",
+        to,
+        "Someone tried to sign up with your address",
+        &SignupAttemptedText {
+            name,
+            signin,
+            reset,
+        },
+        &SignupAttemptedHtml {
+            name,
+            signin,
+            reset,
+        },
+    )
+    .map(|_| ())
+}
+
 pub fn reset_password(
     conn: &mut PgConnection,
     to: &str,

@@ -6,7 +6,7 @@ use crate::audit::Action;
 use crate::domain::ids::UserId;
 use actix_web::web;
 use chrono::{DateTime, Duration, Utc};
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, QueryResult};
 use serde_json::json;
 
 use secrecy::SecretString;
@@ -52,8 +52,10 @@ fn queue_verification(
     messages::verify_email(conn, &user.email, &user.name, &link)
 }
 
-/// Creates an unverified account and emails its verification link; `None` when the address
-/// already has an account.
+/// Creates an unverified account and emails its verification link. When the address already
+/// has an account, its holder is emailed instead ("someone tried to sign up with your address"),
+/// and the caller cannot tell the two apart (DESIGN §7). Either email counts against the limit
+/// per address and IP; over it, nothing is sent.
 #[tracing::instrument(skip_all)]
 pub async fn sign_up(
     pool: &PgPool,
@@ -63,16 +65,27 @@ pub async fn sign_up(
     name: PersonName,
     email: EmailAddress,
     password_hash: String,
-) -> Result<Option<User>, AppError> {
+) -> Result<(), AppError> {
     let (settings, ctx) = (settings.clone(), ctx.clone());
-    let created = db::run(pool, move |c| {
-        c.transaction(|c| -> Result<_, AppError> {
+    let queued = db::run(pool, move |c| {
+        c.transaction(|c| -> Result<bool, AppError> {
             let Some(user) =
                 db::users::create(c, name.as_str(), email.as_str(), &password_hash, false)?
             else {
-                return Ok(None);
+                if !claim_email(c, &ctx, email.as_str())? {
+                    return Ok(false);
+                }
+                let holder = db::users::find_by_email(c, email.as_str())?;
+                if let Some(holder) = holder {
+                    let links = (settings.link("/signin"), settings.link("/password/forgot"));
+                    messages::signup_attempted(c, &holder.email, &holder.name, &links.0, &links.1)?;
+                }
+                return Ok(true);
             };
-            queue_verification(c, &settings, &user)?;
+            let queued = claim_email(c, &ctx, &user.email)?;
+            if queued {
+                queue_verification(c, &settings, &user)?;
+            }
             let details = json!({ "after": { "name": user.name, "email": user.email } });
             let actor = as_user(&user);
             audit::record(
@@ -85,14 +98,20 @@ pub async fn sign_up(
                     details,
                 ),
             )?;
-            Ok(Some(user))
+            Ok(queued)
         })
     })
     .await?;
-    if created.is_some() {
+    if queued {
         outbox.wake();
     }
-    Ok(created)
+    Ok(())
+}
+
+/// One email a visitor asked for, counted against the limits per address and per IP.
+fn claim_email(c: &mut PgConnection, ctx: &Ctx, recipient: &str) -> QueryResult<bool> {
+    let ip = ctx.meta.ip.as_deref().unwrap_or("unknown");
+    db::email_limits::claim(c, recipient, ip)
 }
 
 /// Uses a verification link.
@@ -125,7 +144,7 @@ pub async fn verify_email(pool: &PgPool, ctx: &Ctx, token: String) -> Result<Loo
     .await
 }
 
-/// Sends a new verification link.
+/// Sends a new verification link; false when the address had its share of emails for now.
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn resend_verification(
     pool: &PgPool,
@@ -133,10 +152,13 @@ pub async fn resend_verification(
     outbox: &OutboxSignal,
     ctx: &Ctx,
     user: User,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let (settings, ctx) = (settings.clone(), ctx.clone());
-    db::run(pool, move |c| {
-        c.transaction(|c| -> Result<(), AppError> {
+    let sent = db::run(pool, move |c| {
+        c.transaction(|c| -> Result<bool, AppError> {
+            if !claim_email(c, &ctx, &user.email)? {
+                return Ok(false);
+            }
             queue_verification(c, &settings, &user)?;
             let actor = as_user(&user);
             audit::record(
@@ -149,12 +171,14 @@ pub async fn resend_verification(
                     json!({}),
                 ),
             )?;
-            Ok(())
+            Ok(true)
         })
     })
     .await?;
-    outbox.wake();
-    Ok(())
+    if sent {
+        outbox.wake();
+    }
+    Ok(sent)
 }
 
 /// Emails a reset link when the address has an account; does nothing visible otherwise.
@@ -172,6 +196,12 @@ pub async fn request_reset(
             let Some(user) = db::users::find_by_email(c, email.as_str())? else {
                 return Ok(());
             };
+            if !claim_email(c, &ctx, &user.email)? {
+                return Ok(());
+            }
+            // Only the newest link works: issuing one voids the others (the limit above keeps
+            // this from being a way to void someone's link over and over).
+            tokens::void_outstanding(c, user.id, Purpose::ResetPassword)?;
             let token = tokens::issue(
                 c,
                 user.id,
@@ -228,6 +258,8 @@ pub async fn reset_password(
             if let Lookup::Valid { token_id, user_id } = lookup {
                 tokens::mark_used(c, token_id)?;
                 db::users::set_password_hash(c, user_id, &password_hash)?;
+                // The link went to the address: whoever used it holds it.
+                db::users::mark_verified(c, user_id)?;
                 let ended = db::sessions::delete_for_user(c, user_id)?;
                 // A key made by whoever held the account before the reset must not outlive it.
                 let keys_revoked = db::api_keys::revoke_all(c, user_id)?;

@@ -79,25 +79,100 @@ async fn passwords_containing_the_name_or_email_are_refused() {
     );
 }
 
+/// Sign-up never reveals whether an address has an account: the same page and status either
+/// way, no session, and the holder of a taken address is emailed instead (DESIGN §7).
 #[actix_web::test]
-async fn a_taken_email_is_refused_case_insensitively() {
+async fn a_taken_email_gets_the_same_answer_and_its_holder_an_email() {
     let app = spawn_app().await;
-    app.sign_up(&app.client, "Ada", "ada@example.com").await;
-    let other = client(&app.address);
-    let r = app
-        .post_form_with(
-            &other,
-            "/signup",
-            "/signup",
-            &[
-                ("name", "Ada Two"),
-                ("email", "ADA@example.com"),
-                ("password", PASSWORD),
-            ],
+    let fresh = |email: &'static str| {
+        let app = &app;
+        async move {
+            let visitor = client(&app.address);
+            let r = app
+                .post_form_with(
+                    &visitor,
+                    "/signup",
+                    "/signup",
+                    &[
+                        ("name", "Ada Two"),
+                        ("email", email),
+                        ("password", PASSWORD),
+                    ],
+                )
+                .await;
+            let signed_in = app.get_with(&visitor, "/orgs").await.status == 200;
+            (
+                r.status,
+                r.body.replace(&email.to_lowercase(), "ADDRESS"),
+                signed_in,
+            )
+        }
+    };
+    let new = fresh("ada@example.com").await;
+    let taken = fresh("ADA@example.com").await;
+    assert_eq!(new.0, 200);
+    assert_eq!(new, taken, "the two answers differ");
+    assert!(!new.2, "nobody is signed in by sign-up");
+    let notice = app
+        .mail
+        .wait_for(
+            "ada@example.com",
+            "Someone tried to sign up with your address",
         )
         .await;
-    assert_eq!(r.status, 422);
-    assert!(r.body.contains("already exists"));
+    assert!(notice.raw.contains("/password/forgot"), "{}", notice.raw);
+    let accounts: i64 = diesel::RunQueryDsl::get_result(
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM users"),
+        &mut app.conn(),
+    )
+    .unwrap();
+    assert_eq!(accounts, 1);
+}
+
+/// Sign-up and forgot-password send at most three emails to one address per 15 minutes, however
+/// many times the forms are posted, and in parallel too.
+#[actix_web::test]
+async fn visitors_cannot_flood_an_address_with_emails() {
+    let app = spawn_app().await;
+    app.account(&app.client, "Ada", "ada@example.com").await;
+    let posts = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            let visitor = client(&app.address);
+            if i % 2 == 0 {
+                app.post_form_with(
+                    &visitor,
+                    "/password/forgot",
+                    "/password/forgot",
+                    &[("email", "ada@example.com")],
+                )
+                .await
+            } else {
+                app.post_form_with(
+                    &visitor,
+                    "/signup",
+                    "/signup",
+                    &[
+                        ("name", "Eve"),
+                        ("email", "ada@example.com"),
+                        ("password", PASSWORD),
+                    ],
+                )
+                .await
+            }
+        }
+    });
+    for r in futures::future::join_all(posts).await {
+        assert!(r.status == 200 || r.status == 303, "{}", r.status);
+    }
+    let queued: i64 = diesel::RunQueryDsl::get_result(
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "SELECT count(*) FROM email_outbox WHERE recipient = 'ada@example.com'",
+        ),
+        &mut app.conn(),
+    )
+    .unwrap();
+    assert_eq!(queued, 3);
 }
 
 #[actix_web::test]
@@ -125,7 +200,7 @@ async fn sign_in_uses_one_generic_error_and_renews_the_session() {
     let orgs = app.get_with(&visitor, "/orgs").await;
     assert_eq!(orgs.status, 200);
     assert_eq!(app.audit_count("user.sign_in_failed", "denied"), 2);
-    assert_eq!(app.audit_count("user.signed_in", "successful"), 1);
+    assert_eq!(app.audit_count("user.signed_in", "successful"), 2);
 }
 
 #[actix_web::test]
@@ -319,6 +394,11 @@ async fn password_reset_link_works_once_and_signs_out_every_session() {
             .status,
         303
     );
+
+    let user = gatehouse::db::users::find_by_email(&mut app.conn(), "ada@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(user.is_verified(), "the reset link proved the address");
 
     let reused = app.get(&path).await;
     assert_eq!(reused.status, 410);

@@ -204,6 +204,13 @@ async fn every_state_change_appends_exactly_its_audit_events() {
     .await;
     step(
         &app,
+        "sign in after sign-up",
+        &[("user.signed_in", "successful")],
+        app.sign_in(&app.client, "owner@example.com", PASSWORD),
+    )
+    .await;
+    step(
+        &app,
         "resend verification",
         &[("user.verification_sent", "successful")],
         app.post_form("/orgs", "/verify-email/resend", &[]),

@@ -206,13 +206,18 @@ async fn reset_link(app: &crate::support::TestApp, visitor: &reqwest::Client) ->
 }
 
 #[actix_web::test]
-async fn once_a_reset_link_is_used_the_older_ones_are_dead() {
+async fn only_the_newest_reset_link_works() {
     let app = spawn_app().await;
     app.signed_up_verified("Ada", "ada@example.com").await;
     let visitor = client(&app.address);
     let (old_path, old_token) = reset_link(&app, &visitor).await;
     let (new_path, new_token) = reset_link(&app, &visitor).await;
     assert_ne!(old_token, new_token);
+    assert_eq!(
+        app.get(&old_path).await.status,
+        410,
+        "issuing a new link voids the older one"
+    );
     let new = app
         .post_form_with(
             &visitor,

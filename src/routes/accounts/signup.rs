@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
-use crate::auth::session::FlashKind;
 use crate::domain::{EmailAddress, NewPassword, PersonName};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
@@ -71,21 +70,33 @@ pub async fn post(
         return form_again(&cx, form, errors).await;
     };
     let hash = password::hash(password.secret().clone()).await?;
-    let created =
-        ops::accounts::sign_up(pool, settings, &outbox, &auth.ctx(), name, email, hash).await?;
-    let Some(user) = created else {
-        errors.add("email", "An account with this email already exists. Sign in, or reset your password if you forgot it.");
-        return form_again(&cx, form, errors).await;
-    };
-    auth.session.sign_in(user.id)?;
-    auth.session.flash(
-        FlashKind::Success,
-        format!(
-            "Welcome to Gatehouse! We sent a link to {} to verify your email.",
-            user.email
-        ),
-    );
-    Ok(see_other("/orgs"))
+    // The same answer whether or not the address already has an account (DESIGN §7): the
+    // holder of a taken address is emailed instead, and nobody is signed in here.
+    ops::accounts::sign_up(
+        pool,
+        settings,
+        &outbox,
+        &auth.ctx(),
+        name,
+        email.clone(),
+        hash,
+    )
+    .await?;
+    let layout = cx.layout("Check your email").await?;
+    render(
+        StatusCode::OK,
+        &SentPage {
+            layout,
+            email: email.as_str().to_string(),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "auth/signup_sent.html")]
+struct SentPage {
+    layout: Layout,
+    email: String,
 }
 
 async fn form_again(

@@ -60,10 +60,16 @@ pub async fn resend(
             .flash(FlashKind::Info, "Your email is already verified.");
         return Ok(see_other("/orgs"));
     }
-    ops::accounts::resend_verification(pool, settings, &outbox, &auth.ctx(), user).await?;
-    auth.session.flash(
-        FlashKind::Success,
-        "We sent a new verification link. Check your email.",
-    );
+    if ops::accounts::resend_verification(pool, settings, &outbox, &auth.ctx(), user).await? {
+        auth.session.flash(
+            FlashKind::Success,
+            "We sent a new verification link. Check your email.",
+        );
+    } else {
+        auth.session.flash(
+            FlashKind::Info,
+            "We sent several emails to your address recently. Check your email, or ask again in 15 minutes.",
+        );
+    }
     Ok(see_other("/orgs"))
 }

@@ -246,7 +246,10 @@ impl TestApp {
                 &[("name", name), ("email", email), ("password", PASSWORD)],
             )
             .await;
-        assert_eq!(r.status, 303, "sign-up failed: {}", r.body);
+        assert_eq!(r.status, 200, "sign-up failed: {}", r.body);
+        assert!(r.body.contains("Check your email"), "{}", r.body);
+        let r = self.sign_in(client, email, PASSWORD).await;
+        assert_eq!(r.status, 303, "sign-in after sign-up failed: {}", r.body);
     }
 
     pub async fn sign_in(&self, client: &reqwest::Client, email: &str, password: &str) -> Response {
