@@ -86,19 +86,68 @@ pub fn parse_address_list(input: &str) -> Result<Vec<EmailAddress>, Vec<String>>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
+/// What makes a trimmed name unfit to be shown to others (in pages, lists and email subjects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameProblem {
+    Empty,
+    TooLong,
+    Control,
+    /// Characters that reorder the text around them (right-to-left overrides, isolates, marks):
+    /// "Bob\u{202E}gnp.exe" shows as "Bobexe.png".
+    Direction,
+    /// Nothing but characters that show nothing (zero-width spaces and joiners, soft hyphens).
+    Invisible,
+}
+
+const DIRECTION_MESSAGE: &str =
+    "Names cannot contain characters that change the direction of text.";
+
+/// Characters that change the direction of the text around them.
+fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that show nothing by themselves. Joiners stay allowed inside a name (Persian and
+/// Indic names, emoji sequences need them); a name of nothing else is refused.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+                | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}'
+                | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+        )
+}
+
+/// The rules every name shown to others follows (people and organizations): 1–100 characters,
+/// no control or direction characters, at least one visible character.
+fn shown_name_problem(name: &str) -> Option<NameProblem> {
+    if name.is_empty() {
+        Some(NameProblem::Empty)
+    } else if name.chars().count() > 100 {
+        Some(NameProblem::TooLong)
+    } else if name.chars().any(char::is_control) {
+        Some(NameProblem::Control)
+    } else if name.chars().any(is_direction_control) {
+        Some(NameProblem::Direction)
+    } else if name.chars().all(is_invisible) {
+        Some(NameProblem::Invisible)
+    } else {
+        None
+    }
+}
+
 impl PersonName {
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         let name = input.trim();
-        if name.is_empty() {
-            return Err("Enter your name.");
+        match shown_name_problem(name) {
+            Some(NameProblem::Empty) => Err("Enter your name."),
+            Some(NameProblem::TooLong) => Err("Names are at most 100 characters."),
+            Some(NameProblem::Control) => Err("Names cannot contain control characters."),
+            Some(NameProblem::Direction) => Err(DIRECTION_MESSAGE),
+            Some(NameProblem::Invisible) => Err("Enter a name with visible characters."),
+            None => Ok(PersonName(name.to_string())),
         }
-        if name.chars().count() > 100 {
-            return Err("Names are at most 100 characters.");
-        }
-        if name.chars().any(char::is_control) {
-            return Err("Names cannot contain control characters.");
-        }
-        Ok(PersonName(name.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -113,16 +162,18 @@ pub struct OrgName(String);
 impl OrgName {
     pub fn parse(input: &str) -> Result<Self, &'static str> {
         let name = input.trim();
-        if name.is_empty() {
-            return Err("Enter a name for the organization.");
+        match shown_name_problem(name) {
+            Some(NameProblem::Empty) => Err("Enter a name for the organization."),
+            Some(NameProblem::TooLong) => Err("Organization names are at most 100 characters."),
+            Some(NameProblem::Control) => {
+                Err("Organization names cannot contain control characters.")
+            }
+            Some(NameProblem::Direction) => Err(DIRECTION_MESSAGE),
+            Some(NameProblem::Invisible) => {
+                Err("Enter an organization name with visible characters.")
+            }
+            None => Ok(OrgName(name.to_string())),
         }
-        if name.chars().count() > 100 {
-            return Err("Organization names are at most 100 characters.");
-        }
-        if name.chars().any(char::is_control) {
-            return Err("Organization names cannot contain control characters.");
-        }
-        Ok(OrgName(name.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -202,6 +253,29 @@ impl NewPassword {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_shown_to_others_cannot_reorder_or_hide_text() {
+        for bad in [
+            "Bob\u{202E}gnp.exe",
+            "\u{2067}Acme",
+            "Ann\u{200F}",
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{FEFF}",
+            "\u{00AD}\u{2060}",
+        ] {
+            assert!(PersonName::parse(bad).is_err(), "{bad:?}");
+            assert!(OrgName::parse(bad).is_err(), "{bad:?}");
+        }
+        for good in ["Ada Lovelace", "مهرداد", "می\u{200C}خواهم", "José 👩\u{200D}💻", "李"] {
+            assert!(PersonName::parse(good).is_ok(), "{good:?}");
+            assert!(OrgName::parse(good).is_ok(), "{good:?}");
+        }
+        assert_eq!(
+            PersonName::parse("x\u{202E}y"),
+            Err("Names cannot contain characters that change the direction of text.")
+        );
+    }
 
     #[test]
     fn emails_are_lower_cased_and_checked() {

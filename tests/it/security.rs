@@ -555,3 +555,32 @@ async fn sent_emails_keep_no_link_that_opens_anything() {
         "a purged record still reads as sent"
     );
 }
+
+/// Names go into other people's pages and email subjects: a right-to-left override or nothing
+/// but zero-width characters is refused beside the field, on sign-up and on organizations.
+#[actix_web::test]
+async fn names_that_reorder_or_hide_text_are_refused() {
+    let app = spawn_app().await;
+    let signup = app
+        .post_form(
+            "/signup",
+            "/signup",
+            &[
+                ("name", "Bob\u{202E}gnp.exe"),
+                ("email", "bob@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(signup.status, 422);
+    assert!(signup.body.contains("id=\"name-error\""), "{}", signup.body);
+    assert!(signup.body.contains("change the direction of text"));
+    assert!(app.mail.all().is_empty());
+
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let org = app
+        .post_form("/orgs/new", "/orgs/new", &[("name", "\u{200B}\u{FEFF}")])
+        .await;
+    assert_eq!(org.status, 422);
+    assert!(org.body.contains("visible characters"), "{}", org.body);
+}
