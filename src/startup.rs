@@ -138,8 +138,12 @@ pub fn run(
             .wrap(from_fn(check_origin))
             .wrap(
                 SessionMiddleware::builder(PgSessionStore::new(pool.clone()), key.clone())
-                    .cookie_name("gatehouse_session".into())
+                    .cookie_name(session_cookie_name(secure).into())
                     .cookie_secure(secure)
+                    // Encrypted, not only signed: a signed-out session's state rides in it.
+                    .cookie_content_security(actix_session::config::CookieContentSecurity::Private)
+                    .cookie_path("/".into())
+                    .cookie_domain(None)
                     .cookie_http_only(true)
                     .cookie_same_site(SameSite::Lax)
                     .session_lifecycle(
@@ -184,6 +188,16 @@ pub fn run(
         server = server.workers(n);
     }
     Ok(server.run())
+}
+
+/// Over https the cookie carries the `__Host-` prefix: browsers then only take it when Secure,
+/// for this exact host and path `/`, so a sibling subdomain cannot plant or shadow it.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-gatehouse_session"
+    } else {
+        "gatehouse_session"
+    }
 }
 
 /// Two rustls providers end up compiled in through dependencies; TLS (SMTP over TLS) needs one

@@ -651,7 +651,6 @@ pub async fn post_invitations(
     org_id: web::Path<OrgId>,
     body: super::Body<InviteBody>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::db::invitations::InviteOutcome;
     let access = require_org(
         &pool,
         &caller,
@@ -696,6 +695,15 @@ pub async fn post_invitations(
     };
     let outcome =
         ops::invitations::invite(&pool, &settings, &outbox, &caller.ctx(), invite).await?;
+    invite_answer(outcome, &settings)
+}
+
+/// The API's answer to an invitation's outcome.
+fn invite_answer(
+    outcome: crate::db::invitations::InviteOutcome,
+    settings: &Settings,
+) -> Result<HttpResponse, ApiError> {
+    use crate::db::invitations::InviteOutcome;
     match outcome {
         InviteOutcome::Sent {
             created,
@@ -711,6 +719,15 @@ pub async fn post_invitations(
             ErrorCode::AlreadyMember,
             format!("Already members: {}", members.join(", ")),
         )),
+        InviteOutcome::SentTooRecently(recent) => Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: ErrorCode::RateLimited,
+            message: format!(
+                "Sent less than a minute ago, not sent again: {}",
+                recent.join(", ")
+            ),
+            retry_after: Some(crate::db::invitations::RESEND_INTERVAL_SECONDS),
+        }),
         InviteOutcome::DailyLimit { .. } => Err(ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             code: ErrorCode::DailyInvitationLimit,

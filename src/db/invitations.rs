@@ -142,6 +142,9 @@ pub enum InviteOutcome {
         at_limit: Vec<String>,
     },
     AlreadyMembers(Vec<String>),
+    /// Addresses whose open invitation was sent less than `RESEND_INTERVAL_SECONDS` ago: the
+    /// form cannot send it again sooner than the Resend button could.
+    SentTooRecently(Vec<String>),
     DailyLimit {
         sent_today: i64,
     },
@@ -298,6 +301,25 @@ pub fn invite(
             .load(conn)?;
         if !members.is_empty() {
             return Ok(InviteOutcome::AlreadyMembers(members));
+        }
+        let recent: Vec<String> = invitations::table
+            .filter(invitations::organization_id.eq(req.org.id))
+            .filter(invitations::email.eq_any(&addresses))
+            .filter(invitations::status.eq(InvitationStatus::Pending))
+            .filter(invitations::last_sent_at.gt(Utc::now() - Duration::seconds(RESEND_INTERVAL_SECONDS)))
+            .select(invitations::email)
+            .load(conn)?;
+        if !recent.is_empty() {
+            audit::record(conn, audit::Event {
+                organization: Some((req.org.id, &req.org.name)),
+                actor,
+                action: Action::InvitationResent,
+                target: Some(recent.join(", ")),
+                details: serde_json::json!({ "reason": "sent less than a minute ago" }),
+                status: audit::Status::Denied,
+                meta,
+            })?;
+            return Ok(InviteOutcome::SentTooRecently(recent));
         }
         let sent_today = sends_today(conn, req.org.id)?;
         if sent_today + addresses.len() as i64 > settings.invites_per_org_per_day {
@@ -561,6 +583,81 @@ pub enum AcceptOutcome {
     LimitReached,
 }
 
+/// An invitation grants what its sender could grant, judged at acceptance: one sent by someone
+/// since removed or demoted no longer stands. Revokes it (with a denied event) when not.
+fn sender_still_may(
+    conn: &mut PgConnection,
+    org: &Organization,
+    inv: &Invitation,
+    actor: &Actor,
+    meta: &RequestMeta,
+) -> QueryResult<bool> {
+    let sender = match inv.invited_by {
+        Some(sender) => actor_role(
+            conn,
+            org.id,
+            &Actor::User {
+                id: sender,
+                email: String::new(),
+            },
+        )?,
+        None => None,
+    };
+    if sender.is_some_and(|role| authz::may_invite_as(role, inv.role)) {
+        return Ok(true);
+    }
+    diesel::update(invitations::table.find(inv.id))
+        .set((
+            invitations::status.eq(InvitationStatus::Revoked),
+            invitations::responded_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        audit::Event {
+            organization: Some((org.id, &org.name)),
+            actor,
+            action: Action::InvitationAccepted,
+            target: Some(inv.email.clone()),
+            details: serde_json::json!({ "reason": "the sender can no longer invite as this role", "invited_by": inv.invited_by }),
+            status: audit::Status::Denied,
+            meta,
+        },
+    )?;
+    Ok(false)
+}
+
+/// Grants the environment roles an accepted invitation carries.
+fn grant_env_roles(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    user_id: UserId,
+    grants: &EnvRoles,
+) -> QueryResult<()> {
+    let envs: Vec<(i64, EnvKind)> = environments::table
+        .filter(environments::organization_id.eq(org_id))
+        .select((environments::id, environments::kind))
+        .load(conn)?;
+    let rows: Vec<_> = envs
+        .iter()
+        .filter_map(|(id, kind)| {
+            let role = grants.get(kind)?;
+            Some((
+                environment_roles::environment_id.eq(*id),
+                environment_roles::organization_id.eq(org_id),
+                environment_roles::user_id.eq(user_id),
+                environment_roles::role.eq(role.as_str()),
+            ))
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(environment_roles::table)
+            .values(rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Accepts the invitation for `user` (whose email it must be): membership and environment roles
 /// in one transaction. The invitation row is locked (single use) and so is the user row, so
 /// concurrent acceptances cannot pass the organization limit.
@@ -587,6 +684,9 @@ pub fn accept(
             return Ok(AcceptOutcome::WrongAccount);
         }
         let actor = Actor::User { id: user.id, email: user.email.clone() };
+        if !sender_still_may(conn, &org, &inv, &actor, meta)? {
+            return Ok(AcceptOutcome::Closed(Some(InvitationState::Revoked)));
+        }
         users::table.find(user.id).select(users::id).for_update().first::<i64>(conn)?;
         let already = memberships::table
             .find((org.id, user.id))
@@ -619,26 +719,7 @@ pub fn accept(
         diesel::insert_into(memberships::table)
             .values((memberships::organization_id.eq(org.id), memberships::user_id.eq(user.id), memberships::role.eq(&inv.role)))
             .execute(conn)?;
-        let grants = inv.env_roles();
-        let envs: Vec<(i64, EnvKind)> = environments::table
-            .filter(environments::organization_id.eq(org.id))
-            .select((environments::id, environments::kind))
-            .load(conn)?;
-        let rows: Vec<_> = envs
-            .iter()
-            .filter_map(|(id, kind)| {
-                let role = grants.get(kind)?;
-                Some((
-                    environment_roles::environment_id.eq(*id),
-                    environment_roles::organization_id.eq(org.id),
-                    environment_roles::user_id.eq(user.id),
-                    environment_roles::role.eq(role.as_str()),
-                ))
-            })
-            .collect();
-        if !rows.is_empty() {
-            diesel::insert_into(environment_roles::table).values(rows).execute(conn)?;
-        }
+        grant_env_roles(conn, org.id, user.id, &inv.env_roles())?;
         close(conn)?;
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),

@@ -1,5 +1,8 @@
-//! Server-side session storage for actix-session, in PostgreSQL so that every instance serves
-//! every request and a password reset can end all of a user's sessions.
+//! Session storage for actix-session. Signed-in sessions live in PostgreSQL, so that every
+//! instance serves every request and a password reset can end all of a user's sessions. A
+//! visitor who is not signed in gets no row at all: the little state such a session holds (the
+//! CSRF token of signed-out forms, a flash message) travels in the session cookie itself, which
+//! the middleware encrypts and signs with the session key (DESIGN §7).
 
 use crate::domain::ids::UserId;
 use std::collections::HashMap;
@@ -61,11 +64,44 @@ fn new_key() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Keys of signed-out sessions start with this; stored keys are URL-safe base64, which has no '.'.
+const IN_COOKIE: &str = "a.";
+
+/// The key that carries a signed-out session's state itself, or None when the state belongs in
+/// the database (it names a user, or is too large for a cookie).
+fn cookie_key(state: &HashMap<String, String>) -> Option<SessionKey> {
+    use base64::Engine;
+    if state.contains_key(USER_ID_KEY) {
+        return None;
+    }
+    let json = serde_json::to_vec(state).ok()?;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    // The cookie is encrypted and encoded once more: keep well under browsers' 4 KiB.
+    if encoded.len() > 2048 {
+        return None;
+    }
+    SessionKey::try_from(format!("{IN_COOKIE}{encoded}")).ok()
+}
+
+/// The state a signed-out session's key carries. Such a key never signs anyone in.
+fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
+    use base64::Engine;
+    let encoded = key.strip_prefix(IN_COOKIE)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .ok()?;
+    let state: HashMap<String, String> = serde_json::from_slice(&json).ok()?;
+    (!state.contains_key(USER_ID_KEY)).then_some(state)
+}
+
 impl SessionStore for PgSessionStore {
     async fn load(
         &self,
         session_key: &SessionKey,
     ) -> Result<Option<HashMap<String, String>>, LoadError> {
+        if session_key.as_ref().starts_with(IN_COOKIE) {
+            return Ok(state_in_cookie(session_key.as_ref()));
+        }
         let hash = key_hash(session_key.as_ref());
         let state: Option<serde_json::Value> = self
             .blocking(move |conn| {
@@ -89,6 +125,9 @@ impl SessionStore for PgSessionStore {
         state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, SaveError> {
+        if let Some(key) = cookie_key(&state) {
+            return Ok(key);
+        }
         let key = new_key();
         let hash = key_hash(&key);
         let user_id = user_id_of(&state);
@@ -115,6 +154,12 @@ impl SessionStore for PgSessionStore {
         state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        if session_key.as_ref().starts_with(IN_COOKIE) {
+            return self.save(state, ttl).await.map_err(|e| match e {
+                SaveError::Serialization(e) => UpdateError::Serialization(e),
+                SaveError::Other(e) => UpdateError::Other(e),
+            });
+        }
         let hash = key_hash(session_key.as_ref());
         let user_id = user_id_of(&state);
         let json =
@@ -153,6 +198,9 @@ impl SessionStore for PgSessionStore {
         session_key: &SessionKey,
         ttl: &Duration,
     ) -> Result<(), anyhow::Error> {
+        if session_key.as_ref().starts_with(IN_COOKIE) {
+            return Ok(());
+        }
         let hash = key_hash(session_key.as_ref());
         let expires = expiry(ttl);
         self.blocking(move |conn| {
@@ -165,6 +213,9 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn delete(&self, session_key: &SessionKey) -> Result<(), anyhow::Error> {
+        if session_key.as_ref().starts_with(IN_COOKIE) {
+            return Ok(());
+        }
         let hash = key_hash(session_key.as_ref());
         self.blocking(move |conn| diesel::delete(sessions::table.find(hash)).execute(conn))
             .await?;

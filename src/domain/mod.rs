@@ -267,7 +267,13 @@ mod tests {
             assert!(PersonName::parse(bad).is_err(), "{bad:?}");
             assert!(OrgName::parse(bad).is_err(), "{bad:?}");
         }
-        for good in ["Ada Lovelace", "مهرداد", "می\u{200C}خواهم", "José 👩\u{200D}💻", "李"] {
+        for good in [
+            "Ada Lovelace",
+            "مهرداد",
+            "می\u{200C}خواهم",
+            "José 👩\u{200D}💻",
+            "李",
+        ] {
             assert!(PersonName::parse(good).is_ok(), "{good:?}");
             assert!(OrgName::parse(good).is_ok(), "{good:?}");
         }

@@ -401,8 +401,8 @@ async fn every_state_change_appends_exactly_its_audit_events() {
             slug.clone()
         };
         diesel::sql_query(
-            "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at)
-             SELECT id, $1, 'member', sha256(convert_to($2, 'UTF8')), 'Olivia', now() + interval '1 day' FROM organizations WHERE slug = $3",
+            "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at, invited_by)
+             SELECT id, $1, 'member', sha256(convert_to($2, 'UTF8')), 'Olivia', now() + interval '1 day', (SELECT m.user_id FROM memberships m WHERE m.organization_id = organizations.id AND m.role = 'owner' LIMIT 1) FROM organizations WHERE slug = $3",
         )
         .bind::<diesel::sql_types::Text, _>(email)
         .bind::<diesel::sql_types::Text, _>(token)

@@ -265,6 +265,20 @@ async fn inviting_a_member_is_refused_and_inviting_a_pending_address_resends() {
 
     app.invite(&app.client, &slug, "pat@example.com", &[]).await;
     let first = app.invitation_path("pat@example.com").await;
+    // Sending the form again at once does not get round the one-a-minute resend limit.
+    let at_once = app.invite(&app.client, &slug, "pat@example.com", &[]).await;
+    assert_eq!(at_once.status, 422);
+    assert!(
+        at_once.body.contains("less than a minute ago"),
+        "{}",
+        at_once.body
+    );
+    assert_eq!(app.audit_count("invitation.resent", "denied"), 1);
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE invitations SET last_sent_at = now() - interval '2 minutes'"),
+        &mut app.conn(),
+    )
+    .unwrap();
     let r = app
         .invite(
             &app.client,
@@ -578,8 +592,8 @@ async fn twenty_concurrent_acceptances_at_399_end_with_exactly_400() {
         let org = app.create_org(&format!("Inviter {i}")).await;
         let token = format!("token-{i}-{}", "x".repeat(20));
         diesel::sql_query(
-            "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at)
-             SELECT id, 'ivy@example.com', 'member', sha256(convert_to($1, 'UTF8')), 'Olivia Owner', now() + interval '7 days'
+            "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at, invited_by)
+             SELECT id, 'ivy@example.com', 'member', sha256(convert_to($1, 'UTF8')), 'Olivia Owner', now() + interval '7 days', (SELECT m.user_id FROM memberships m WHERE m.organization_id = organizations.id AND m.role = 'owner' LIMIT 1)
              FROM organizations WHERE slug = $2",
         )
         .bind::<diesel::sql_types::Text, _>(&token)
@@ -658,4 +672,40 @@ async fn the_daily_invitation_limit_holds() {
             .status,
         303
     );
+}
+
+/// An invitation grants what its sender could grant when it is accepted: once the admin who sent
+/// it is removed, it no longer stands, and its environment roles are never granted.
+#[actix_web::test]
+async fn a_removed_admins_pending_invitation_grants_nothing() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let adam = crate::support::member(&app, &slug, "Adam Admin", "adam@example.com", "admin").await;
+    let sent = app
+        .invite(&adam, &slug, "eve@example.com", &[("staging", "engineer")])
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let path = app.invitation_path("eve@example.com").await;
+
+    let id = app.user_id("adam@example.com");
+    let view = format!("/orgs/{slug}/access/users/{id}");
+    assert_eq!(
+        app.post_form(&view, &format!("{view}/remove"), &[])
+            .await
+            .status,
+        303
+    );
+
+    let eve = crate::support::client(&app.address);
+    app.account(&eve, "Eve", "eve@example.com").await;
+    let accepted = app
+        .post_form_with(&eve, &path, &format!("{path}/accept"), &[])
+        .await;
+    assert_ne!(
+        accepted.location.as_deref(),
+        Some(format!("/orgs/{slug}").as_str())
+    );
+    assert_eq!(memberships_of(&app, app.user_id("eve@example.com")), 0);
+    assert_eq!(app.audit_count("invitation.accepted", "denied"), 1);
+    assert!(app.get_with(&eve, &path).await.body.contains("revoked"));
 }

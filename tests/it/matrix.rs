@@ -301,8 +301,8 @@ async fn fixture(app: &TestApp) -> Fixture {
     let target = app.user_id("target@example.com");
     let token = "matrix-invitation-token".to_string();
     diesel::sql_query(
-        "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at)
-         SELECT id, 'invitee@example.com', 'member', sha256(convert_to($1, 'UTF8')), 'Owner', now() + interval '1 day' FROM organizations WHERE slug = $2",
+        "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at, invited_by)
+         SELECT id, 'invitee@example.com', 'member', sha256(convert_to($1, 'UTF8')), 'Owner', now() + interval '1 day', (SELECT m.user_id FROM memberships m WHERE m.organization_id = organizations.id AND m.role = 'owner' LIMIT 1) FROM organizations WHERE slug = $2",
     )
     .bind::<diesel::sql_types::Text, _>(&token)
     .bind::<diesel::sql_types::Text, _>(&slug)

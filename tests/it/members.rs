@@ -107,8 +107,8 @@ async fn removal_ends_access_at_once_revokes_invitations_and_tells_the_person() 
         200
     );
     diesel::sql_query(
-        "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at)
-         SELECT id, 'mia@example.com', 'admin', sha256('t'::bytea), 'Olivia Owner', now() + interval '7 days' FROM organizations WHERE slug = $1",
+        "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at, invited_by)
+         SELECT id, 'mia@example.com', 'admin', sha256('t'::bytea), 'Olivia Owner', now() + interval '7 days', (SELECT m.user_id FROM memberships m WHERE m.organization_id = organizations.id AND m.role = 'owner' LIMIT 1) FROM organizations WHERE slug = $1",
     )
     .bind::<diesel::sql_types::Text, _>(&slug)
     .execute(&mut app.conn())

@@ -584,3 +584,56 @@ async fn names_that_reorder_or_hide_text_are_refused() {
     assert_eq!(org.status, 422);
     assert!(org.body.contains("visible characters"), "{}", org.body);
 }
+
+/// A visitor who is not signed in gets no stored session, however many pages and forms they
+/// open: the CSRF token of signed-out forms travels in the (encrypted) cookie. Signing in stores
+/// exactly one session.
+#[actix_web::test]
+async fn visitors_who_are_not_signed_in_store_no_session() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let sessions = || -> i64 {
+        gatehouse::db::schema::sessions::table
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    let before = sessions();
+    for _ in 0..5 {
+        let visitor = client(&app.address);
+        for page in ["/signin", "/signup", "/password/forgot", "/"] {
+            visitor.get(app.url(page)).send().await.unwrap();
+        }
+        // A signed-out form still works with its token, and a failed attempt stores nothing.
+        let wrong = app
+            .sign_in(&visitor, "ada@example.com", "not-the-password-1")
+            .await;
+        assert_eq!(wrong.status, 422);
+    }
+    assert_eq!(sessions(), before, "visitors stored sessions");
+    let visitor = client(&app.address);
+    let ok = app.sign_in(&visitor, "ada@example.com", PASSWORD).await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(sessions(), before + 1);
+    assert_eq!(app.get_with(&visitor, "/orgs").await.status, 200);
+}
+
+/// Over https the session cookie is `__Host-` prefixed: Secure, path `/`, no Domain.
+#[actix_web::test]
+async fn over_https_the_session_cookie_is_host_prefixed() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        https: true,
+        ..Default::default()
+    })
+    .await;
+    let r = reqwest::get(app.url("/signin")).await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("__Host-gatehouse_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.to_lowercase().contains("domain="), "{cookie}");
+    assert!(r.headers().contains_key("strict-transport-security"));
+}

@@ -331,6 +331,21 @@ async fn answer_invite(
             )
             .await
         }
+        InviteOutcome::SentTooRecently(recent) => {
+            errors.add(
+                "emails",
+                "Nothing was sent. These addresses were sent an invitation less than a minute ago; try again in a minute:",
+            );
+            invite_page(
+                cx,
+                access,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                recent,
+                errors,
+            )
+            .await
+        }
         InviteOutcome::DailyLimit { sent_today } => {
             errors.add(
                 "emails",

@@ -65,6 +65,8 @@ pub struct Options {
     pub signin_max_failures: i64,
     pub invites_per_org_per_day: i64,
     pub api_rate_per_minute: i64,
+    /// Serve as if behind https (`BASE_URL` https://localhost:PORT): Secure cookies.
+    pub https: bool,
 }
 
 impl Default for Options {
@@ -74,6 +76,7 @@ impl Default for Options {
             signin_max_failures: 10,
             invites_per_org_per_day: 200,
             api_rate_per_minute: 600,
+            https: false,
         }
     }
 }
@@ -96,7 +99,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             mail.port
         ))),
         mail_from: "Gatehouse <gatehouse@example.test>".into(),
-        base_url: address.clone(),
+        base_url: if options.https {
+            format!("https://localhost:{port}")
+        } else {
+            address.clone()
+        },
         session_key: Some(SecretString::from("k".repeat(64))),
         bind: format!("127.0.0.1:{port}"),
         data_dir: std::env::temp_dir().join("gatehouse-test-unused"),
