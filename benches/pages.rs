@@ -40,6 +40,7 @@ fn run(url: &str) -> anyhow::Result<()> {
     let statements = StatementCounter::default();
     let pool = gatehouse::startup::connect_and_migrate(
         &SecretString::from(url.to_string()),
+        None,
         8,
         statements.clone(),
     )?;
@@ -49,6 +50,7 @@ fn run(url: &str) -> anyhow::Result<()> {
     let settings = Settings {
         mode: Mode::Local,
         database_url: Some(SecretString::from(url.to_string())),
+        migration_database_url: None,
         smtp_url: None,
         mail_from: "Gatehouse <gatehouse@localhost>".into(),
         base_url: base.clone(),

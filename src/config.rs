@@ -62,6 +62,16 @@ pub struct Settings {
     /// PostgreSQL URL. Unset: an embedded cluster under the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<SecretString>,
+    /// PostgreSQL URL of the schema owner, for migrations. Set, the server migrates through it
+    /// and grants the DATABASE_URL role only what serving needs (INSERT and SELECT on the audit
+    /// log). Unset: DATABASE_URL's role does both. The embedded cluster sets up both roles.
+    #[arg(
+        long,
+        env = "MIGRATION_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub migration_database_url: Option<SecretString>,
     /// SMTP server, e.g. smtp://user:pass@host:587?tls=required. Unset (local mode): the local
     /// mailbox at /dev/mailbox.
     #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
@@ -139,6 +149,15 @@ pub struct Settings {
     pub workers: Option<usize>,
 }
 
+/// Whether a `host:port` listens on this machine only (127.0.0.0/8, ::1 or localhost).
+fn is_loopback(bind: &str) -> bool {
+    if let Ok(addr) = bind.parse::<std::net::SocketAddr>() {
+        return addr.ip().is_loopback();
+    }
+    bind.rsplit_once(':')
+        .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+}
+
 impl Settings {
     /// Checks the rules of production mode, so a misconfigured production start stops at once
     /// with a message instead of running with local defaults.
@@ -147,6 +166,14 @@ impl Settings {
             url::Url::parse(&self.base_url).map_err(|e| format!("BASE_URL is not a URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err("BASE_URL must start with http:// or https://".into());
+        }
+        if self.mode == Mode::Local && !is_loopback(&self.bind) {
+            return Err(format!(
+                "local mode serves an open mailbox and listens on this machine only; BIND={} is \
+                 not a loopback address. Use 127.0.0.1 or localhost, or GATEHOUSE_MODE=production \
+                 to serve other machines.",
+                self.bind
+            ));
         }
         if self.mode == Mode::Production {
             if self.database_url.is_none() {

@@ -1,18 +1,32 @@
 //! The embedded-default PostgreSQL cluster: found among the server binaries on the machine,
 //! created on first use in a directory of ours, started on a private port, and run under an
 //! unprivileged account when we are root (PostgreSQL refuses to run as root).
+//!
+//! It accepts no password-less connection (scram-sha-256 on its socket and on loopback), with
+//! two roles whose generated passwords are kept in files only we can read: the superuser, which
+//! owns the schema and runs migrations, and `gatehouse_app`, which serves with only the rights
+//! serving needs (DESIGN §12, §15).
 
 use std::fs;
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-/// Superuser created by `initdb` in our clusters.
+/// Superuser created by `initdb` in our clusters: owns the schema, runs migrations.
 const SUPERUSER: &str = "gatehouse";
+/// The role the server connects as: no superuser, owner of nothing.
+const APP_ROLE: &str = "gatehouse_app";
+
+/// Who may connect, and how: a password (scram) always, on the socket and on loopback.
+const HBA: &str = "# Written by Gatehouse: no connection without a password.
+local all all scram-sha-256
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+";
 
 #[derive(Debug)]
 pub struct Cluster {
@@ -21,6 +35,8 @@ pub struct Cluster {
     port: u16,
     run_as: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
     started_here: bool,
+    superuser_password: String,
+    app_password: String,
 }
 
 impl Cluster {
@@ -45,13 +61,16 @@ impl Cluster {
             port: 0,
             run_as,
             started_here: false,
+            superuser_password: secret_file(&dir.join("superuser.password"))?,
+            app_password: secret_file(&dir.join("app.password"))?,
         };
 
         if !cluster.data_dir.join("PG_VERSION").exists() {
-            cluster.init()?;
+            cluster.init(&dir)?;
         }
         if let Some(port) = cluster.running_port() {
             cluster.port = port;
+            cluster.secure()?;
             return Ok(cluster);
         }
         // Not running: any postmaster.pid left behind is stale.
@@ -91,31 +110,82 @@ impl Cluster {
             );
         }
         cluster.started_here = true;
+        cluster.secure()?;
         Ok(cluster)
     }
 
-    fn init(&self) -> Result<()> {
+    /// Makes sure no connection gets in without a password (a cluster made by an older version
+    /// trusted every local user: it gets its superuser password and scram now), and that the
+    /// serving role exists with its password.
+    fn secure(&self) -> Result<()> {
+        use diesel::{Connection, PgConnection, RunQueryDsl, sql_query};
+        let hba_path = self.data_dir.join("pg_hba.conf");
+        let hba = fs::read_to_string(&hba_path).context("Failed to read pg_hba.conf")?;
+        let trusting = hba
+            .lines()
+            .any(|l| !l.trim_start().starts_with('#') && l.contains("trust"));
+        let mut conn = if trusting {
+            let url = format!("postgres://{SUPERUSER}@127.0.0.1:{}/postgres", self.port);
+            let mut conn = PgConnection::establish(&url)
+                .context("Failed to connect to the embedded PostgreSQL")?;
+            sql_query(format!(
+                "ALTER ROLE {SUPERUSER} PASSWORD '{}'",
+                self.superuser_password
+            ))
+            .execute(&mut conn)?;
+            fs::write(&hba_path, HBA).context("Failed to write pg_hba.conf")?;
+            sql_query("SELECT pg_reload_conf()").execute(&mut conn)?;
+            conn
+        } else {
+            PgConnection::establish(&self.url("postgres"))
+                .context("Failed to connect to the embedded PostgreSQL")?
+        };
+        sql_query(format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') \
+             THEN CREATE ROLE {APP_ROLE}; END IF; END $$"
+        ))
+        .execute(&mut conn)?;
+        sql_query(format!(
+            "ALTER ROLE {APP_ROLE} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION \
+             NOBYPASSRLS PASSWORD '{}'",
+            self.app_password
+        ))
+        .execute(&mut conn)?;
+        Ok(())
+    }
+
+    fn init(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(&self.data_dir)?;
         fs::set_permissions(&self.data_dir, fs::Permissions::from_mode(0o700))?;
         if let Some((uid, gid)) = self.run_as {
             std::os::unix::fs::chown(&self.data_dir, Some(uid.as_raw()), Some(gid.as_raw()))?;
         }
+        // initdb reads the superuser's password from a file the server account can read; it
+        // is removed as soon as initdb is done.
+        let pwfile = dir.join("initdb.password");
+        fs::write(&pwfile, &self.superuser_password)?;
+        fs::set_permissions(&pwfile, fs::Permissions::from_mode(0o600))?;
+        if let Some((uid, gid)) = self.run_as {
+            std::os::unix::fs::chown(&pwfile, Some(uid.as_raw()), Some(gid.as_raw()))?;
+        }
         let out = self
             .command("initdb")
             .args([
                 "-A",
-                "trust",
+                "scram-sha-256",
                 "-E",
                 "UTF8",
                 "--no-locale",
                 "--no-sync",
                 "-U",
                 SUPERUSER,
-                "-D",
             ])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .arg("-D")
             .arg(&self.data_dir)
-            .output()
-            .context("Failed to run initdb")?;
+            .output();
+        let _ = fs::remove_file(&pwfile);
+        let out = out.context("Failed to run initdb")?;
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
@@ -149,9 +219,20 @@ impl Cluster {
         self.started_here
     }
 
-    /// URL of a database in this cluster.
+    /// URL of a database in this cluster, as the superuser (schema owner, migrations).
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{SUPERUSER}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
+            self.superuser_password, self.port
+        )
+    }
+
+    /// URL of a database in this cluster, as the serving role.
+    pub fn app_url(&self, database: &str) -> String {
+        format!(
+            "postgres://{APP_ROLE}:{}@127.0.0.1:{}/{database}",
+            self.app_password, self.port
+        )
     }
 
     /// Creates the database unless it exists.
@@ -289,6 +370,30 @@ fn find_bin_dir_in(path: Option<&std::ffi::OsStr>, versions_dir: &Path) -> Resul
              `apt-get install postgresql`), or set DATABASE_URL to an existing database."
         )
     })
+}
+
+/// A generated password kept in `path` (readable by us only), made on first use.
+fn secret_file(path: &Path) -> Result<String> {
+    use rand::Rng;
+    if let Ok(existing) = fs::read_to_string(path)
+        && existing.trim().len() >= 32
+    {
+        return Ok(existing.trim().to_string());
+    }
+    let password: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("Failed to write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, password.as_bytes())?;
+    Ok(password)
 }
 
 fn free_port() -> Result<u16> {

@@ -36,6 +36,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let outcome = (|| -> anyhow::Result<()> {
         let pool = startup::connect_and_migrate(
             &database.url,
+            database.migration_url.as_ref(),
             settings.database_pool_size,
             Default::default(),
         )?;

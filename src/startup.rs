@@ -26,7 +26,10 @@ use crate::routes;
 
 /// Where the database lives: a URL given in the settings, or the embedded cluster.
 pub struct Database {
+    /// The serving role's URL.
     pub url: SecretString,
+    /// The schema owner's URL, for migrations, when it is another role.
+    pub migration_url: Option<SecretString>,
     pub cluster: Option<Cluster>,
 }
 
@@ -37,6 +40,7 @@ impl Database {
         if let Some(url) = &settings.database_url {
             return Ok(Database {
                 url: url.clone(),
+                migration_url: settings.migration_database_url.clone(),
                 cluster: None,
             });
         }
@@ -46,7 +50,8 @@ impl Database {
         let cluster = Cluster::start(&settings.data_dir.join("postgres"), false)?;
         cluster.ensure_database("gatehouse")?;
         Ok(Database {
-            url: SecretString::from(cluster.url("gatehouse")),
+            url: SecretString::from(cluster.app_url("gatehouse")),
+            migration_url: Some(SecretString::from(cluster.url("gatehouse"))),
             cluster: Some(cluster),
         })
     }
@@ -98,15 +103,29 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the pool and applies the embedded migrations.
+/// Opens the pool and applies the embedded migrations: through `migration_url` (the schema
+/// owner) when given, which then grants the serving role its rights; otherwise through `url`.
 pub fn connect_and_migrate(
     url: &SecretString,
+    migration_url: Option<&SecretString>,
     size: u32,
     counter: db::StatementCounter,
 ) -> anyhow::Result<PgPool> {
+    use diesel::Connection;
     let pool = db::pool(url.expose_secret(), size, counter)?;
     let mut conn = pool.get().context("Failed to connect to the database")?;
-    db::migrate(&mut conn)?;
+    let Some(owner_url) = migration_url else {
+        db::migrate(&mut conn)?;
+        return Ok(pool);
+    };
+    let serving_role = db::current_role(&mut conn)?;
+    let mut owner = diesel::PgConnection::establish(owner_url.expose_secret())
+        .context("Failed to connect with MIGRATION_DATABASE_URL")?;
+    db::migrate(&mut owner)?;
+    if db::current_role(&mut owner)? != serving_role {
+        db::grant_serving_role(&mut owner, &serving_role)
+            .context("Failed to grant the serving role its rights")?;
+    }
     Ok(pool)
 }
 

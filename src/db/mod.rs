@@ -91,6 +91,36 @@ pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The role a connection acts as.
+pub fn current_role(conn: &mut PgConnection) -> diesel::QueryResult<String> {
+    use diesel::RunQueryDsl;
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "current_user::text",
+    ))
+    .get_result(conn)
+}
+
+/// Gives the serving role what serving needs and no more, run as the schema owner after every
+/// migration (DESIGN §15): reading and writing the tables, reading the migration list, and on
+/// the audit log only INSERT and SELECT, so not even the application can rewrite history or
+/// switch off the audit table's trigger (only its owner could).
+pub fn grant_serving_role(owner: &mut PgConnection, role: &str) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    let role = format!("\"{}\"", role.replace('"', "\"\""));
+    for statement in [
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+        format!("REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_events FROM {role}"),
+        format!(
+            "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON __diesel_schema_migrations FROM {role}"
+        ),
+    ] {
+        diesel::sql_query(statement).execute(owner)?;
+    }
+    Ok(())
+}
+
 /// A `LIKE` pattern matching values that contain `q` (lower-cased), taken literally: `%`, `_`
 /// and backslash are escaped (queries say `ESCAPE` backslash).
 pub fn contains_pattern(q: &str) -> String {

@@ -249,6 +249,12 @@ async fn the_database_keeps_the_invariants_itself() {
             .is_err(),
         "nor truncated"
     );
+    assert!(
+        diesel::sql_query("ALTER TABLE audit_events DISABLE TRIGGER ALL")
+            .execute(&mut conn)
+            .is_err(),
+        "the application's own role cannot switch the append-only trigger off"
+    );
     let lonely =
         diesel::sql_query("INSERT INTO organizations (name, slug) VALUES ('No Envs', 'no-envs')")
             .execute(&mut conn);
@@ -288,6 +294,7 @@ fn gatehouse_bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
     for var in [
         "DATABASE_URL",
+        "MIGRATION_DATABASE_URL",
         "SMTP_URL",
         "BASE_URL",
         "SESSION_KEY",
@@ -306,6 +313,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
     let help = String::from_utf8_lossy(&out.stdout);
     for var in [
         "DATABASE_URL",
+        "MIGRATION_DATABASE_URL",
         "SMTP_URL",
         "BASE_URL",
         "SESSION_KEY",
@@ -347,6 +355,7 @@ async fn operators_are_granted_and_revoked_from_the_command_line_only() {
         .to_string();
     let grant = gatehouse_bin()
         .env("DATABASE_URL", &url)
+        .env("MIGRATION_DATABASE_URL", app.owner_url())
         .args(["operator", "grant", "Olga@Example.com"])
         .output()
         .unwrap();
@@ -363,6 +372,7 @@ async fn operators_are_granted_and_revoked_from_the_command_line_only() {
     );
     let revoke = gatehouse_bin()
         .env("DATABASE_URL", &url)
+        .env("MIGRATION_DATABASE_URL", app.owner_url())
         .args(["operator", "revoke", "olga@example.com"])
         .output()
         .unwrap();
@@ -375,6 +385,7 @@ async fn operators_are_granted_and_revoked_from_the_command_line_only() {
     );
     let unknown = gatehouse_bin()
         .env("DATABASE_URL", &url)
+        .env("MIGRATION_DATABASE_URL", app.owner_url())
         .args(["operator", "grant", "nobody@example.com"])
         .output()
         .unwrap();
@@ -421,6 +432,9 @@ fn the_embedded_default_starts_reuses_and_stops_its_own_postgres() {
             .unwrap();
         let healthy = wait_healthy(port);
         let mailbox = reqwest::blocking_get(port);
+        if healthy {
+            embedded_cluster_needs_passwords(&dir);
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(child.id().to_string())
@@ -435,6 +449,69 @@ fn the_embedded_default_starts_reuses_and_stops_its_own_postgres() {
         std::fs::write(&pid_file, "999999\n/nowhere\n0\n5432\n").unwrap();
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The embedded cluster takes no connection without a password, and the role the server uses
+/// can neither rewrite the audit log nor switch its trigger off.
+fn embedded_cluster_needs_passwords(dir: &std::path::Path) {
+    use diesel::{Connection, PgConnection};
+    let pid = std::fs::read_to_string(dir.join("postgres/pgdata/postmaster.pid")).unwrap();
+    let port: u16 = pid.lines().nth(3).unwrap().trim().parse().unwrap();
+    let hba = std::fs::read_to_string(dir.join("postgres/pgdata/pg_hba.conf")).unwrap();
+    assert!(
+        !hba.lines()
+            .any(|l| !l.starts_with('#') && l.contains("trust")),
+        "{hba}"
+    );
+    for role in ["gatehouse", "gatehouse_app", "postgres"] {
+        let url = format!("postgres://{role}@127.0.0.1:{port}/gatehouse");
+        assert!(
+            PgConnection::establish(&url).is_err(),
+            "{role} connected without a password"
+        );
+    }
+    let password = std::fs::read_to_string(dir.join("postgres/app.password")).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join("postgres/app.password"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "the password file is private");
+    let url = format!("postgres://gatehouse_app:{password}@127.0.0.1:{port}/gatehouse");
+    let mut app = PgConnection::establish(&url).expect("the serving role connects");
+    for statement in [
+        "UPDATE audit_events SET action = action",
+        "DELETE FROM audit_events",
+        "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+        "CREATE TABLE intruder (id int)",
+    ] {
+        assert!(
+            diesel::RunQueryDsl::execute(diesel::sql_query(statement), &mut app).is_err(),
+            "the serving role could: {statement}"
+        );
+    }
+    let count = diesel::RunQueryDsl::execute(
+        diesel::sql_query("SELECT count(*) FROM audit_events"),
+        &mut app,
+    );
+    assert!(count.is_ok(), "the serving role reads the audit log");
+}
+
+/// Local mode serves an open mailbox: it listens on loopback only.
+#[test]
+fn local_mode_refuses_to_listen_beyond_this_machine() {
+    for bind in ["0.0.0.0:8080", "[::]:8080", "192.0.2.7:8080"] {
+        let out = gatehouse_bin()
+            .env("BIND", bind)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bind}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("GATEHOUSE_MODE=production"),
+            "{bind}"
+        );
+    }
 }
 
 mod reqwest {
@@ -474,7 +551,7 @@ async fn a_server_error_is_a_rendered_page_without_details() {
     let app = spawn_app().await;
     app.signed_up_verified("Ada", "ada@example.com").await;
     diesel::sql_query("ALTER TABLE organizations RENAME TO organizations_gone")
-        .execute(&mut app.conn())
+        .execute(&mut app.owner_conn())
         .unwrap();
     let r = app.get("/orgs").await;
     assert_eq!(r.status, 500);
@@ -489,7 +566,7 @@ async fn a_server_error_is_a_rendered_page_without_details() {
 async fn every_migration_reverts_and_applies_again() {
     use diesel_migrations::MigrationHarness;
     let app = spawn_app().await;
-    let mut conn = app.conn();
+    let mut conn = app.owner_conn();
     conn.revert_all_migrations(gatehouse::db::MIGRATIONS)
         .expect("down.sql runs");
     let left: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(

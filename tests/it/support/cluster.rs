@@ -1,6 +1,8 @@
 //! The tests' PostgreSQL: the server at DATABASE_URL when set, otherwise a throwaway cluster
 //! started once per test process (and stopped by a watchdog when the process ends). A template
-//! database is migrated once; each test gets its own copy.
+//! database is migrated once; each test gets its own copy. On the throwaway cluster the
+//! application serves as its restricted role, as the embedded default does; with DATABASE_URL
+//! it uses that one role for everything.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -10,8 +12,10 @@ use diesel::sql_query;
 use gatehouse::local_pg::Cluster;
 
 struct Server {
-    /// URL of a maintenance database on the server, with `{db}` where the name goes.
+    /// URL of a database on the server as the schema owner, with `{db}` where the name goes.
     url_pattern: String,
+    /// The same as the serving role.
+    app_pattern: String,
     template: String,
     create_lock: Mutex<()>,
 }
@@ -21,11 +25,12 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn server() -> &'static Server {
     SERVER.get_or_init(|| {
-        let url_pattern = match std::env::var("DATABASE_URL") {
+        let (url_pattern, app_pattern) = match std::env::var("DATABASE_URL") {
             Ok(url) => {
                 let mut parsed = url::Url::parse(&url).expect("DATABASE_URL is a URL");
                 parsed.set_path("/{db}");
-                parsed.to_string().replace("%7Bdb%7D", "{db}")
+                let pattern = parsed.to_string().replace("%7Bdb%7D", "{db}");
+                (pattern.clone(), pattern)
             }
             Err(_) => start_throwaway_cluster(),
         };
@@ -42,17 +47,30 @@ fn server() -> &'static Server {
             let mut t = PgConnection::establish(&url_pattern.replace("{db}", &template))
                 .expect("connect to template");
             gatehouse::db::migrate(&mut t).expect("migrate template");
+            let mut app = PgConnection::establish(&app_pattern.replace("{db}", &template))
+                .expect("connect to template as the serving role");
+            let role = gatehouse::db::current_role(&mut app).expect("role");
+            if role != gatehouse::db::current_role(&mut t).expect("role") {
+                gatehouse::db::grant_serving_role(&mut t, &role).expect("grant");
+            }
         }
         Server {
             url_pattern,
+            app_pattern,
             template,
             create_lock: Mutex::new(()),
         }
     })
 }
 
-fn start_throwaway_cluster() -> String {
-    let dir = std::env::temp_dir().join(format!("gatehouse-test-pg-{}", std::process::id()));
+/// The data folder of the throwaway cluster (when the tests run one).
+pub fn throwaway_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("gatehouse-test-pg-{}", std::process::id()))
+}
+
+/// Starts the throwaway cluster: the schema owner's and the serving role's URL patterns.
+fn start_throwaway_cluster() -> (String, String) {
+    let dir = throwaway_dir();
     let _ = std::fs::remove_dir_all(&dir);
     let cluster = Cluster::start(&dir, true)
         .unwrap_or_else(|e| panic!("could not start a test PostgreSQL: {e:#}"));
@@ -74,14 +92,17 @@ fn start_throwaway_cluster() -> String {
         .spawn()
         .expect("watchdog");
     std::mem::forget(watchdog);
-    let url = cluster.url("{db}");
+    let urls = (cluster.url("{db}"), cluster.app_url("{db}"));
     std::mem::forget(cluster);
-    url
+    urls
 }
 
 /// One test's database, dropped when the test ends.
 pub struct TestDatabase {
+    /// As the serving role.
     pub url: String,
+    /// As the schema owner.
+    pub owner_url: String,
     name: String,
 }
 
@@ -103,7 +124,8 @@ impl TestDatabase {
         .execute(&mut conn)
         .expect("create test database");
         TestDatabase {
-            url: server.url_pattern.replace("{db}", &name),
+            url: server.app_pattern.replace("{db}", &name),
+            owner_url: server.url_pattern.replace("{db}", &name),
             name,
         }
     }

@@ -94,6 +94,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = Settings {
         mode: Mode::Local,
         database_url: Some(SecretString::from(db.url.clone())),
+        migration_database_url: Some(SecretString::from(db.owner_url.clone())),
         smtp_url: Some(SecretString::from(format!(
             "smtp://127.0.0.1:{}",
             mail.port
@@ -120,7 +121,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     };
     let statements = gatehouse::db::StatementCounter::default();
     let url = settings.database_url.as_ref().expect("url");
-    let pool = gatehouse::startup::connect_and_migrate(url, 8, statements.clone()).expect("pool");
+    let owner_url = SecretString::from(db.owner_url.clone());
+    let pool =
+        gatehouse::startup::connect_and_migrate(url, Some(&owner_url), 8, statements.clone())
+            .expect("pool");
     let key = gatehouse::startup::session_key(&settings).expect("key");
     let server =
         gatehouse::startup::run(settings.clone(), pool.clone(), key, listener).expect("server");
@@ -315,8 +319,20 @@ impl TestApp {
             .to_string()
     }
 
+    /// A connection as the application's own (serving) role.
     pub fn conn(&self) -> gatehouse::db::Conn {
         self.pool.get().expect("connection")
+    }
+
+    /// The schema owner's URL (migrations, DDL).
+    pub fn owner_url(&self) -> &str {
+        &self._db.owner_url
+    }
+
+    /// A connection as the schema owner, for tests that change the schema itself.
+    pub fn owner_conn(&self) -> diesel::PgConnection {
+        use diesel::Connection;
+        diesel::PgConnection::establish(&self._db.owner_url).expect("owner connection")
     }
 
     pub fn user_id(&self, email: &str) -> i64 {
