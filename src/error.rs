@@ -20,6 +20,9 @@ pub enum AppError {
     /// A value the database cannot store (a NUL byte in text): refused, never a 500.
     #[error("a value contains a character that cannot be stored")]
     Unstorable,
+    /// The same, caught at the edge, naming the field or parameter that holds it.
+    #[error("{0} contains a character that cannot be stored")]
+    UnstorableField(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -53,7 +56,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unstorable => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unstorable | AppError::UnstorableField(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -69,41 +72,46 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, location))
                 .finish();
         }
-        let (title, message) = match self {
+        let (title, message): (&str, std::borrow::Cow<'_, str>) = match self {
             AppError::NotFound => (
                 "Page not found",
-                "There is nothing here, or you do not have access to it.",
+                "There is nothing here, or you do not have access to it.".into(),
             ),
             AppError::Forbidden => (
                 "Not allowed",
-                "Your role does not allow this. Ask an owner or admin of the organization.",
+                "Your role does not allow this. Ask an owner or admin of the organization.".into(),
             ),
             AppError::Csrf => (
                 "Form expired",
-                "This form expired or did not come from this site. Go back, reload the page and try again.",
+                "This form expired or did not come from this site. Go back, reload the page and try again.".into(),
             ),
             AppError::BadRequest(_) => (
                 "Bad request",
-                "The request could not be understood. Go back and try again.",
+                "The request could not be understood. Go back and try again.".into(),
             ),
             AppError::Unstorable => (
                 "Character not allowed",
-                "A value you sent contains a character that cannot be stored (such as a NUL byte). Go back, remove it and try again. Nothing was changed.",
+                "A value you sent contains a character that cannot be stored (such as a NUL byte). Go back, remove it and try again. Nothing was changed.".into(),
+            ),
+            AppError::UnstorableField(field) => (
+                "Character not allowed",
+                format!("The field “{field}” contains a character that cannot be stored (such as a NUL byte). Go back, remove it from that field and try again. Nothing was changed.").into(),
             ),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
                 (
                     "Something went wrong",
-                    "The server could not complete this request. Nothing was lost; try again in a moment.",
+                    "The server could not complete this request. Nothing was lost; try again in a moment."
+                        .into(),
                 )
             }
-            AppError::SignInRequired(_) => ("Sign in", "Sign in to continue."),
+            AppError::SignInRequired(_) => ("Sign in", "Sign in to continue.".into()),
         };
         let status = self.status_code();
         let body = ErrorPage {
             status: status.as_u16(),
             title,
-            message,
+            message: &message,
         }
         .render()
         .unwrap_or_else(|_| title.to_string());

@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod input;
 pub mod local_pg;
 pub mod ops;
 pub mod routes;

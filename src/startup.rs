@@ -154,6 +154,7 @@ pub fn run(
     let signal = web::Data::new(signal);
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::input::refuse_unstorable_query))
             .wrap(from_fn(check_origin))
             .wrap(
                 SessionMiddleware::builder(PgSessionStore::new(pool.clone()), key.clone())
@@ -193,7 +194,7 @@ pub fn run(
                     AppError::NotFound.into()
                 }
             }))
-            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .app_data(web::PayloadConfig::new(64 * 1024))
             .app_data(
                 web::JsonConfig::default()
                     .limit(64 * 1024)

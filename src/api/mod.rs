@@ -168,6 +168,11 @@ impl From<AppError> for ApiError {
                 ErrorCode::InvalidCharacter,
                 "A value contains a character that cannot be stored (such as a NUL byte).",
             ),
+            AppError::UnstorableField(field) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidCharacter,
+                format!("{field}: contains a character that cannot be stored (such as a NUL byte)"),
+            ),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "API request failed");
                 ApiError::new(
@@ -237,19 +242,48 @@ pub fn envelope<T: Serialize>(payload: T) -> HttpResponse {
 }
 
 /// A JSON body, read only after the key is checked: a bad key answers 401 whatever the body.
-pub type Body<T> = Result<web::Json<T>, actix_web::Error>;
+/// Extracting it never fails; `body` gives its value or the 413/422 it earned.
+pub struct Body<T> {
+    json: Result<serde_json::Value, ApiError>,
+    into: std::marker::PhantomData<T>,
+}
 
-/// The body of a request whose key was accepted, or the 413/422 it earned.
-pub fn body<T>(body: Body<T>) -> Result<T, ApiError> {
-    body.map(web::Json::into_inner).map_err(|e| {
-        e.as_error::<ApiError>().cloned().unwrap_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::InvalidBody,
-                e.to_string(),
-            )
+impl<T> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let json = json.await.map(web::Json::into_inner).map_err(|e| {
+                e.as_error::<ApiError>()
+                    .cloned()
+                    .unwrap_or_else(|| invalid_body(e.to_string()))
+            });
+            Ok(Body {
+                json,
+                into: std::marker::PhantomData,
+            })
         })
-    })
+    }
+}
+
+fn invalid_body(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidBody,
+        message,
+    )
+}
+
+/// The body of a request whose key was accepted: refused with 422 `invalid_character` naming
+/// the field when it holds what the database cannot store (crate::input), else read as `T`.
+pub fn body<T: serde::de::DeserializeOwned>(body: Body<T>) -> Result<T, ApiError> {
+    let value = body.json?;
+    if let Some(field) = crate::input::unstorable_json(&value) {
+        return Err(AppError::UnstorableField(field).into());
+    }
+    serde_json::from_value(value).map_err(|e| invalid_body(format!("Json deserialize error: {e}")))
 }
 
 /// The user a valid personal API key acts for, read from the database on every request.

@@ -9,7 +9,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -34,13 +34,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = TypedSession::from_request(req, payload).into_inner();
-        let form = web::Form::<WithToken<T>>::from_request(req, payload);
+        let form_type = req
+            .content_type()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let session = session?;
-            let form = form
+            let body = body
                 .await
-                .map_err(|e| AppError::BadRequest(e.to_string()))?
-                .into_inner();
+                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            if !form_type {
+                return Err(AppError::BadRequest("not a form".into()));
+            }
+            // Input the database cannot store is refused here, for every form (crate::input).
+            if let Some(field) = crate::input::unstorable_field(&body) {
+                return Err(AppError::UnstorableField(field));
+            }
+            let form: WithToken<T> = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| AppError::BadRequest(e.to_string()))?;
             if !session.csrf_matches(&form.csrf_token) {
                 return Err(AppError::Csrf);
             }

@@ -386,6 +386,7 @@ async fn a_nul_byte_is_refused_never_a_server_error() {
     let key = crate::api::create_key(&app, &app.client, "tool").await;
     let search = app.get(&format!("/orgs/{slug}/access/users?q=a%00b")).await;
     assert_eq!(search.status, 422, "member search");
+    assert!(search.body.contains("The field “q”"), "{}", search.body);
     let audit = app.get(&format!("/orgs/{slug}/audit?action=x%00")).await;
     assert_ne!(audit.status, 500, "audit filter");
     let config = format!("/orgs/{slug}/env/development");
@@ -397,6 +398,24 @@ async fn a_nul_byte_is_refused_never_a_server_error() {
         )
         .await;
     assert_eq!(value.status, 422, "configuration value: {}", value.body);
+    assert!(value.body.contains("The field “value”"), "{}", value.body);
+    let (status, body) = crate::api::send(
+        &app,
+        &key,
+        "POST",
+        &format!("/api/v1/organizations/{id}/invitations"),
+        Some(r#"{"emails": ["ok@example.com", "bad\u0000@example.com"]}"#),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_character");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("emails[1]"),
+        "{body}"
+    );
     let (status, body) = crate::api::send(
         &app,
         &key,
@@ -419,6 +438,7 @@ async fn a_nul_byte_is_refused_never_a_server_error() {
         )
         .await;
     assert_eq!(signin.status, 422, "sign-in");
+    assert!(signin.body.contains("The field “email”"), "{}", signin.body);
     // What was saved before is still there.
     assert_eq!(app.get(&format!("/orgs/{slug}")).await.status, 200);
 }
