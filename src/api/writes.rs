@@ -768,12 +768,7 @@ pub async fn delete_invitation(
     )
     .await?;
     let id = query_id(&req, "invitationId")?;
-    let (org, actor, meta) = (access.org.clone(), caller.actor(), caller.meta.clone());
-    if db::run(&pool, move |c| {
-        db::invitations::revoke(c, &org, id, &actor, &meta)
-    })
-    .await?
-    {
+    if ops::invitations::revoke(&pool, &caller.ctx(), &access.org, id).await? {
         Ok(envelope(InvitationRevoked {
             invitation_id: id,
             state: InvitationState::Revoked,

@@ -77,3 +77,18 @@ pub async fn deny(pool: &PgPool, ctx: &Ctx, denied: Denied) -> Result<(), AppErr
     })
     .await
 }
+
+/// Records that someone who is not a platform operator tried an operator action.
+pub async fn operator_refused(pool: &PgPool, ctx: &Ctx, action: Action) -> Result<(), AppError> {
+    deny(
+        pool,
+        ctx,
+        Denied {
+            organization: None,
+            action,
+            target: Some(ctx.path.clone()),
+            details: json!({ "reason": "not a platform operator" }),
+        },
+    )
+    .await
+}

@@ -461,3 +461,34 @@ pub async fn sign_up_invited(
     })
     .await
 }
+
+/// Creates a personal API key for the (verified) user and returns it in clear, the only time it
+/// is shown.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn create_api_key(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user: User,
+    name: String,
+) -> Result<String, AppError> {
+    if !user.is_verified() {
+        return Err(AppError::Forbidden);
+    }
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        db::api_keys::create(c, &user, &name, &ctx.meta)
+    })
+    .await
+}
+
+/// Revokes one of the user's personal API keys; false when there is no such key of theirs.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn revoke_api_key(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user: User,
+    id: i64,
+) -> Result<bool, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| db::api_keys::revoke(c, &user, id, &ctx.meta)).await
+}

@@ -7,13 +7,15 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::audit::Denied;
+use crate::authz::OrgPermission;
 use crate::authz::{self, OrgRole};
 use crate::config::Settings;
-use crate::db::invitations::{InviteOutcome, InviteRequest, ResendOutcome};
+use crate::db::invitations::{AcceptOutcome, InviteOutcome, InviteRequest, ResendOutcome};
 use crate::db::orgs::{Access, Organization};
 use crate::db::users::User;
 use crate::db::{self, PgPool};
 use crate::domain::ids::InvitationId;
+use crate::domain::states::InvitationState;
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 
@@ -95,4 +97,75 @@ pub async fn invite(
         outbox.wake();
     }
     Ok(outcome)
+}
+
+/// Revokes a pending invitation, with the revoker's role read again under the organization's
+/// row lock; false when it was not pending (recorded as refused).
+#[tracing::instrument(skip(pool, ctx, org), fields(org_id = %org.id))]
+pub async fn revoke(
+    pool: &PgPool,
+    ctx: &Ctx,
+    org: &Organization,
+    id: InvitationId,
+) -> Result<bool, AppError> {
+    let (actor, meta, o) = (ctx.actor.clone(), ctx.meta.clone(), org.clone());
+    super::with_org_permission(pool, ctx, org, OrgPermission::ManageInvitations, move |c| {
+        db::invitations::revoke(c, &o, id, &actor, &meta)
+    })
+    .await
+}
+
+/// The invitee accepts: membership and environment roles, judged against the sender's current
+/// role and the organization limit.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn accept(
+    pool: &PgPool,
+    settings: &Settings,
+    ctx: &Ctx,
+    token: String,
+    user: User,
+) -> Result<AcceptOutcome, AppError> {
+    let (ctx, max) = (ctx.clone(), settings.max_orgs_per_user);
+    db::run(pool, move |c| {
+        db::invitations::accept(c, &token, &user, max, &ctx.meta)
+    })
+    .await
+}
+
+/// The invitee declines; the organization it was for, or why it could not be declined.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn decline(
+    pool: &PgPool,
+    ctx: &Ctx,
+    token: String,
+    user: User,
+) -> Result<Result<Organization, Option<InvitationState>>, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        db::invitations::decline(c, &token, &user, &ctx.meta)
+    })
+    .await
+}
+
+/// Someone signed in with another account signs out to open an invitation.
+#[tracing::instrument(skip_all)]
+pub async fn signed_out_for_invitation(
+    pool: &PgPool,
+    ctx: &Ctx,
+    email: String,
+) -> Result<(), AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        crate::audit::record(
+            c,
+            crate::audit::Event::successful(
+                &ctx.actor,
+                &ctx.meta,
+                Action::UserSignedOut,
+                email,
+                json!({ "via": "invitation for another account" }),
+            ),
+        )
+    })
+    .await
 }

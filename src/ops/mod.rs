@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod assets;
 pub mod audit_log;
 pub mod invitations;
 pub mod members;
@@ -59,4 +60,52 @@ pub fn refusable<T, R>(
         }
         Err(Step::Db(e)) => Err(e),
     }
+}
+
+/// Runs `apply` in one transaction after locking the organization's row and reading the actor's
+/// role there again: when that role no longer has `permission` (it changed since the page or
+/// API call was checked), nothing happens, the refusal is recorded as `permission.denied`, and
+/// the answer is 403. The one place organization-level changes re-read the role.
+pub async fn with_org_permission<T: Send + 'static>(
+    pool: &crate::db::PgPool,
+    ctx: &Ctx,
+    org: &crate::db::orgs::Organization,
+    permission: crate::authz::OrgPermission,
+    apply: impl FnOnce(&mut PgConnection) -> diesel::QueryResult<T> + Send + 'static,
+) -> Result<T, crate::error::AppError> {
+    use crate::db::schema::{memberships, organizations};
+    use diesel::prelude::*;
+    let (ctx, org) = (ctx.clone(), org.clone());
+    let outcome = crate::db::run(pool, move |c| {
+        refusable(c, &ctx, |c| {
+            organizations::table
+                .find(org.id)
+                .select(organizations::id)
+                .for_update()
+                .first::<crate::domain::ids::OrgId>(c)?;
+            let role: Option<crate::authz::OrgRole> = match ctx.actor.user_id() {
+                Some(user_id) => memberships::table
+                    .find((org.id, user_id))
+                    .select(memberships::role)
+                    .first(c)
+                    .optional()?,
+                None => None,
+            };
+            if !role.is_some_and(|role| crate::authz::org_can(role, permission)) {
+                let denied = Denied {
+                    organization: Some((org.id, org.name.clone())),
+                    action: crate::audit::Action::PermissionDenied,
+                    target: Some(ctx.path.clone()),
+                    details: serde_json::json!({
+                        "permission": format!("{permission:?}"),
+                        "reason": "the role changed before the change was made",
+                    }),
+                };
+                return Ok(Err(((), denied)));
+            }
+            apply(c).map(Ok)
+        })
+    })
+    .await?;
+    outcome.map_err(|()| crate::error::AppError::Forbidden)
 }

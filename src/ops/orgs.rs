@@ -1,9 +1,13 @@
-//! An organization's lifecycle: deletion by an owner (sandbox only) or by a platform operator.
+//! An organization's lifecycle: creation, renaming, going live (platform operators), and
+//! deletion by an owner (sandbox only) or by a platform operator.
 
 use super::Ctx;
+use crate::authz::OrgPermission;
 use crate::db::lifecycle::DeleteOutcome;
+use crate::db::orgs::{CreateError, Organization};
 use crate::db::{self, PgPool};
-use crate::domain::ids::OrgId;
+use crate::domain::OrgName;
+use crate::domain::ids::{OrgId, UserId};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 
@@ -34,4 +38,50 @@ pub async fn delete(
         outbox.wake();
     }
     Ok(outcome)
+}
+
+/// Creates an organization with its three environments, the creator its owner; None when the
+/// creator is at the organization limit (the refusal is audited).
+#[tracing::instrument(skip(pool, ctx, name))]
+pub async fn create(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user_id: UserId,
+    name: OrgName,
+    max_orgs: i64,
+) -> Result<Option<Organization>, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        match db::orgs::create(c, &ctx.actor, user_id, &name, max_orgs, &ctx.meta) {
+            Ok(org) => Ok(Some(org)),
+            Err(CreateError::LimitReached) => Ok(None),
+            Err(CreateError::Db(e)) => Err(e),
+        }
+    })
+    .await
+}
+
+/// Renames the organization, with the renamer's role read again under the row lock.
+#[tracing::instrument(skip(pool, ctx, org, name), fields(org_id = %org.id))]
+pub async fn rename(
+    pool: &PgPool,
+    ctx: &Ctx,
+    org: &Organization,
+    name: OrgName,
+) -> Result<Organization, AppError> {
+    let (actor, meta, org_id) = (ctx.actor.clone(), ctx.meta.clone(), org.id);
+    super::with_org_permission(pool, ctx, org, OrgPermission::ManageProfile, move |c| {
+        db::orgs::rename(c, &actor, org_id, &name, &meta)
+    })
+    .await
+}
+
+/// A platform operator marks the organization live; false when it already was.
+#[tracing::instrument(skip(pool, ctx))]
+pub async fn go_live(pool: &PgPool, ctx: &Ctx, org_id: OrgId) -> Result<bool, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        db::lifecycle::mark_live(c, org_id, &ctx.actor, &ctx.meta)
+    })
+    .await
 }

@@ -8,16 +8,16 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::audit::Actor;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{self, EnvKind, EnvPermission, EnvRole};
-use crate::db::assets::{self, ApiKey, ConfigValue, Scope};
+use crate::db::assets::{self, ApiKey, ConfigValue};
 use crate::db::orgs::{Access, EnvironmentAccess};
 use crate::db::users::User;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
+use crate::ops;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
@@ -129,20 +129,11 @@ pub async fn show(cx: Page, path: web::Path<(String, String)>) -> Result<HttpRes
     env_page(&cx, access, env, StatusCode::OK, Extra::default()).await
 }
 
-fn scope<'a>(
-    access: &'a Access,
-    env: &EnvironmentAccess,
-    actor: &'a Actor,
-    user: &User,
-    meta: &'a crate::audit::RequestMeta,
-) -> Scope<'a> {
-    Scope {
-        org: &access.org,
-        env_id: env.id,
-        kind: env.kind,
-        actor,
-        actor_id: user.id,
-        meta,
+fn target(access: &Access, env: &EnvironmentAccess, user: &User) -> ops::assets::EnvTarget {
+    ops::assets::EnvTarget {
+        access: access.clone(),
+        env: env.clone(),
+        user_id: user.id,
     }
 }
 
@@ -193,23 +184,10 @@ pub async fn create_config(
     check_value(&form.value, &mut errors);
     let secret = !form.secret.is_empty();
     if errors.is_empty() {
-        let (actor, meta, value, a2, e2) = (
-            auth.actor(),
-            auth.meta.clone(),
-            form.value.clone(),
-            access.clone(),
-            env.clone(),
-        );
-        let created = db::run(pool, move |c| {
-            assets::create_config(
-                c,
-                &scope(&a2, &e2, &actor, &user, &meta),
-                &key,
-                &value,
-                secret,
-            )
-        })
-        .await?;
+        let target = target(&access, &env, &user);
+        let value = form.value.clone();
+        let created =
+            ops::assets::create_config(pool, &auth.ctx(), target, key, value, secret).await?;
         if created {
             auth.session
                 .flash(FlashKind::Success, "The value was added.");
@@ -255,18 +233,9 @@ pub async fn update_config(
         .await;
     }
     let secret = !form.secret.is_empty();
-    let (actor, meta) = (auth.actor(), auth.meta.clone());
-    let a2 = access.clone();
-    let updated = db::run(pool, move |c| {
-        assets::update_config(
-            c,
-            &scope(&a2, &env, &actor, &user, &meta),
-            id,
-            &form.value,
-            secret,
-        )
-    })
-    .await?;
+    let target = target(&access, &env, &user);
+    let updated =
+        ops::assets::update_config(pool, &auth.ctx(), target, id, form.value, secret).await?;
     if !updated {
         return Err(AppError::NotFound);
     }
@@ -284,11 +253,8 @@ pub async fn delete_config(
     let (slug, kind, id) = path.into_inner();
     let (user, access, env) =
         require_env(&pool, &auth, &slug, &kind, EnvPermission::EditConfig).await?;
-    let (actor, meta) = (auth.actor(), auth.meta.clone());
-    let deleted = db::run(&pool, move |c| {
-        assets::delete_config(c, &scope(&access, &env, &actor, &user, &meta), id)
-    })
-    .await?;
+    let target = target(&access, &env, &user);
+    let deleted = ops::assets::delete_config(&pool, &auth.ctx(), target, id).await?;
     if !deleted {
         return Err(AppError::NotFound);
     }
@@ -306,12 +272,10 @@ pub async fn reveal_config(
     let (slug, kind, id) = path.into_inner();
     let (user, access, env) =
         require_env(pool, auth, &slug, &kind, EnvPermission::RevealSecrets).await?;
-    let (actor, meta, a2, e2) = (auth.actor(), auth.meta.clone(), access.clone(), env.clone());
-    let revealed = db::run(pool, move |c| {
-        assets::reveal_config(c, &scope(&a2, &e2, &actor, &user, &meta), id)
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let target = target(&access, &env, &user);
+    let revealed = ops::assets::reveal_config(pool, &auth.ctx(), target, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     env_page(
         &cx,
         access,
@@ -360,11 +324,8 @@ pub async fn create_key(
         )
         .await;
     }
-    let (actor, meta, a2, e2) = (auth.actor(), auth.meta.clone(), access.clone(), env.clone());
-    let key = db::run(pool, move |c| {
-        assets::create_key(c, &scope(&a2, &e2, &actor, &user, &meta), &name)
-    })
-    .await?;
+    let target = target(&access, &env, &user);
+    let key = ops::assets::create_key(pool, &auth.ctx(), target, name).await?;
     env_page(
         &cx,
         access,
@@ -387,11 +348,8 @@ pub async fn revoke_key(
     let (slug, kind, id) = path.into_inner();
     let (user, access, env) =
         require_env(&pool, &auth, &slug, &kind, EnvPermission::ManageApiKeys).await?;
-    let (actor, meta) = (auth.actor(), auth.meta.clone());
-    let revoked = db::run(&pool, move |c| {
-        assets::revoke_key(c, &scope(&access, &env, &actor, &user, &meta), id)
-    })
-    .await?;
+    let target = target(&access, &env, &user);
+    let revoked = ops::assets::revoke_key(&pool, &auth.ctx(), target, id).await?;
     auth.session.flash(
         if revoked {
             FlashKind::Success

@@ -2,14 +2,12 @@
 //! existing account signs in first; the invitee accepts or declines; someone else signed in is
 //! offered to sign out; a closed invitation says why and whom to ask.
 
-use crate::audit::Action;
 use crate::routes::page::Page;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::audit::{self};
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::password;
@@ -237,11 +235,8 @@ pub async fn accept(
     } = &cx;
     let token = token.into_inner();
     let user = auth.require_user()?.clone();
-    let (max, meta, t) = (settings.max_orgs_per_user, auth.meta.clone(), token.clone());
-    let outcome = db::run(pool, move |c| {
-        db::invitations::accept(c, &t, &user, max, &meta)
-    })
-    .await?;
+    let outcome =
+        ops::invitations::accept(pool, settings, &auth.ctx(), token.clone(), user).await?;
     after_accept(&cx, token, outcome).await
 }
 
@@ -253,8 +248,7 @@ pub async fn decline(
     let Page { pool, auth, .. } = &cx;
     let token = token.into_inner();
     let user = auth.require_user()?.clone();
-    let (meta, t) = (auth.meta.clone(), token.clone());
-    match db::run(pool, move |c| db::invitations::decline(c, &t, &user, &meta)).await? {
+    match ops::invitations::decline(pool, &auth.ctx(), token.clone(), user).await? {
         Ok(org) => {
             auth.session.flash(
                 FlashKind::Info,
@@ -283,22 +277,7 @@ pub async fn switch_account(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     if let Some(user) = &auth.user {
-        let (actor, meta, email) = (auth.actor(), auth.meta.clone(), user.email.clone());
-        db::run(&pool, move |c| {
-            audit::record(
-                c,
-                audit::Event {
-                    organization: None,
-                    actor: &actor,
-                    action: Action::UserSignedOut,
-                    target: Some(email),
-                    details: serde_json::json!({ "via": "invitation for another account" }),
-                    status: audit::Status::Successful,
-                    meta: &meta,
-                },
-            )
-        })
-        .await?;
+        ops::invitations::signed_out_for_invitation(&pool, &auth.ctx(), user.email.clone()).await?;
     }
     auth.session.sign_out();
     Ok(see_other(&format!("/invitations/{}", token.into_inner())))

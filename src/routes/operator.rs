@@ -13,7 +13,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::audit_log::{AuditQuery, csv_response};
-use crate::audit::{self, Actor, RequestMeta};
+use crate::audit::Actor;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
@@ -40,23 +40,7 @@ async fn require_operator(
         return Ok((user, actor));
     }
     if let Some(action) = acting {
-        let (actor, meta, action, path) =
-            (auth.actor(), auth.meta.clone(), action, auth.path.clone());
-        db::run(pool, move |c| {
-            audit::record(
-                c,
-                audit::Event {
-                    organization: None,
-                    actor: &actor,
-                    action,
-                    target: Some(path),
-                    details: serde_json::json!({ "reason": "not a platform operator" }),
-                    status: audit::Status::Denied,
-                    meta: &meta,
-                },
-            )
-        })
-        .await?;
+        crate::ops::access::operator_refused(pool, &auth.ctx(), action).await?;
     }
     Err(AppError::NotFound)
 }
@@ -194,11 +178,11 @@ pub async fn mark_live(
     if form.name != org.name {
         return show_again(&cx, org, "live_name", form.name).await;
     }
-    let (org_id, meta): (OrgId, RequestMeta) = (org.id, auth.meta.clone());
-    let changed = db::run(pool, move |c| {
-        db::lifecycle::mark_live(c, org_id, &actor, &meta)
-    })
-    .await?;
+    let ctx = crate::ops::Ctx {
+        actor,
+        ..auth.ctx()
+    };
+    let changed = crate::ops::orgs::go_live(pool, &ctx, org.id).await?;
     auth.session.flash(
         if changed {
             FlashKind::Success

@@ -199,3 +199,80 @@ async fn a_refused_grid_save_saves_nothing_but_keeps_the_refusal() {
     assert_eq!(app.audit_count("permission.denied", "denied"), 1);
     assert_eq!(env_role(&app, &slug, "mia@example.com", "staging"), None);
 }
+
+/// A change checked a moment before its actor's role was taken away is judged again under the
+/// row lock: nothing changes, the refusal is recorded, the answer is 403. For an environment
+/// (configuration values) and for the organization (renaming, revoking invitations).
+#[actix_web::test]
+async fn a_role_taken_away_after_the_check_refuses_the_change() {
+    use gatehouse::audit::{Actor, RequestMeta};
+    use gatehouse::authz::{EnvKind, EnvPermission, OrgPermission};
+    use gatehouse::db::orgs::OrgRef;
+    use gatehouse::error::AppError;
+    use gatehouse::ops::{self, Ctx};
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    member(&app, &slug, "Eli Engineer", "eli@example.com", "admin").await;
+    crate::support::add_member_env_role(&app, &slug, "eli@example.com", "staging", "engineer");
+    let eli = app.user_id("eli@example.com");
+    let ctx = Ctx {
+        actor: Actor::User {
+            id: gatehouse::domain::ids::UserId(eli),
+            email: "eli@example.com".into(),
+        },
+        meta: RequestMeta::default(),
+        path: format!("/orgs/{slug}/env/staging/config"),
+    };
+    let org = OrgRef::Slug(slug.clone());
+    let (access, env) = ops::access::require_env(
+        &app.pool,
+        &ctx,
+        org.clone(),
+        EnvKind::Staging,
+        EnvPermission::EditConfig,
+    )
+    .await
+    .expect("allowed at the check");
+    let admin = ops::access::require_org(&app.pool, &ctx, org, OrgPermission::ManageProfile).await;
+    assert!(admin.is_err(), "admins do not rename");
+    let denied_before = app.audit_count("permission.denied", "denied");
+
+    // The role goes away between the check and the change.
+    diesel::sql_query(format!(
+        "DELETE FROM environment_roles WHERE user_id = {eli}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let target = ops::assets::EnvTarget {
+        access: access.clone(),
+        env,
+        user_id: gatehouse::domain::ids::UserId(eli),
+    };
+    let late =
+        ops::assets::create_config(&app.pool, &ctx, target, "LATE".into(), "1".into(), false).await;
+    assert!(matches!(late, Err(AppError::Forbidden)), "{late:?}");
+    let values: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM config_values WHERE key = 'LATE'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(values, 0);
+
+    diesel::sql_query(format!(
+        "UPDATE memberships SET role = 'member' WHERE user_id = {eli}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let revoke = ops::invitations::revoke(
+        &app.pool,
+        &ctx,
+        &access.org,
+        gatehouse::domain::ids::InvitationId(1),
+    )
+    .await;
+    assert!(matches!(revoke, Err(AppError::Forbidden)), "{revoke:?}");
+    assert_eq!(
+        app.audit_count("permission.denied", "denied"),
+        denied_before + 2
+    );
+}

@@ -405,11 +405,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
-    let (actor, meta, org) = (auth.actor(), auth.meta.clone(), access.org.clone());
-    let revoked = db::run(&pool, move |c| {
-        db::invitations::revoke(c, &org, id, &actor, &meta)
-    })
-    .await?;
+    let revoked = ops::invitations::revoke(&pool, &auth.ctx(), &access.org, id).await?;
     if revoked {
         auth.session.flash(
             FlashKind::Success,

@@ -14,6 +14,7 @@ use crate::auth::session::FlashKind;
 use crate::db::api_keys::PersonalKey;
 use crate::db::{self, PgPool};
 use crate::error::AppError;
+use crate::ops;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
 
@@ -97,8 +98,7 @@ pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpR
         )
         .await;
     }
-    let meta = auth.meta.clone();
-    let key = db::run(pool, move |c| db::api_keys::create(c, &user, &name, &meta)).await?;
+    let key = ops::accounts::create_api_key(pool, &auth.ctx(), user, name).await?;
     page(
         &cx,
         StatusCode::OK,
@@ -116,8 +116,7 @@ pub async fn revoke(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let user = auth.require_user()?.clone();
-    let (meta, id) = (auth.meta.clone(), id.into_inner());
-    let revoked = db::run(&pool, move |c| db::api_keys::revoke(c, &user, id, &meta)).await?;
+    let revoked = ops::accounts::revoke_api_key(&pool, &auth.ctx(), user, id.into_inner()).await?;
     if !revoked {
         return Err(AppError::NotFound);
     }

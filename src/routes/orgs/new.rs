@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
-use crate::db::{self, orgs::CreateError};
 use crate::domain::OrgName;
 use crate::error::AppError;
+use crate::ops;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
 
@@ -72,17 +72,10 @@ pub async fn post(
     let Some(name) = errors.check("name", OrgName::parse(&form.name)) else {
         return form_again(&cx, StatusCode::UNPROCESSABLE_ENTITY, true, form, errors).await;
     };
-    let (actor, meta, max) = (auth.actor(), auth.meta.clone(), settings.max_orgs_per_user);
-    let created = db::run(pool, move |c| {
-        match db::orgs::create(c, &actor, user.id, &name, max, &meta) {
-            Ok(org) => Ok(Ok(org)),
-            Err(CreateError::LimitReached) => Ok(Err(())),
-            Err(CreateError::Db(e)) => Err(e),
-        }
-    })
-    .await?;
+    let max = settings.max_orgs_per_user;
+    let created = ops::orgs::create(pool, &auth.ctx(), user.id, name, max).await?;
     match created {
-        Ok(org) => {
+        Some(org) => {
             auth.session.set_current_org(&org.slug);
             auth.session.flash(
                 FlashKind::Success,
@@ -90,7 +83,7 @@ pub async fn post(
             );
             Ok(see_other(&format!("/orgs/{}", org.slug)))
         }
-        Err(()) => {
+        None => {
             errors.add("name", limit_message(max));
             form_again(&cx, StatusCode::UNPROCESSABLE_ENTITY, true, form, errors).await
         }

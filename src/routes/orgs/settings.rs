@@ -9,9 +9,10 @@ use serde::Deserialize;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::OrgPermission;
-use crate::db::{self, orgs::Organization};
+use crate::db::orgs::Organization;
 use crate::domain::OrgName;
 use crate::error::AppError;
+use crate::ops;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
 
@@ -65,11 +66,7 @@ pub async fn post(
             },
         );
     };
-    let (actor, meta, org_id) = (auth.actor(), auth.meta.clone(), access.org.id);
-    let org = db::run(pool, move |c| {
-        db::orgs::rename(c, &actor, org_id, &name, &meta)
-    })
-    .await?;
+    let org = ops::orgs::rename(pool, &auth.ctx(), &access.org, name).await?;
     auth.session.flash(
         FlashKind::Success,
         format!("The organization is now called {}.", org.name),

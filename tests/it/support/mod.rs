@@ -431,17 +431,7 @@ pub fn add_member(app: &TestApp, slug: &str, email: &str, role: &str, env_roles:
         .execute(&mut conn)
         .unwrap();
     for (kind, env_role) in env_roles {
-        diesel::sql_query(
-            "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
-             SELECT e.id, e.organization_id, $1, $2 FROM environments e JOIN organizations o ON o.id = e.organization_id
-             WHERE o.slug = $3 AND e.kind = $4",
-        )
-        .bind::<BigInt, _>(user_id)
-        .bind::<diesel::sql_types::Text, _>(*env_role)
-        .bind::<diesel::sql_types::Text, _>(slug)
-        .bind::<diesel::sql_types::Text, _>(*kind)
-        .execute(&mut conn)
-        .unwrap();
+        add_member_env_role(app, slug, email, kind, env_role);
     }
 }
 
@@ -458,4 +448,20 @@ async fn into_response(r: reqwest::Response) -> Response {
         location,
         body,
     }
+}
+
+/// Gives an existing member a role in one environment, straight in the database.
+pub fn add_member_env_role(app: &TestApp, slug: &str, email: &str, kind: &str, role: &str) {
+    let user_id = app.user_id(email);
+    diesel::sql_query(
+        "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
+         SELECT e.id, e.organization_id, $1, $2 FROM environments e JOIN organizations o ON o.id = e.organization_id
+         WHERE o.slug = $3 AND e.kind = $4",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<diesel::sql_types::Text, _>(role)
+    .bind::<diesel::sql_types::Text, _>(slug)
+    .bind::<diesel::sql_types::Text, _>(kind)
+    .execute(&mut app.conn())
+    .unwrap();
 }
