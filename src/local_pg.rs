@@ -85,23 +85,35 @@ impl Cluster {
             options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }
         let log = dir.join("postgres.log");
-        let status = cluster
+        if cluster.trusting()? {
+            // A cluster from an older version trusts local connections: secure it with only
+            // its socket open (inside the private data folder), then start it for real.
+            let private = options.replace("listen_addresses=127.0.0.1", "listen_addresses=''");
+            cluster.pg_ctl_start(&log, &private)?;
+            let secured = cluster.secure();
+            cluster.stop()?;
+            secured?;
+        }
+        cluster.pg_ctl_start(&log, &options)?;
+        cluster.started_here = true;
+        cluster.secure()?;
+        Ok(cluster)
+    }
+
+    fn pg_ctl_start(&self, log: &Path, options: &str) -> Result<()> {
+        let status = self
             .command("pg_ctl")
-            .arg("start")
-            .arg("-w")
-            .arg("-t")
-            .arg("60")
-            .arg("-D")
-            .arg(&cluster.data_dir)
+            .args(["start", "-w", "-t", "60", "-D"])
+            .arg(&self.data_dir)
             .arg("-l")
-            .arg(&log)
+            .arg(log)
             .arg("-o")
             .arg(options)
             .stdout(Stdio::null())
             .status()
             .context("Failed to run pg_ctl start")?;
         if !status.success() {
-            let tail = fs::read_to_string(&log).unwrap_or_default();
+            let tail = fs::read_to_string(log).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(10).collect();
             bail!(
                 "PostgreSQL did not start (see {}):\n{}",
@@ -109,9 +121,16 @@ impl Cluster {
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
         }
-        cluster.started_here = true;
-        cluster.secure()?;
-        Ok(cluster)
+        Ok(())
+    }
+
+    /// Whether pg_hba.conf still trusts some connections (a cluster from an older version).
+    fn trusting(&self) -> Result<bool> {
+        let hba = fs::read_to_string(self.data_dir.join("pg_hba.conf"))
+            .context("Failed to read pg_hba.conf")?;
+        Ok(hba
+            .lines()
+            .any(|l| !l.trim_start().starts_with('#') && l.contains("trust")))
     }
 
     /// Makes sure no connection gets in without a password (a cluster made by an older version
@@ -120,14 +139,16 @@ impl Cluster {
     fn secure(&self) -> Result<()> {
         use diesel::{Connection, PgConnection, RunQueryDsl, sql_query};
         let hba_path = self.data_dir.join("pg_hba.conf");
-        let hba = fs::read_to_string(&hba_path).context("Failed to read pg_hba.conf")?;
-        let trusting = hba
-            .lines()
-            .any(|l| !l.trim_start().starts_with('#') && l.contains("trust"));
-        let mut conn = if trusting {
-            let url = format!("postgres://{SUPERUSER}@127.0.0.1:{}/postgres", self.port);
+        let mut conn = if self.trusting()? {
+            // Through the socket in the private data folder.
+            let url = format!(
+                "postgres://{SUPERUSER}@/postgres?host={}&port={}",
+                self.data_dir.display(),
+                self.port
+            );
             let mut conn = PgConnection::establish(&url)
                 .context("Failed to connect to the embedded PostgreSQL")?;
+            sql_query("SET password_encryption = 'scram-sha-256'").execute(&mut conn)?;
             sql_query(format!(
                 "ALTER ROLE {SUPERUSER} PASSWORD '{}'",
                 self.superuser_password
@@ -378,7 +399,12 @@ fn secret_file(path: &Path) -> Result<String> {
     if let Ok(existing) = fs::read_to_string(path)
         && existing.trim().len() >= 32
     {
-        return Ok(existing.trim().to_string());
+        let existing = existing.trim();
+        // It goes into SQL and URLs as is.
+        if !existing.chars().all(|c| c.is_ascii_alphanumeric()) {
+            bail!("{} must hold letters and digits only", path.display());
+        }
+        return Ok(existing.to_string());
     }
     let password: String = rand::rng()
         .sample_iter(rand::distr::Alphanumeric)

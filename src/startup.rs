@@ -125,6 +125,13 @@ pub fn connect_and_migrate(
     if db::current_role(&mut owner)? != serving_role {
         db::grant_serving_role(&mut owner, &serving_role)
             .context("Failed to grant the serving role its rights")?;
+        if let Some(problem) = db::serving_role_problem(&mut conn)? {
+            anyhow::bail!(
+                "DATABASE_URL's role {serving_role} is not restricted: {problem}. With \
+                 MIGRATION_DATABASE_URL set, DATABASE_URL must be a role of its own that owns \
+                 nothing (DESIGN §15)."
+            );
+        }
     }
     Ok(pool)
 }

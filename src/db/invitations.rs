@@ -592,15 +592,14 @@ fn sender_still_may(
     actor: &Actor,
     meta: &RequestMeta,
 ) -> QueryResult<bool> {
-    let sender = match inv.invited_by {
-        Some(sender) => actor_role(
-            conn,
-            org.id,
-            &Actor::User {
-                id: sender,
-                email: String::new(),
-            },
-        )?,
+    // Read under a share lock: a removal of the sender at this moment waits, or is seen.
+    let sender: Option<OrgRole> = match inv.invited_by {
+        Some(sender) => memberships::table
+            .find((org.id, sender))
+            .select(memberships::role)
+            .for_share()
+            .first(conn)
+            .optional()?,
         None => None,
     };
     if sender.is_some_and(|role| authz::may_invite_as(role, inv.role)) {

@@ -118,7 +118,44 @@ pub fn grant_serving_role(owner: &mut PgConnection, role: &str) -> diesel::Query
     ] {
         diesel::sql_query(statement).execute(owner)?;
     }
+    // Before PostgreSQL 15 everyone may create objects in `public`, where a later migration
+    // could pick them up; only the schema's owner can take that away, so this may not apply.
+    let _ = diesel::sql_query("REVOKE CREATE ON SCHEMA public FROM PUBLIC").execute(owner);
     Ok(())
+}
+
+/// Why the serving connection's role is not restricted as DESIGN §15 wants, if it is not: a
+/// superuser, a role that bypasses row security, owns tables, or is a member of the tables'
+/// owner could still rewrite the audit log whatever was granted.
+pub fn serving_role_problem(serving: &mut PgConnection) -> diesel::QueryResult<Option<String>> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        privileged: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        owns_tables: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        member_of_owner: bool,
+    }
+    let check: Check = diesel::sql_query(
+        "SELECT r.rolsuper OR r.rolbypassrls AS privileged,
+                EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid
+                        AND c.relnamespace = 'public'::regnamespace) AS owns_tables,
+                pg_has_role(r.oid, (SELECT relowner FROM pg_class WHERE oid = 'audit_events'::regclass),
+                            'MEMBER') AS member_of_owner
+         FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .get_result(serving)?;
+    Ok(if check.privileged {
+        Some("it is a superuser or bypasses row security".into())
+    } else if check.owns_tables {
+        Some("it owns tables in the schema (it ran migrations before); make the schema owner own them".into())
+    } else if check.member_of_owner {
+        Some("it is a member of the role that owns the tables".into())
+    } else {
+        None
+    })
 }
 
 /// A `LIKE` pattern matching values that contain `q` (lower-cased), taken literally: `%`, `_`

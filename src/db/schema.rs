@@ -48,6 +48,7 @@ diesel::table! {
 diesel::table! {
     email_requests (id) {
         id -> Int8,
+        kind -> Text,
         recipient -> Text,
         ip -> Text,
         created_at -> Timestamptz,

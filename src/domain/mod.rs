@@ -100,11 +100,13 @@ enum NameProblem {
 }
 
 const DIRECTION_MESSAGE: &str =
-    "Names cannot contain characters that change the direction of text.";
+    "Names cannot contain characters that change the direction of text or hide part of it.";
 
 /// Characters that change the direction of the text around them.
 fn is_direction_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        // Interlinear annotation marks and tag characters hide the text between them.
+        || matches!(c, '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
 /// Characters that show nothing by themselves. Joiners stay allowed inside a name (Persian and
@@ -115,7 +117,8 @@ fn is_invisible(c: char) -> bool {
             c,
             '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
                 | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}'
-                | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+                | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+                | '\u{E0100}'..='\u{E01EF}'
         )
 }
 
@@ -263,6 +266,9 @@ mod tests {
             "\u{200B}",
             "\u{200B}\u{200C}\u{FEFF}",
             "\u{00AD}\u{2060}",
+            "\u{2800}\u{2800}",
+            "Ann\u{FFF9}hidden\u{FFFB}",
+            "Ann\u{E0041}",
         ] {
             assert!(PersonName::parse(bad).is_err(), "{bad:?}");
             assert!(OrgName::parse(bad).is_err(), "{bad:?}");
@@ -277,10 +283,7 @@ mod tests {
             assert!(PersonName::parse(good).is_ok(), "{good:?}");
             assert!(OrgName::parse(good).is_ok(), "{good:?}");
         }
-        assert_eq!(
-            PersonName::parse("x\u{202E}y"),
-            Err("Names cannot contain characters that change the direction of text.")
-        );
+        assert_eq!(PersonName::parse("x\u{202E}y"), Err(DIRECTION_MESSAGE));
     }
 
     #[test]

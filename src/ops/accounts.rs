@@ -15,6 +15,7 @@ use super::Ctx;
 use super::reauth::Checked;
 use crate::audit::{self, Actor, Denied, Event};
 use crate::config::Settings;
+use crate::db::email_limits::Kind;
 use crate::db::invitations::AcceptOutcome;
 use crate::db::tokens::{self, Lookup, Purpose};
 use crate::db::users::User;
@@ -72,7 +73,7 @@ pub async fn sign_up(
             let Some(user) =
                 db::users::create(c, name.as_str(), email.as_str(), &password_hash, false)?
             else {
-                if !claim_email(c, &ctx, email.as_str())? {
+                if !claim_email(c, &ctx, Kind::Notice, email.as_str())? {
                     return Ok(false);
                 }
                 let holder = db::users::find_by_email(c, email.as_str())?;
@@ -82,7 +83,7 @@ pub async fn sign_up(
                 }
                 return Ok(true);
             };
-            let queued = claim_email(c, &ctx, &user.email)?;
+            let queued = claim_email(c, &ctx, Kind::Account, &user.email)?;
             if queued {
                 queue_verification(c, &settings, &user)?;
             }
@@ -109,9 +110,9 @@ pub async fn sign_up(
 }
 
 /// One email a visitor asked for, counted against the limits per address and per IP.
-fn claim_email(c: &mut PgConnection, ctx: &Ctx, recipient: &str) -> QueryResult<bool> {
+fn claim_email(c: &mut PgConnection, ctx: &Ctx, kind: Kind, recipient: &str) -> QueryResult<bool> {
     let ip = ctx.meta.ip.as_deref().unwrap_or("unknown");
-    db::email_limits::claim(c, recipient, ip)
+    db::email_limits::claim(c, kind, recipient, ip)
 }
 
 /// Uses a verification link.
@@ -156,7 +157,7 @@ pub async fn resend_verification(
     let (settings, ctx) = (settings.clone(), ctx.clone());
     let sent = db::run(pool, move |c| {
         c.transaction(|c| -> Result<bool, AppError> {
-            if !claim_email(c, &ctx, &user.email)? {
+            if !claim_email(c, &ctx, Kind::Account, &user.email)? {
                 return Ok(false);
             }
             queue_verification(c, &settings, &user)?;
@@ -193,12 +194,14 @@ pub async fn request_reset(
     let (settings, ctx) = (settings.clone(), ctx.clone());
     db::run(pool, move |c| {
         c.transaction(|c| -> Result<(), AppError> {
+            // Claimed before the address is looked up: a request for an address without an
+            // account uses the IP's budget too, so the budget tells nothing about who exists.
+            if !claim_email(c, &ctx, Kind::Account, email.as_str())? {
+                return Ok(());
+            }
             let Some(user) = db::users::find_by_email(c, email.as_str())? else {
                 return Ok(());
             };
-            if !claim_email(c, &ctx, &user.email)? {
-                return Ok(());
-            }
             // Only the newest link works: issuing one voids the others (the limit above keeps
             // this from being a way to void someone's link over and over).
             tokens::void_outstanding(c, user.id, Purpose::ResetPassword)?;

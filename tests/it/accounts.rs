@@ -129,8 +129,9 @@ async fn a_taken_email_gets_the_same_answer_and_its_holder_an_email() {
     assert_eq!(accounts, 1);
 }
 
-/// Sign-up and forgot-password send at most three emails to one address per 15 minutes, however
-/// many times the forms are posted, and in parallel too.
+/// Sign-up and forgot-password send at most three reset or verification emails and one
+/// "someone tried to sign up" notice to one address per 15 minutes, however many times the
+/// forms are posted, and in parallel too.
 #[actix_web::test]
 async fn visitors_cannot_flood_an_address_with_emails() {
     let app = spawn_app().await;
@@ -172,7 +173,17 @@ async fn visitors_cannot_flood_an_address_with_emails() {
         &mut app.conn(),
     )
     .unwrap();
-    assert_eq!(queued, 3);
+    // Three reset emails and one "someone tried to sign up" notice: the notices have their own
+    // budget, so sign-up attempts cannot use up the holder's resets.
+    assert_eq!(queued, 4);
+    let notices: i64 = diesel::RunQueryDsl::get_result(
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "SELECT count(*) FROM email_outbox WHERE recipient = 'ada@example.com' AND kind = 'signup_attempted'",
+        ),
+        &mut app.conn(),
+    )
+    .unwrap();
+    assert_eq!(notices, 1);
 }
 
 #[actix_web::test]
@@ -473,4 +484,39 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
         "the other one ended"
     );
     assert_eq!(app.audit_count("user.password_changed", "successful"), 1);
+}
+
+/// Every reset request counts against the IP's budget, also one for an address without an
+/// account: the budget cannot be used to learn which addresses exist.
+#[actix_web::test]
+async fn resets_for_unknown_addresses_use_the_ip_budget_too() {
+    let app = spawn_app().await;
+    app.account(&app.client, "Ada", "ada@example.com").await;
+    let visitor = client(&app.address);
+    for i in 0..gatehouse::db::email_limits::PER_IP {
+        let r = app
+            .post_form_with(
+                &visitor,
+                "/password/forgot",
+                "/password/forgot",
+                &[("email", &format!("nobody{i}@example.com"))],
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    let r = app
+        .post_form_with(
+            &visitor,
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "ada@example.com")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let queued: i64 = diesel::RunQueryDsl::get_result(
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM email_outbox"),
+        &mut app.conn(),
+    )
+    .unwrap();
+    assert_eq!(queued, 0, "the IP's budget was spent");
 }

@@ -445,8 +445,14 @@ fn the_embedded_default_starts_reuses_and_stops_its_own_postgres() {
         assert!(status.success(), "run {run}: exit {status:?}");
         assert!(!pid_file.exists(), "run {run}: the cluster was stopped");
         assert!(dir.join("session_key").exists());
-        // Leave a stale pid file behind, as a killed run would.
+        // Leave a stale pid file behind, as a killed run would, and make the cluster trust
+        // local connections as one made by an older version did: the next run secures it.
         std::fs::write(&pid_file, "999999\n/nowhere\n0\n5432\n").unwrap();
+        let hba = dir.join("postgres/pgdata/pg_hba.conf");
+        let trusting = std::fs::read_to_string(&hba)
+            .unwrap()
+            .replace("scram-sha-256", "trust");
+        std::fs::write(&hba, trusting).unwrap();
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -591,4 +597,46 @@ fn cookies_are_secure_when_the_dashboard_is_served_over_https() {
     let local =
         gatehouse::config::Cli::parse_from(["gatehouse", "--base-url", "http://127.0.0.1:8080"]);
     assert!(!local.settings.secure_cookies());
+}
+
+/// With MIGRATION_DATABASE_URL set, a DATABASE_URL role that could still rewrite the audit log
+/// (here: it owns a table, as after running migrations itself) stops the start with a message.
+#[actix_web::test]
+async fn a_serving_role_that_owns_tables_is_refused() {
+    let app = spawn_app().await;
+    if app.owner_url()
+        == secrecy::ExposeSecret::expose_secret(app.settings.database_url.as_ref().unwrap())
+    {
+        return; // One role for everything (an external DATABASE_URL): nothing to check.
+    }
+    let role = format!("sneaky_{}", std::process::id());
+    let mut owner = app.owner_conn();
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN PASSWORD 'sneaky-password'"),
+        format!("CREATE TABLE {role}_table (id int)"),
+        format!("ALTER TABLE {role}_table OWNER TO {role}"),
+    ] {
+        diesel::sql_query(statement).execute(&mut owner).unwrap();
+    }
+    let mut serving = url::Url::parse(app.owner_url()).unwrap();
+    serving.set_username(&role).unwrap();
+    serving.set_password(Some("sneaky-password")).unwrap();
+    let refused = gatehouse::startup::connect_and_migrate(
+        &secrecy::SecretString::from(serving.to_string()),
+        Some(&secrecy::SecretString::from(app.owner_url().to_string())),
+        1,
+        Default::default(),
+    );
+    let Err(refusal) = refused else {
+        panic!("a serving role that owns tables was accepted")
+    };
+    let message = format!("{refusal:#}");
+    assert!(message.contains("owns tables"), "{message}");
+    for statement in [
+        format!("DROP TABLE {role}_table"),
+        format!("DROP OWNED BY {role}"),
+        format!("DROP ROLE {role}"),
+    ] {
+        diesel::sql_query(statement).execute(&mut owner).unwrap();
+    }
 }
