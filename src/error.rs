@@ -115,8 +115,21 @@ impl ResponseError for AppError {
         }
         .render()
         .unwrap_or_else(|_| title.to_string());
-        HttpResponse::build(status)
+        let mut response = HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
-            .body(body)
+            .body(body);
+        // For `routes::errors::framed`, which renders it again in the page frame when it can.
+        response.extensions_mut().insert(ErrorText {
+            title: title.to_string(),
+            message: message.into_owned(),
+        });
+        response
     }
+}
+
+/// The title and message of a rendered error page.
+#[derive(Debug, Clone)]
+pub struct ErrorText {
+    pub title: String,
+    pub message: String,
 }

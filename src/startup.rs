@@ -161,6 +161,7 @@ pub fn run(
     let signal = web::Data::new(signal);
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(routes::errors::framed))
             .wrap(from_fn(crate::input::refuse_unstorable_query))
             .wrap(from_fn(check_origin))
             .wrap(

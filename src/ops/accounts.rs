@@ -453,7 +453,19 @@ pub async fn sign_up_invited(
                 ),
             )?;
             match db::invitations::accept(c, &token, &user, max, &ctx.meta)? {
-                joined @ AcceptOutcome::Joined(_) => Ok(InvitedSignup::Joined(user.id, joined)),
+                joined @ AcceptOutcome::Joined(_) => {
+                    // The new person is signed in by this request: a sign-in like any other.
+                    db::users::touch_sign_in(c, user.id)?;
+                    let signed_in = Event::successful(
+                        &actor,
+                        &ctx.meta,
+                        Action::UserSignedIn,
+                        &user.email,
+                        json!({ "via": "invitation" }),
+                    );
+                    audit::record(c, signed_in)?;
+                    Ok(InvitedSignup::Joined(user.id, joined))
+                }
                 other => Err(SignupStep::Stop(InvitedSignup::NotJoined(other))),
             }
         });

@@ -21,6 +21,8 @@ pub struct Layout {
     pub current_org: Option<String>,
     pub local_mailbox: bool,
     pub operator: bool,
+    /// The signed-in user's address is verified (they may create organizations).
+    pub verified: bool,
 }
 
 impl Layout {
@@ -50,6 +52,7 @@ impl Layout {
             current_org: auth.session.current_org(),
             local_mailbox: settings.is_local() && settings.smtp_url.is_none(),
             operator: auth.user.as_ref().is_some_and(|u| u.is_operator),
+            verified: auth.user.as_ref().is_some_and(|u| u.is_verified()),
         })
     }
 

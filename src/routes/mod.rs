@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod assets;
 pub mod audit_log;
 pub mod environments;
+pub mod errors;
 pub mod health;
 pub mod invitations;
 pub mod layout;
@@ -66,6 +67,9 @@ route_table! {
         get "/healthz" => health::healthz;
         get "/readyz" => health::readyz;
         get "/static/css/app.css" => assets::css;
+        get "/static/icons/gatehouse.svg" => assets::icon;
+        get "/static/manifest.webmanifest" => assets::manifest;
+        get "/favicon.ico" => assets::favicon;
         get "/signup" => accounts::signup::get;
         post "/signup" => accounts::signup::post;
         get "/signin" => accounts::signin::get;

@@ -454,6 +454,7 @@ async fn every_state_change_appends_exactly_its_audit_events() {
         "sign up from an invitation",
         &[
             ("user.signed_up", "successful"),
+            ("user.signed_in", "successful"),
             ("invitation.accepted", "successful"),
         ],
         app.post_form_with(

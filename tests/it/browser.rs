@@ -42,6 +42,10 @@ async fn a_person_signs_up_verifies_creates_two_organizations_and_switches() {
         )
         .await;
     assert_eq!(browser.path().await, "/orgs");
+    // A missing page keeps the signed-in frame (and is checked like every page).
+    browser.goto(&app.url("/orgs/no-such-organization")).await;
+    assert!(browser.text().await.contains("Sign out"));
+    browser.goto(&app.url("/orgs")).await;
 
     browser.click("a.button[href=\"/orgs/new\"]").await;
     browser

@@ -69,6 +69,10 @@ async fn a_new_person_joins_from_the_emailed_link_with_the_granted_roles() {
         .unwrap()
         .unwrap();
     assert!(nina.is_verified(), "the link proves the address");
+    assert!(
+        nina.last_sign_in_at.is_some(),
+        "joining through the invitation signs in, and is recorded as a sign-in"
+    );
     assert_eq!(
         invitation_states(&app),
         vec![("nina@example.com".into(), "accepted".into(), 1)]

@@ -15,8 +15,26 @@ async fn unverified_users_cannot_create_organizations() {
         .post_form("/orgs/new", "/orgs/new", &[("name", "Acme")])
         .await;
     assert_eq!(r.status, 403);
-    assert!(r.body.contains("Verify your email address"));
+    assert!(r.body.contains("Verify your email to create organizations"));
     assert_eq!(memberships_of(&app, app.user_id("ada@example.com")), 0);
+    // Nothing offers what would be refused: the form, the list and the switcher offer to
+    // resend the link instead.
+    for page in ["/orgs/new", "/orgs"] {
+        let body = app.get(page).await.body;
+        assert!(
+            !body.contains("action=\"/orgs/new\""),
+            "{page} offers the form"
+        );
+        assert!(
+            !body.contains("href=\"/orgs/new\""),
+            "{page} links to the form"
+        );
+        assert!(
+            body.contains("action=\"/verify-email/resend\""),
+            "{page}: no resend"
+        );
+        assert!(body.contains("Verify your email"), "{page}");
+    }
 }
 
 #[actix_web::test]

@@ -640,3 +640,36 @@ async fn a_serving_role_that_owns_tables_is_refused() {
         diesel::sql_query(statement).execute(&mut owner).unwrap();
     }
 }
+
+/// A 404 or 403 keeps the signed-in frame: the organization switcher and Sign out.
+#[actix_web::test]
+async fn error_pages_keep_the_signed_in_top_bar() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let missing = app.get("/orgs/no-such-organization").await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Page not found"), "{}", missing.body);
+    assert!(missing.body.contains("Sign out") && missing.body.contains(&format!("/orgs/{slug}")));
+    let mia = crate::support::member(&app, &slug, "Mia", "mia@example.com", "member").await;
+    let refused = app
+        .get_with(&mia, &format!("/orgs/{slug}/access/invitations/new"))
+        .await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("Not allowed") && refused.body.contains("Sign out"));
+    let visitor = app.get_with(&client(&app.address), "/no-such-page").await;
+    assert_eq!(visitor.status, 404);
+    assert!(!visitor.body.contains("Sign out"));
+    let favicon = reqwest::get(app.url("/favicon.ico")).await.unwrap();
+    assert_eq!(favicon.status(), 200);
+    assert_eq!(favicon.headers()["content-type"], "image/x-icon");
+    assert!(favicon.bytes().await.unwrap().starts_with(&[0, 0, 1, 0]));
+    let manifest: serde_json::Value = reqwest::get(app.url("/static/manifest.webmanifest"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(manifest["name"], "Gatehouse");
+    assert!(manifest["theme_color"].is_string());
+    assert!(missing.body.contains("rel=\"icon\"") && missing.body.contains("rel=\"manifest\""));
+}
