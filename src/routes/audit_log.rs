@@ -4,6 +4,7 @@
 use crate::domain::ids::OrgId;
 use crate::routes::page::Page;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
+use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::Bytes;

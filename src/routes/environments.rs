@@ -3,6 +3,7 @@
 //! create — shown once — and revoke). Without a role in the environment there is no entry.
 
 use crate::routes::page::Page;
+use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;

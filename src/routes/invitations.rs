@@ -3,6 +3,7 @@
 //! offered to sign out; a closed invitation says why and whom to ask.
 
 use crate::routes::page::Page;
+use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;

@@ -2,6 +2,7 @@
 //! followed with no mail server. Not found in production mode.
 
 use crate::routes::page::Page;
+use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;

@@ -532,3 +532,86 @@ async fn organizations_are_deleted_by_owners_before_go_live_and_by_operators_aft
     );
     browser.finish().await;
 }
+
+/// The long lists read well at every width: no word broken mid-way at 1280 or 768 px, and at
+/// 375 px one card per row instead of single-letter columns, with no sideways scrolling.
+/// Screenshots land in target/screenshots for people to look at.
+#[actix_web::test]
+async fn the_long_lists_read_well_on_a_phone_a_tablet_and_a_desktop() {
+    let app = spawn_app().await;
+    let Some(mut browser) = Browser::start("lists at 375, 768 and 1280 px").await else {
+        return;
+    };
+    app.create_account_verified("Olivia Owner", "owner@example.com");
+    let slug = "acme-health";
+    {
+        use gatehouse::domain::OrgName;
+        let owner = gatehouse::db::users::find_by_email(&mut app.conn(), "owner@example.com")
+            .unwrap()
+            .unwrap();
+        let actor = gatehouse::audit::Actor::User {
+            id: owner.id,
+            email: owner.email.clone(),
+        };
+        let name = OrgName::parse("Acme Health").unwrap();
+        gatehouse::db::orgs::create(
+            &mut app.conn(),
+            &actor,
+            owner.id,
+            &name,
+            400,
+            &Default::default(),
+        )
+        .unwrap();
+    }
+    for (name, email, role) in [
+        (
+            "Mia Member",
+            "mia.with.a.rather.long.address@subdomain.example.com",
+            "member",
+        ),
+        ("Adam Admin", "adam@example.com", "admin"),
+    ] {
+        app.create_account_verified(name, email);
+        crate::support::add_member(&app, slug, email, role, &[("staging", "engineer")]);
+    }
+    browser.goto(&app.url("/signin")).await;
+    browser
+        .submit(
+            &[("email", "owner@example.com"), ("password", PASSWORD)],
+            "form[action^=\"/signin\"] button",
+        )
+        .await;
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/invitations/new")))
+        .await;
+    browser
+        .submit(
+            &[("emails", "pat.invited.person@example.com")],
+            "form[action$=\"/invitations/new\"] button[type=submit]",
+        )
+        .await;
+    for width in [1280, 768, 375] {
+        for (page, name) in [
+            (format!("/orgs/{slug}/access/users"), "users"),
+            (format!("/orgs/{slug}/access/invitations"), "invitations"),
+            (format!("/orgs/{slug}/audit"), "audit"),
+        ] {
+            browser.assert_fits(&app.url(&page), width).await;
+            let narrowest = browser.narrowest_cell().await;
+            assert!(
+                narrowest >= 56.0,
+                "{page} at {width} px has a column {narrowest} px wide"
+            );
+            // Tables keep their words whole wherever they are tables; the phone's cards break
+            // only a word wider than the card.
+            let broken = browser.broken_words(width > 640).await;
+            assert!(
+                broken.is_empty(),
+                "{page} at {width} px breaks words mid-way: {broken:?}"
+            );
+            browser.screenshot(&format!("{name}-{width}")).await;
+        }
+    }
+    browser.finish().await;
+}

@@ -194,10 +194,94 @@ impl Browser {
             .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
             .await
             .expect("measure");
-        assert!(
-            overflow.as_i64().unwrap_or(1) <= 0,
-            "{url} scrolls sideways at {width} px by {overflow}"
-        );
+        if overflow.as_i64().unwrap_or(1) > 0 {
+            let culprit = self
+                .client
+                .execute(
+                    "const w = document.documentElement.clientWidth;
+                     const wide = Array.from(document.querySelectorAll('body *'))
+                       .filter(e => e.getBoundingClientRect().right > w + 1)
+                       .map(e => e.tagName + '.' + e.className);
+                     return wide.slice(0, 5).join(', ');",
+                    vec![],
+                )
+                .await
+                .unwrap_or_default();
+            panic!("{url} scrolls sideways at {width} px by {overflow}: {culprit}");
+        }
+    }
+
+    /// The width in pixels of the narrowest table cell holding text on the current page (a
+    /// column squeezed to a letter or two is a few pixels wide).
+    pub async fn narrowest_cell(&self) -> f64 {
+        self.client
+            .execute(
+                "const widths = Array.from(document.querySelectorAll('table td'))
+                   .filter(td => td.textContent.trim().length > 0)
+                   .map(td => td.getBoundingClientRect().width);
+                 return widths.length ? Math.min(...widths) : 10000;",
+                vec![],
+            )
+            .await
+            .expect("measure cells")
+            .as_f64()
+            .unwrap_or(0.0)
+    }
+
+    /// The words broken across two lines in the current page's table cells although they fit
+    /// on one, other than those of cells marked `long` (a long token such as JSON details).
+    /// With `strict`, every broken word counts (the table could have given its column room).
+    pub async fn broken_words(&self, strict: bool) -> Vec<String> {
+        let found = self
+            .client
+            .execute(
+                "const broken = [];
+                 for (const td of document.querySelectorAll('table td:not(.long)')) {
+                   const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+                   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                     const re = /\\S+/g;
+                     for (let m = re.exec(node.data); m; m = re.exec(node.data)) {
+                       const range = document.createRange();
+                       range.setStart(node, m.index);
+                       range.setEnd(node, m.index + m[0].length);
+                       const tops = new Set(Array.from(range.getClientRects()).map(r => Math.round(r.top)));
+                       if (tops.size < 2) continue;
+                       if (arguments[0]) { broken.push(m[0]); continue; }
+                       // Broken where it had to be: the word is wider than the cell.
+                       const style = getComputedStyle(td);
+                       const room = td.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+                       const probe = document.createElement('span');
+                       probe.style.whiteSpace = 'nowrap';
+                       probe.textContent = m[0];
+                       node.parentNode.insertBefore(probe, node);
+                       const wide = probe.getBoundingClientRect().width;
+                       probe.remove();
+                       if (wide <= room) broken.push(m[0]);
+                     }
+                   }
+                 }
+                 return broken;",
+                vec![serde_json::json!(strict)],
+            )
+            .await
+            .expect("find broken words");
+        found
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| w.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Saves a screenshot of the current page under `target/screenshots/NAME.png`, for people
+    /// to look at.
+    pub async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.expect("screenshot");
+        let dir = root().join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshots folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
     pub async fn text(&self) -> String {
@@ -243,7 +327,7 @@ impl Browser {
                 vec![],
             )
             .await
-            .expect("page as served");
+            .unwrap_or_else(|e| panic!("{url} as served: {e}"));
         if let Some(served) = served.as_str().filter(|s| !s.is_empty()) {
             self.pages
                 .push((format!("{url} (as served)"), served.to_string()));

@@ -231,6 +231,11 @@ impl TestApp {
         self.signed_in(client, email).await;
     }
 
+    /// A verified account, created through the library with `PASSWORD`, not signed in.
+    pub fn create_account_verified(&self, name: &str, email: &str) {
+        self.create_account(name, email, true);
+    }
+
     fn create_account(&self, name: &str, email: &str, verified: bool) {
         let created = gatehouse::db::users::create(
             &mut self.conn(),
