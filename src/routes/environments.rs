@@ -127,7 +127,14 @@ pub async fn show(cx: Page, path: web::Path<(String, String)>) -> Result<HttpRes
     let Page { pool, auth, .. } = &cx;
     let (slug, kind) = path.into_inner();
     let (_, access, env) = require_env(pool, auth, &slug, &kind, EnvPermission::Enter).await?;
-    env_page(&cx, access, env, StatusCode::OK, Extra::default()).await
+    let new_key = auth
+        .session
+        .take_revealed(&format!("/orgs/{slug}/env/{kind}"));
+    let extra = Extra {
+        new_key,
+        ..Extra::default()
+    };
+    env_page(&cx, access, env, StatusCode::OK, extra).await
 }
 
 fn target(access: &Access, env: &EnvironmentAccess, user: &User) -> ops::assets::EnvTarget {
@@ -327,17 +334,9 @@ pub async fn create_key(
     }
     let target = target(&access, &env, &user);
     let key = ops::assets::create_key(pool, &auth.ctx(), target, name).await?;
-    env_page(
-        &cx,
-        access,
-        env,
-        StatusCode::OK,
-        Extra {
-            new_key: Some(key),
-            ..Extra::default()
-        },
-    )
-    .await
+    auth.session
+        .reveal_once(&format!("/orgs/{slug}/env/{kind}"), &key);
+    Ok(back(&slug, &kind))
 }
 
 pub async fn revoke_key(

@@ -15,8 +15,11 @@ pub(crate) async fn create_key(app: &TestApp, c: &reqwest::Client, name: &str) -
             &[("name", name)],
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
+    // Post/redirect/get: the key is shown once, on the page the form redirects to.
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location.as_deref(), Some("/account/api-keys"));
+    let page = app.get_with(c, "/account/api-keys").await;
+    page.body
         .split("<code class=\"revealed\">")
         .nth(1)
         .unwrap()
@@ -45,6 +48,11 @@ async fn personal_keys_are_shown_once_stored_hashed_and_revocable() {
     assert!(key.starts_with("ghp_") && key.len() > 40);
     let page = app.get("/account/api-keys").await.body;
     assert!(!page.contains(&key), "shown once");
+    let keys: i64 = gatehouse::db::schema::personal_api_keys::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(keys, 1, "refreshing the page creates nothing");
     assert!(
         page.contains(&key[..10]) && page.contains("never"),
         "prefix and last use listed"

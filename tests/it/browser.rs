@@ -69,10 +69,12 @@ async fn a_person_signs_up_verifies_creates_two_organizations_and_switches() {
     for env in ["Development", "Staging", "Production"] {
         assert!(text.contains(env), "{env} shown");
     }
+    // The environment selector enters the environment at once.
     browser
-        .click("a[href=\"/orgs/acme-health?env=staging\"]")
+        .click("nav.env-selector a[href=\"/orgs/acme-health/env/staging\"]")
         .await;
-    assert!(browser.text().await.contains("Your role here: engineer"));
+    assert_eq!(browser.path().await, "/orgs/acme-health/env/staging");
+    browser.goto(&app.url("/orgs/acme-health")).await;
 
     browser
         .click("a.button.secondary[href=\"/orgs/acme-health/settings\"]")
@@ -210,7 +212,8 @@ async fn an_owner_invites_two_people_one_joins_and_the_other_is_revoked() {
         )
         .await;
     assert_eq!(browser.path().await, format!("/orgs/{slug}"));
-    assert!(browser.text().await.contains("Your role here: viewer"));
+    let home = browser.text().await;
+    assert!(home.contains("Enter an environment") && home.contains("viewer"));
     browser.click("form[action=\"/signout\"] button").await;
 
     browser
@@ -345,7 +348,9 @@ async fn an_owner_grants_staging_and_production_and_the_member_feels_exactly_tha
         "exactly the two environments"
     );
     browser
-        .click(&format!("a[href=\"/orgs/{slug}/env/staging\"].button"))
+        .click(&format!(
+            "nav.env-selector a[href=\"/orgs/{slug}/env/staging\"]"
+        ))
         .await;
     browser.click("details.inline-edit summary").await;
     browser

@@ -520,8 +520,10 @@ async fn environment_pages_follow_the_environment_roles() {
     let created = app
         .post_form(&env, &format!("{env}/keys"), &[("name", "deploy bot")])
         .await;
-    assert_eq!(created.status, 200);
-    let key = created
+    assert_eq!(created.status, 303, "post/redirect/get");
+    assert_eq!(created.location.as_deref(), Some(env.as_str()));
+    let shown = app.get(&env).await;
+    let key = shown
         .body
         .split("<code class=\"revealed\">")
         .nth(1)
@@ -532,6 +534,14 @@ async fn environment_pages_follow_the_environment_roles() {
         .to_string();
     assert!(key.starts_with("ghe_") && key.len() > 40);
     assert!(!app.get(&env).await.body.contains(&key), "shown once");
+    let keys: i64 = {
+        use gatehouse::db::schema::environment_api_keys::dsl as k;
+        k::environment_api_keys
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(keys, 1, "refreshing the page creates nothing");
     let stored: Vec<u8> = {
         use gatehouse::db::schema::environment_api_keys::dsl as k;
         k::environment_api_keys

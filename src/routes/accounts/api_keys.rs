@@ -55,11 +55,14 @@ async fn page(
     )
 }
 
+const PLACE: &str = "/account/api-keys";
+
 pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
+    let new_key = cx.auth.session.take_revealed(PLACE);
     page(
         &cx,
         StatusCode::OK,
-        None,
+        new_key,
         String::new(),
         FieldErrors::default(),
     )
@@ -100,14 +103,8 @@ pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpR
         .await;
     }
     let key = ops::accounts::create_api_key(pool, &auth.ctx(), user, name).await?;
-    page(
-        &cx,
-        StatusCode::OK,
-        Some(key),
-        String::new(),
-        FieldErrors::default(),
-    )
-    .await
+    auth.session.reveal_once(PLACE, &key);
+    Ok(see_other(PLACE))
 }
 
 pub async fn revoke(

@@ -1,5 +1,6 @@
-//! An organization's home: my role, my access in each environment, and the environment selector
-//! (shown with access to two or more environments, hidden with one, a message with none).
+//! An organization's home: my role, my access in each environment, and the environment selector,
+//! whose links enter the environments I can enter (a message when there is none). An old
+//! `?env=KIND` link enters that environment too.
 
 use crate::routes::page::Page;
 use actix_web::http::StatusCode;
@@ -11,7 +12,7 @@ use crate::authz::{self, EnvKind, OrgPermission};
 use crate::db::orgs::{Access, EnvironmentAccess};
 use crate::error::AppError;
 use crate::routes::layout::Layout;
-use crate::routes::render;
+use crate::routes::{render, see_other};
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -25,7 +26,6 @@ struct OrgPage {
     layout: Layout,
     access: Access,
     reachable: Vec<EnvironmentAccess>,
-    current: Option<EnvironmentAccess>,
     can_manage_profile: bool,
     can_view_access: bool,
     can_review_audit: bool,
@@ -47,10 +47,12 @@ pub async fn get(
         .cloned()
         .collect();
     let wanted = query.env.as_deref().and_then(|e| e.parse::<EnvKind>().ok());
-    let current = wanted
-        .and_then(|kind| reachable.iter().find(|e| e.kind == kind))
-        .or(reachable.first())
-        .cloned();
+    if let Some(env) = wanted.and_then(|kind| reachable.iter().find(|e| e.kind == kind)) {
+        return Ok(see_other(&format!(
+            "/orgs/{}/env/{}",
+            access.org.slug, env.kind
+        )));
+    }
     auth.session.set_current_org(&access.org.slug);
     let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
     let can_view_access = authz::org_can(access.role, OrgPermission::ViewOrgRoles);
@@ -62,7 +64,6 @@ pub async fn get(
             layout,
             access,
             reachable,
-            current,
             can_manage_profile,
             can_view_access,
             can_review_audit,
