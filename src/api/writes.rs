@@ -768,7 +768,10 @@ pub async fn delete_invitation(
     )
     .await?;
     let id = query_id(&req, "invitationId")?;
-    if ops::invitations::revoke(&pool, &caller.ctx(), &access.org, id).await? {
+    if ops::invitations::revoke(&pool, &caller.ctx(), &access.org, id)
+        .await?
+        .is_some()
+    {
         Ok(envelope(InvitationRevoked {
             invitation_id: id,
             state: InvitationState::Revoked,

@@ -71,7 +71,7 @@ pub fn revoke(
     user: &User,
     id: i64,
     meta: &RequestMeta,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<String>> {
     conn.transaction(|conn| {
         let revoked: Option<(String, String)> = diesel::update(
             personal_api_keys::table
@@ -83,17 +83,17 @@ pub fn revoke(
         .returning((personal_api_keys::name, personal_api_keys::prefix))
         .get_result(conn)
         .optional()?;
-        let Some((name, prefix)) = revoked else { return Ok(false) };
+        let Some((name, prefix)) = revoked else { return Ok(None) };
         audit::record(conn, audit::Event {
             organization: None,
             actor: &Actor::User { id: user.id, email: user.email.clone() },
             action: Action::ApiKeyRevoked,
-            target: Some(name),
+            target: Some(name.clone()),
             details: serde_json::json!({ "before": { "kind": "personal", "prefix": prefix, "revoked": false }, "after": { "revoked": true } }),
             status: audit::Status::Successful,
             meta,
         })?;
-        Ok(true)
+        Ok(Some(name))
     })
 }
 

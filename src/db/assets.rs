@@ -221,7 +221,7 @@ pub fn update_config(
     id: i64,
     value: &str,
     secret: bool,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<String>> {
     conn.transaction(|conn| {
         let before: Option<(String, String, bool)> = config_values::table
             .filter(config_values::id.eq(id))
@@ -230,7 +230,7 @@ pub fn update_config(
             .for_update()
             .first(conn)
             .optional()?;
-        let Some((key, old, was_secret)) = before else { return Ok(false) };
+        let Some((key, old, was_secret)) = before else { return Ok(None) };
         diesel::update(config_values::table.find(id))
             .set((
                 config_values::value.eq(value),
@@ -242,14 +242,18 @@ pub fn update_config(
         scope.record(
             conn,
             Action::ConfigChanged,
-            key,
+            key.clone(),
             serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": { "value": shown(value, secret), "secret": secret } }),
         )?;
-        Ok(true)
+        Ok(Some(key))
     })
 }
 
-pub fn delete_config(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> QueryResult<bool> {
+pub fn delete_config(
+    conn: &mut PgConnection,
+    scope: &Scope<'_>,
+    id: i64,
+) -> QueryResult<Option<String>> {
     conn.transaction(|conn| {
         let deleted: Option<(String, String, bool)> = diesel::delete(
             config_values::table.filter(config_values::id.eq(id)).filter(config_values::environment_id.eq(scope.env_id)),
@@ -257,9 +261,9 @@ pub fn delete_config(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> Que
         .returning((config_values::key, config_values::value, config_values::secret))
         .get_result(conn)
         .optional()?;
-        let Some((key, old, was_secret)) = deleted else { return Ok(false) };
-        scope.record(conn, Action::ConfigChanged, key, serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": null }))?;
-        Ok(true)
+        let Some((key, old, was_secret)) = deleted else { return Ok(None) };
+        scope.record(conn, Action::ConfigChanged, key.clone(), serde_json::json!({ "before": { "value": shown(&old, was_secret), "secret": was_secret }, "after": null }))?;
+        Ok(Some(key))
     })
 }
 
@@ -313,7 +317,11 @@ pub fn create_key(conn: &mut PgConnection, scope: &Scope<'_>, name: &str) -> Que
     })
 }
 
-pub fn revoke_key(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> QueryResult<bool> {
+pub fn revoke_key(
+    conn: &mut PgConnection,
+    scope: &Scope<'_>,
+    id: i64,
+) -> QueryResult<Option<String>> {
     conn.transaction(|conn| {
         let revoked: Option<(String, String)> = diesel::update(
             environment_api_keys::table
@@ -325,8 +333,8 @@ pub fn revoke_key(conn: &mut PgConnection, scope: &Scope<'_>, id: i64) -> QueryR
         .returning((environment_api_keys::name, environment_api_keys::prefix))
         .get_result(conn)
         .optional()?;
-        let Some((name, prefix)) = revoked else { return Ok(false) };
-        scope.record(conn, Action::ApiKeyRevoked, name, serde_json::json!({ "before": { "prefix": prefix, "revoked": false }, "after": { "revoked": true } }))?;
-        Ok(true)
+        let Some((name, prefix)) = revoked else { return Ok(None) };
+        scope.record(conn, Action::ApiKeyRevoked, name.clone(), serde_json::json!({ "before": { "prefix": prefix, "revoked": false }, "after": { "revoked": true } }))?;
+        Ok(Some(name))
     })
 }

@@ -355,7 +355,8 @@ pub fn invite(
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ResendOutcome {
-    Resent,
+    /// Sent again to this address.
+    Resent(String),
     TooSoon,
     NotPending,
     DailyLimit,
@@ -443,18 +444,19 @@ pub fn resend(
             status: audit::Status::Successful,
             meta,
         })?;
-        Ok(ResendOutcome::Resent)
+        Ok(ResendOutcome::Resent(inv.email))
     })
 }
 
-/// Revokes a pending invitation; its link then says so. False when it was not pending.
+/// Revokes a pending invitation; its link then says so. Its address, or None when it was not
+/// pending.
 pub fn revoke(
     conn: &mut PgConnection,
     org: &Organization,
     id: InvitationId,
     actor: &Actor,
     meta: &RequestMeta,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<String>> {
     conn.transaction(|conn| {
         let revoked: Option<Invitation> = diesel::update(
             invitations::table
@@ -482,7 +484,7 @@ pub fn revoke(
                 status: audit::Status::Denied,
                 meta,
             })?;
-            return Ok(false);
+            return Ok(None);
         };
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
@@ -493,7 +495,7 @@ pub fn revoke(
             status: audit::Status::Successful,
             meta,
         })?;
-        Ok(true)
+        Ok(Some(inv.email))
     })
 }
 

@@ -496,14 +496,14 @@ pub async fn create_api_key(
     .await
 }
 
-/// Revokes one of the user's personal API keys; false when there is no such key of theirs.
+/// Revokes one of the user's personal API keys; its name, or None when there is no such key.
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn revoke_api_key(
     pool: &PgPool,
     ctx: &Ctx,
     user: User,
     id: i64,
-) -> Result<bool, AppError> {
+) -> Result<Option<String>, AppError> {
     let ctx = ctx.clone();
     db::run(pool, move |c| db::api_keys::revoke(c, &user, id, &ctx.meta)).await
 }

@@ -87,7 +87,7 @@ pub async fn create_config(
     .await
 }
 
-/// Changes a value; false when there is no such value in the environment.
+/// Changes a value; its key, or None when there is no such value in the environment.
 #[tracing::instrument(skip(pool, ctx, target, value), fields(env_id = %target.env.id))]
 pub async fn update_config(
     pool: &PgPool,
@@ -96,21 +96,21 @@ pub async fn update_config(
     id: i64,
     value: String,
     secret: bool,
-) -> Result<bool, AppError> {
+) -> Result<Option<String>, AppError> {
     change(pool, ctx, target, EnvPermission::EditConfig, move |c, s| {
         assets::update_config(c, s, id, &value, secret)
     })
     .await
 }
 
-/// Deletes a value; false when there is no such value in the environment.
+/// Deletes a value; its key, or None when there is no such value in the environment.
 #[tracing::instrument(skip(pool, ctx, target), fields(env_id = %target.env.id))]
 pub async fn delete_config(
     pool: &PgPool,
     ctx: &Ctx,
     target: EnvTarget,
     id: i64,
-) -> Result<bool, AppError> {
+) -> Result<Option<String>, AppError> {
     change(pool, ctx, target, EnvPermission::EditConfig, move |c, s| {
         assets::delete_config(c, s, id)
     })
@@ -153,14 +153,14 @@ pub async fn create_key(
     .await
 }
 
-/// Revokes an environment API key; false when it was revoked already.
+/// Revokes an environment API key; its name, or None when it was revoked already.
 #[tracing::instrument(skip(pool, ctx, target), fields(env_id = %target.env.id))]
 pub async fn revoke_key(
     pool: &PgPool,
     ctx: &Ctx,
     target: EnvTarget,
     id: i64,
-) -> Result<bool, AppError> {
+) -> Result<Option<String>, AppError> {
     change(
         pool,
         ctx,

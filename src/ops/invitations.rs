@@ -57,7 +57,7 @@ pub async fn resend(
         db::invitations::resend(c, &settings, &org, id, &ctx.actor, &ctx.meta)
     })
     .await?;
-    if outcome == ResendOutcome::Resent {
+    if matches!(outcome, ResendOutcome::Resent(_)) {
         outbox.wake();
     }
     Ok(outcome)
@@ -100,14 +100,14 @@ pub async fn invite(
 }
 
 /// Revokes a pending invitation, with the revoker's role read again under the organization's
-/// row lock; false when it was not pending (recorded as refused).
+/// row lock; its address, or None when it was not pending (recorded as refused).
 #[tracing::instrument(skip(pool, ctx, org), fields(org_id = %org.id))]
 pub async fn revoke(
     pool: &PgPool,
     ctx: &Ctx,
     org: &Organization,
     id: InvitationId,
-) -> Result<bool, AppError> {
+) -> Result<Option<String>, AppError> {
     let (actor, meta, o) = (ctx.actor.clone(), ctx.meta.clone(), org.clone());
     super::with_org_permission(pool, ctx, org, OrgPermission::ManageInvitations, move |c| {
         db::invitations::revoke(c, &o, id, &actor, &meta)

@@ -197,8 +197,10 @@ pub async fn create_config(
         let created =
             ops::assets::create_config(pool, &auth.ctx(), target, key, value, secret).await?;
         if created {
-            auth.session
-                .flash(FlashKind::Success, "The value was added.");
+            auth.session.flash(
+                FlashKind::Success,
+                format!("{} was added to {}.", form.key.trim(), env.kind.label()),
+            );
             return Ok(back(&slug, &kind));
         }
         errors.add(
@@ -242,13 +244,13 @@ pub async fn update_config(
     }
     let secret = !form.secret.is_empty();
     let target = target(&access, &env, &user);
-    let updated =
-        ops::assets::update_config(pool, &auth.ctx(), target, id, form.value, secret).await?;
-    if !updated {
-        return Err(AppError::NotFound);
-    }
-    auth.session
-        .flash(FlashKind::Success, "The value was saved.");
+    let key = ops::assets::update_config(pool, &auth.ctx(), target, id, form.value, secret)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    auth.session.flash(
+        FlashKind::Success,
+        format!("{key} was saved in {}.", env.kind.label()),
+    );
     Ok(back(&slug, &kind))
 }
 
@@ -262,12 +264,14 @@ pub async fn delete_config(
     let (user, access, env) =
         require_env(&pool, &auth, &slug, &kind, EnvPermission::EditConfig).await?;
     let target = target(&access, &env, &user);
-    let deleted = ops::assets::delete_config(&pool, &auth.ctx(), target, id).await?;
-    if !deleted {
-        return Err(AppError::NotFound);
-    }
-    auth.session
-        .flash(FlashKind::Success, "The value was deleted.");
+    let kind_label = env.kind.label();
+    let key = ops::assets::delete_config(&pool, &auth.ctx(), target, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    auth.session.flash(
+        FlashKind::Success,
+        format!("{key} was deleted from {kind_label}."),
+    );
     Ok(back(&slug, &kind))
 }
 
@@ -349,18 +353,14 @@ pub async fn revoke_key(
     let (user, access, env) =
         require_env(&pool, &auth, &slug, &kind, EnvPermission::ManageApiKeys).await?;
     let target = target(&access, &env, &user);
-    let revoked = ops::assets::revoke_key(&pool, &auth.ctx(), target, id).await?;
-    auth.session.flash(
-        if revoked {
-            FlashKind::Success
-        } else {
-            FlashKind::Error
-        },
-        if revoked {
-            "The key was revoked."
-        } else {
-            "This key was already revoked."
-        },
-    );
+    match ops::assets::revoke_key(&pool, &auth.ctx(), target, id).await? {
+        Some(name) => auth.session.flash(
+            FlashKind::Success,
+            format!("The key “{name}” was revoked; it stops working at once."),
+        ),
+        None => auth
+            .session
+            .flash(FlashKind::Error, "This key was already revoked."),
+    }
     Ok(back(&slug, &kind))
 }

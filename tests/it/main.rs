@@ -16,3 +16,4 @@ mod platform;
 mod roles;
 mod security;
 mod support;
+mod ux;

@@ -386,8 +386,8 @@ pub async fn resend(
     let ctx = auth.ctx();
     let outcome = ops::invitations::resend(pool, settings, &outbox, &ctx, &access.org, id).await?;
     let (kind, message) = match outcome {
-        ResendOutcome::Resent => {
-            (FlashKind::Success, "The invitation was sent again with a new link; the old link no longer works.".to_string())
+        ResendOutcome::Resent(email) => {
+            (FlashKind::Success, format!("The invitation to {email} was sent again with a new link; the old link no longer works."))
         }
         ResendOutcome::TooSoon => (FlashKind::Error, "This invitation was sent less than a minute ago. Wait a moment before sending it again.".into()),
         ResendOutcome::NotPending => (FlashKind::Error, "Only open invitations can be sent again.".into()),
@@ -407,10 +407,10 @@ pub async fn revoke(
     let (slug, id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::ManageInvitations).await?;
     let revoked = ops::invitations::revoke(&pool, &auth.ctx(), &access.org, id).await?;
-    if revoked {
+    if let Some(email) = revoked {
         auth.session.flash(
             FlashKind::Success,
-            "The invitation was revoked; its link now says so.",
+            format!("The invitation of {email} was revoked; its link now says so."),
         );
     } else {
         auth.session

@@ -131,6 +131,10 @@ pub async fn remove(
 ) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
     let (_, access) = require_org(&pool, &auth, &slug, OrgPermission::RemoveUsers).await?;
+    let org_id = access.org.id;
+    let name = db::run(&pool, move |c| db::members::find(c, org_id, member_id))
+        .await?
+        .map_or_else(|| "The member".to_string(), |m| m.name);
     let outcome =
         crate::ops::members::remove(&pool, &outbox, &auth.ctx(), access.org.id, member_id).await?;
     let back = format!("/orgs/{slug}/access/users/{member_id}");
@@ -138,7 +142,7 @@ pub async fn remove(
         RemoveOutcome::Removed => {
             auth.session.flash(
                 FlashKind::Success,
-                "The member was removed. Their access ended at once, and they were told by email.",
+                format!("{name} was removed from {}. Their access ended at once, and they were told by email.", access.org.name),
             );
             Ok(see_other(&format!("/orgs/{slug}/access/users")))
         }

@@ -114,13 +114,12 @@ pub async fn revoke(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let user = auth.require_user()?.clone();
-    let revoked = ops::accounts::revoke_api_key(&pool, &auth.ctx(), user, id.into_inner()).await?;
-    if !revoked {
-        return Err(AppError::NotFound);
-    }
+    let name = ops::accounts::revoke_api_key(&pool, &auth.ctx(), user, id.into_inner())
+        .await?
+        .ok_or(AppError::NotFound)?;
     auth.session.flash(
         FlashKind::Success,
-        "The key was revoked; it stops working at once.",
+        format!("The key “{name}” was revoked; it stops working at once."),
     );
     Ok(see_other("/account/api-keys"))
 }
