@@ -138,6 +138,18 @@ pub struct Settings {
         global = true
     )]
     pub api_rate_per_minute: i64,
+    /// Reverse proxies in front of Gatehouse (comma-separated CIDRs, e.g. 10.0.0.0/8). Only when
+    /// a request comes from one of them is the client's address read from X-Forwarded-For (the
+    /// right-most address that is not a trusted proxy). Empty: the connecting address is the
+    /// client's.
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        value_delimiter = ',',
+        num_args = 0..,
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Days a sent email is kept (its links already redacted) before it is purged.
     #[arg(long, env = "OUTBOX_KEEP_DAYS", default_value_t = 30, global = true)]
     pub outbox_keep_days: i64,

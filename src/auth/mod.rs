@@ -52,9 +52,36 @@ impl Auth {
     }
 }
 
+/// The client's address (DESIGN §15): the connecting address, unless that is a trusted proxy;
+/// then the right-most address of X-Forwarded-For that is not a trusted proxy (addresses to its
+/// left were written by whoever sent the request, and prove nothing). Throttles, sessions and
+/// the audit log all use it.
+pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<std::net::IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .map(|a| a.parse::<std::net::IpAddr>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    let client = forwarded.iter().rev().find(|ip| !is_trusted(ip));
+    Some(client.or(forwarded.first()).copied().unwrap_or(peer))
+}
+
 pub fn request_meta(req: &HttpRequest) -> RequestMeta {
+    let trusted = req
+        .app_data::<web::Data<crate::config::Settings>>()
+        .map(|s| s.trusted_proxies.as_slice())
+        .unwrap_or_default();
     RequestMeta {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: client_ip(req, trusted).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(actix_web::http::header::USER_AGENT)

@@ -13,6 +13,7 @@ mod matrix;
 mod members;
 mod orgs;
 mod platform;
+mod proxies;
 mod roles;
 mod security;
 mod support;

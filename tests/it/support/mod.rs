@@ -67,6 +67,8 @@ pub struct Options {
     pub api_rate_per_minute: i64,
     /// Serve as if behind https (`BASE_URL` https://localhost:PORT): Secure cookies.
     pub https: bool,
+    /// TRUSTED_PROXIES.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Options {
@@ -77,6 +79,7 @@ impl Default for Options {
             invites_per_org_per_day: 200,
             api_rate_per_minute: 600,
             https: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -116,6 +119,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         signin_lock_minutes: 15,
         api_rate_per_minute: options.api_rate_per_minute,
         outbox_keep_days: 30,
+        trusted_proxies: options.trusted_proxies.clone(),
         database_pool_size: 8,
         workers: Some(2),
     };
