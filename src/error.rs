@@ -23,6 +23,9 @@ pub enum AppError {
     /// The same, caught at the edge, naming the field or parameter that holds it.
     #[error("{0} contains a character that cannot be stored")]
     UnstorableField(String),
+    /// The database cannot be reached (stopped, restarting, the network): 503, try again.
+    #[error("the database is unreachable")]
+    Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -37,6 +40,12 @@ impl From<diesel::result::Error> for AppError {
             {
                 AppError::Unstorable
             }
+            // The connection went away under the query (the server stopped or restarted).
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => AppError::Unavailable,
             other => AppError::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }
@@ -58,6 +67,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unstorable | AppError::UnstorableField(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,6 +107,7 @@ impl ResponseError for AppError {
                 "Character not allowed",
                 format!("The field “{field}” contains a character that cannot be stored (such as a NUL byte). Go back, remove it from that field and try again. Nothing was changed.").into(),
             ),
+            AppError::Unavailable => ("Temporarily unavailable", UNAVAILABLE.into()),
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "request failed");
                 (
@@ -125,6 +136,15 @@ impl ResponseError for AppError {
         });
         response
     }
+}
+
+/// What people see while the database cannot be reached.
+pub const UNAVAILABLE: &str = "Gatehouse cannot reach its database right now. Nothing you saved is lost; try again in a minute.";
+
+/// The page answered while the database cannot be reached, outside any handler (the session
+/// layer needs the database before a handler runs).
+pub fn unavailable_page() -> HttpResponse {
+    AppError::Unavailable.error_response()
 }
 
 /// The title and message of a rendered error page.

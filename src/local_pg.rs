@@ -37,6 +37,8 @@ pub struct Cluster {
     started_here: bool,
     superuser_password: String,
     app_password: String,
+    /// How this process started the server (for `start_again`).
+    started_with: Option<(PathBuf, String)>,
 }
 
 impl Cluster {
@@ -63,6 +65,7 @@ impl Cluster {
             started_here: false,
             superuser_password: secret_file(&dir.join("superuser.password"))?,
             app_password: secret_file(&dir.join("app.password"))?,
+            started_with: None,
         };
 
         if !cluster.data_dir.join("PG_VERSION").exists() {
@@ -96,8 +99,18 @@ impl Cluster {
         }
         cluster.pg_ctl_start(&log, &options)?;
         cluster.started_here = true;
+        cluster.started_with = Some((log, options));
         cluster.secure()?;
         Ok(cluster)
+    }
+
+    /// Starts the server again after `stop`, on the same port (fault tests: the database goes
+    /// away and comes back).
+    pub fn start_again(&self) -> Result<()> {
+        let Some((log, options)) = &self.started_with else {
+            bail!("this process did not start the cluster");
+        };
+        self.pg_ctl_start(log, options)
     }
 
     fn pg_ctl_start(&self, log: &Path, options: &str) -> Result<()> {

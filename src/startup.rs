@@ -180,6 +180,7 @@ pub fn run(
                     )
                     .build(),
             )
+            .wrap(from_fn(session_store_unavailable))
             .wrap(security_headers(secure))
             .wrap(tracing_actix_web::TracingLogger::<
                 crate::telemetry::RouteSpans,
@@ -234,6 +235,38 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The session layer reads and writes sessions in PostgreSQL before and after every handler;
+/// when it fails, the database is away: a clear 503 (JSON under /api), not an empty 500. It
+/// answers through the error path (the request cannot be kept for a response of its own while
+/// routing runs), so the security headers are added here.
+async fn session_store_unavailable(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    actix_web::Error,
+> {
+    let api = is_api(req.request());
+    let https = req
+        .app_data::<web::Data<Settings>>()
+        .is_some_and(|s| s.secure_cookies());
+    next.call(req).await.map_err(|e| {
+        tracing::warn!(error = %e, "session store unavailable");
+        let mut response = if api {
+            actix_web::ResponseError::error_response(&crate::api::ApiError::unavailable())
+        } else {
+            crate::error::unavailable_page()
+        };
+        for (name, value) in security_header_pairs(https) {
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static(name),
+                actix_web::http::header::HeaderValue::from_static(value),
+            );
+        }
+        actix_web::error::InternalError::from_response("database unavailable", response).into()
+    })
+}
+
 /// Whether the request is the API's: its errors answer in JSON.
 fn is_api(req: &actix_web::HttpRequest) -> bool {
     req.path().starts_with("/api/")
@@ -270,23 +303,33 @@ async fn not_found(
     })
 }
 
-fn security_headers(https: bool) -> DefaultHeaders {
-    let headers = DefaultHeaders::new()
-        .add(("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "same-origin"))
+/// The headers every response carries (DESIGN §16).
+fn security_header_pairs(https: bool) -> Vec<(&'static str, &'static str)> {
+    let mut headers = vec![
+        (
+            "content-security-policy",
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
         // Pages show who is signed in, members and revealed secrets: no cache keeps them.
         // Static assets set their own Cache-Control, which this default does not replace.
-        .add(("Cache-Control", "no-store"));
+        ("cache-control", "no-store"),
+    ];
     if https {
-        headers.add((
-            "Strict-Transport-Security",
+        headers.push((
+            "strict-transport-security",
             "max-age=31536000; includeSubDomains",
-        ))
-    } else {
-        headers
+        ));
     }
+    headers
+}
+
+fn security_headers(https: bool) -> DefaultHeaders {
+    security_header_pairs(https)
+        .into_iter()
+        .fold(DefaultHeaders::new(), |headers, pair| headers.add(pair))
 }
 
 /// Clears expired sessions, old sign-in failures and old sent emails every few minutes.

@@ -49,6 +49,7 @@ pub enum ErrorCode {
     EmailUnverified,
     InvalidCharacter,
     MethodNotAllowed,
+    Unavailable,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -99,6 +100,9 @@ pub enum ErrorResponses {
     /// Rate limited
     #[response(status = 429)]
     RateLimited(ErrorBody),
+    /// The database cannot be reached; retry later
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -141,6 +145,17 @@ impl ApiError {
         )
     }
 
+    pub fn unavailable() -> ApiError {
+        ApiError {
+            retry_after: Some(30),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "The database cannot be reached right now; try again shortly.",
+            )
+        }
+    }
+
     pub fn not_found() -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -163,6 +178,7 @@ impl From<AppError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m)
             }
             AppError::Csrf | AppError::SignInRequired(_) => ApiError::unauthorized(),
+            AppError::Unavailable => ApiError::unavailable(),
             AppError::Unstorable => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::InvalidCharacter,

@@ -76,7 +76,8 @@ pub fn pool(url: &str, size: u32, counter: StatementCounter) -> anyhow::Result<P
     let manager = ConnectionManager::<PgConnection>::new(url);
     Ok(Pool::builder()
         .max_size(size)
-        .connection_timeout(std::time::Duration::from_secs(10))
+        // While the database is away a request waits this long at most, then answers 503.
+        .connection_timeout(std::time::Duration::from_secs(3))
         // No `SELECT 1` before every checkout: it would double the statements of a page. A
         // connection that broke is dropped by r2d2 when it is returned.
         .test_on_check_out(false)
@@ -184,9 +185,10 @@ where
 {
     let pool = pool.clone();
     web::block(move || {
-        let mut conn = pool
-            .get()
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("database pool: {e}")))?;
+        let mut conn = pool.get().map_err(|e| {
+            tracing::warn!(error = %e, "no database connection");
+            AppError::Unavailable
+        })?;
         f(&mut conn).map_err(Into::into)
     })
     .await

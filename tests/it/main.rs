@@ -7,6 +7,7 @@ mod audit_coverage;
 mod browser;
 mod contract;
 mod enforcement;
+mod faults;
 mod invitations;
 mod lifecycle;
 mod matrix;

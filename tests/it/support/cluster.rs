@@ -131,8 +131,22 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// A database the test manages itself (its own cluster): nothing to drop afterwards.
+    pub fn given(url: String, owner_url: String) -> TestDatabase {
+        TestDatabase {
+            url,
+            owner_url,
+            name: String::new(),
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if self.name.is_empty() {
+            return;
+        }
         if let Some(server) = SERVER.get()
             && let Ok(mut conn) =
                 PgConnection::establish(&server.url_pattern.replace("{db}", "postgres"))

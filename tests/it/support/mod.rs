@@ -69,6 +69,8 @@ pub struct Options {
     pub https: bool,
     /// TRUSTED_PROXIES.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A database of the test's own (serving URL, owner URL) instead of a copy of the template.
+    pub database: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -80,6 +82,7 @@ impl Default for Options {
             api_rate_per_minute: 600,
             https: false,
             trusted_proxies: Vec::new(),
+            database: None,
         }
     }
 }
@@ -89,7 +92,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    let db = cluster::TestDatabase::create();
+    let db = match options.database.clone() {
+        Some((url, owner_url)) => cluster::TestDatabase::given(url, owner_url),
+        None => cluster::TestDatabase::create(),
+    };
     let mail = SmtpSink::start();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
