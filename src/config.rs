@@ -150,6 +150,10 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Seconds between the outbox worker's checks for due mail when nothing wakes it (queued
+    /// mail wakes every instance at once through PostgreSQL NOTIFY).
+    #[arg(long, env = "OUTBOX_POLL_SECONDS", default_value_t = 5, global = true)]
+    pub outbox_poll_seconds: u64,
     /// Days a sent email is kept (its links already redacted) before it is purged.
     #[arg(long, env = "OUTBOX_KEEP_DAYS", default_value_t = 30, global = true)]
     pub outbox_keep_days: i64,

@@ -146,7 +146,9 @@ pub fn run(
     install_crypto_provider();
     let mailer = Arc::new(Mailer::from_settings(&settings)?);
     let signal = OutboxSignal::default();
-    actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone()));
+    let poll = std::time::Duration::from_secs(settings.outbox_poll_seconds.max(1));
+    actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone(), poll));
+    worker::listen(pool.clone(), &signal).context("Failed to start the outbox listener")?;
     actix_web::rt::spawn(maintenance(
         pool.clone(),
         settings.signin_lock_minutes,

@@ -33,7 +33,13 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
 }
 
+/// The channel on which a queued email is announced to every instance.
+pub const CHANNEL: &str = "gatehouse_outbox";
+
 pub fn enqueue(conn: &mut PgConnection, message: NewMessage<'_>) -> QueryResult<i64> {
+    // Every instance's worker listens (`email::worker::listen`): the one that claims it sends it
+    // at once. Within a transaction the notification goes out when it commits.
+    diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn)?;
     diesel::insert_into(email_outbox::table)
         .values((
             email_outbox::kind.eq(message.kind),

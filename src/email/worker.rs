@@ -1,5 +1,6 @@
 //! The outbox worker: claims due messages, sends them, and records the outcome. Woken at once
-//! when a request queues mail, and polls as a fallback (and for other instances' mail).
+//! when any instance queues mail (PostgreSQL LISTEN/NOTIFY, see `listen`), and polls as a
+//! fallback.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +22,24 @@ impl OutboxSignal {
     }
 }
 
-const POLL: Duration = Duration::from_secs(2);
+/// The listener's hold on the signal: it lives only as long as the server and its worker do.
+struct WeakSignal(std::sync::Weak<Notify>);
+
+impl WeakSignal {
+    /// Wakes the worker; false once the server is gone (the listener then stops).
+    fn wake(&self) -> bool {
+        self.0.upgrade().map(|n| n.notify_one()).is_some()
+    }
+
+    fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 const BATCH: i64 = 20;
 
-pub async fn run(pool: PgPool, mailer: Arc<Mailer>, signal: OutboxSignal) {
+/// Sends due mail whenever woken, and every `poll` regardless.
+pub async fn run(pool: PgPool, mailer: Arc<Mailer>, signal: OutboxSignal, poll: Duration) {
     loop {
         match deliver_due(&pool, &mailer).await {
             Ok(n) if n == BATCH as usize => continue,
@@ -33,9 +48,67 @@ pub async fn run(pool: PgPool, mailer: Arc<Mailer>, signal: OutboxSignal) {
         }
         tokio::select! {
             _ = signal.0.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(poll) => {}
         }
     }
+}
+
+/// Wakes this instance's worker whenever any instance queues mail: a thread holds one pooled
+/// connection that LISTENs on the outbox channel and checks it for notifications (a
+/// non-blocking read) every 50 ms. A dropped connection is replaced, and the worker is woken
+/// after each (re)connection to catch anything announced meanwhile. The thread ends (and lets go
+/// of the pool) once the server and its worker are gone.
+pub fn listen(pool: PgPool, signal: &OutboxSignal) -> std::io::Result<()> {
+    use diesel::RunQueryDsl;
+    let channel = db::outbox::CHANNEL;
+    let signal = WeakSignal(Arc::downgrade(&signal.0));
+    std::thread::Builder::new()
+        .name("outbox-listener".into())
+        .spawn(move || {
+            while signal.alive() {
+                let Ok(mut conn) = pool.get() else {
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                };
+                if diesel::sql_query(format!("LISTEN {channel}"))
+                    .execute(&mut conn)
+                    .is_err()
+                {
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+                if !signal.wake() {
+                    return;
+                }
+                let mut checks: u32 = 0;
+                'listening: loop {
+                    let mut woken = false;
+                    for notification in conn.notifications_iter() {
+                        match notification {
+                            Ok(_) => woken = true,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "outbox listener lost its connection");
+                                break 'listening;
+                            }
+                        }
+                    }
+                    if (woken && !signal.wake()) || !signal.alive() {
+                        return;
+                    }
+                    // A silent network failure reads as nothing: ask now and then.
+                    checks = checks.wrapping_add(1);
+                    if checks.is_multiple_of(600)
+                        && diesel::sql_query("SELECT 1").execute(&mut conn).is_err()
+                    {
+                        break 'listening;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                // Broken: the pool checks it on return and drops it.
+                drop(conn);
+            }
+        })
+        .map(|_| ())
 }
 
 /// Sends what is due now; returns how many messages were claimed.

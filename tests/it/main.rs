@@ -8,6 +8,7 @@ mod browser;
 mod contract;
 mod enforcement;
 mod faults;
+mod instances;
 mod invitations;
 mod lifecycle;
 mod matrix;

@@ -71,6 +71,8 @@ pub struct Options {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A database of the test's own (serving URL, owner URL) instead of a copy of the template.
     pub database: Option<(String, String)>,
+    /// OUTBOX_POLL_SECONDS.
+    pub outbox_poll_seconds: u64,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
             https: false,
             trusted_proxies: Vec::new(),
             database: None,
+            outbox_poll_seconds: 5,
         }
     }
 }
@@ -125,6 +128,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         signin_lock_minutes: 15,
         api_rate_per_minute: options.api_rate_per_minute,
         outbox_keep_days: 30,
+        outbox_poll_seconds: options.outbox_poll_seconds,
         trusted_proxies: options.trusted_proxies.clone(),
         database_pool_size: 8,
         workers: Some(2),
