@@ -150,6 +150,12 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Serve Prometheus metrics at http://METRICS_BIND/metrics (e.g. 127.0.0.1:9090). Unset: off.
+    #[arg(long, env = "METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
+    /// `text` (the default) or `json`: one JSON object per log line.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
     /// Seconds between the outbox worker's checks for due mail when nothing wakes it (queued
     /// mail wakes every instance at once through PostgreSQL NOTIFY).
     #[arg(long, env = "OUTBOX_POLL_SECONDS", default_value_t = 5, global = true)]
@@ -182,6 +188,9 @@ impl Settings {
             url::Url::parse(&self.base_url).map_err(|e| format!("BASE_URL is not a URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err("BASE_URL must start with http:// or https://".into());
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err("LOG_FORMAT is text or json".into());
         }
         if self.mode == Mode::Local && !is_loopback(&self.bind) {
             return Err(format!(

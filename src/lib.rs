@@ -14,6 +14,7 @@ pub mod email;
 pub mod error;
 pub mod input;
 pub mod local_pg;
+pub mod metrics;
 pub mod ops;
 pub mod routes;
 pub mod startup;

@@ -161,6 +161,10 @@ pub fn run(
     let settings = web::Data::new(settings);
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
+    crate::metrics::install();
+    if let Some(bind) = &settings.metrics_bind {
+        actix_web::rt::spawn(crate::metrics::serve(bind, pool.clone())?);
+    }
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(from_fn(routes::errors::framed))
@@ -184,6 +188,7 @@ pub fn run(
             )
             .wrap(from_fn(session_store_unavailable))
             .wrap(security_headers(secure))
+            .wrap(from_fn(crate::metrics::record_requests))
             .wrap(tracing_actix_web::TracingLogger::<
                 crate::telemetry::RouteSpans,
             >::new())

@@ -187,6 +187,7 @@ where
     web::block(move || {
         let mut conn = pool.get().map_err(|e| {
             tracing::warn!(error = %e, "no database connection");
+            metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
             AppError::Unavailable
         })?;
         f(&mut conn).map_err(Into::into)

@@ -52,6 +52,20 @@ pub fn enqueue(conn: &mut PgConnection, message: NewMessage<'_>) -> QueryResult<
         .get_result(conn)
 }
 
+/// How many emails wait to be sent, and how long the oldest has waited (seconds; 0 when none).
+pub fn backlog(conn: &mut PgConnection) -> QueryResult<(i64, f64)> {
+    diesel::select((
+        diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM email_outbox WHERE status IN ('queued', 'sending'))",
+        ),
+        diesel::dsl::sql::<diesel::sql_types::Double>(
+            "(SELECT coalesce(extract(epoch FROM now() - min(created_at))::float8, 0)
+              FROM email_outbox WHERE status IN ('queued', 'sending'))",
+        ),
+    ))
+    .get_result(conn)
+}
+
 /// Claims due messages for sending. `FOR UPDATE SKIP LOCKED` plus a lease (`locked_until`) make
 /// this safe with several instances: each message is claimed by one worker, and a worker that
 /// died mid-send only delays the message until the lease ends.

@@ -123,6 +123,12 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> anyhow::Result<usize
     let redact = !mailer.is_local_mailbox();
     for message in claimed {
         let outcome = mailer.send(&message).await;
+        let counter = if outcome.is_ok() {
+            crate::metrics::EMAILS_SENT
+        } else {
+            crate::metrics::EMAILS_FAILED
+        };
+        metrics::counter!(counter).increment(1);
         let result = db::run(pool, move |c| match outcome {
             Ok(()) => db::outbox::mark_sent(c, &message, redact),
             Err(error) => {

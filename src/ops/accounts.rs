@@ -369,6 +369,7 @@ pub enum SignIn {
 
 /// Records a failed sign-in.
 async fn sign_in_failed(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), AppError> {
+    metrics::counter!(crate::metrics::SIGN_IN_FAILURES).increment(1);
     let ctx = ctx.clone();
     db::run(pool, move |c| {
         let denied = Denied {

@@ -124,7 +124,10 @@ pub async fn check_password(
     })
     .await?;
     let attempt = match claim {
-        Claim::Locked(until) => return Ok(Checked::Locked(until)),
+        Claim::Locked(until) => {
+            metrics::counter!(crate::metrics::THROTTLE_LOCKS).increment(1);
+            return Ok(Checked::Locked(until));
+        }
         Claim::Allowed(attempt) => attempt,
     };
     // An unknown account is checked against a dummy hash: it costs the same time.

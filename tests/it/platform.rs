@@ -673,3 +673,53 @@ async fn error_pages_keep_the_signed_in_top_bar() {
     assert!(manifest["theme_color"].is_string());
     assert!(missing.body.contains("rel=\"icon\"") && missing.body.contains("rel=\"manifest\""));
 }
+
+/// METRICS_BIND serves Prometheus text: requests by route pattern (never a raw path), the
+/// pool, the outbox and sign-in failures.
+#[actix_web::test]
+async fn metrics_are_served_on_their_own_address() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        metrics_bind: Some(format!("127.0.0.1:{port}")),
+        ..Default::default()
+    })
+    .await;
+    app.get("/signin").await;
+    app.get("/invitations/some-secret-token").await;
+    app.sign_in(
+        &client(&app.address),
+        "nobody@example.com",
+        "wrong-password-1",
+    )
+    .await;
+    let text = crate::support::eventually("the metrics endpoint", || async {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())?;
+        r.text().await.ok()
+    })
+    .await;
+    for expected in [
+        "gatehouse_http_requests_total{",
+        "route=\"/signin\"",
+        "route=\"/invitations/{token}\"",
+        "gatehouse_http_request_duration_seconds_bucket",
+        "gatehouse_db_pool_connections_idle",
+        "gatehouse_outbox_depth",
+        "gatehouse_outbox_oldest_seconds",
+        "gatehouse_sign_in_failures_total",
+    ] {
+        assert!(text.contains(expected), "{expected} missing in:\n{text}");
+    }
+    assert!(
+        !text.contains("some-secret-token"),
+        "paths with tokens never appear"
+    );
+    // Not on the dashboard's own address.
+    assert_eq!(app.get("/metrics").await.status, 404);
+}

@@ -73,6 +73,8 @@ pub struct Options {
     pub database: Option<(String, String)>,
     /// OUTBOX_POLL_SECONDS.
     pub outbox_poll_seconds: u64,
+    /// METRICS_BIND.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Options {
@@ -86,6 +88,7 @@ impl Default for Options {
             trusted_proxies: Vec::new(),
             database: None,
             outbox_poll_seconds: 5,
+            metrics_bind: None,
         }
     }
 }
@@ -128,6 +131,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         signin_lock_minutes: 15,
         api_rate_per_minute: options.api_rate_per_minute,
         outbox_keep_days: 30,
+        metrics_bind: options.metrics_bind.clone(),
+        log_format: "text".into(),
         outbox_poll_seconds: options.outbox_poll_seconds,
         trusted_proxies: options.trusted_proxies.clone(),
         database_pool_size: 8,
