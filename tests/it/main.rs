@@ -13,6 +13,7 @@ mod invitations;
 mod lifecycle;
 mod matrix;
 mod members;
+mod nginx;
 mod orgs;
 mod platform;
 mod proxies;

@@ -75,6 +75,8 @@ pub struct Options {
     pub outbox_poll_seconds: u64,
     /// METRICS_BIND.
     pub metrics_bind: Option<String>,
+    /// BASE_URL, when the app is reached through something else (a proxy).
+    pub base_url: Option<String>,
 }
 
 impl Default for Options {
@@ -89,6 +91,7 @@ impl Default for Options {
             database: None,
             outbox_poll_seconds: 5,
             metrics_bind: None,
+            base_url: None,
         }
     }
 }
@@ -115,7 +118,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             mail.port
         ))),
         mail_from: "Gatehouse <gatehouse@example.test>".into(),
-        base_url: if options.https {
+        base_url: if let Some(base) = &options.base_url {
+            base.clone()
+        } else if options.https {
             format!("https://localhost:{port}")
         } else {
             address.clone()
