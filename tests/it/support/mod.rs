@@ -372,6 +372,13 @@ impl TestApp {
             .get()
     }
 
+    /// The id of the account with this email, if there is one.
+    pub fn user_id_opt(&self, email: &str) -> Option<i64> {
+        gatehouse::db::users::find_by_email(&mut self.conn(), email)
+            .expect("query")
+            .map(|u| u.id.get())
+    }
+
     pub fn audit_count(&self, action: &str, status: &str) -> i64 {
         use gatehouse::db::schema::audit_events::dsl as a;
         a::audit_events
