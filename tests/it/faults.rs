@@ -70,3 +70,66 @@ impl Drop for StopOnDrop<'_> {
         let _ = std::fs::remove_dir_all(&self.1);
     }
 }
+
+/// While the mail server refuses, emails wait in the outbox with their error and a later retry;
+/// when it is back, every one is delivered, once.
+#[actix_web::test]
+async fn while_smtp_is_down_mail_waits_and_then_goes_out_once() {
+    use gatehouse::db::outbox::{NewMessage, enqueue};
+    let app = spawn_app_with(Options {
+        outbox_poll_seconds: 1,
+        ..Options::default()
+    })
+    .await;
+    app.mail.go_down();
+    let recipients = ["a@example.com", "b@example.com", "c@example.com"];
+    for to in recipients {
+        enqueue(
+            &mut app.conn(),
+            NewMessage {
+                kind: "test",
+                recipient: to,
+                subject: "Waiting",
+                text_body: "t",
+                html_body: "<p>t</p>",
+            },
+        )
+        .unwrap();
+    }
+    let waiting = || -> i64 {
+        diesel::RunQueryDsl::get_result(
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "SELECT count(*) FROM email_outbox
+                 WHERE status = 'queued' AND last_error IS NOT NULL AND next_attempt_at > now()",
+            ),
+            &mut app.conn(),
+        )
+        .unwrap()
+    };
+    eventually("every email tried, failed and scheduled again", || async {
+        (waiting() == 3).then_some(())
+    })
+    .await;
+    assert!(app.mail.all().is_empty());
+
+    app.mail.come_back();
+    // Time passes until the retries are due.
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE email_outbox SET next_attempt_at = now()"),
+        &mut app.conn(),
+    )
+    .unwrap();
+    eventually("every email delivered", || async {
+        (app.mail.all().len() >= 3).then_some(())
+    })
+    .await;
+    for to in recipients {
+        let n = app
+            .mail
+            .all()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .count();
+        assert_eq!(n, 1, "{to} got it once");
+    }
+}

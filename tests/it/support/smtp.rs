@@ -1,6 +1,7 @@
 //! An SMTP server on loopback for one test (mailin-embedded), collecting what lettre delivers.
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mailin_embedded::{Handler, Server, SslConfig, response};
@@ -36,9 +37,19 @@ struct Collector {
     to: Vec<String>,
     data: Vec<u8>,
     inbox: Arc<Mutex<Vec<Mail>>>,
+    /// While set, every conversation is refused (421), as by a mail server that is down.
+    down: Arc<AtomicBool>,
 }
 
 impl Handler for Collector {
+    fn helo(&mut self, _ip: std::net::IpAddr, _domain: &str) -> response::Response {
+        if self.down.load(Ordering::SeqCst) {
+            response::NO_SERVICE
+        } else {
+            response::OK
+        }
+    }
+
     fn data_start(
         &mut self,
         _domain: &str,
@@ -92,6 +103,7 @@ fn decode_quoted_printable(s: &str) -> String {
 pub struct SmtpSink {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Mail>>>,
+    down: Arc<AtomicBool>,
 }
 
 impl SmtpSink {
@@ -99,10 +111,12 @@ impl SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP");
         let port = listener.local_addr().expect("addr").port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
+        let down = Arc::new(AtomicBool::new(false));
         let mut server = Server::new(Collector {
             to: Vec::new(),
             data: Vec::new(),
             inbox: inbox.clone(),
+            down: down.clone(),
         });
         server
             .with_name("sink.test")
@@ -112,7 +126,16 @@ impl SmtpSink {
         std::thread::spawn(move || {
             let _ = server.serve();
         });
-        SmtpSink { port, inbox }
+        SmtpSink { port, inbox, down }
+    }
+
+    /// Refuses every conversation until `come_back`.
+    pub fn go_down(&self) {
+        self.down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn come_back(&self) {
+        self.down.store(false, Ordering::SeqCst);
     }
 
     pub fn all(&self) -> Vec<Mail> {
