@@ -72,12 +72,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let url = settings.base_url.clone();
                 let mailbox = settings.is_local() && settings.smtp_url.is_none();
                 actix_web::rt::System::new().block_on(async move {
-                    let server = startup::run(settings, pool, key, listener)?;
+                    let (server, outbox) = startup::serve(settings, pool, key, listener)?;
                     println!("Gatehouse is running: open {url}");
                     if mailbox {
                         println!("Emails are kept in the local mailbox: {url}/dev/mailbox");
                     }
+                    // SIGTERM/SIGINT: stop accepting, finish requests in flight (up to 30 s),
+                    // then the email being sent.
                     server.await?;
+                    outbox
+                        .finish_sending(std::time::Duration::from_secs(30))
+                        .await;
                     Ok(())
                 })
             }

@@ -143,9 +143,21 @@ pub fn run(
     key: Key,
     listener: TcpListener,
 ) -> anyhow::Result<Server> {
+    serve(settings, pool, key, listener).map(|(server, _)| server)
+}
+
+/// `run`, also giving the outbox worker's signal, so that a stopping server can wait for the
+/// email being sent (`OutboxSignal::finish_sending`).
+pub fn serve(
+    settings: Settings,
+    pool: PgPool,
+    key: Key,
+    listener: TcpListener,
+) -> anyhow::Result<(Server, OutboxSignal)> {
     install_crypto_provider();
     let mailer = Arc::new(Mailer::from_settings(&settings)?);
     let signal = OutboxSignal::default();
+    let outbox = signal.clone();
     let poll = std::time::Duration::from_secs(settings.outbox_poll_seconds.max(1));
     actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone(), poll));
     worker::listen(pool.clone(), &signal).context("Failed to start the outbox listener")?;
@@ -223,7 +235,7 @@ pub fn run(
     if let Some(n) = workers {
         server = server.workers(n);
     }
-    Ok(server.run())
+    Ok((server.run(), outbox))
 }
 
 /// Over https the cookie carries the `__Host-` prefix: browsers then only take it when Secure,

@@ -12,13 +12,22 @@ use diesel::Connection;
 use super::Mailer;
 use crate::db::{self, PgPool};
 
-/// Wakes the worker after a request queued mail.
+/// Wakes the worker after a request queued mail, and lets the server wait for the batch it is
+/// sending when it stops.
 #[derive(Clone, Default)]
-pub struct OutboxSignal(Arc<Notify>);
+pub struct OutboxSignal(Arc<Notify>, Arc<tokio::sync::Mutex<()>>);
 
 impl OutboxSignal {
     pub fn wake(&self) {
         self.0.notify_one();
+    }
+
+    /// Waits (at most `within`) until the worker is between batches, and keeps it there: on
+    /// SIGTERM, the email being sent is finished, and no new one is started.
+    pub async fn finish_sending(&self, within: Duration) {
+        if let Ok(guard) = tokio::time::timeout(within, self.1.clone().lock_owned()).await {
+            std::mem::forget(guard);
+        }
     }
 }
 
@@ -41,7 +50,10 @@ const BATCH: i64 = 20;
 /// Sends due mail whenever woken, and every `poll` regardless.
 pub async fn run(pool: PgPool, mailer: Arc<Mailer>, signal: OutboxSignal, poll: Duration) {
     loop {
-        match deliver_due(&pool, &mailer).await {
+        let sending = signal.1.lock().await;
+        let delivered = deliver_due(&pool, &mailer).await;
+        drop(sending);
+        match delivered {
             Ok(n) if n == BATCH as usize => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox worker"),

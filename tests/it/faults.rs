@@ -133,3 +133,85 @@ async fn while_smtp_is_down_mail_waits_and_then_goes_out_once() {
         assert_eq!(n, 1, "{to} got it once");
     }
 }
+
+/// On SIGTERM the server stops, and the email it is sending is finished first: the slow mail
+/// server receives it and the outbox records it as sent. Only the child process has a worker.
+#[actix_web::test]
+async fn sigterm_finishes_the_email_being_sent() {
+    use diesel::Connection;
+    use gatehouse::db::outbox::{NewMessage, enqueue};
+    let db = crate::support::cluster::TestDatabase::create();
+    let mail = crate::support::SmtpSink::start();
+    mail.slow_down(Duration::from_secs(2));
+    let mut conn = diesel::PgConnection::establish(&db.owner_url).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .env("DATABASE_URL", &db.url)
+        .env("MIGRATION_DATABASE_URL", &db.owner_url)
+        .env("SMTP_URL", format!("smtp://127.0.0.1:{}", mail.port))
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env(
+            "GATEHOUSE_DATA_DIR",
+            std::env::temp_dir().join("gatehouse-sigterm-unused"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the instance is up", || async {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    let id = enqueue(
+        &mut conn,
+        NewMessage {
+            kind: "test",
+            recipient: "late@example.com",
+            subject: "Sent while stopping",
+            text_body: "t",
+            html_body: "<p>t</p>",
+        },
+    )
+    .unwrap();
+    let mut status = move || -> String {
+        diesel::RunQueryDsl::get_result(
+            diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+                "SELECT status FROM email_outbox WHERE id = {id}"
+            )),
+            &mut conn,
+        )
+        .unwrap()
+    };
+    let mut sending = false;
+    for _ in 0..200 {
+        if status() == "sending" {
+            sending = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(sending, "the child started sending");
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let exited = actix_web::rt::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exited.success(), "{exited:?}");
+    assert_eq!(status(), "sent", "the email in flight was finished");
+    assert!(
+        mail.all()
+            .iter()
+            .any(|m| m.to.iter().any(|t| t == "late@example.com"))
+    );
+}

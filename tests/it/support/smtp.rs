@@ -1,7 +1,7 @@
 //! An SMTP server on loopback for one test (mailin-embedded), collecting what lettre delivers.
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mailin_embedded::{Handler, Server, SslConfig, response};
@@ -39,6 +39,8 @@ struct Collector {
     inbox: Arc<Mutex<Vec<Mail>>>,
     /// While set, every conversation is refused (421), as by a mail server that is down.
     down: Arc<AtomicBool>,
+    /// How long the server takes to accept a message, in milliseconds.
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Handler for Collector {
@@ -68,6 +70,9 @@ impl Handler for Collector {
     }
 
     fn data_end(&mut self) -> response::Response {
+        std::thread::sleep(std::time::Duration::from_millis(
+            self.delay_ms.load(Ordering::SeqCst),
+        ));
         let raw = decode_quoted_printable(&String::from_utf8_lossy(&self.data));
         self.inbox
             .lock()
@@ -104,6 +109,7 @@ pub struct SmtpSink {
     pub port: u16,
     inbox: Arc<Mutex<Vec<Mail>>>,
     down: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl SmtpSink {
@@ -112,11 +118,13 @@ impl SmtpSink {
         let port = listener.local_addr().expect("addr").port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let down = Arc::new(AtomicBool::new(false));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let mut server = Server::new(Collector {
             to: Vec::new(),
             data: Vec::new(),
             inbox: inbox.clone(),
             down: down.clone(),
+            delay_ms: delay_ms.clone(),
         });
         server
             .with_name("sink.test")
@@ -126,12 +134,25 @@ impl SmtpSink {
         std::thread::spawn(move || {
             let _ = server.serve();
         });
-        SmtpSink { port, inbox, down }
+        SmtpSink {
+            port,
+            inbox,
+            down,
+            delay_ms,
+        }
     }
 
     /// Refuses every conversation until `come_back`.
     pub fn go_down(&self) {
         self.down.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes accepting each message take this long (a slow mail server).
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        self.delay_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     pub fn come_back(&self) {
