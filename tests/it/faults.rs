@@ -215,3 +215,57 @@ async fn sigterm_finishes_the_email_being_sent() {
             .any(|m| m.to.iter().any(|t| t == "late@example.com"))
     );
 }
+
+/// LOG_FORMAT=json: every log line is one JSON object.
+#[actix_web::test]
+async fn json_logs_are_one_object_per_line() {
+    let db = crate::support::cluster::TestDatabase::create();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .env("DATABASE_URL", &db.url)
+        .env("MIGRATION_DATABASE_URL", &db.owner_url)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env(
+            "GATEHOUSE_DATA_DIR",
+            std::env::temp_dir().join("gatehouse-json-unused"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the instance is up", || async {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let output = actix_web::rt::task::spawn_blocking(move || {
+        let _ = child.wait();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+        out
+    })
+    .await
+    .unwrap();
+    let logs: Vec<&str> = output.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(!logs.is_empty(), "no JSON log lines in:\n{output}");
+    for line in logs {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("a JSON object");
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+}
