@@ -1,6 +1,6 @@
-//! Real faults (DESIGN §15): PostgreSQL stops while the dashboard runs. Pages answer a clear 503
-//! (never a 500 or a hang), the API a 503 in JSON, /readyz 503; when PostgreSQL returns, the
-//! instance recovers by itself and nothing acknowledged is lost. The test runs its own cluster,
+//! Real faults (DESIGN §15): PostgreSQL stops while the dashboard runs under load. Pages answer
+//! a clear 503 (never a 500 or a hang), the API a 503 in JSON, /readyz 503; when PostgreSQL
+//! returns, the instance recovers by itself and every acknowledged change is stored. The test runs its own cluster,
 //! so stopping it disturbs no other test.
 
 use std::time::{Duration, Instant};
@@ -25,38 +25,93 @@ async fn while_postgres_is_down_pages_say_so_and_it_recovers_by_itself() {
     let key = create_key(&app, &app.client, "tool").await;
     assert_eq!(app.get("/orgs").await.status, 200);
 
-    cluster.stop().expect("stop PostgreSQL");
-    let started = Instant::now();
-    let page = app.get(&format!("/orgs/{slug}")).await;
-    assert_eq!(page.status, 503, "{}", page.body);
-    assert!(
-        page.body.contains("cannot reach its database"),
-        "{}",
-        page.body
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "answered within the pool's short wait, not a hang"
-    );
-    let (status, body) = send(&app, &key, "GET", "/api/v1/organizations", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("unavailable"))
-    );
-    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
-    assert_eq!(ready.status(), 503);
-    let visitor = reqwest::get(app.url("/signin")).await.unwrap();
-    assert_ne!(
-        visitor.status(),
-        500,
-        "pages that need no database still answer"
-    );
+    // Load: three clients keep adding configuration values through the whole fault.
+    let env = format!("/orgs/{slug}/env/development");
+    let token = crate::support::csrf_token(&app.get(&env).await.body);
+    let done = std::cell::Cell::new(false);
+    let acked = std::cell::RefCell::new(Vec::new());
+    let statuses = std::cell::RefCell::new(Vec::new());
+    let loader = |n: u32| {
+        let (app, env, token, done, acked, statuses) =
+            (&app, &env, &token, &done, &acked, &statuses);
+        async move {
+            let mut i = 0;
+            while !done.get() {
+                i += 1;
+                let key = format!("LOAD_{n}_{i}");
+                let sent = app
+                    .client
+                    .post(app.url(&format!("{env}/config")))
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("key", &key),
+                        ("value", "v"),
+                    ])
+                    .send()
+                    .await;
+                if let Ok(r) = sent {
+                    let status = r.status().as_u16();
+                    statuses.borrow_mut().push(status);
+                    if status == 303 {
+                        acked.borrow_mut().push(key);
+                    }
+                }
+                actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let fault = async {
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        cluster.stop().expect("stop PostgreSQL");
+        let started = Instant::now();
+        let page = app.get(&format!("/orgs/{slug}")).await;
+        assert_eq!(page.status, 503, "{}", page.body);
+        assert!(
+            page.body.contains("cannot reach its database"),
+            "{}",
+            page.body
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "answered within the pool's short wait, not a hang"
+        );
+        let (status, body) = send(&app, &key, "GET", "/api/v1/organizations", None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (503, Some("unavailable"))
+        );
+        let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let acked_before_restart = acked.borrow().len();
 
-    cluster.start_again().expect("start PostgreSQL again");
-    eventually("the instance recovers by itself", || async {
-        (app.get(&format!("/orgs/{slug}")).await.status == 200).then_some(())
-    })
-    .await;
+        cluster.start_again().expect("start PostgreSQL again");
+        eventually("the instance recovers by itself", || async {
+            (app.get(&format!("/orgs/{slug}")).await.status == 200).then_some(())
+        })
+        .await;
+        eventually("changes are acknowledged again", || async {
+            (acked.borrow().len() > acked_before_restart + 3).then_some(())
+        })
+        .await;
+        done.set(true);
+    };
+    futures::join!(loader(1), loader(2), loader(3), fault);
+
+    let statuses = statuses.into_inner();
+    assert!(!statuses.contains(&500), "never a 500: {statuses:?}");
+    assert!(statuses.contains(&503), "the load met the outage");
+    let acked = acked.into_inner();
+    let stored: Vec<String> = diesel::RunQueryDsl::load(
+        diesel::dsl::sql::<diesel::sql_types::Text>("SELECT key FROM config_values"),
+        &mut app.conn(),
+    )
+    .unwrap();
+    for key in &acked {
+        assert!(
+            stored.contains(key),
+            "{key} was acknowledged but is not stored"
+        );
+    }
     let (status, _) = send(&app, &key, "GET", "/api/v1/organizations", None).await;
     assert_eq!(status, 200);
 }
@@ -71,8 +126,8 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
-/// While the mail server refuses, emails wait in the outbox with their error and a later retry;
-/// when it is back, every one is delivered, once.
+/// While the mail server refuses, 50 emails wait in the outbox with their error and a later
+/// retry; when it is back, every one is delivered, once.
 #[actix_web::test]
 async fn while_smtp_is_down_mail_waits_and_then_goes_out_once() {
     use gatehouse::db::outbox::{NewMessage, enqueue};
@@ -82,8 +137,8 @@ async fn while_smtp_is_down_mail_waits_and_then_goes_out_once() {
     })
     .await;
     app.mail.go_down();
-    let recipients = ["a@example.com", "b@example.com", "c@example.com"];
-    for to in recipients {
+    let recipients: Vec<String> = (0..50).map(|i| format!("person{i}@example.com")).collect();
+    for to in &recipients {
         enqueue(
             &mut app.conn(),
             NewMessage {
@@ -107,7 +162,7 @@ async fn while_smtp_is_down_mail_waits_and_then_goes_out_once() {
         .unwrap()
     };
     eventually("every email tried, failed and scheduled again", || async {
-        (waiting() == 3).then_some(())
+        (waiting() == 50).then_some(())
     })
     .await;
     assert!(app.mail.all().is_empty());
@@ -120,10 +175,10 @@ async fn while_smtp_is_down_mail_waits_and_then_goes_out_once() {
     )
     .unwrap();
     eventually("every email delivered", || async {
-        (app.mail.all().len() >= 3).then_some(())
+        (app.mail.all().len() >= 50).then_some(())
     })
     .await;
-    for to in recipients {
+    for to in &recipients {
         let n = app
             .mail
             .all()
@@ -268,4 +323,122 @@ async fn json_logs_are_one_object_per_line() {
             "{line}"
         );
     }
+}
+
+/// SIGTERM during a slow request (here: one waiting for a row lock held by the test): the
+/// request completes, new connections are refused, and the process exits cleanly.
+#[actix_web::test]
+async fn sigterm_lets_a_slow_request_finish_and_refuses_new_connections() {
+    use diesel::Connection;
+    let app = crate::support::spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let serving = secrecy::ExposeSecret::expose_secret(app.settings.database_url.as_ref().unwrap())
+        .to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .env("DATABASE_URL", &serving)
+        .env("MIGRATION_DATABASE_URL", app.owner_url())
+        .env("SMTP_URL", format!("smtp://127.0.0.1:{}", app.mail.port))
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", &base)
+        .env(
+            "GATEHOUSE_DATA_DIR",
+            std::env::temp_dir().join("gatehouse-graceful-unused"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the instance is up", || async {
+        let r = reqwest::get(format!("{base}/readyz")).await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    let browser = crate::support::client(&base);
+    let token = crate::support::csrf_token(
+        &browser
+            .get(format!("{base}/signin"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let signed_in = browser
+        .post(format!("{base}/signin"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "owner@example.com"),
+            ("password", crate::support::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let settings = format!("{base}/orgs/{slug}/settings");
+    let token = crate::support::csrf_token(
+        &browser
+            .get(&settings)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+
+    // Hold the organization's row: the rename below waits for it.
+    let mut holder = diesel::PgConnection::establish(app.owner_url()).unwrap();
+    for statement in [
+        "BEGIN".to_string(),
+        format!("SELECT id FROM organizations WHERE slug = '{slug}' FOR UPDATE"),
+    ] {
+        diesel::RunQueryDsl::execute(diesel::sql_query(statement), &mut holder).unwrap();
+    }
+    let rename = browser
+        .post(&settings)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("name", "Renamed While Stopping"),
+        ])
+        .send();
+    let stop_and_release = async {
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        eventually("new connections are refused", || async {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .is_err()
+                .then_some(())
+        })
+        .await;
+        diesel::RunQueryDsl::execute(diesel::sql_query("ROLLBACK"), &mut holder).unwrap();
+    };
+    let (renamed, ()) = futures::join!(rename, stop_and_release);
+    assert_eq!(
+        renamed.unwrap().status(),
+        303,
+        "the request in flight completed"
+    );
+    let exited = actix_web::rt::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exited.success(), "{exited:?}");
+    let name: String = diesel::RunQueryDsl::get_result(
+        diesel::dsl::sql::<diesel::sql_types::Text>(&format!(
+            "SELECT name FROM organizations WHERE slug = '{slug}'"
+        )),
+        &mut app.conn(),
+    )
+    .unwrap();
+    assert_eq!(name, "Renamed While Stopping");
 }

@@ -1,7 +1,9 @@
-//! A real reverse proxy in front of two instances (DESIGN §15): nginx, round robin, no
-//! stickiness, with the proxy settings of `deploy/nginx-gatehouse.conf`. A signed-in journey
-//! works whichever instance answers, both instances answer, the client's address reaches the
-//! audit log through X-Forwarded-For, and the invitation email goes out once.
+//! A real reverse proxy in front of three instances (DESIGN §15): nginx, round robin, no
+//! stickiness, with the proxy settings of `deploy/nginx-gatehouse.conf`. A journey (sign up,
+//! verify, sign in, create an organization, invite, accept, edit roles, sign out) works whichever
+//! instance answers each request, all three answer, the client's address reaches the audit log
+//! through X-Forwarded-For, every email goes out once, and the sign-in throttle holds across
+//! instances.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -76,7 +78,7 @@ fn start_nginx(binary: &PathBuf, port: u16, upstreams: &[u16]) -> Nginx {
 }
 
 #[actix_web::test]
-async fn two_instances_behind_nginx_serve_one_journey() {
+async fn three_instances_behind_nginx_serve_one_journey() {
     let Some(binary) = nginx() else { return };
     let proxy_port = free_port();
     let proxy = format!("http://127.0.0.1:{proxy_port}");
@@ -86,18 +88,27 @@ async fn two_instances_behind_nginx_serve_one_journey() {
         ..Options::default()
     })
     .await;
-    let second_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let second_port = second_listener.local_addr().unwrap().port();
-    let second = gatehouse::startup::run(
-        app.settings.clone(),
-        app.pool.clone(),
-        gatehouse::startup::session_key(&app.settings).unwrap(),
-        second_listener,
-    )
-    .unwrap();
-    actix_web::rt::spawn(second);
-    let first_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
-    let nginx = start_nginx(&binary, proxy_port, &[first_port, second_port]);
+    let mut ports = vec![
+        app.address
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse::<u16>()
+            .unwrap(),
+    ];
+    for _ in 0..2 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        let instance = gatehouse::startup::run(
+            app.settings.clone(),
+            app.pool.clone(),
+            gatehouse::startup::session_key(&app.settings).unwrap(),
+            listener,
+        )
+        .unwrap();
+        actix_web::rt::spawn(instance);
+    }
+    let nginx = start_nginx(&binary, proxy_port, &ports);
     let browser = client(&proxy);
     eventually("nginx answers", || async {
         let r = browser.get(format!("{proxy}/healthz")).send().await.ok()?;
@@ -105,7 +116,59 @@ async fn two_instances_behind_nginx_serve_one_journey() {
     })
     .await;
 
-    app.create_account_verified("Olivia Owner", "owner@example.com");
+    // Sign up and verify through the proxy.
+    let token = csrf_token(
+        &browser
+            .get(format!("{proxy}/signup"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let signed_up = browser
+        .post(format!("{proxy}/signup"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("name", "Olivia Owner"),
+            ("email", "owner@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    let verify = app
+        .mail
+        .wait_for("owner@example.com", "Verify")
+        .await
+        .link(&proxy)
+        .expect("link");
+    assert_eq!(browser.get(&verify).send().await.unwrap().status(), 200);
+
+    let post = |path: String, page: String, fields: Vec<(&'static str, String)>| {
+        let browser = &browser;
+        let proxy = &proxy;
+        async move {
+            let html = browser
+                .get(format!("{proxy}{page}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let mut form = vec![("csrf_token", csrf_token(&html))];
+            form.extend(fields);
+            browser
+                .post(format!("{proxy}{path}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
     let page = browser.get(format!("{proxy}/signin")).send().await.unwrap();
     let token = csrf_token(&page.text().await.unwrap());
     let signed_in = browser
@@ -122,41 +185,135 @@ async fn two_instances_behind_nginx_serve_one_journey() {
     assert_eq!(signed_in.status(), 303);
     // The session is in PostgreSQL: every page works whichever instance answers.
     for _ in 0..6 {
-        let r = browser.get(format!("{proxy}/orgs")).send().await.unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(
+            browser
+                .get(format!("{proxy}/orgs"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
-    let form = browser
-        .get(format!("{proxy}/orgs/new"))
-        .send()
-        .await
-        .unwrap();
-    let token = csrf_token(&form.text().await.unwrap());
-    let created = browser
-        .post(format!("{proxy}/orgs/new"))
-        .form(&[("csrf_token", token.as_str()), ("name", "Acme")])
-        .send()
-        .await
-        .unwrap();
+    let created = post(
+        "/orgs/new".into(),
+        "/orgs/new".into(),
+        vec![("name", "Acme".into())],
+    )
+    .await;
     assert_eq!(created.status(), 303);
-    let invite = format!("{proxy}/orgs/acme/access/invitations/new");
-    let form = browser.get(&invite).send().await.unwrap();
-    let token = csrf_token(&form.text().await.unwrap());
-    let sent = browser
-        .post(&invite)
+    let invite = "/orgs/acme/access/invitations/new".to_string();
+    let sent = post(
+        invite.clone(),
+        invite,
+        vec![
+            ("emails", "pat@example.com".into()),
+            ("role", "member".into()),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status(), 303);
+    let link = app
+        .mail
+        .wait_for("pat@example.com", "invited you")
+        .await
+        .link(&proxy)
+        .expect("link");
+    let path = link.trim_start_matches(&proxy).to_string();
+
+    // Pat accepts in a browser of their own.
+    app.create_account_verified("Pat", "pat@example.com");
+    let pat = client(&proxy);
+    let token = csrf_token(
+        &pat.get(format!("{proxy}/signin"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let pat_in = pat
+        .post(format!("{proxy}/signin"))
         .form(&[
             ("csrf_token", token.as_str()),
-            ("emails", "pat@example.com"),
-            ("role", "member"),
+            ("email", "pat@example.com"),
+            ("password", PASSWORD),
         ])
         .send()
         .await
         .unwrap();
-    assert_eq!(sent.status(), 303);
-    app.mail.wait_for("pat@example.com", "invited you").await;
+    assert_eq!(pat_in.status(), 303);
+    let token = csrf_token(&pat.get(&link).send().await.unwrap().text().await.unwrap());
+    let accepted = pat
+        .post(format!("{proxy}{path}/accept"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 303);
 
-    // Both instances answered; the client's address reached the audit log; one email.
+    // The owner edits Pat's roles, then signs out.
+    let pat_id = app.user_id("pat@example.com");
+    let roles = format!("/orgs/acme/access/users/{pat_id}/roles");
+    let fields = vec![
+        ("role", "member".to_string()),
+        ("staging", "viewer".to_string()),
+        ("confirm", "yes".to_string()),
+    ];
+    assert_eq!(post(roles.clone(), roles, fields).await.status(), 303);
+    assert_eq!(
+        post("/signout".into(), "/orgs".into(), vec![])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        browser
+            .get(format!("{proxy}/orgs"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303
+    );
+
+    // The throttle holds across instances: parallel wrong guesses spread over all three.
+    let guesses = (0..14).map(|_| async {
+        let c = client(&proxy);
+        let token = csrf_token(
+            &c.get(format!("{proxy}/signin"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+        c.post(format!("{proxy}/signin"))
+            .header("x-forwarded-for", "198.51.100.9")
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", "pat@example.com"),
+                ("password", "wrong-password-123"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|s| **s == 422).count();
+    assert!(
+        checked <= app.settings.signin_max_failures as usize,
+        "{answers:?}"
+    );
+    assert!(answers.contains(&429), "{answers:?}");
+
+    // All three instances answered; the client's address reached the audit log; one email each.
     let log = std::fs::read_to_string(nginx.dir.join("upstream.log")).unwrap();
-    for port in [first_port, second_port] {
+    for port in &ports {
         assert!(
             log.contains(&format!(":{port}")),
             "instance {port} never answered:\n{log}"
@@ -164,17 +321,19 @@ async fn two_instances_behind_nginx_serve_one_journey() {
     }
     let ip: Option<String> = diesel::RunQueryDsl::get_result(
         diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-            "SELECT ip FROM audit_events WHERE action = 'user.signed_in'",
+            "SELECT ip FROM audit_events WHERE action = 'user.signed_in' ORDER BY id LIMIT 1",
         ),
         &mut app.conn(),
     )
     .unwrap();
     assert_eq!(ip.as_deref(), Some("203.0.113.7"));
-    let to_pat = app
-        .mail
-        .all()
-        .iter()
-        .filter(|m| m.to.iter().any(|t| t == "pat@example.com"))
-        .count();
-    assert_eq!(to_pat, 1);
+    for to in ["owner@example.com", "pat@example.com"] {
+        let n = app
+            .mail
+            .all()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .count();
+        assert_eq!(n, 1, "{to}");
+    }
 }
