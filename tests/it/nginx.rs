@@ -311,6 +311,68 @@ async fn three_instances_behind_nginx_serve_one_journey() {
     );
     assert!(answers.contains(&429), "{answers:?}");
 
+    // The organization limit holds across instances: Pat, at 399 organizations, accepts two
+    // invitations at once, through different instances; exactly one of them lands.
+    let pat_id_i = pat_id;
+    crate::support::seed_memberships(&app, pat_id_i, app.settings.max_orgs_per_user - 2);
+    let owner = gatehouse::db::users::find_by_email(&mut app.conn(), "owner@example.com")
+        .unwrap()
+        .unwrap();
+    let actor = gatehouse::audit::Actor::User {
+        id: owner.id,
+        email: owner.email.clone(),
+    };
+    for (name, token) in [("Beta", "t-beta"), ("Gamma", "t-gamma")] {
+        let org = gatehouse::db::orgs::create(
+            &mut app.conn(),
+            &actor,
+            owner.id,
+            &gatehouse::domain::OrgName::parse(name).unwrap(),
+            400,
+            &Default::default(),
+        )
+        .unwrap();
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(
+                "INSERT INTO invitations (organization_id, email, role, token_hash, invited_by_name, expires_at, invited_by)
+                 VALUES ($1, 'pat@example.com', 'member', sha256(convert_to($2, 'UTF8')), 'Olivia', now() + interval '1 day', $3)",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(org.id.get())
+            .bind::<diesel::sql_types::Text, _>(token)
+            .bind::<diesel::sql_types::BigInt, _>(owner.id.get()),
+            &mut app.conn(),
+        )
+        .unwrap();
+    }
+    let token = csrf_token(
+        &pat.get(format!("{proxy}/invitations/t-beta"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let accept = |t: &'static str| {
+        let (pat, proxy, token) = (&pat, &proxy, &token);
+        async move {
+            pat.post(format!("{proxy}/invitations/{t}/accept"))
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let (beta, gamma) = futures::join!(accept("t-beta"), accept("t-gamma"));
+    assert!(beta != 500 && gamma != 500, "{beta} {gamma}");
+    assert_eq!(
+        crate::support::memberships_of(&app, pat_id_i),
+        app.settings.max_orgs_per_user,
+        "exactly one of the two acceptances landed"
+    );
+
     // All three instances answered; the client's address reached the audit log; one email each.
     let log = std::fs::read_to_string(nginx.dir.join("upstream.log")).unwrap();
     for port in &ports {
