@@ -65,6 +65,8 @@ fn run(url: &str) -> anyhow::Result<()> {
         signin_lock_minutes: 15,
         api_rate_per_minute: 600,
         outbox_keep_days: 30,
+        session_idle_hours: 24,
+        session_max_days: 30,
         metrics_bind: None,
         log_format: "text".into(),
         outbox_poll_seconds: 5,

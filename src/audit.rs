@@ -84,6 +84,7 @@ actions! {
     UserPasswordReset => "user.password_reset",
     UserPasswordChanged => "user.password_changed",
     UserPasswordReentryFailed => "user.password_reentry_failed",
+    SessionRevoked => "session.revoked",
 }
 
 impl utoipa::PartialSchema for Action {

@@ -150,6 +150,12 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A signed-in session ends after this many hours without activity.
+    #[arg(long, env = "SESSION_IDLE_HOURS", default_value_t = 24, global = true)]
+    pub session_idle_hours: i64,
+    /// A signed-in session ends this many days after sign-in, whatever happens.
+    #[arg(long, env = "SESSION_MAX_DAYS", default_value_t = 30, global = true)]
+    pub session_max_days: i64,
     /// Serve Prometheus metrics at http://METRICS_BIND/metrics (e.g. 127.0.0.1:9090). Unset: off.
     #[arg(long, env = "METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,

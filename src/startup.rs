@@ -155,20 +155,15 @@ pub fn serve(
     listener: TcpListener,
 ) -> anyhow::Result<(Server, OutboxSignal)> {
     install_crypto_provider();
-    let mailer = Arc::new(Mailer::from_settings(&settings)?);
-    let signal = OutboxSignal::default();
+    let signal = start_background_work(&settings, &pool)?;
     let outbox = signal.clone();
-    let poll = std::time::Duration::from_secs(settings.outbox_poll_seconds.max(1));
-    actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone(), poll));
-    worker::listen(pool.clone(), &signal).context("Failed to start the outbox listener")?;
-    actix_web::rt::spawn(maintenance(
-        pool.clone(),
-        settings.signin_lock_minutes,
-        settings.outbox_keep_days,
-    ));
-    crate::auth::password::warm_up();
 
     let secure = settings.secure_cookies();
+    let lifetimes = crate::db::sessions::Lifetimes {
+        idle: chrono::Duration::hours(settings.session_idle_hours.max(1)),
+        max: chrono::Duration::days(settings.session_max_days.max(1)),
+    };
+    let cookie_days = settings.session_max_days.max(1);
     let workers = settings.workers;
     let settings = web::Data::new(settings);
     let pool_data = web::Data::new(pool.clone());
@@ -182,22 +177,7 @@ pub fn serve(
             .wrap(from_fn(routes::errors::framed))
             .wrap(from_fn(crate::input::refuse_unstorable_query))
             .wrap(from_fn(check_origin))
-            .wrap(
-                SessionMiddleware::builder(PgSessionStore::new(pool.clone()), key.clone())
-                    .cookie_name(session_cookie_name(secure).into())
-                    .cookie_secure(secure)
-                    // Encrypted, not only signed: a signed-out session's state rides in it.
-                    .cookie_content_security(actix_session::config::CookieContentSecurity::Private)
-                    .cookie_path("/".into())
-                    .cookie_domain(None)
-                    .cookie_http_only(true)
-                    .cookie_same_site(SameSite::Lax)
-                    .session_lifecycle(
-                        BrowserSession::default()
-                            .state_ttl(actix_web::cookie::time::Duration::days(7)),
-                    )
-                    .build(),
-            )
+            .wrap(sessions(&pool, &key, lifetimes, secure, cookie_days))
             .wrap(from_fn(session_store_unavailable))
             .wrap(security_headers(secure))
             .wrap(from_fn(crate::metrics::record_requests))
@@ -236,6 +216,47 @@ pub fn serve(
         server = server.workers(n);
     }
     Ok((server.run(), outbox))
+}
+
+/// The outbox worker and its listener, and the periodic clean-up; the worker's signal.
+fn start_background_work(settings: &Settings, pool: &PgPool) -> anyhow::Result<OutboxSignal> {
+    let mailer = Arc::new(Mailer::from_settings(settings)?);
+    let signal = OutboxSignal::default();
+    let poll = std::time::Duration::from_secs(settings.outbox_poll_seconds.max(1));
+    actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone(), poll));
+    worker::listen(pool.clone(), &signal).context("Failed to start the outbox listener")?;
+    actix_web::rt::spawn(maintenance(
+        pool.clone(),
+        settings.signin_lock_minutes,
+        settings.outbox_keep_days,
+    ));
+    crate::auth::password::warm_up();
+    Ok(signal)
+}
+
+/// Sessions: signed-in ones in PostgreSQL with their lifetimes, signed-out ones in the
+/// encrypted cookie.
+fn sessions(
+    pool: &PgPool,
+    key: &Key,
+    lifetimes: crate::db::sessions::Lifetimes,
+    secure: bool,
+    cookie_days: i64,
+) -> SessionMiddleware<PgSessionStore> {
+    SessionMiddleware::builder(PgSessionStore::new(pool.clone(), lifetimes), key.clone())
+        .cookie_name(session_cookie_name(secure).into())
+        .cookie_secure(secure)
+        // Encrypted, not only signed: a signed-out session's state rides in it.
+        .cookie_content_security(actix_session::config::CookieContentSecurity::Private)
+        .cookie_path("/".into())
+        .cookie_domain(None)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .session_lifecycle(
+            BrowserSession::default()
+                .state_ttl(actix_web::cookie::time::Duration::days(cookie_days)),
+        )
+        .build()
 }
 
 /// Over https the cookie carries the `__Host-` prefix: browsers then only take it when Secure,

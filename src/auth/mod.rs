@@ -112,6 +112,8 @@ impl FromRequest for Auth {
                     let user = db::run(&pool, move |c| db::users::find(c, id)).await?;
                     if user.is_none() {
                         session.sign_out();
+                    } else {
+                        session.touch();
                     }
                     user
                 }

@@ -53,18 +53,58 @@ impl TypedSession {
     }
 
     /// Signs in: a new session id, so a session fixed before sign-in is worthless.
-    pub fn sign_in(&self, user_id: UserId) -> Result<(), AppError> {
+    pub fn sign_in(
+        &self,
+        user_id: UserId,
+        meta: &crate::audit::RequestMeta,
+    ) -> Result<(), AppError> {
+        use crate::db::sessions::{AGENT_KEY, IP_KEY, SEEN_KEY, SID_KEY};
         // Nothing of the session before sign-in (a re-entered password, a flash, the current
         // organization) carries over to the account signing in.
         self.0.clear();
         self.0.renew();
         self.0.insert(USER_ID_KEY, user_id).map_err(session_error)?;
+        // What the account's sessions page shows.
+        self.0
+            .insert(SID_KEY, crate::db::tokens::new_token())
+            .map_err(session_error)?;
+        let ip = meta.ip.clone().unwrap_or_default();
+        let agent: String = meta
+            .user_agent
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        self.0.insert(IP_KEY, ip).map_err(session_error)?;
+        self.0.insert(AGENT_KEY, agent).map_err(session_error)?;
+        self.0
+            .insert(SEEN_KEY, chrono::Utc::now().timestamp())
+            .map_err(session_error)?;
         self.0
             .insert(CSRF_KEY, crate::db::tokens::new_token())
             .map_err(session_error)
     }
 
     /// Signs out: the stored session is destroyed.
+    /// Records activity, at most once a minute (a write of the session, not one per request).
+    pub fn touch(&self) {
+        use crate::db::sessions::SEEN_KEY;
+        let now = chrono::Utc::now().timestamp();
+        let seen = self.0.get::<i64>(SEEN_KEY).ok().flatten().unwrap_or(0);
+        if now - seen >= 60 {
+            let _ = self.0.insert(SEEN_KEY, now);
+        }
+    }
+
+    /// The public id of this (signed-in) session.
+    pub fn sid(&self) -> Option<String> {
+        self.0
+            .get::<String>(crate::db::sessions::SID_KEY)
+            .ok()
+            .flatten()
+    }
+
     pub fn sign_out(&self) {
         self.0.purge();
     }

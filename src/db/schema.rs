@@ -165,6 +165,11 @@ diesel::table! {
         user_id -> Nullable<Int8>,
         state -> Jsonb,
         expires_at -> Timestamptz,
+        sid -> Nullable<Text>,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 

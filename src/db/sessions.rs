@@ -19,15 +19,66 @@ use super::schema::sessions;
 
 /// The session-state key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
+/// The session's public id (shown on the sessions page, never the key itself).
+pub const SID_KEY: &str = "sid";
+/// The IP and user agent the session was signed in from.
+pub const IP_KEY: &str = "ip";
+pub const AGENT_KEY: &str = "ua";
+/// When the session was last active (Unix seconds), updated at most once a minute.
+pub const SEEN_KEY: &str = "seen";
+
+/// How long a signed-in session lives: ended after `idle` without activity, and after `max`
+/// whatever happens (DESIGN §14).
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub idle: chrono::Duration,
+    pub max: chrono::Duration,
+}
 
 #[derive(Clone)]
 pub struct PgSessionStore {
     pool: PgPool,
+    lifetimes: Lifetimes,
+}
+
+/// A stored session as `load` reads it: state, user, started, last active.
+type StoredSession = (
+    serde_json::Value,
+    Option<i64>,
+    chrono::DateTime<Utc>,
+    chrono::DateTime<Utc>,
+);
+
+/// The columns a session's state sets besides the state itself.
+struct Details {
+    sid: Option<String>,
+    ip: Option<String>,
+    agent: Option<String>,
+    seen: chrono::DateTime<Utc>,
+}
+
+fn details(state: &HashMap<String, String>) -> Details {
+    let text = |key: &str| {
+        state
+            .get(key)
+            .and_then(|v| serde_json::from_str::<String>(v).ok())
+    };
+    let seen = state
+        .get(SEEN_KEY)
+        .and_then(|v| serde_json::from_str::<i64>(v).ok())
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .unwrap_or_else(Utc::now);
+    Details {
+        sid: text(SID_KEY),
+        ip: text(IP_KEY),
+        agent: text(AGENT_KEY),
+        seen,
+    }
 }
 
 impl PgSessionStore {
-    pub fn new(pool: PgPool) -> Self {
-        PgSessionStore { pool }
+    pub fn new(pool: PgPool, lifetimes: Lifetimes) -> Self {
+        PgSessionStore { pool, lifetimes }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -103,14 +154,31 @@ impl SessionStore for PgSessionStore {
             return Ok(state_in_cookie(session_key.as_ref()));
         }
         let hash = key_hash(session_key.as_ref());
+        let lifetimes = self.lifetimes;
         let state: Option<serde_json::Value> = self
             .blocking(move |conn| {
-                sessions::table
-                    .find(hash)
+                let found: Option<StoredSession> = sessions::table
+                    .find(&hash)
                     .filter(sessions::expires_at.gt(Utc::now()))
-                    .select(sessions::state)
+                    .select((
+                        sessions::state,
+                        sessions::user_id,
+                        sessions::created_at,
+                        sessions::last_seen_at,
+                    ))
                     .first(conn)
-                    .optional()
+                    .optional()?;
+                let Some((state, user_id, created, seen)) = found else {
+                    return Ok(None);
+                };
+                let now = Utc::now();
+                let ended = user_id.is_some()
+                    && (now - seen > lifetimes.idle || now - created > lifetimes.max);
+                if ended {
+                    diesel::delete(sessions::table.find(&hash)).execute(conn)?;
+                    return Ok(None);
+                }
+                Ok(Some(state))
             })
             .await
             .map_err(LoadError::Other)?;
@@ -133,6 +201,7 @@ impl SessionStore for PgSessionStore {
         let user_id = user_id_of(&state);
         let json = serde_json::to_value(&state).map_err(|e| SaveError::Serialization(e.into()))?;
         let expires = expiry(ttl);
+        let d = details(&state);
         self.blocking(move |conn| {
             diesel::insert_into(sessions::table)
                 .values((
@@ -140,6 +209,10 @@ impl SessionStore for PgSessionStore {
                     sessions::user_id.eq(user_id),
                     sessions::state.eq(json),
                     sessions::expires_at.eq(expires),
+                    sessions::sid.eq(d.sid),
+                    sessions::ip.eq(d.ip),
+                    sessions::user_agent.eq(d.agent),
+                    sessions::last_seen_at.eq(d.seen),
                 ))
                 .execute(conn)
         })
@@ -165,6 +238,7 @@ impl SessionStore for PgSessionStore {
         let json =
             serde_json::to_value(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let expires = expiry(ttl);
+        let d = details(&state);
         let updated = self
             .blocking(move |conn| {
                 diesel::update(
@@ -176,6 +250,10 @@ impl SessionStore for PgSessionStore {
                     sessions::user_id.eq(user_id),
                     sessions::state.eq(json),
                     sessions::expires_at.eq(expires),
+                    sessions::sid.eq(d.sid),
+                    sessions::ip.eq(d.ip),
+                    sessions::user_agent.eq(d.agent),
+                    sessions::last_seen_at.eq(d.seen),
                 ))
                 .execute(conn)
             })
@@ -231,4 +309,51 @@ pub fn delete_for_user(conn: &mut PgConnection, user_id: UserId) -> QueryResult<
 /// Removes expired sessions.
 pub fn purge_expired(conn: &mut PgConnection) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now()))).execute(conn)
+}
+
+/// One signed-in session of a user, as the sessions page shows it.
+#[derive(Debug, Clone, Queryable)]
+pub struct SessionRow {
+    pub sid: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub last_seen_at: chrono::DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The user's live sessions, most recently active first.
+pub fn list_for_user(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(Utc::now()))
+        .order(sessions::last_seen_at.desc())
+        .select((
+            sessions::sid,
+            sessions::created_at,
+            sessions::last_seen_at,
+            sessions::ip,
+            sessions::user_agent,
+        ))
+        .load(conn)
+}
+
+/// Ends one of the user's sessions; false when it is not theirs or already over.
+pub fn revoke(conn: &mut PgConnection, user_id: UserId, sid: &str) -> QueryResult<bool> {
+    let n = diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::sid.eq(sid)),
+    )
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Ends every session of the user but `keep`; how many.
+pub fn revoke_others(conn: &mut PgConnection, user_id: UserId, keep: &str) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::sid.is_distinct_from(keep)),
+    )
+    .execute(conn)
 }

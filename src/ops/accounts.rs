@@ -508,3 +508,60 @@ pub async fn revoke_api_key(
     let ctx = ctx.clone();
     db::run(pool, move |c| db::api_keys::revoke(c, &user, id, &ctx.meta)).await
 }
+
+/// Ends one of the user's other sessions (the sessions page); false when there is no such
+/// session of theirs.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn revoke_session(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user: User,
+    sid: String,
+) -> Result<bool, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        c.transaction(|c| -> Result<bool, diesel::result::Error> {
+            if !db::sessions::revoke(c, user.id, &sid)? {
+                return Ok(false);
+            }
+            let actor = as_user(&user);
+            let event = Event::successful(
+                &actor,
+                &ctx.meta,
+                Action::SessionRevoked,
+                &user.email,
+                json!({ "sessions_ended": 1 }),
+            );
+            audit::record(c, event)?;
+            Ok(true)
+        })
+    })
+    .await
+}
+
+/// Ends every session of the user but the one making the request; how many.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn revoke_other_sessions(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user: User,
+    current: String,
+) -> Result<usize, AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        c.transaction(|c| -> Result<usize, diesel::result::Error> {
+            let ended = db::sessions::revoke_others(c, user.id, &current)?;
+            let actor = as_user(&user);
+            let event = Event::successful(
+                &actor,
+                &ctx.meta,
+                Action::SessionRevoked,
+                &user.email,
+                json!({ "sessions_ended": ended, "all_others": true }),
+            );
+            audit::record(c, event)?;
+            Ok(ended)
+        })
+    })
+    .await
+}

@@ -340,7 +340,7 @@ pub async fn signup(
     .await?;
     match result {
         InvitedSignup::Joined(user_id, outcome) => {
-            auth.session.sign_in(user_id)?;
+            auth.session.sign_in(user_id, &auth.meta)?;
             after_accept(&cx, token, outcome).await
         }
         InvitedSignup::AccountExists => {

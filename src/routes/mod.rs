@@ -93,6 +93,9 @@ route_table! {
         get "/api-keys" => accounts::api_keys::list;
         post "/api-keys" => accounts::api_keys::create;
         post "/api-keys/{id}/revoke" => accounts::api_keys::revoke;
+        get "/sessions" => accounts::sessions::list;
+        post "/sessions/revoke-others" => accounts::sessions::revoke_others;
+        post "/sessions/{sid}/revoke" => accounts::sessions::revoke;
     }
     "/orgs" {
         get "" => orgs::list::get;

@@ -43,6 +43,8 @@ const COVERED: &[&str] = &[
     "/invitations/{token}/switch",
     "/account/api-keys",
     "/account/api-keys/{id}/revoke",
+    "/account/sessions/revoke-others",
+    "/account/sessions/{sid}/revoke",
     "/operator/orgs/{id}/live",
     "/operator/orgs/{id}/delete",
 ];
@@ -892,6 +894,36 @@ async fn an_owner_deletes_a_sandbox_organization() {
         "an owner deletes a sandbox organization",
         &[("organization.deleted", OK)],
         app.post_form(&delete, &delete, &[("name", "Acme Health")]),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn end_sessions() {
+    let app = fixture().await;
+    signed_in(&app, "Olivia Owner", "owner@example.com").await;
+    signed_in(&app, "Olivia Owner", "owner@example.com").await;
+    let sid: String = diesel::dsl::sql::<diesel::sql_types::Text>(
+        "SELECT sid FROM sessions WHERE sid IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    step(
+        &app,
+        "end a session",
+        &[("session.revoked", OK)],
+        app.post_form(
+            "/account/sessions",
+            &format!("/account/sessions/{sid}/revoke"),
+            &[],
+        ),
+    )
+    .await;
+    step(
+        &app,
+        "end every other session",
+        &[("session.revoked", OK)],
+        app.post_form("/account/sessions", "/account/sessions/revoke-others", &[]),
     )
     .await;
 }

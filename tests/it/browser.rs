@@ -99,6 +99,8 @@ async fn a_person_signs_up_verifies_creates_two_organizations_and_switches() {
     let list = browser.text().await;
     assert!(list.contains("Acme Health") && list.contains("Beta Labs"));
     browser.goto(&app.url("/account/password")).await;
+    browser.goto(&app.url("/account/sessions")).await;
+    assert!(browser.text().await.contains("this session"));
     browser.goto(&app.url("/password/forgot")).await;
 
     for page in [

@@ -19,5 +19,6 @@ mod platform;
 mod proxies;
 mod roles;
 mod security;
+mod sessions;
 mod support;
 mod ux;

@@ -131,6 +131,9 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/account/api-keys", "SAAAAAAAA"),
     ("POST", "/account/api-keys", "SAAAAAAAA"),
     ("POST", "/account/api-keys/{id}/revoke", "SNNNNNNAN"),
+    ("GET", "/account/sessions", "SAAAAAAAA"),
+    ("POST", "/account/sessions/revoke-others", "SAAAAAAAA"),
+    ("POST", "/account/sessions/{sid}/revoke", "SNNNNNNNN"),
     ("GET", "/api/v1/openapi.json", "AAAAAAAAA"),
     ("GET", "/api/v1/organizations", "UUUUUUUUU"),
     (
@@ -430,6 +433,7 @@ fn concrete(path: &str, f: &Fixture) -> String {
         .replace("{slug}", &f.slug)
         .replace("{user_id}", &f.target.to_string())
         .replace("{kind}", "staging")
+        .replace("{sid}", "no-such-session")
         .replace("{token}", &f.token)
         .replace("{id}", &id.to_string());
     match path.as_str() {

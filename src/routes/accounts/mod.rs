@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod password;
+pub mod sessions;
 pub mod signin;
 pub mod signup;
 pub mod verify;

@@ -81,7 +81,7 @@ pub async fn post(
     let outcome = ops::accounts::sign_in(pool, settings, &auth.ctx(), email, typed).await?;
     match outcome {
         SignIn::SignedIn(user) => {
-            auth.session.sign_in(user.id)?;
+            auth.session.sign_in(user.id, &auth.meta)?;
             Ok(see_other(&safe_next(&settings.base_url, Some(&form.next))))
         }
         SignIn::Refused => {

@@ -136,6 +136,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         signin_lock_minutes: 15,
         api_rate_per_minute: options.api_rate_per_minute,
         outbox_keep_days: 30,
+        session_idle_hours: 24,
+        session_max_days: 30,
         metrics_bind: options.metrics_bind.clone(),
         log_format: "text".into(),
         outbox_poll_seconds: options.outbox_poll_seconds,
