@@ -197,7 +197,7 @@ async fn sigterm_finishes_the_email_being_sent() {
     use gatehouse::db::outbox::{NewMessage, enqueue};
     let db = crate::support::cluster::TestDatabase::create();
     let mail = crate::support::SmtpSink::start();
-    mail.slow_down(Duration::from_secs(2));
+    mail.slow_down(Duration::from_secs(5));
     let mut conn = diesel::PgConnection::establish(&db.owner_url).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -245,13 +245,15 @@ async fn sigterm_finishes_the_email_being_sent() {
         )
         .unwrap()
     };
+    // The mail server takes 5 s per message: the email stays "sending" that long.
     let mut sending = false;
-    for _ in 0..200 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
         if status() == "sending" {
             sending = true;
             break;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(sending, "the child started sending");
     let _ = std::process::Command::new("kill")
