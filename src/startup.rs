@@ -168,6 +168,7 @@ pub fn serve(
     let settings = web::Data::new(settings);
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
+    let reveal_key = web::Data::new(routes::reveal::RevealKey(key.clone()));
     crate::metrics::install();
     if let Some(bind) = &settings.metrics_bind {
         actix_web::rt::spawn(crate::metrics::serve(bind, pool.clone())?);
@@ -187,6 +188,7 @@ pub fn serve(
             .app_data(settings.clone())
             .app_data(pool_data.clone())
             .app_data(signal.clone())
+            .app_data(reveal_key.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, req| {
                 if is_api(req) {
                     crate::api::ApiError::invalid_parameter(e.to_string()).into()

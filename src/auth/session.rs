@@ -12,7 +12,6 @@ use crate::db::sessions::USER_ID_KEY;
 use crate::error::AppError;
 
 const CSRF_KEY: &str = "csrf";
-const REVEAL_KEY: &str = "reveal_once";
 const FLASH_KEY: &str = "flash";
 const CURRENT_ORG_KEY: &str = "current_org";
 const SUDO_KEY: &str = "sudo_at";
@@ -142,23 +141,6 @@ impl TypedSession {
                 message: message.into(),
             },
         );
-    }
-
-    /// Keeps a just-created key for the page the creating form redirects to, which shows it
-    /// once (post/redirect/get: refreshing that page cannot create a second key). `place` names
-    /// that page, so the key shows nowhere else.
-    pub fn reveal_once(&self, place: &str, key: &str) {
-        let _ = self.0.insert(REVEAL_KEY, (place, key));
-    }
-
-    /// The key kept for `place`, removed as it is shown.
-    pub fn take_revealed(&self, place: &str) -> Option<String> {
-        let (kept_for, key) = self.0.get::<(String, String)>(REVEAL_KEY).ok().flatten()?;
-        if kept_for != place {
-            return None;
-        }
-        self.0.remove(REVEAL_KEY);
-        Some(key)
     }
 
     /// The flash message, removed once shown. Without one the session stays unchanged (and is

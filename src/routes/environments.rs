@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::ops;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::{render, see_other};
+use crate::routes::{render, reveal, see_other};
 
 /// The pages' side of the one enforcement path for environments (`ops::access::require_env`).
 pub async fn require_env(
@@ -127,14 +127,13 @@ pub async fn show(cx: Page, path: web::Path<(String, String)>) -> Result<HttpRes
     let Page { pool, auth, .. } = &cx;
     let (slug, kind) = path.into_inner();
     let (_, access, env) = require_env(pool, auth, &slug, &kind, EnvPermission::Enter).await?;
-    let new_key = auth
-        .session
-        .take_revealed(&format!("/orgs/{slug}/env/{kind}"));
+    let place = format!("/orgs/{slug}/env/{kind}");
     let extra = Extra {
-        new_key,
+        new_key: reveal::take(&cx, &place),
         ..Extra::default()
     };
-    env_page(&cx, access, env, StatusCode::OK, extra).await
+    let shown = env_page(&cx, access, env, StatusCode::OK, extra).await?;
+    Ok(reveal::cleared(shown, &place))
 }
 
 fn target(access: &Access, env: &EnvironmentAccess, user: &User) -> ops::assets::EnvTarget {
@@ -338,9 +337,11 @@ pub async fn create_key(
     }
     let target = target(&access, &env, &user);
     let key = ops::assets::create_key(pool, &auth.ctx(), target, name).await?;
-    auth.session
-        .reveal_once(&format!("/orgs/{slug}/env/{kind}"), &key);
-    Ok(back(&slug, &kind))
+    Ok(reveal::redirect_showing(
+        &cx,
+        &format!("/orgs/{slug}/env/{kind}"),
+        &key,
+    ))
 }
 
 pub async fn revoke_key(

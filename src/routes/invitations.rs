@@ -178,6 +178,7 @@ async fn after_accept(
         pool,
         settings,
         auth,
+        ..
     } = cx;
     match outcome {
         AcceptOutcome::Joined(org) => {
@@ -233,6 +234,7 @@ pub async fn accept(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let token = token.into_inner();
     let user = auth.require_user()?.clone();
@@ -302,6 +304,7 @@ pub async fn signup(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let token = token.into_inner();
     let Some((inv, org)) = lookup(pool, &token).await? else {

@@ -31,6 +31,7 @@ impl Layout {
             pool,
             settings,
             auth,
+            ..
         } = cx;
         let (switcher, total) = match &auth.user {
             Some(user) => {

@@ -15,6 +15,7 @@ pub mod operator;
 pub mod orgs;
 pub mod page;
 pub mod pagination;
+pub mod reveal;
 pub mod time;
 
 use actix_web::http::{StatusCode, header};

@@ -17,6 +17,8 @@ pub struct Page {
     pub pool: web::Data<PgPool>,
     pub settings: web::Data<Settings>,
     pub auth: Auth,
+    /// The request, for what only it carries (cookies other than the session's).
+    pub request: HttpRequest,
 }
 
 impl Page {
@@ -44,6 +46,7 @@ impl FromRequest for Page {
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
         let settings = req.app_data::<web::Data<Settings>>().cloned();
         let auth = Auth::from_request(req, payload);
+        let request = req.clone();
         Box::pin(async move {
             let (Some(pool), Some(settings)) = (pool, settings) else {
                 return Err(AppError::Internal(anyhow::anyhow!(
@@ -54,6 +57,7 @@ impl FromRequest for Page {
                 pool,
                 settings,
                 auth: auth.await?,
+                request,
             })
         })
     }

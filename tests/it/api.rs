@@ -18,6 +18,13 @@ pub(crate) async fn create_key(app: &TestApp, c: &reqwest::Client, name: &str) -
     // Post/redirect/get: the key is shown once, on the page the form redirects to.
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.location.as_deref(), Some("/account/api-keys"));
+    // On its way to that page the key is never at rest in the database.
+    let at_rest: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM sessions WHERE state::text LIKE '%ghp\\_%'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(at_rest, 0, "the new key was stored in a session row");
     let page = app.get_with(c, "/account/api-keys").await;
     page.body
         .split("<code class=\"revealed\">")

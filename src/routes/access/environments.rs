@@ -145,6 +145,7 @@ async fn grid_page(
         pool,
         settings,
         auth,
+        ..
     } = cx;
     let org_id = access.org.id;
     let (members, total) = db::run(pool, move |c| {

@@ -248,6 +248,7 @@ pub async fn create(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let (inviter, access) = cx
         .require_org(&slug, OrgPermission::ManageInvitations)
@@ -378,6 +379,7 @@ pub async fn resend(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let (slug, id) = path.into_inner();
     let (_, access) = cx

@@ -17,7 +17,7 @@ use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::ops;
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::{render, see_other};
+use crate::routes::{render, reveal, see_other};
 
 #[derive(Template)]
 #[template(path = "auth/api_keys.html")]
@@ -58,15 +58,16 @@ async fn page(
 const PLACE: &str = "/account/api-keys";
 
 pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
-    let new_key = cx.auth.session.take_revealed(PLACE);
-    page(
+    let new_key = reveal::take(&cx, PLACE);
+    let shown = page(
         &cx,
         StatusCode::OK,
         new_key,
         String::new(),
         FieldErrors::default(),
     )
-    .await
+    .await?;
+    Ok(reveal::cleared(shown, PLACE))
 }
 
 #[derive(Default, Deserialize)]
@@ -103,8 +104,7 @@ pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpR
         .await;
     }
     let key = ops::accounts::create_api_key(pool, &auth.ctx(), user, name).await?;
-    auth.session.reveal_once(PLACE, &key);
-    Ok(see_other(PLACE))
+    Ok(reveal::redirect_showing(&cx, PLACE, &key))
 }
 
 pub async fn revoke(

@@ -59,6 +59,7 @@ pub async fn forgot_post(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let mut errors = FieldErrors::default();
     let Some(email) = errors.check("email", EmailAddress::parse(&form.email)) else {
@@ -234,6 +235,7 @@ pub async fn change_post(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let user = auth.require_user()?.clone();
     let mut errors = FieldErrors::default();

@@ -75,6 +75,7 @@ pub async fn post(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let email = form.email.trim().to_lowercase();
     let typed = SecretString::from(form.password.clone());

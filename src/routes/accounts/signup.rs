@@ -58,6 +58,7 @@ pub async fn post(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let mut errors = FieldErrors::default();
     let name = errors.check("name", PersonName::parse(&form.name));

@@ -53,6 +53,7 @@ pub async fn resend(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let user = auth.require_user()?.clone();
     if user.is_verified() {

@@ -59,6 +59,7 @@ pub async fn post(
         pool,
         settings,
         auth,
+        ..
     } = &cx;
     let user = auth.require_user()?.clone();
     let mut errors = FieldErrors::default();
