@@ -25,6 +25,22 @@ use crate::email::messages::{self, QueueError};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 
+/// Records what a person did to their own account: the actor is that user, the target their
+/// address.
+fn record_own(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    user: &User,
+    action: Action,
+    details: serde_json::Value,
+) -> QueryResult<()> {
+    let actor = as_user(user);
+    audit::record(
+        c,
+        Event::successful(&actor, &ctx.meta, action, &user.email, details),
+    )
+}
+
 /// Verification links work for a day.
 pub const VERIFY_TTL_HOURS: i64 = 24;
 /// Password reset links work for an hour.
@@ -88,17 +104,7 @@ pub async fn sign_up(
                 queue_verification(c, &settings, &user)?;
             }
             let details = json!({ "after": { "name": user.name, "email": user.email } });
-            let actor = as_user(&user);
-            audit::record(
-                c,
-                Event::successful(
-                    &actor,
-                    &ctx.meta,
-                    Action::UserSignedUp,
-                    &user.email,
-                    details,
-                ),
-            )?;
+            record_own(c, &ctx, &user, Action::UserSignedUp, details)?;
             Ok(queued)
         })
     })
@@ -126,17 +132,7 @@ pub async fn verify_email(pool: &PgPool, ctx: &Ctx, token: String) -> Result<Loo
                 tokens::mark_used(c, token_id)?;
                 db::users::mark_verified(c, user_id)?;
                 if let Some(user) = db::users::find(c, user_id)? {
-                    let actor = as_user(&user);
-                    audit::record(
-                        c,
-                        Event::successful(
-                            &actor,
-                            &ctx.meta,
-                            Action::UserEmailVerified,
-                            &user.email,
-                            json!({}),
-                        ),
-                    )?;
+                    record_own(c, &ctx, &user, Action::UserEmailVerified, json!({}))?;
                 }
             }
             Ok(lookup)
@@ -161,17 +157,7 @@ pub async fn resend_verification(
                 return Ok(false);
             }
             queue_verification(c, &settings, &user)?;
-            let actor = as_user(&user);
-            audit::record(
-                c,
-                Event::successful(
-                    &actor,
-                    &ctx.meta,
-                    Action::UserVerificationSent,
-                    &user.email,
-                    json!({}),
-                ),
-            )?;
+            record_own(c, &ctx, &user, Action::UserVerificationSent, json!({}))?;
             Ok(true)
         })
     })
@@ -442,29 +428,13 @@ pub async fn sign_up_invited(
                 .ok_or(SignupStep::Stop(InvitedSignup::AccountExists))?;
             let details =
                 json!({ "after": { "name": user.name, "email": user.email }, "via": "invitation" });
-            let actor = as_user(&user);
-            audit::record(
-                c,
-                Event::successful(
-                    &actor,
-                    &ctx.meta,
-                    Action::UserSignedUp,
-                    &user.email,
-                    details,
-                ),
-            )?;
+            record_own(c, &ctx, &user, Action::UserSignedUp, details)?;
             match db::invitations::accept(c, &token, &user, max, &ctx.meta)? {
                 joined @ AcceptOutcome::Joined(_) => {
                     // The new person is signed in by this request: a sign-in like any other.
                     db::users::touch_sign_in(c, user.id)?;
-                    let signed_in = Event::successful(
-                        &actor,
-                        &ctx.meta,
-                        Action::UserSignedIn,
-                        &user.email,
-                        json!({ "via": "invitation" }),
-                    );
-                    audit::record(c, signed_in)?;
+                    let via = json!({ "via": "invitation" });
+                    record_own(c, &ctx, &user, Action::UserSignedIn, via)?;
                     Ok(InvitedSignup::Joined(user.id, joined))
                 }
                 other => Err(SignupStep::Stop(InvitedSignup::NotJoined(other))),
@@ -524,15 +494,13 @@ pub async fn revoke_session(
             if !db::sessions::revoke(c, user.id, &sid)? {
                 return Ok(false);
             }
-            let actor = as_user(&user);
-            let event = Event::successful(
-                &actor,
-                &ctx.meta,
+            record_own(
+                c,
+                &ctx,
+                &user,
                 Action::SessionRevoked,
-                &user.email,
                 json!({ "sessions_ended": 1 }),
-            );
-            audit::record(c, event)?;
+            )?;
             Ok(true)
         })
     })
@@ -551,15 +519,8 @@ pub async fn revoke_other_sessions(
     db::run(pool, move |c| {
         c.transaction(|c| -> Result<usize, diesel::result::Error> {
             let ended = db::sessions::revoke_others(c, user.id, &current)?;
-            let actor = as_user(&user);
-            let event = Event::successful(
-                &actor,
-                &ctx.meta,
-                Action::SessionRevoked,
-                &user.email,
-                json!({ "sessions_ended": ended, "all_others": true }),
-            );
-            audit::record(c, event)?;
+            let details = json!({ "sessions_ended": ended, "all_others": true });
+            record_own(c, &ctx, &user, Action::SessionRevoked, details)?;
             Ok(ended)
         })
     })

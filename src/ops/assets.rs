@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::{Ctx, refusable};
-use crate::audit::{Action, Denied};
 use crate::authz::{EnvPermission, EnvRole, env_can};
 use crate::db::assets::{self, Scope};
 use crate::db::orgs::{Access, EnvironmentAccess};
@@ -43,17 +42,11 @@ async fn change<T: Send + 'static>(
                 .first(c)
                 .optional()?;
             if !env_can(role, permission) {
-                let org = &target.access.org;
-                let denied = Denied {
-                    organization: Some((org.id, org.name.clone())),
-                    action: Action::PermissionDenied,
-                    target: Some(ctx.path.clone()),
-                    details: json!({
-                        "permission": format!("{permission:?}"),
-                        "environment": target.env.kind,
-                        "reason": "the role changed before the change was made",
-                    }),
-                };
+                let details = json!({
+                    "permission": format!("{permission:?}"),
+                    "environment": target.env.kind,
+                });
+                let denied = super::role_changed(&ctx, &target.access.org, details);
                 return Ok(Err(((), denied)));
             }
             let scope = Scope {

@@ -62,6 +62,22 @@ pub fn refusable<T, R>(
     }
 }
 
+/// The refusal recorded when a role read again under the lock no longer allows a change the
+/// earlier check allowed.
+fn role_changed(
+    ctx: &Ctx,
+    org: &crate::db::orgs::Organization,
+    mut details: serde_json::Value,
+) -> Denied {
+    details["reason"] = "the role changed before the change was made".into();
+    Denied {
+        organization: Some((org.id, org.name.clone())),
+        action: crate::audit::Action::PermissionDenied,
+        target: Some(ctx.path.clone()),
+        details,
+    }
+}
+
 /// Runs `apply` in one transaction after locking the organization's row and reading the actor's
 /// role there again: when that role no longer has `permission` (it changed since the page or
 /// API call was checked), nothing happens, the refusal is recorded as `permission.denied`, and
@@ -92,16 +108,8 @@ pub async fn with_org_permission<T: Send + 'static>(
                 None => None,
             };
             if !role.is_some_and(|role| crate::authz::org_can(role, permission)) {
-                let denied = Denied {
-                    organization: Some((org.id, org.name.clone())),
-                    action: crate::audit::Action::PermissionDenied,
-                    target: Some(ctx.path.clone()),
-                    details: serde_json::json!({
-                        "permission": format!("{permission:?}"),
-                        "reason": "the role changed before the change was made",
-                    }),
-                };
-                return Ok(Err(((), denied)));
+                let details = serde_json::json!({ "permission": format!("{permission:?}") });
+                return Ok(Err(((), role_changed(&ctx, &org, details))));
             }
             apply(c).map(Ok)
         })

@@ -199,32 +199,9 @@ async fn sigterm_finishes_the_email_being_sent() {
     let mail = crate::support::SmtpSink::start();
     mail.slow_down(Duration::from_secs(5));
     let mut conn = diesel::PgConnection::establish(&db.owner_url).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .env("DATABASE_URL", &db.url)
-        .env("MIGRATION_DATABASE_URL", &db.owner_url)
-        .env("SMTP_URL", format!("smtp://127.0.0.1:{}", mail.port))
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env(
-            "GATEHOUSE_DATA_DIR",
-            std::env::temp_dir().join("gatehouse-sigterm-unused"),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    eventually("the instance is up", || async {
-        let r = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-            .await
-            .ok()?;
-        (r.status() == 200).then_some(())
-    })
-    .await;
+    let smtp = [("SMTP_URL", format!("smtp://127.0.0.1:{}", mail.port))];
+    let (mut child, _) =
+        serve_binary(&db.url, &db.owner_url, &smtp, std::process::Stdio::null()).await;
     let id = enqueue(
         &mut conn,
         NewMessage {
@@ -256,10 +233,7 @@ async fn sigterm_finishes_the_email_being_sent() {
         actix_web::rt::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(sending, "the child started sending");
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    terminate(&child);
     let exited = actix_web::rt::task::spawn_blocking(move || child.wait())
         .await
         .unwrap()
@@ -277,37 +251,13 @@ async fn sigterm_finishes_the_email_being_sent() {
 #[actix_web::test]
 async fn json_logs_are_one_object_per_line() {
     let db = crate::support::cluster::TestDatabase::create();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .env("DATABASE_URL", &db.url)
-        .env("MIGRATION_DATABASE_URL", &db.owner_url)
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env(
-            "GATEHOUSE_DATA_DIR",
-            std::env::temp_dir().join("gatehouse-json-unused"),
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    eventually("the instance is up", || async {
-        let r = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-            .await
-            .ok()?;
-        (r.status() == 200).then_some(())
-    })
-    .await;
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+    let env = [
+        ("LOG_FORMAT", "json".to_string()),
+        ("RUST_LOG", "info".to_string()),
+    ];
+    let (mut child, _) =
+        serve_binary(&db.url, &db.owner_url, &env, std::process::Stdio::piped()).await;
+    terminate(&child);
     let output = actix_web::rt::task::spawn_blocking(move || {
         let _ = child.wait();
         let mut out = String::new();
@@ -334,33 +284,17 @@ async fn sigterm_lets_a_slow_request_finish_and_refuses_new_connections() {
     use diesel::Connection;
     let app = crate::support::spawn_app().await;
     let slug = app.owner_with_org().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
     let serving = secrecy::ExposeSecret::expose_secret(app.settings.database_url.as_ref().unwrap())
         .to_string();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .env("DATABASE_URL", &serving)
-        .env("MIGRATION_DATABASE_URL", app.owner_url())
-        .env("SMTP_URL", format!("smtp://127.0.0.1:{}", app.mail.port))
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("BASE_URL", &base)
-        .env(
-            "GATEHOUSE_DATA_DIR",
-            std::env::temp_dir().join("gatehouse-graceful-unused"),
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    eventually("the instance is up", || async {
-        let r = reqwest::get(format!("{base}/readyz")).await.ok()?;
-        (r.status() == 200).then_some(())
-    })
+    let smtp = [("SMTP_URL", format!("smtp://127.0.0.1:{}", app.mail.port))];
+    let (mut child, port) = serve_binary(
+        &serving,
+        app.owner_url(),
+        &smtp,
+        std::process::Stdio::null(),
+    )
     .await;
+    let base = format!("http://127.0.0.1:{port}");
     let browser = crate::support::client(&base);
     let token = crate::support::csrf_token(
         &browser
@@ -412,10 +346,7 @@ async fn sigterm_lets_a_slow_request_finish_and_refuses_new_connections() {
         .send();
     let stop_and_release = async {
         actix_web::rt::time::sleep(Duration::from_millis(500)).await;
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
+        terminate(&child);
         eventually("new connections are refused", || async {
             std::net::TcpStream::connect(("127.0.0.1", port))
                 .is_err()
@@ -443,4 +374,49 @@ async fn sigterm_lets_a_slow_request_finish_and_refuses_new_connections() {
     )
     .unwrap();
     assert_eq!(name, "Renamed While Stopping");
+}
+
+/// The gatehouse binary on a free port against the database at `serving` (migrated as
+/// `owner`), with `env` besides, ready (`/readyz`) when this returns: the child and its port.
+async fn serve_binary(
+    serving: &str,
+    owner: &str,
+    env: &[(&str, String)],
+    stdout: std::process::Stdio,
+) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .env("DATABASE_URL", serving)
+        .env("MIGRATION_DATABASE_URL", owner)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env(
+            "GATEHOUSE_DATA_DIR",
+            std::env::temp_dir().join(format!("gatehouse-bin-{port}")),
+        )
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the instance is up", || async {
+        let r = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    (child, port)
+}
+
+/// Sends SIGTERM, as systemd or a container runtime does to stop an instance.
+fn terminate(child: &std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
 }
