@@ -55,6 +55,8 @@ fn run(url: &str) -> anyhow::Result<()> {
         mail_from: "Gatehouse <gatehouse@localhost>".into(),
         base_url: base.clone(),
         session_key: Some(SecretString::from("b".repeat(64))),
+        data_key: None,
+        operators_require_2fa: None,
         bind: format!("127.0.0.1:{port}"),
         data_dir: std::env::temp_dir(),
         max_orgs_per_user: 400,

@@ -85,6 +85,15 @@ actions! {
     UserPasswordChanged => "user.password_changed",
     UserPasswordReentryFailed => "user.password_reentry_failed",
     SessionRevoked => "session.revoked",
+    UserTwoFactorEnabled => "user.two_factor_enabled",
+    UserTwoFactorDisabled => "user.two_factor_disabled",
+    UserTwoFactorFailed => "user.two_factor_failed",
+    UserRecoveryCodeUsed => "user.recovery_code_used",
+    UserRecoveryCodesRegenerated => "user.recovery_codes_regenerated",
+    UserNameChanged => "user.name_changed",
+    UserEmailChangeRequested => "user.email_change_requested",
+    UserEmailChanged => "user.email_changed",
+    OrganizationPolicyChanged => "organization.policy_changed",
 }
 
 impl utoipa::PartialSchema for Action {

@@ -96,6 +96,14 @@ pub struct Settings {
     /// kept in the data directory.
     #[arg(long, env = "SESSION_KEY", hide_env_values = true, global = true)]
     pub session_key: Option<SecretString>,
+    /// Key that seals two-factor secrets at rest, at least 32 bytes. Unset: derived from the
+    /// session key (then changing SESSION_KEY turns every account's two-factor off in effect).
+    #[arg(long, env = "DATA_KEY", hide_env_values = true, global = true)]
+    pub data_key: Option<SecretString>,
+    /// Whether platform operators must have two-factor sign-in to use the operator console.
+    /// Default: true in production mode, false in local mode.
+    #[arg(long, env = "OPERATORS_REQUIRE_2FA", global = true)]
+    pub operators_require_2fa: Option<bool>,
     /// Address to listen on.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
     pub bind: String,
@@ -187,6 +195,11 @@ fn is_loopback(bind: &str) -> bool {
 }
 
 impl Settings {
+    /// Whether the operator console needs two-factor sign-in (DESIGN §14).
+    pub fn operators_need_two_factor(&self) -> bool {
+        self.operators_require_2fa.unwrap_or(!self.is_local())
+    }
+
     /// Checks the rules of production mode, so a misconfigured production start stops at once
     /// with a message instead of running with local defaults.
     pub fn validate(&self) -> Result<(), String> {
@@ -223,6 +236,13 @@ impl Settings {
                 Some(k) if k.expose_secret().len() >= 64 => {}
                 _ => return Err("production mode needs a SESSION_KEY of at least 64 bytes".into()),
             }
+        }
+        if self
+            .data_key
+            .as_ref()
+            .is_some_and(|k| k.expose_secret().len() < 32)
+        {
+            return Err("DATA_KEY must be at least 32 bytes".into());
         }
         Ok(())
     }

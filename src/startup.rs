@@ -169,6 +169,10 @@ pub fn serve(
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
     let reveal_key = web::Data::new(routes::reveal::RevealKey(key.clone()));
+    let data_key = web::Data::new(match &settings.data_key {
+        Some(data_key) => crate::crypto::DataKey::derive(data_key.expose_secret().as_bytes()),
+        None => crate::crypto::DataKey::derive(key.master()),
+    });
     crate::metrics::install();
     if let Some(bind) = &settings.metrics_bind {
         actix_web::rt::spawn(crate::metrics::serve(bind, pool.clone())?);
@@ -189,6 +193,7 @@ pub fn serve(
             .app_data(pool_data.clone())
             .app_data(signal.clone())
             .app_data(reveal_key.clone())
+            .app_data(data_key.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, req| {
                 if is_api(req) {
                     crate::api::ApiError::invalid_parameter(e.to_string()).into()

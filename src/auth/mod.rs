@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod password;
 pub mod session;
+pub mod two_factor;
 
 use std::future::Future;
 use std::pin::Pin;

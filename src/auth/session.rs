@@ -15,6 +15,21 @@ const CSRF_KEY: &str = "csrf";
 const FLASH_KEY: &str = "flash";
 const CURRENT_ORG_KEY: &str = "current_org";
 const SUDO_KEY: &str = "sudo_at";
+const SECOND_STEP_KEY: &str = "second_step";
+
+/// How long the second step of a sign-in waits after the password.
+const SECOND_STEP_MINUTES: i64 = 5;
+
+/// A sign-in whose password was right and whose second step is still to come. A visitor's
+/// session lives in the encrypted cookie, so this cannot be forged or altered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecondStep {
+    pub user_id: UserId,
+    /// Unix seconds when the password was checked.
+    pub at: i64,
+    /// Where to go once signed in.
+    pub next: String,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Flash {
@@ -83,6 +98,23 @@ impl TypedSession {
         self.0
             .insert(CSRF_KEY, crate::db::tokens::new_token())
             .map_err(session_error)
+    }
+
+    /// Remembers a right password whose second step is still to come.
+    pub fn begin_second_step(&self, user_id: UserId, next: String) -> Result<(), AppError> {
+        let step = SecondStep {
+            user_id,
+            at: chrono::Utc::now().timestamp(),
+            next,
+        };
+        self.0.insert(SECOND_STEP_KEY, step).map_err(session_error)
+    }
+
+    /// The sign-in waiting for its second step, unless it is older than five minutes.
+    pub fn second_step(&self) -> Option<SecondStep> {
+        let step = self.0.get::<SecondStep>(SECOND_STEP_KEY).ok().flatten()?;
+        let age = chrono::Utc::now().timestamp() - step.at;
+        (0..SECOND_STEP_MINUTES * 60).contains(&age).then_some(step)
     }
 
     /// Signs out: the stored session is destroyed.

@@ -15,6 +15,7 @@ pub mod schema;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod two_factor;
 pub mod types;
 pub mod users;
 

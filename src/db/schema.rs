@@ -67,6 +67,19 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_ip -> Nullable<Text>,
+        expiry_reminded_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Int8,
+        user_id -> Int8,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -143,6 +156,7 @@ diesel::table! {
         slug -> Text,
         status -> Text,
         created_at -> Timestamptz,
+        require_two_factor -> Bool,
     }
 }
 
@@ -199,10 +213,15 @@ diesel::table! {
         is_operator -> Bool,
         last_sign_in_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        totp_secret -> Nullable<Bytea>,
+        totp_enabled_at -> Nullable<Timestamptz>,
+        totp_last_step -> Nullable<Int8>,
+        pending_email -> Nullable<Text>,
     }
 }
 
 diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(environment_roles -> users (user_id));
 diesel::joinable!(environments -> organizations (organization_id));
 diesel::joinable!(invitations -> organizations (organization_id));
@@ -225,6 +244,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     organizations,
     personal_api_keys,
+    recovery_codes,
     sessions,
     sign_in_failures,
     sign_in_locks,

@@ -17,11 +17,20 @@ pub struct User {
     pub is_operator: bool,
     pub last_sign_in_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// When two-factor sign-in was turned on (None: it is off).
+    pub totp_enabled_at: Option<DateTime<Utc>>,
+    /// A new address waiting for its confirmation link.
+    pub pending_email: Option<String>,
 }
 
 impl User {
     pub fn is_verified(&self) -> bool {
         self.email_verified_at.is_some()
+    }
+
+    /// Whether signing in takes a second step.
+    pub fn has_two_factor(&self) -> bool {
+        self.totp_enabled_at.is_some()
     }
 }
 

@@ -27,7 +27,7 @@ use crate::error::AppError;
 
 /// Records what a person did to their own account: the actor is that user, the target their
 /// address.
-fn record_own(
+pub(super) fn record_own(
     c: &mut PgConnection,
     ctx: &Ctx,
     user: &User,
@@ -46,7 +46,7 @@ pub const VERIFY_TTL_HOURS: i64 = 24;
 /// Password reset links work for an hour.
 pub const RESET_TTL_HOURS: i64 = 1;
 
-fn as_user(user: &User) -> Actor {
+pub(super) fn as_user(user: &User) -> Actor {
     Actor::User {
         id: user.id,
         email: user.email.clone(),
@@ -301,15 +301,17 @@ pub async fn change_password(
     .await
 }
 
-/// Records a successful sign-in.
-async fn signed_in(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppError> {
-    let (ctx, actor, email, id) = (ctx.clone(), as_user(user), user.email.clone(), user.id);
+/// Records a successful sign-in (`details` say how, for a second step).
+pub async fn signed_in(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user: &User,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    let (ctx, user) = (ctx.clone(), user.clone());
     db::run(pool, move |c| {
-        db::users::touch_sign_in(c, id)?;
-        audit::record(
-            c,
-            Event::successful(&actor, &ctx.meta, Action::UserSignedIn, &email, json!({})),
-        )
+        db::users::touch_sign_in(c, user.id)?;
+        record_own(c, &ctx, &user, Action::UserSignedIn, details)
     })
     .await
 }
@@ -330,8 +332,10 @@ pub async fn sign_in(
     match super::reauth::check_password(pool, settings, &email, &ip, hash, typed).await? {
         Checked::Locked(until) => Ok(SignIn::Locked(until)),
         Checked::Right => match user {
+            // The password alone does not sign in an account with two-factor on.
+            Some(user) if user.has_two_factor() => Ok(SignIn::SecondStep(user)),
             Some(user) => {
-                signed_in(pool, ctx, &user).await?;
+                signed_in(pool, ctx, &user, json!({})).await?;
                 Ok(SignIn::SignedIn(user))
             }
             None => Ok(SignIn::Refused),
@@ -347,6 +351,8 @@ pub async fn sign_in(
 #[derive(Debug)]
 pub enum SignIn {
     SignedIn(User),
+    /// The password was right; the second step (a code) is still to come.
+    SecondStep(User),
     /// Wrong email or password.
     Refused,
     /// Too many failures for this email or IP, until then.

@@ -13,6 +13,7 @@ pub mod members;
 pub mod orgs;
 pub mod reauth;
 pub mod roles;
+pub mod two_factor;
 
 use diesel::Connection;
 use diesel::PgConnection;

@@ -79,7 +79,13 @@ pub async fn confirm_password(
         }
         Checked::Wrong => {}
     }
-    let (ctx, email) = (ctx.clone(), user.email.clone());
+    reentry_failed(pool, ctx, &user.email).await?;
+    Ok(Reauth::Wrong)
+}
+
+/// Records a wrong re-entered password of the signed-in `email`.
+pub async fn reentry_failed(pool: &PgPool, ctx: &Ctx, email: &str) -> Result<(), AppError> {
+    let (ctx, email) = (ctx.clone(), email.to_string());
     db::run(pool, move |c| {
         let denied = Denied {
             organization: None,
@@ -89,8 +95,7 @@ pub async fn confirm_password(
         };
         audit::record_denied(c, &ctx.actor, &ctx.meta, &denied)
     })
-    .await?;
-    Ok(Reauth::Wrong)
+    .await
 }
 
 /// What a throttled password check found.
@@ -103,9 +108,7 @@ pub enum Checked {
     Locked(DateTime<Utc>),
 }
 
-/// The one password check of Gatehouse (sign-in and every re-entry): the attempt is claimed
-/// against the throttle before argon2 runs, so parallel guesses cannot outrun the limit; a right
-/// password releases its claim, a wrong one stays counted and locks at the limit.
+/// The one password check of Gatehouse (sign-in and every re-entry), through [`throttled`].
 pub async fn check_password(
     pool: &PgPool,
     settings: &Settings,
@@ -114,6 +117,27 @@ pub async fn check_password(
     stored_hash: Option<String>,
     typed: SecretString,
 ) -> Result<Checked, AppError> {
+    // An unknown account is checked against a dummy hash: it costs the same time.
+    throttled(pool, settings, email, ip, || {
+        password::verify(stored_hash, typed)
+    })
+    .await
+}
+
+/// Every guessable check (passwords, two-factor codes) goes through here: the attempt is claimed
+/// against the sign-in throttle before `check` runs, so parallel guesses cannot outrun the limit;
+/// a right answer releases its claim, a wrong one stays counted and locks at the limit.
+pub async fn throttled<F, Fut>(
+    pool: &PgPool,
+    settings: &Settings,
+    email: &str,
+    ip: &str,
+    check: F,
+) -> Result<Checked, AppError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, AppError>>,
+{
     let (max, window) = (
         settings.signin_max_failures,
         Duration::minutes(settings.signin_lock_minutes),
@@ -130,8 +154,7 @@ pub async fn check_password(
         }
         Claim::Allowed(attempt) => attempt,
     };
-    // An unknown account is checked against a dummy hash: it costs the same time.
-    let right = password::verify(stored_hash, typed).await?;
+    let right = check().await?;
     let (email, ip) = (email.to_string(), ip.to_string());
     db::run(pool, move |c| {
         if right {

@@ -76,6 +76,8 @@ route_table! {
         post "/signup" => accounts::signup::post;
         get "/signin" => accounts::signin::get;
         post "/signin" => accounts::signin::post;
+        get "/signin/two-factor" => accounts::two_factor::second_step_get;
+        post "/signin/two-factor" => accounts::two_factor::second_step_post;
         post "/signout" => accounts::signin::sign_out;
     }
     "/verify-email" {
@@ -94,6 +96,12 @@ route_table! {
         get "/api-keys" => accounts::api_keys::list;
         post "/api-keys" => accounts::api_keys::create;
         post "/api-keys/{id}/revoke" => accounts::api_keys::revoke;
+        get "/two-factor" => accounts::two_factor::show;
+        post "/two-factor/setup" => accounts::two_factor::setup;
+        get "/two-factor/qr.svg" => accounts::two_factor::qr;
+        post "/two-factor/confirm" => accounts::two_factor::confirm;
+        post "/two-factor/recovery-codes" => accounts::two_factor::regenerate;
+        post "/two-factor/disable" => accounts::two_factor::disable;
         get "/sessions" => accounts::sessions::list;
         post "/sessions/revoke-others" => accounts::sessions::revoke_others;
         post "/sessions/{sid}/revoke" => accounts::sessions::revoke;

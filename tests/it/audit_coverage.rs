@@ -44,6 +44,11 @@ const COVERED: &[&str] = &[
     "/account/api-keys",
     "/account/api-keys/{id}/revoke",
     "/account/sessions/revoke-others",
+    "/account/two-factor/setup",
+    "/account/two-factor/confirm",
+    "/account/two-factor/recovery-codes",
+    "/account/two-factor/disable",
+    "/signin/two-factor",
     "/account/sessions/{sid}/revoke",
     "/operator/orgs/{id}/live",
     "/operator/orgs/{id}/delete",
@@ -924,6 +929,105 @@ async fn end_sessions() {
         "end every other session",
         &[("session.revoked", OK)],
         app.post_form("/account/sessions", "/account/sessions/revoke-others", &[]),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn two_factor() {
+    use crate::two_factor::{code, codes_on, now, second_step, secret_on};
+    let app = fixture().await;
+    step(
+        &app,
+        "start setting up two-factor",
+        &[],
+        app.post_form("/account/two-factor", "/account/two-factor/setup", &[]),
+    )
+    .await;
+    let secret = secret_on(&app.get("/account/two-factor").await.body);
+    let confirm = |typed: String| {
+        let app = &app;
+        async move {
+            app.post_form(
+                "/account/two-factor",
+                "/account/two-factor/confirm",
+                &[("code", &typed)],
+            )
+            .await
+        }
+    };
+    step(
+        &app,
+        "a wrong first code",
+        &[("user.two_factor_failed", DENIED)],
+        confirm("000000".into()),
+    )
+    .await;
+    let at = now();
+    step(
+        &app,
+        "turn two-factor on",
+        &[("user.two_factor_enabled", OK)],
+        confirm(code(&secret, at)),
+    )
+    .await;
+    step(
+        &app,
+        "new recovery codes",
+        &[("user.recovery_codes_regenerated", OK)],
+        app.post_form(
+            "/account/two-factor",
+            "/account/two-factor/recovery-codes",
+            &[("regenerate_code", &code(&secret, at + 30))],
+        ),
+    )
+    .await;
+    let codes = codes_on(&app.get("/account/two-factor").await.body);
+    let phone = client(&app.address);
+    step(
+        &app,
+        "the password step alone records no sign-in",
+        &[],
+        app.sign_in(&phone, "owner@example.com", PASSWORD),
+    )
+    .await;
+    step(
+        &app,
+        "a wrong second step",
+        &[("user.two_factor_failed", DENIED)],
+        second_step(&app, &phone, "999999"),
+    )
+    .await;
+    step(
+        &app,
+        "sign in with a recovery code",
+        &[("user.recovery_code_used", OK), ("user.signed_in", OK)],
+        second_step(&app, &phone, &codes[0]),
+    )
+    .await;
+    step(
+        &app,
+        "turn two-factor off with a wrong password",
+        &[("user.password_reentry_failed", DENIED)],
+        app.post_form(
+            "/account/two-factor",
+            "/account/two-factor/disable",
+            &[
+                ("password", "not-my-password-9"),
+                ("disable_code", &codes[1]),
+            ],
+        ),
+    )
+    .await;
+    step(
+        &app,
+        "turn two-factor off",
+        &[("user.two_factor_disabled", OK)],
+        app.post_form(
+            "/account/two-factor",
+            "/account/two-factor/disable",
+            &[("password", PASSWORD), ("disable_code", &codes[1])],
+        ),
     )
     .await;
 }

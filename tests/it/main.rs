@@ -21,4 +21,5 @@ mod roles;
 mod security;
 mod sessions;
 mod support;
+mod two_factor;
 mod ux;

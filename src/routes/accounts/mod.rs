@@ -5,4 +5,5 @@ pub mod password;
 pub mod sessions;
 pub mod signin;
 pub mod signup;
+pub mod two_factor;
 pub mod verify;

@@ -85,6 +85,11 @@ pub async fn post(
             auth.session.sign_in(user.id, &auth.meta)?;
             Ok(see_other(&safe_next(&settings.base_url, Some(&form.next))))
         }
+        SignIn::SecondStep(user) => {
+            let next = safe_next(&settings.base_url, Some(&form.next));
+            auth.session.begin_second_step(user.id, next)?;
+            Ok(see_other("/signin/two-factor"))
+        }
         SignIn::Refused => {
             let mut errors = FieldErrors::default();
             errors.add("email", BAD_CREDENTIALS);

@@ -126,6 +126,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             address.clone()
         },
         session_key: Some(SecretString::from("k".repeat(64))),
+        data_key: None,
+        operators_require_2fa: None,
         bind: format!("127.0.0.1:{port}"),
         data_dir: std::env::temp_dir().join("gatehouse-test-unused"),
         max_orgs_per_user: options.max_orgs_per_user,

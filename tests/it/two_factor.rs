@@ -1,0 +1,366 @@
+//! Two-factor sign-in (DESIGN §14): enrolment with a code, recovery codes shown once and stored
+//! hashed, the second step of sign-in (a code once, a recovery code once), throttling, turning it
+//! off, and a password reset that does not get around it.
+
+use diesel::prelude::*;
+
+use crate::support::{Options, PASSWORD, TestApp, client, spawn_app, spawn_app_with};
+
+/// The authenticator: the code for `secret` (as the page shows it) at `unix` seconds.
+pub fn code(secret: &str, unix: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.replace(' ', ""))
+        .to_bytes()
+        .expect("base32 secret");
+    gatehouse::auth::two_factor::code_at(&bytes, unix)
+}
+
+pub fn now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap()
+}
+
+/// The secret the two-factor page shows while setting up.
+pub fn secret_on(html: &str) -> String {
+    between(
+        html,
+        r#"<code id="totp-secret" class="revealed">"#,
+        "</code>",
+    )
+    .to_string()
+}
+
+/// The recovery codes a page shows (once).
+pub fn codes_on(html: &str) -> Vec<String> {
+    html.split(r#"<li><code class="revealed">"#)
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let from = html.find(start).map(|i| i + start.len()).expect(start);
+    let to = html[from..].find(end).expect(end);
+    &html[from..from + to]
+}
+
+/// Sets up two-factor for the account signed in on `app.client`; returns the secret and the
+/// recovery codes, and the Unix time whose code confirmed it.
+pub async fn enrol(app: &TestApp, client: &reqwest::Client) -> (String, Vec<String>, u64) {
+    let set_up = app
+        .post_form_with(
+            client,
+            "/account/two-factor",
+            "/account/two-factor/setup",
+            &[],
+        )
+        .await;
+    assert_eq!(set_up.status, 303, "{}", set_up.body);
+    let page = app.get_with(client, "/account/two-factor").await;
+    let secret = secret_on(&page.body);
+    let at = now();
+    let done = app
+        .post_form_with(
+            client,
+            "/account/two-factor",
+            "/account/two-factor/confirm",
+            &[("code", &code(&secret, at))],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let shown = app.get_with(client, "/account/two-factor").await;
+    let codes = codes_on(&shown.body);
+    (secret, codes, at)
+}
+
+pub async fn second_step(
+    app: &TestApp,
+    client: &reqwest::Client,
+    typed: &str,
+) -> crate::support::Response {
+    app.post_form_with(
+        client,
+        "/signin/two-factor",
+        "/signin/two-factor",
+        &[("code", typed)],
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn enrolment_shows_a_qr_code_and_recovery_codes_once_and_stores_nothing_in_clear() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let page = app.get("/account/two-factor").await;
+    assert!(
+        page.body.contains("Set up two-factor sign-in"),
+        "{}",
+        page.body
+    );
+    app.post_form("/account/two-factor", "/account/two-factor/setup", &[])
+        .await;
+    let page = app.get("/account/two-factor").await;
+    let secret = secret_on(&page.body);
+    assert_eq!(secret.replace(' ', "").len(), 32, "{secret}");
+
+    // The QR code is an SVG drawn on the server, never cached.
+    let qr = app
+        .client
+        .get(app.url("/account/two-factor/qr.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(qr.status(), 200);
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert_eq!(qr.headers()["cache-control"], "no-store");
+    assert!(qr.text().await.unwrap().contains("<svg"));
+
+    // Wrong and malformed codes: a message beside the field, two-factor still off.
+    for (typed, message) in [
+        ("000000", "not correct"),
+        ("12ab", "6-digit code"),
+        ("1\u{0}3456", "cannot be stored"),
+    ] {
+        let bad = app
+            .post_form(
+                "/account/two-factor",
+                "/account/two-factor/confirm",
+                &[("code", typed)],
+            )
+            .await;
+        assert_eq!(bad.status, 422, "{typed:?}");
+        assert!(bad.body.contains(message), "{typed:?}: {}", bad.body);
+    }
+    let secret_bytes = totp_rs::Secret::Encoded(secret.replace(' ', ""))
+        .to_bytes()
+        .unwrap();
+    let good = gatehouse::auth::two_factor::code_at(&secret_bytes, now());
+    let done = app
+        .post_form(
+            "/account/two-factor",
+            "/account/two-factor/confirm",
+            &[("code", &good)],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let shown = app.get("/account/two-factor").await;
+    assert_eq!(
+        shown.body.matches(r#"<li><code class="revealed">"#).count(),
+        10
+    );
+    assert!(shown.body.contains("On"));
+    let again = app.get("/account/two-factor").await;
+    assert_eq!(
+        again.body.matches(r#"<li><code class="revealed">"#).count(),
+        0,
+        "shown once"
+    );
+    assert!(again.body.contains("10 unused recovery codes"));
+
+    // At rest: the secret is sealed (not its bytes, not its base32), codes only as hashes.
+    let stored: Vec<u8> = diesel::dsl::sql::<diesel::sql_types::Bytea>(
+        "SELECT totp_secret FROM users WHERE email = 'ada@example.com'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert!(
+        !stored
+            .windows(secret_bytes.len())
+            .any(|w| w == secret_bytes.as_slice())
+    );
+    assert!(!String::from_utf8_lossy(&stored).contains(&secret.replace(' ', "")));
+    let hashes: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM recovery_codes WHERE octet_length(code_hash) = 32 AND used_at IS NULL",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(hashes, 10);
+    assert_eq!(app.audit_count("user.two_factor_enabled", "successful"), 1);
+    assert_eq!(app.audit_count("user.two_factor_failed", "denied"), 1);
+}
+
+#[actix_web::test]
+async fn sign_in_takes_a_code_once_and_a_recovery_code_once() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let (secret, recovery, at) = enrol(&app, &app.client).await;
+    assert_eq!(recovery.len(), 10);
+
+    let browser = client(&app.address);
+    let first = app.sign_in(&browser, "ada@example.com", PASSWORD).await;
+    assert_eq!(first.status, 303);
+    assert_eq!(first.location.as_deref(), Some("/signin/two-factor"));
+    assert_eq!(
+        app.get_with(&browser, "/orgs").await.status,
+        303,
+        "the password alone does not sign in"
+    );
+    assert!(app.audit_count("user.signed_in", "successful") <= 1);
+
+    // The code that confirmed enrolment was used: its step is not accepted again.
+    let replayed = second_step(&app, &browser, &code(&secret, at)).await;
+    assert_eq!(replayed.status, 422);
+    assert!(replayed.body.contains("not correct, or was already used"));
+    // The next step's code (one step of drift) signs in.
+    let next = code(&secret, at + 30);
+    let signed = second_step(&app, &browser, &next).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    assert_eq!(app.get_with(&browser, "/orgs").await.status, 200);
+
+    // The same code again, on another device: refused.
+    let thief = client(&app.address);
+    app.sign_in(&thief, "ada@example.com", PASSWORD).await;
+    assert_eq!(second_step(&app, &thief, &next).await.status, 422);
+    // A recovery code works once, typed in any case.
+    let used = second_step(&app, &thief, &recovery[0].to_uppercase()).await;
+    assert_eq!(used.status, 303, "{}", used.body);
+    let home = app.get_with(&thief, "/orgs").await;
+    assert!(home.body.contains("9 left"), "{}", home.body);
+    let again = client(&app.address);
+    app.sign_in(&again, "ada@example.com", PASSWORD).await;
+    assert_eq!(second_step(&app, &again, &recovery[0]).await.status, 422);
+    assert_eq!(app.audit_count("user.recovery_code_used", "successful"), 1);
+    assert!(app.audit_count("user.two_factor_failed", "denied") >= 3);
+
+    // Without a password step, the second step sends back to sign-in.
+    let stranger = client(&app.address);
+    let page = app.get_with(&stranger, "/signin/two-factor").await;
+    assert_eq!(page.location.as_deref(), Some("/signin"));
+}
+
+#[actix_web::test]
+async fn codes_are_throttled_like_passwords() {
+    let app = spawn_app_with(Options {
+        signin_max_failures: 3,
+        ..Options::default()
+    })
+    .await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let (secret, _, at) = enrol(&app, &app.client).await;
+    let browser = client(&app.address);
+    app.sign_in(&browser, "ada@example.com", PASSWORD).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(second_step(&app, &browser, "111111").await.status);
+    }
+    assert_eq!(statuses, [422, 422, 422, 429], "{statuses:?}");
+    // Locked: even the right code is not checked now.
+    let locked = second_step(&app, &browser, &code(&secret, at + 30)).await;
+    assert_eq!(locked.status, 429);
+    assert!(locked.body.contains("Too many failed attempts"));
+}
+
+#[actix_web::test]
+async fn a_password_reset_does_not_get_around_two_factor_and_turning_it_off_needs_both() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let (secret, recovery, at) = enrol(&app, &app.client).await;
+
+    let visitor = client(&app.address);
+    app.post_form_with(
+        &visitor,
+        "/password/forgot",
+        "/password/forgot",
+        &[("email", "ada@example.com")],
+    )
+    .await;
+    let mail = app
+        .mail
+        .wait_for("ada@example.com", "Reset your Gatehouse password")
+        .await;
+    let link = mail.link(&app.address).expect("reset link");
+    let path = link.trim_start_matches(&app.address).to_string();
+    let token = path.split("token=").nth(1).unwrap().to_string();
+    let new_password = "granite-meadow-lantern-42";
+    let done = app
+        .post_form_with(
+            &visitor,
+            &path,
+            "/password/reset",
+            &[("token", &token), ("password", new_password)],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(app.get_with(&visitor, "/orgs").await.status, 303);
+    let signin = app.sign_in(&visitor, "ada@example.com", new_password).await;
+    assert_eq!(signin.location.as_deref(), Some("/signin/two-factor"));
+    assert_eq!(app.get_with(&visitor, "/orgs").await.status, 303);
+    let signed = second_step(&app, &visitor, &code(&secret, at + 30)).await;
+    assert_eq!(signed.status, 303);
+
+    // Off: the password and a code are both needed.
+    let no_password = app
+        .post_form_with(
+            &visitor,
+            "/account/two-factor",
+            "/account/two-factor/disable",
+            &[("password", ""), ("disable_code", &recovery[1])],
+        )
+        .await;
+    assert_eq!(no_password.status, 422);
+    let wrong_password = app
+        .post_form_with(
+            &visitor,
+            "/account/two-factor",
+            "/account/two-factor/disable",
+            &[
+                ("password", "not-the-password-1"),
+                ("disable_code", &recovery[1]),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_password.status, 422);
+    assert!(wrong_password.body.contains("That password is not correct"));
+    let wrong_code = app
+        .post_form_with(
+            &visitor,
+            "/account/two-factor",
+            "/account/two-factor/disable",
+            &[("password", new_password), ("disable_code", "123456")],
+        )
+        .await;
+    assert_eq!(wrong_code.status, 422);
+    let off = app
+        .post_form_with(
+            &visitor,
+            "/account/two-factor",
+            "/account/two-factor/disable",
+            &[("password", new_password), ("disable_code", &recovery[1])],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    assert_eq!(app.audit_count("user.two_factor_disabled", "successful"), 1);
+    let left: i64 =
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM recovery_codes")
+            .get_result(&mut app.conn())
+            .unwrap();
+    assert_eq!(left, 0);
+    let plain = client(&app.address);
+    let r = app.sign_in(&plain, "ada@example.com", new_password).await;
+    assert_eq!(r.location.as_deref(), Some("/"), "no second step any more");
+}
+
+#[actix_web::test]
+async fn new_recovery_codes_replace_the_old_ones() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let (secret, old, at) = enrol(&app, &app.client).await;
+    let made = app
+        .post_form(
+            "/account/two-factor",
+            "/account/two-factor/recovery-codes",
+            &[("regenerate_code", &code(&secret, at + 30))],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let page = app.get("/account/two-factor").await;
+    let fresh = codes_on(&page.body);
+    assert_eq!(fresh.len(), 10);
+    assert!(fresh.iter().all(|c| !old.contains(c)));
+    assert_eq!(
+        app.audit_count("user.recovery_codes_regenerated", "successful"),
+        1
+    );
+    let browser = client(&app.address);
+    app.sign_in(&browser, "ada@example.com", PASSWORD).await;
+    assert_eq!(second_step(&app, &browser, &old[2]).await.status, 422);
+    assert_eq!(second_step(&app, &browser, &fresh[2]).await.status, 303);
+}
