@@ -11,6 +11,9 @@ pub enum AppError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// The organization requires two-factor sign-in, which the person has not set up.
+    #[error("the organization requires two-factor sign-in")]
+    TwoFactorRequired,
     #[error("the form expired or did not come from this site")]
     Csrf,
     #[error("bad request: {0}")]
@@ -57,13 +60,17 @@ struct ErrorPage<'a> {
     status: u16,
     title: &'a str,
     message: &'a str,
+    /// What to do about it: a link and its text.
+    action: Option<(String, String)>,
 }
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::Csrf | AppError::TwoFactorRequired => {
+                StatusCode::FORBIDDEN
+            }
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unstorable | AppError::UnstorableField(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
@@ -90,6 +97,10 @@ impl ResponseError for AppError {
             AppError::Forbidden => (
                 "Not allowed",
                 "Your role does not allow this. Ask an owner or admin of the organization.".into(),
+            ),
+            AppError::TwoFactorRequired => (
+                "Two-factor sign-in required",
+                "This organization requires two-factor sign-in of its members. Set it up for your account, then come back: it takes a minute with an authenticator app on your phone.".into(),
             ),
             AppError::Csrf => (
                 "Form expired",
@@ -119,10 +130,17 @@ impl ResponseError for AppError {
             AppError::SignInRequired(_) => ("Sign in", "Sign in to continue.".into()),
         };
         let status = self.status_code();
+        let action = matches!(self, AppError::TwoFactorRequired).then(|| {
+            (
+                "/account/two-factor".to_string(),
+                "Set up two-factor sign-in".to_string(),
+            )
+        });
         let body = ErrorPage {
             status: status.as_u16(),
             title,
             message: &message,
+            action: action.clone(),
         }
         .render()
         .unwrap_or_else(|_| title.to_string());
@@ -133,6 +151,7 @@ impl ResponseError for AppError {
         response.extensions_mut().insert(ErrorText {
             title: title.to_string(),
             message: message.into_owned(),
+            action,
         });
         response
     }
@@ -152,4 +171,5 @@ pub fn unavailable_page() -> HttpResponse {
 pub struct ErrorText {
     pub title: String,
     pub message: String,
+    pub action: Option<(String, String)>,
 }

@@ -50,6 +50,7 @@ pub enum ErrorCode {
     InvalidCharacter,
     MethodNotAllowed,
     Unavailable,
+    TwoFactorRequired,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -173,6 +174,11 @@ impl From<AppError> for ApiError {
                 StatusCode::FORBIDDEN,
                 ErrorCode::Forbidden,
                 "Your role does not allow this.",
+            ),
+            AppError::TwoFactorRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::TwoFactorRequired,
+                "This organization requires two-factor sign-in; turn it on for your account at /account/two-factor.",
             ),
             AppError::BadRequest(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m)

@@ -25,6 +25,8 @@ pub struct Member {
     pub role: OrgRole,
     pub joined_at: DateTime<Utc>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// Whether they have two-factor sign-in on.
+    pub two_factor: bool,
     /// Role per environment, in environment order (None: no access).
     pub environments: Vec<(EnvKind, Option<EnvRole>)>,
 }
@@ -36,7 +38,7 @@ type MemberRow = (
     OrgRole,
     DateTime<Utc>,
     Option<DateTime<Utc>>,
-    i64,
+    bool,
 );
 
 #[derive(QueryableByName)]
@@ -53,6 +55,8 @@ struct ListedRow {
     joined_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     last_sign_in_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    two_factor: bool,
     #[diesel(sql_type = BigInt)]
     total: i64,
     /// "staging:viewer,production:support"
@@ -95,6 +99,7 @@ pub fn list(
     };
     let query = format!(
         "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
+                u.totp_enabled_at IS NOT NULL AS two_factor,
                 ({count}) AS total,
                 coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
                           FROM environment_roles er JOIN environments e ON e.id = er.environment_id
@@ -102,7 +107,7 @@ pub fn list(
          FROM ({page}) p
          -- One primary-key lookup per row of the page (OFFSET 0 keeps the planner from turning
          -- this into a hash join over every user).
-         CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at FROM users WHERE id = p.user_id OFFSET 0) u
+         CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at FROM users WHERE id = p.user_id OFFSET 0) u
          ORDER BY p.sort_name, p.user_id"
     );
     let rows: Vec<ListedRow> = diesel::sql_query(query)
@@ -131,6 +136,7 @@ pub fn list(
                 role: row.role,
                 joined_at: row.joined_at,
                 last_sign_in_at: row.last_sign_in_at,
+                two_factor: row.two_factor,
                 environments: EnvKind::ALL
                     .iter()
                     .map(|k| (*k, roles.get(k).copied()))
@@ -170,7 +176,7 @@ fn with_environment_roles(
     Ok(rows
         .into_iter()
         .map(
-            |(user_id, name, email, role, joined_at, last_sign_in_at, _)| {
+            |(user_id, name, email, role, joined_at, last_sign_in_at, two_factor)| {
                 let envs = by_user.get(&user_id);
                 Member {
                     user_id,
@@ -179,6 +185,7 @@ fn with_environment_roles(
                     role,
                     joined_at,
                     last_sign_in_at,
+                    two_factor,
                     environments: EnvKind::ALL
                         .iter()
                         .map(|k| (*k, envs.and_then(|e| e.get(k).copied())))
@@ -206,7 +213,7 @@ pub fn find(
             memberships::role,
             memberships::created_at,
             users::last_sign_in_at,
-            sql::<BigInt>("1::bigint"),
+            users::totp_enabled_at.is_not_null(),
         ))
         .load(conn)?;
     Ok(with_environment_roles(conn, org_id, rows)?
@@ -231,7 +238,7 @@ pub fn find_many(
             memberships::role,
             memberships::created_at,
             users::last_sign_in_at,
-            sql::<BigInt>("1::bigint"),
+            users::totp_enabled_at.is_not_null(),
         ))
         .load(conn)?;
     with_environment_roles(conn, org_id, rows)

@@ -21,6 +21,8 @@ pub struct Organization {
     pub slug: String,
     pub status: OrgStatus,
     pub created_at: DateTime<Utc>,
+    /// The sign-in policy: members must have two-factor sign-in (DESIGN §14).
+    pub require_two_factor: bool,
 }
 
 impl Organization {
@@ -37,6 +39,15 @@ pub struct Access {
     pub org: Organization,
     pub role: OrgRole,
     pub environments: Vec<EnvironmentAccess>,
+    /// Whether the member has two-factor sign-in on.
+    pub two_factor: bool,
+}
+
+impl Access {
+    /// The organization requires two-factor sign-in and this member has not set it up.
+    pub fn lacks_two_factor(&self) -> bool {
+        self.org.require_two_factor && !self.two_factor
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +192,10 @@ pub enum OrgRef {
 /// The caller's access to an organization, or `None` when they are not a member (so the
 /// organization's existence is not revealed). One statement: the organization and membership
 /// joined with its three environments and the caller's role in each.
+/// One row of `access`: the organization and role, one environment and the role there, and
+/// whether the member has two-factor on.
+type AccessRow = (Organization, OrgRole, EnvId, EnvKind, Option<EnvRole>, bool);
+
 pub fn access(
     conn: &mut PgConnection,
     user_id: UserId,
@@ -194,6 +209,7 @@ pub fn access(
                 .eq(environments::id)
                 .and(environment_roles::user_id.eq(user_id))),
         )
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .filter(memberships::user_id.eq(user_id))
         .select((
             Organization::as_select(),
@@ -201,6 +217,7 @@ pub fn access(
             environments::id,
             environments::kind,
             environment_roles::role.nullable(),
+            users::totp_enabled_at.is_not_null(),
         ))
         .into_boxed();
     query = match org {
@@ -217,19 +234,20 @@ pub fn access(
             )
         }
     };
-    let rows: Vec<(Organization, OrgRole, EnvId, EnvKind, Option<EnvRole>)> = query.load(conn)?;
-    let Some((org, role, ..)) = rows.first().cloned() else {
+    let rows: Vec<AccessRow> = query.load(conn)?;
+    let Some((org, role, .., two_factor)) = rows.first().cloned() else {
         return Ok(None);
     };
     let mut environments: Vec<EnvironmentAccess> = rows
         .into_iter()
-        .map(|(_, _, id, kind, role)| EnvironmentAccess { id, kind, role })
+        .map(|(_, _, id, kind, role, _)| EnvironmentAccess { id, kind, role })
         .collect();
     environments.sort_by_key(|e| e.kind);
     Ok(Some(Access {
         org,
         role,
         environments,
+        two_factor,
     }))
 }
 
@@ -310,6 +328,59 @@ pub fn rename(
         })?;
         Ok(after)
     })
+}
+
+/// Sets the sign-in policy "require two-factor"; false when it already was so. Audited as
+/// `organization.policy_changed`.
+pub fn set_require_two_factor(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org_id: OrgId,
+    required: bool,
+    meta: &RequestMeta,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let changed: Option<Organization> = diesel::update(
+            organizations::table
+                .find(org_id)
+                .filter(organizations::require_two_factor.ne(required)),
+        )
+        .set(organizations::require_two_factor.eq(required))
+        .returning(Organization::as_returning())
+        .get_result(conn)
+        .optional()?;
+        let Some(after) = changed else {
+            return Ok(false);
+        };
+        let lacking = members_without_two_factor(conn, org_id)?;
+        audit::record(
+            conn,
+            audit::Event {
+                organization: Some((after.id, &after.name)),
+                actor,
+                action: Action::OrganizationPolicyChanged,
+                target: Some(after.slug.clone()),
+                details: serde_json::json!({
+                    "before": { "require_two_factor": !required },
+                    "after": { "require_two_factor": required },
+                    "members_without_two_factor": lacking,
+                }),
+                status: audit::Status::Successful,
+                meta,
+            },
+        )?;
+        Ok(true)
+    })
+}
+
+/// How many members of the organization have not set up two-factor sign-in.
+pub fn members_without_two_factor(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<i64> {
+    memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::organization_id.eq(org_id))
+        .filter(users::totp_enabled_at.is_null())
+        .count()
+        .get_result(conn)
 }
 
 /// One of a user's organizations with their role in it.

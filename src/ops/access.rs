@@ -29,6 +29,11 @@ pub async fn require_org(
         let Some(access) = db::orgs::access(c, user_id, &org)? else {
             return Ok(Err(AppError::NotFound));
         };
+        // The sign-in policy comes before any role: a member without two-factor reaches nothing
+        // of the organization until they set it up.
+        if access.lacks_two_factor() {
+            return Ok(Err(AppError::TwoFactorRequired));
+        }
         if authz::org_can(access.role, permission) {
             return Ok(Ok(access));
         }

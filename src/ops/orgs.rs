@@ -76,6 +76,40 @@ pub async fn rename(
     .await
 }
 
+/// How a change of the sign-in policy ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyChange {
+    Changed,
+    Unchanged,
+    /// Turning it on needs the owner's own two-factor first (or they would lock themselves out).
+    OwnTwoFactorFirst,
+}
+
+/// An owner turns "require two-factor sign-in" on or off.
+#[tracing::instrument(skip(pool, ctx, org), fields(org_id = %org.id))]
+pub async fn set_require_two_factor(
+    pool: &PgPool,
+    ctx: &Ctx,
+    org: &Organization,
+    actor_has_two_factor: bool,
+    required: bool,
+) -> Result<PolicyChange, AppError> {
+    if required && !actor_has_two_factor {
+        return Ok(PolicyChange::OwnTwoFactorFirst);
+    }
+    let (actor, meta, org_id) = (ctx.actor.clone(), ctx.meta.clone(), org.id);
+    let changed =
+        super::with_org_permission(pool, ctx, org, OrgPermission::ManageProfile, move |c| {
+            db::orgs::set_require_two_factor(c, &actor, org_id, required, &meta)
+        })
+        .await?;
+    Ok(if changed {
+        PolicyChange::Changed
+    } else {
+        PolicyChange::Unchanged
+    })
+}
+
 /// A platform operator marks the organization live; false when it already was.
 #[tracing::instrument(skip(pool, ctx))]
 pub async fn go_live(pool: &PgPool, ctx: &Ctx, org_id: OrgId) -> Result<bool, AppError> {

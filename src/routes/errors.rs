@@ -18,6 +18,7 @@ struct FramedError {
     layout: Layout,
     status: u16,
     message: String,
+    action: Option<(String, String)>,
 }
 
 /// Renders the error pages of people who are signed in again, inside the page frame.
@@ -46,6 +47,7 @@ pub async fn framed(
         layout,
         status: status.as_u16(),
         message: text.message,
+        action: text.action,
     };
     let Ok(body) = page.render() else {
         return Ok(response.map_into_left_body());

@@ -115,6 +115,7 @@ route_table! {
         get "" => orgs::show::get;
         get "/settings" => orgs::settings::get;
         post "/settings" => orgs::settings::post;
+        post "/settings/two-factor" => orgs::settings::two_factor_policy;
         get "/leave" => orgs::leave::get;
         post "/leave" => orgs::leave::post;
         get "/delete" => orgs::delete::get;

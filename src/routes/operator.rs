@@ -18,6 +18,7 @@ use crate::audit::Actor;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
+use crate::config::Settings;
 use crate::db::lifecycle::{DeleteOutcome, OrgSummary};
 use crate::db::users::User;
 use crate::db::{self, PgPool};
@@ -29,11 +30,16 @@ use crate::routes::{render, see_other};
 /// The operator, as an audit actor; anyone else gets 404 (and a denied event when acting).
 async fn require_operator(
     pool: &PgPool,
+    settings: &Settings,
     auth: &Auth,
     acting: Option<Action>,
 ) -> Result<(User, Actor), AppError> {
     let user = auth.require_user()?.clone();
     if user.is_operator {
+        // Production requires two-factor of operators (OPERATORS_REQUIRE_2FA).
+        if settings.operators_need_two_factor() && !user.has_two_factor() {
+            return Err(AppError::TwoFactorRequired);
+        }
         let actor = Actor::Operator {
             id: user.id,
             email: user.email.clone(),
@@ -65,7 +71,7 @@ struct ListPage {
 
 pub async fn list(cx: Page, query: web::Query<SearchQuery>) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = &cx;
-    require_operator(pool, auth, None).await?;
+    require_operator(pool, &cx.settings, auth, None).await?;
     let SearchQuery { q, page } = query.into_inner();
     let q: String = q.trim().chars().take(100).collect();
     let page = Pagination::page_asked(page);
@@ -114,7 +120,7 @@ async fn find(pool: &PgPool, id: OrgId) -> Result<OrgSummary, AppError> {
 
 pub async fn show(cx: Page, id: web::Path<OrgId>) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = &cx;
-    require_operator(pool, auth, None).await?;
+    require_operator(pool, &cx.settings, auth, None).await?;
     let org = find(pool, id.into_inner()).await?;
     let layout = cx
         .layout(format!("{} · Operator console", org.name))
@@ -173,8 +179,14 @@ pub async fn mark_live(
     id: web::Path<OrgId>,
     CsrfForm(form): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, auth, .. } = &cx;
-    let (_, actor) = require_operator(pool, auth, Some(Action::OrganizationWentLive)).await?;
+    let Page {
+        pool,
+        auth,
+        settings,
+        ..
+    } = &cx;
+    let (_, actor) =
+        require_operator(pool, settings, auth, Some(Action::OrganizationWentLive)).await?;
     let org = find(pool, id.into_inner()).await?;
     if form.name != org.name {
         return show_again(&cx, org, "live_name", form.name).await;
@@ -205,8 +217,14 @@ pub async fn delete(
     id: web::Path<OrgId>,
     CsrfForm(form): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, auth, .. } = &cx;
-    let (_, actor) = require_operator(pool, auth, Some(Action::OrganizationDeleted)).await?;
+    let Page {
+        pool,
+        auth,
+        settings,
+        ..
+    } = &cx;
+    let (_, actor) =
+        require_operator(pool, settings, auth, Some(Action::OrganizationDeleted)).await?;
     let org = find(pool, id.into_inner()).await?;
     if form.name != org.name {
         return show_again(&cx, org, "delete_name", form.name).await;
@@ -242,10 +260,11 @@ pub struct OperatorAuditQuery {
 /// Any organization's audit log as CSV, also after the organization was deleted.
 pub async fn audit_csv(
     pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
     auth: Auth,
     query: web::Query<OperatorAuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, actor) = require_operator(&pool, &auth, None).await?;
+    let (_, actor) = require_operator(&pool, &settings, &auth, None).await?;
     let query = query.into_inner();
     let filter = query
         .filter

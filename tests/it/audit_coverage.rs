@@ -23,6 +23,7 @@ const COVERED: &[&str] = &[
     "/account/password",
     "/orgs/new",
     "/orgs/{slug}/settings",
+    "/orgs/{slug}/settings/two-factor",
     "/orgs/{slug}/leave",
     "/orgs/{slug}/delete",
     "/orgs/{slug}/access/users/{user_id}/remove",
@@ -1027,6 +1028,43 @@ async fn two_factor() {
             "/account/two-factor",
             "/account/two-factor/disable",
             &[("password", PASSWORD), ("disable_code", &codes[1])],
+        ),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn sign_in_policy() {
+    use crate::two_factor::enrol;
+    let app = fixture().await;
+    enrol(&app, &app.client).await;
+    let settings = format!("/orgs/{SLUG}/settings");
+    let action = format!("/orgs/{SLUG}/settings/two-factor");
+    step(
+        &app,
+        "require two-factor",
+        &[("organization.policy_changed", OK)],
+        app.post_form(&settings, &action, &[("require_two_factor", "on")]),
+    )
+    .await;
+    step(
+        &app,
+        "stop requiring two-factor",
+        &[("organization.policy_changed", OK)],
+        app.post_form(&settings, &action, &[("require_two_factor", "off")]),
+    )
+    .await;
+    // Mia, a member, is refused like any member asking for an owner's page.
+    let mia = signed_in(&app, "Mia Member", "mia@example.com").await;
+    step(
+        &app,
+        "a member tries to change the policy",
+        &[("permission.denied", DENIED)],
+        app.post_form_with(
+            &mia,
+            &format!("/orgs/{SLUG}"),
+            &action,
+            &[("require_two_factor", "on")],
         ),
     )
     .await;

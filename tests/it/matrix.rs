@@ -55,6 +55,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/orgs/{slug}", "SNAAAAAAN"),
     ("GET", "/orgs/{slug}/settings", "SNFFFFFAN"),
     ("POST", "/orgs/{slug}/settings", "SNFFFFFAN"),
+    ("POST", "/orgs/{slug}/settings/two-factor", "SNFFFFFAN"),
     ("GET", "/orgs/{slug}/leave", "SNAAAAAAN"),
     ("POST", "/orgs/{slug}/leave", "SNAAAAAAN"),
     ("GET", "/orgs/{slug}/access", "SNFFFFAAN"),

@@ -364,3 +364,124 @@ async fn new_recovery_codes_replace_the_old_ones() {
     assert_eq!(second_step(&app, &browser, &old[2]).await.status, 422);
     assert_eq!(second_step(&app, &browser, &fresh[2]).await.status, 303);
 }
+
+#[actix_web::test]
+async fn an_organization_can_require_two_factor_of_its_members_on_pages_and_api() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    app.create_account_verified("Mia", "mia@example.com");
+    crate::support::add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let mia = client(&app.address);
+    app.sign_in(&mia, "mia@example.com", PASSWORD).await;
+    let mia_key = crate::api::create_key(&app, &mia, "mia's script").await;
+    let org = crate::support::org_id(&app, &slug);
+    let api_path = format!("/api/v1/organizations/{org}/environments");
+    assert_eq!(
+        crate::api::send(&app, &mia_key, "GET", &api_path, None)
+            .await
+            .0,
+        200
+    );
+
+    // The owner cannot lock themselves out: their own two-factor comes first.
+    let settings = format!("/orgs/{slug}/settings");
+    let action = format!("/orgs/{slug}/settings/two-factor");
+    let page = app.get(&settings).await;
+    assert!(
+        page.body.contains("2 members have not set it up yet"),
+        "{}",
+        page.body
+    );
+    let refused = app
+        .post_form(&settings, &action, &[("require_two_factor", "on")])
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("your own account first"));
+    enrol(&app, &app.client).await;
+    let page = app.get(&settings).await;
+    assert!(
+        page.body.contains("1 member has not set it up yet"),
+        "{}",
+        page.body
+    );
+    let users = app.get(&format!("/orgs/{slug}/access/users")).await;
+    assert_eq!(
+        users.body.matches("no two-factor</span>").count(),
+        1,
+        "Mia is marked"
+    );
+
+    let on = app
+        .post_form(&settings, &action, &[("require_two_factor", "on")])
+        .await;
+    assert_eq!(on.status, 303, "{}", on.body);
+    assert_eq!(
+        app.audit_count("organization.policy_changed", "successful"),
+        1
+    );
+    assert!(app.get(&settings).await.body.contains("Stop requiring"));
+
+    // Mia, without two-factor: a page saying what to do, and 403 from the API.
+    for path in [
+        format!("/orgs/{slug}"),
+        format!("/orgs/{slug}/env/development"),
+    ] {
+        let blocked = app.get_with(&mia, &path).await;
+        assert_eq!(blocked.status, 403, "{path}");
+        assert!(
+            blocked.body.contains("requires two-factor sign-in"),
+            "{}",
+            blocked.body
+        );
+        assert!(blocked.body.contains(r#"href="/account/two-factor""#));
+    }
+    let (status, body) = crate::api::send(&app, &mia_key, "GET", &api_path, None).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "two_factor_required", "{body}");
+    // The owner is not blocked.
+    assert_eq!(app.get(&format!("/orgs/{slug}")).await.status, 200);
+
+    // Once Mia sets it up, she is let in again, on pages and the API.
+    enrol(&app, &mia).await;
+    assert_eq!(
+        app.get_with(&mia, &format!("/orgs/{slug}")).await.status,
+        200
+    );
+    assert_eq!(
+        crate::api::send(&app, &mia_key, "GET", &api_path, None)
+            .await
+            .0,
+        200
+    );
+
+    let off = app
+        .post_form(&settings, &action, &[("require_two_factor", "off")])
+        .await;
+    assert_eq!(off.status, 303);
+    assert_eq!(
+        app.audit_count("organization.policy_changed", "successful"),
+        2
+    );
+    let bad = app
+        .post_form(&settings, &action, &[("require_two_factor", "maybe")])
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[actix_web::test]
+async fn operators_need_two_factor_where_it_is_required() {
+    let app = spawn_app_with(Options {
+        operators_require_2fa: Some(true),
+        ..Options::default()
+    })
+    .await;
+    app.signed_up_verified("Oscar", "oscar@example.com").await;
+    diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let blocked = app.get("/operator").await;
+    assert_eq!(blocked.status, 403);
+    assert!(blocked.body.contains("Set up two-factor sign-in"));
+    enrol(&app, &app.client).await;
+    assert_eq!(app.get("/operator").await.status, 200);
+}

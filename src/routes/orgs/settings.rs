@@ -1,4 +1,4 @@
-//! Organization settings: the name (owners only).
+//! Organization settings (owners only): the name and the sign-in policy.
 
 use crate::routes::page::Page;
 use actix_web::http::StatusCode;
@@ -13,6 +13,7 @@ use crate::db::orgs::Organization;
 use crate::domain::OrgName;
 use crate::error::AppError;
 use crate::ops;
+use crate::ops::orgs::PolicyChange;
 use crate::routes::layout::{FieldErrors, Layout};
 use crate::routes::{render, see_other};
 
@@ -29,21 +30,46 @@ struct SettingsPage {
     org: Organization,
     name: String,
     errors: FieldErrors,
+    /// Members without two-factor sign-in, shown before the policy is turned on.
+    lacking_two_factor: i64,
+}
+
+async fn settings_page(
+    cx: &Page,
+    status: StatusCode,
+    org: Organization,
+    name: String,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let org_id = org.id;
+    let lacking_two_factor = crate::db::run(&cx.pool, move |c| {
+        crate::db::orgs::members_without_two_factor(c, org_id)
+    })
+    .await?;
+    let layout = cx.layout(format!("Settings · {}", org.name)).await?;
+    render(
+        status,
+        &SettingsPage {
+            layout,
+            org,
+            name,
+            errors,
+            lacking_two_factor,
+        },
+    )
 }
 
 pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (_, access) = cx.require_org(&slug, OrgPermission::ManageProfile).await?;
-    let layout = cx.layout(format!("Settings · {}", access.org.name)).await?;
     let name = access.org.name.clone();
-    render(
+    settings_page(
+        &cx,
         StatusCode::OK,
-        &SettingsPage {
-            layout,
-            org: access.org,
-            name,
-            errors: FieldErrors::default(),
-        },
+        access.org,
+        name,
+        FieldErrors::default(),
     )
+    .await
 }
 
 pub async fn post(
@@ -55,16 +81,8 @@ pub async fn post(
     let (_, access) = cx.require_org(&slug, OrgPermission::ManageProfile).await?;
     let mut errors = FieldErrors::default();
     let Some(name) = errors.check("name", OrgName::parse(&form.name)) else {
-        let layout = cx.layout(format!("Settings · {}", access.org.name)).await?;
-        return render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &SettingsPage {
-                layout,
-                org: access.org,
-                name: form.name,
-                errors,
-            },
-        );
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return settings_page(&cx, status, access.org, form.name, errors).await;
     };
     let org = ops::orgs::rename(pool, &auth.ctx(), &access.org, name).await?;
     auth.session.flash(
@@ -72,4 +90,53 @@ pub async fn post(
         format!("The organization is now called {}.", org.name),
     );
     Ok(see_other(&format!("/orgs/{}", org.slug)))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct PolicyForm {
+    /// "on" or "off".
+    pub require_two_factor: String,
+}
+
+/// The sign-in policy: "Require two-factor sign-in" (owners, DESIGN §14).
+pub async fn two_factor_policy(
+    cx: Page,
+    slug: web::Path<String>,
+    CsrfForm(form): CsrfForm<PolicyForm>,
+) -> Result<HttpResponse, AppError> {
+    let (user, access) = cx.require_org(&slug, OrgPermission::ManageProfile).await?;
+    let required = match form.require_two_factor.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(AppError::BadRequest("require_two_factor: on or off".into())),
+    };
+    let ctx = cx.auth.ctx();
+    let outcome = ops::orgs::set_require_two_factor(
+        &cx.pool,
+        &ctx,
+        &access.org,
+        user.has_two_factor(),
+        required,
+    )
+    .await?;
+    if outcome == PolicyChange::OwnTwoFactorFirst {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "require_two_factor",
+            "Set up two-factor sign-in for your own account first (Account → Two-factor sign-in), so the policy does not lock you out.",
+        );
+        let name = access.org.name.clone();
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return settings_page(&cx, status, access.org, name, errors).await;
+    }
+    let message = match (outcome, required) {
+        (PolicyChange::Changed, true) => {
+            "Two-factor sign-in is now required: members without it see how to set it up instead of the organization."
+        }
+        (PolicyChange::Changed, false) => "Two-factor sign-in is no longer required.",
+        _ => "Nothing changed.",
+    };
+    cx.auth.session.flash(FlashKind::Success, message);
+    Ok(see_other(&format!("/orgs/{}/settings", access.org.slug)))
 }

@@ -77,6 +77,8 @@ pub struct Options {
     pub metrics_bind: Option<String>,
     /// BASE_URL, when the app is reached through something else (a proxy).
     pub base_url: Option<String>,
+    /// OPERATORS_REQUIRE_2FA.
+    pub operators_require_2fa: Option<bool>,
 }
 
 impl Default for Options {
@@ -92,6 +94,7 @@ impl Default for Options {
             outbox_poll_seconds: 5,
             metrics_bind: None,
             base_url: None,
+            operators_require_2fa: None,
         }
     }
 }
@@ -127,7 +130,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         },
         session_key: Some(SecretString::from("k".repeat(64))),
         data_key: None,
-        operators_require_2fa: None,
+        operators_require_2fa: options.operators_require_2fa,
         bind: format!("127.0.0.1:{port}"),
         data_dir: std::env::temp_dir().join("gatehouse-test-unused"),
         max_orgs_per_user: options.max_orgs_per_user,
