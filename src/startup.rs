@@ -232,11 +232,7 @@ fn start_background_work(settings: &Settings, pool: &PgPool) -> anyhow::Result<O
     let poll = std::time::Duration::from_secs(settings.outbox_poll_seconds.max(1));
     actix_web::rt::spawn(worker::run(pool.clone(), mailer, signal.clone(), poll));
     worker::listen(pool.clone(), &signal).context("Failed to start the outbox listener")?;
-    actix_web::rt::spawn(maintenance(
-        pool.clone(),
-        settings.signin_lock_minutes,
-        settings.outbox_keep_days,
-    ));
+    actix_web::rt::spawn(maintenance(pool.clone(), settings.clone(), signal.clone()));
     crate::auth::password::warm_up();
     Ok(signal)
 }
@@ -380,7 +376,10 @@ fn security_headers(https: bool) -> DefaultHeaders {
 }
 
 /// Clears expired sessions, old sign-in failures and old sent emails every few minutes.
-async fn maintenance(pool: PgPool, lock_minutes: i64, outbox_keep_days: i64) {
+async fn maintenance(pool: PgPool, settings: Settings, outbox: OutboxSignal) {
+    let (lock_minutes, outbox_keep_days) =
+        (settings.signin_lock_minutes, settings.outbox_keep_days);
+    let settings = Arc::new(settings);
     loop {
         let result = db::run(&pool, move |c| -> Result<(), diesel::result::Error> {
             db::sessions::purge_expired(c)?;
@@ -391,6 +390,16 @@ async fn maintenance(pool: PgPool, lock_minutes: i64, outbox_keep_days: i64) {
         .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "maintenance");
+        }
+        let settings = settings.clone();
+        match db::run(&pool, move |c| {
+            crate::ops::accounts::remind_expiring_keys(c, &settings)
+        })
+        .await
+        {
+            Ok(0) => {}
+            Ok(_) => outbox.wake(),
+            Err(e) => tracing::warn!(error = %e, "API key expiry reminders"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(300)).await;
     }

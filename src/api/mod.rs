@@ -16,6 +16,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payl
 use serde::Serialize;
 
 use crate::authz::{EnvKind, EnvRole, OrgPermission};
+use crate::db::api_keys::KeyCheck;
 use crate::db::orgs::OrgWithRole;
 use crate::db::orgs::{Access, OrgRef};
 use crate::db::users::User;
@@ -51,6 +52,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     Unavailable,
     TwoFactorRequired,
+    KeyExpired,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -366,35 +368,48 @@ impl FromRequest for Caller {
             let (Some(key), Some(pool)) = (key, pool) else {
                 return Err(ApiError::unauthorized());
             };
-            let found =
-                db::run(&pool, move |c| db::api_keys::authenticate_counted(c, &key)).await?;
-            match found {
-                Some(found) if i64::from(found.requests) > limit => {
-                    let retry_after = found.retry_after;
-                    Err(ApiError {
-                        status: StatusCode::TOO_MANY_REQUESTS,
-                        code: ErrorCode::RateLimited,
-                        message: format!(
-                            "At most {limit} requests a minute per key. Retry after {retry_after} seconds."
-                        ),
-                        retry_after: Some(retry_after),
-                    })
+            let ip = meta.ip.clone();
+            let found = db::run(&pool, move |c| {
+                db::api_keys::authenticate_counted(c, &key, ip.as_deref())
+            })
+            .await?;
+            let found = match found {
+                KeyCheck::Live(found) => found,
+                KeyCheck::Expired => {
+                    return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        ErrorCode::KeyExpired,
+                        "This API key has expired. Create a new one at /account/api-keys.",
+                    ));
                 }
-                // An unverified account may be someone else's address (DESIGN §7): its keys
-                // act for nobody until the address is proven.
-                Some(found) if !found.user.is_verified() => Err(ApiError::new(
+                KeyCheck::Unknown => return Err(ApiError::unauthorized()),
+            };
+            if i64::from(found.requests) > limit {
+                let retry_after = found.retry_after;
+                return Err(ApiError {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    code: ErrorCode::RateLimited,
+                    message: format!(
+                        "At most {limit} requests a minute per key. Retry after {retry_after} seconds."
+                    ),
+                    retry_after: Some(retry_after),
+                });
+            }
+            // An unverified account may be someone else's address (DESIGN §7): its keys act
+            // for nobody until the address is proven.
+            if !found.user.is_verified() {
+                return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     ErrorCode::EmailUnverified,
                     "Verify the account's email address before using its API keys.",
-                )),
-                Some(found) => Ok(Caller {
-                    user: found.user,
-                    key_id: found.key_id,
-                    meta,
-                    path,
-                }),
-                None => Err(ApiError::unauthorized()),
+                ));
             }
+            Ok(Caller {
+                user: found.user,
+                key_id: found.key_id,
+                meta,
+                path,
+            })
         })
     }
 }

@@ -5,12 +5,15 @@ use crate::audit::Action;
 use crate::domain::ids::UserId;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use rand::RngCore;
 
 use super::schema::{personal_api_keys, users};
 use super::tokens;
 use super::users::User;
 use crate::audit::{self, Actor, RequestMeta};
+
+/// How every personal key begins (environment keys begin `gatehouse_ek_`), so that secret
+/// scanners and people can tell a Gatehouse key at a glance.
+pub const PREFIX: &str = "gatehouse_pk_";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = personal_api_keys)]
@@ -20,7 +23,54 @@ pub struct PersonalKey {
     pub prefix: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// How long a new personal key works, chosen when it is created (DESIGN §14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLifetime {
+    Days(i64),
+    /// It works until revoked.
+    Unlimited,
+}
+
+impl KeyLifetime {
+    /// The choices, as the form offers them: (value, label).
+    pub const CHOICES: [(&'static str, &'static str); 4] = [
+        ("30", "30 days"),
+        ("90", "90 days"),
+        ("365", "365 days"),
+        ("never", "No expiry"),
+    ];
+    /// What a new key gets unless another is chosen.
+    pub const DEFAULT: &'static str = "90";
+
+    /// A choice of the form; None for anything else.
+    pub fn parse(value: &str) -> Option<KeyLifetime> {
+        match value {
+            "30" => Some(KeyLifetime::Days(30)),
+            "90" => Some(KeyLifetime::Days(90)),
+            "365" => Some(KeyLifetime::Days(365)),
+            "never" => Some(KeyLifetime::Unlimited),
+            _ => None,
+        }
+    }
+
+    /// When a key made now stops working.
+    pub fn expires_at(self) -> Option<DateTime<Utc>> {
+        match self {
+            KeyLifetime::Days(days) => Some(Utc::now() + chrono::Duration::days(days)),
+            KeyLifetime::Unlimited => None,
+        }
+    }
+}
+
+impl PersonalKey {
+    pub fn is_expired(&self) -> bool {
+        self.expires_at.is_some_and(|at| at <= Utc::now())
+    }
 }
 
 pub fn list(conn: &mut PgConnection, user_id: UserId) -> QueryResult<Vec<PersonalKey>> {
@@ -36,20 +86,18 @@ pub fn create(
     conn: &mut PgConnection,
     user: &User,
     name: &str,
+    expires_at: Option<DateTime<Utc>>,
     meta: &RequestMeta,
 ) -> QueryResult<String> {
     conn.transaction(|conn| {
-        use base64::Engine;
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let key = format!("ghp_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
-        let prefix: String = key.chars().take(10).collect();
+        let (key, prefix) = tokens::new_key(PREFIX);
         diesel::insert_into(personal_api_keys::table)
             .values((
                 personal_api_keys::user_id.eq(user.id),
                 personal_api_keys::name.eq(name),
                 personal_api_keys::prefix.eq(&prefix),
                 personal_api_keys::key_hash.eq(tokens::hash(&key)),
+                personal_api_keys::expires_at.eq(expires_at),
             ))
             .execute(conn)?;
         audit::record(conn, audit::Event {
@@ -57,7 +105,7 @@ pub fn create(
             actor: &Actor::User { id: user.id, email: user.email.clone() },
             action: Action::ApiKeyCreated,
             target: Some(name.to_string()),
-            details: serde_json::json!({ "after": { "kind": "personal", "name": name, "prefix": prefix } }),
+            details: serde_json::json!({ "after": { "kind": "personal", "name": name, "prefix": prefix, "expires_at": expires_at } }),
             status: audit::Status::Successful,
             meta,
         })?;
@@ -97,26 +145,58 @@ pub fn revoke(
     })
 }
 
-/// The user a live key acts for (its last use recorded), or None for an unknown or revoked key.
-/// One statement.
-pub fn authenticate(conn: &mut PgConnection, key: &str) -> QueryResult<Option<(User, i64)>> {
+/// What a presented key turned out to be.
+pub enum KeyCheck<T> {
+    Live(T),
+    /// A real key past its expiry date.
+    Expired,
+    /// No such key, or a revoked one.
+    Unknown,
+}
+
+/// The user a live key acts for (its last use and IP recorded), or why there is none. One
+/// statement for a live key.
+pub fn authenticate(
+    conn: &mut PgConnection,
+    key: &str,
+    ip: Option<&str>,
+) -> QueryResult<KeyCheck<(User, i64)>> {
+    let hash = tokens::hash(key);
     let key_id: Option<(i64, i64)> = diesel::update(
         personal_api_keys::table
-            .filter(personal_api_keys::key_hash.eq(tokens::hash(key)))
-            .filter(personal_api_keys::revoked_at.is_null()),
+            .filter(personal_api_keys::key_hash.eq(&hash))
+            .filter(personal_api_keys::revoked_at.is_null())
+            .filter(
+                personal_api_keys::expires_at
+                    .is_null()
+                    .or(personal_api_keys::expires_at.gt(Utc::now())),
+            ),
     )
-    .set(personal_api_keys::last_used_at.eq(Utc::now()))
+    .set((
+        personal_api_keys::last_used_at.eq(Utc::now()),
+        personal_api_keys::last_used_ip.eq(ip),
+    ))
     .returning((personal_api_keys::id, personal_api_keys::user_id))
     .get_result(conn)
     .optional()?;
     let Some((key_id, user_id)) = key_id else {
-        return Ok(None);
+        // Only on the way to a 401: was it a real key that expired?
+        let expired: i64 = personal_api_keys::table
+            .filter(personal_api_keys::key_hash.eq(&hash))
+            .filter(personal_api_keys::revoked_at.is_null())
+            .count()
+            .get_result(conn)?;
+        return Ok(if expired > 0 {
+            KeyCheck::Expired
+        } else {
+            KeyCheck::Unknown
+        });
     };
     let user = users::table
         .find(user_id)
         .select(User::as_select())
         .first(conn)?;
-    Ok(Some((user, key_id)))
+    Ok(KeyCheck::Live((user, key_id)))
 }
 
 /// Revokes every personal API key of a user (a password reset); returns how many.
@@ -162,20 +242,66 @@ pub struct Authenticated {
     pub retry_after: i64,
 }
 
-/// The user a key acts for, counting this request in the key's window; `None` for an unknown,
-/// revoked or expired key.
+/// The user a key acts for, counting this request in the key's window.
 pub fn authenticate_counted(
     conn: &mut PgConnection,
     key: &str,
-) -> QueryResult<Option<Authenticated>> {
-    let Some((user, key_id)) = authenticate(conn, key)? else {
-        return Ok(None);
+    ip: Option<&str>,
+) -> QueryResult<KeyCheck<Authenticated>> {
+    let (user, key_id) = match authenticate(conn, key, ip)? {
+        KeyCheck::Live(found) => found,
+        KeyCheck::Expired => return Ok(KeyCheck::Expired),
+        KeyCheck::Unknown => return Ok(KeyCheck::Unknown),
     };
     let (requests, retry_after) = count_request(conn, key_id)?;
-    Ok(Some(Authenticated {
+    Ok(KeyCheck::Live(Authenticated {
         user,
         key_id,
         requests,
         retry_after,
     }))
+}
+
+/// A key that expires soon and whose owner was not told yet.
+#[derive(Debug, Queryable)]
+pub struct Expiring {
+    pub name: String,
+    pub prefix: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub owner_name: String,
+    pub owner_email: String,
+}
+
+/// Claims the live keys expiring within `within` whose owner was not reminded yet (marking them
+/// reminded), in the caller's transaction; rows another instance is claiming are skipped, so
+/// each reminder goes out once.
+pub fn claim_expiring(
+    conn: &mut PgConnection,
+    within: chrono::Duration,
+) -> QueryResult<Vec<Expiring>> {
+    let now = Utc::now();
+    let ids: Vec<i64> = personal_api_keys::table
+        .filter(personal_api_keys::revoked_at.is_null())
+        .filter(personal_api_keys::expiry_reminded_at.is_null())
+        .filter(personal_api_keys::expires_at.gt(now))
+        .filter(personal_api_keys::expires_at.le(now + within))
+        .select(personal_api_keys::id)
+        .limit(500)
+        .for_update()
+        .skip_locked()
+        .load(conn)?;
+    diesel::update(personal_api_keys::table.filter(personal_api_keys::id.eq_any(&ids)))
+        .set(personal_api_keys::expiry_reminded_at.eq(now))
+        .execute(conn)?;
+    personal_api_keys::table
+        .inner_join(users::table)
+        .filter(personal_api_keys::id.eq_any(&ids))
+        .select((
+            personal_api_keys::name,
+            personal_api_keys::prefix,
+            personal_api_keys::expires_at,
+            users::name,
+            users::email,
+        ))
+        .load(conn)
 }

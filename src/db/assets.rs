@@ -5,7 +5,6 @@ use crate::audit::Action;
 use crate::domain::ids::{EnvId, OrgId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use rand::RngCore;
 
 use super::schema::{config_values, environment_api_keys, memberships, users};
 use super::tokens;
@@ -289,14 +288,7 @@ pub fn reveal_config(
 /// Creates an API key and returns it in clear, the only time it is shown.
 pub fn create_key(conn: &mut PgConnection, scope: &Scope<'_>, name: &str) -> QueryResult<String> {
     conn.transaction(|conn| {
-        use base64::Engine;
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let key = format!(
-            "ghe_{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        );
-        let prefix: String = key.chars().take(10).collect();
+        let (key, prefix) = super::tokens::new_key("gatehouse_ek_");
         diesel::insert_into(environment_api_keys::table)
             .values((
                 environment_api_keys::environment_id.eq(scope.env_id),

@@ -67,9 +67,6 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
-        expires_at -> Nullable<Timestamptz>,
-        last_used_ip -> Nullable<Text>,
-        expiry_reminded_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -170,6 +167,9 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_ip -> Nullable<Text>,
+        expiry_reminded_at -> Nullable<Timestamptz>,
     }
 }
 

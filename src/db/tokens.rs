@@ -24,6 +24,14 @@ impl Purpose {
     }
 }
 
+/// A new API key: `prefix` and 32 random bytes (base64url), with the part of it that is kept
+/// and shown to tell keys apart (the prefix and four characters).
+pub fn new_key(prefix: &str) -> (String, String) {
+    let key = format!("{prefix}{}", new_token());
+    let shown = key.chars().take(prefix.len() + 4).collect();
+    (key, shown)
+}
+
 /// 32 random bytes, base64url without padding.
 pub fn new_token() -> String {
     use base64::Engine;

@@ -157,6 +157,57 @@ pub fn reset_password(
     .map(|_| ())
 }
 
+#[derive(Template)]
+#[template(path = "email/key_expiring.txt")]
+struct KeyExpiringText<'a> {
+    name: &'a str,
+    key_name: &'a str,
+    prefix: &'a str,
+    expires: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/key_expiring.html")]
+struct KeyExpiringHtml<'a> {
+    name: &'a str,
+    key_name: &'a str,
+    prefix: &'a str,
+    expires: &'a str,
+    link: &'a str,
+}
+
+/// A personal API key expires within a week.
+pub fn key_expiring(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    (key_name, prefix, expires): (&str, &str, &str),
+    link: &str,
+) -> Result<(), QueueError> {
+    queue(
+        conn,
+        "key_expiring",
+        to,
+        "A Gatehouse API key expires in a week",
+        &KeyExpiringText {
+            name,
+            key_name,
+            prefix,
+            expires,
+            link,
+        },
+        &KeyExpiringHtml {
+            name,
+            key_name,
+            prefix,
+            expires,
+            link,
+        },
+    )
+    .map(|_| ())
+}
+
 /// What an invitation email says.
 pub struct Invitation<'a> {
     pub inviter: &'a str,

@@ -462,13 +462,14 @@ pub async fn create_api_key(
     ctx: &Ctx,
     user: User,
     name: String,
+    lifetime: db::api_keys::KeyLifetime,
 ) -> Result<String, AppError> {
     if !user.is_verified() {
         return Err(AppError::Forbidden);
     }
     let ctx = ctx.clone();
     db::run(pool, move |c| {
-        db::api_keys::create(c, &user, &name, &ctx.meta)
+        db::api_keys::create(c, &user, &name, lifetime.expires_at(), &ctx.meta)
     })
     .await
 }
@@ -531,4 +532,27 @@ pub async fn revoke_other_sessions(
         })
     })
     .await
+}
+
+/// Emails the owner of every personal key that expires within a week, once per key; how many
+/// were queued. Runs in the background on every instance; each key is claimed by one.
+pub fn remind_expiring_keys(c: &mut PgConnection, settings: &Settings) -> Result<usize, AppError> {
+    c.transaction(|c| -> Result<usize, AppError> {
+        let expiring = db::api_keys::claim_expiring(c, Duration::days(7))?;
+        let link = settings.link("/account/api-keys");
+        for key in &expiring {
+            let expires = key
+                .expires_at
+                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            messages::key_expiring(
+                c,
+                &key.owner_email,
+                &key.owner_name,
+                (&key.name, &key.prefix, &expires),
+                &link,
+            )?;
+        }
+        Ok(expiring.len())
+    })
 }

@@ -20,7 +20,7 @@ pub(crate) async fn create_key(app: &TestApp, c: &reqwest::Client, name: &str) -
     assert_eq!(r.location.as_deref(), Some("/account/api-keys"));
     // On its way to that page the key is never at rest in the database.
     let at_rest: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
-        "SELECT count(*) FROM sessions WHERE state::text LIKE '%ghp\\_%'",
+        "SELECT count(*) FROM sessions WHERE state::text LIKE '%gatehouse\\_pk\\_%'",
     )
     .get_result(&mut app.conn())
     .unwrap();
@@ -52,7 +52,7 @@ async fn personal_keys_are_shown_once_stored_hashed_and_revocable() {
     let app = spawn_app().await;
     app.signed_up_verified("Ada", "ada@example.com").await;
     let key = create_key(&app, &app.client, "laptop script").await;
-    assert!(key.starts_with("ghp_") && key.len() > 40);
+    assert!(key.starts_with("gatehouse_pk_") && key.len() > 40);
     let page = app.get("/account/api-keys").await.body;
     assert!(!page.contains(&key), "shown once");
     let keys: i64 = gatehouse::db::schema::personal_api_keys::table
@@ -61,7 +61,7 @@ async fn personal_keys_are_shown_once_stored_hashed_and_revocable() {
         .unwrap();
     assert_eq!(keys, 1, "refreshing the page creates nothing");
     assert!(
-        page.contains(&key[..10]) && page.contains("never"),
+        page.contains(&key[..17]) && page.contains("<td>never</td>"),
         "prefix and last use listed"
     );
     let stored: Vec<u8> = gatehouse::db::schema::personal_api_keys::table
@@ -74,7 +74,10 @@ async fn personal_keys_are_shown_once_stored_hashed_and_revocable() {
     assert_eq!(status, 200);
     assert_eq!(body["meta"]["version"], "1");
     assert!(
-        !app.get("/account/api-keys").await.body.contains("never"),
+        app.get("/account/api-keys")
+            .await
+            .body
+            .contains("from 127.0.0.1"),
         "last use recorded"
     );
 
@@ -102,7 +105,7 @@ async fn personal_keys_are_shown_once_stored_hashed_and_revocable() {
 #[actix_web::test]
 async fn requests_without_a_valid_key_get_a_json_401() {
     let app = spawn_app().await;
-    for key in [None, Some("ghp_not-a-key")] {
+    for key in [None, Some("gatehouse_pk_not-a-key")] {
         let (status, body) = api(&app, key, "/api/v1/organizations").await;
         assert_eq!(status, 401);
         assert_eq!(body["error"]["code"], "unauthorized");
@@ -950,4 +953,96 @@ async fn the_api_answers_its_edges_as_its_document_says() {
     let envs = &doc["components"]["schemas"]["InviteEnvironments"];
     assert_eq!(envs["additionalProperties"], false, "{envs}");
     assert!(envs["properties"]["production"].is_object());
+}
+
+#[actix_web::test]
+async fn personal_keys_expire_when_chosen_show_their_last_use_and_remind_their_owner() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let page = app.get("/account/api-keys").await;
+    assert!(
+        page.body
+            .contains(r#"<option value="90" selected>90 days</option>"#),
+        "{}",
+        page.body
+    );
+    // A lifetime that is not offered: the message beside the field, the name kept.
+    let bad = app
+        .post_form(
+            "/account/api-keys",
+            "/account/api-keys",
+            &[("name", "deploy bot"), ("expires", "9999")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("Choose how long the key works"));
+    assert!(bad.body.contains(r#"value="deploy bot""#));
+
+    let key = create_key(&app, &app.client, "deploy bot").await;
+    let expires: chrono::DateTime<chrono::Utc> =
+        diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
+            "SELECT expires_at FROM personal_api_keys WHERE name = 'deploy bot'",
+        )
+        .get_result(&mut app.conn())
+        .unwrap();
+    let days = (expires - chrono::Utc::now()).num_days();
+    assert!((89..=90).contains(&days), "90 days by default, got {days}");
+    let forever = app
+        .post_form(
+            "/account/api-keys",
+            "/account/api-keys",
+            &[("name", "forever"), ("expires", "never")],
+        )
+        .await;
+    assert_eq!(forever.status, 303);
+    let unlimited: Option<chrono::DateTime<chrono::Utc>> =
+        diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+            "SELECT expires_at FROM personal_api_keys WHERE name = 'forever'",
+        )
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(unlimited, None);
+
+    // Last use, with the IP, on the list.
+    assert_eq!(
+        send(&app, &key, "GET", "/api/v1/organizations", None)
+            .await
+            .0,
+        200
+    );
+    let list = app.get("/account/api-keys").await;
+    assert!(list.body.contains("from 127.0.0.1"), "{}", list.body);
+
+    // A week before expiry the owner is emailed, once.
+    diesel::sql_query(
+        "UPDATE personal_api_keys SET expires_at = now() + interval '3 days' WHERE name = 'deploy bot'",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let mut conn = app.conn();
+    let queued = gatehouse::ops::accounts::remind_expiring_keys(&mut conn, &app.settings).unwrap();
+    assert_eq!(queued, 1);
+    let again = gatehouse::ops::accounts::remind_expiring_keys(&mut conn, &app.settings).unwrap();
+    assert_eq!(again, 0, "once per key");
+    let mail = app
+        .mail
+        .wait_for("ada@example.com", "A Gatehouse API key expires in a week")
+        .await;
+    assert!(mail.raw.contains("deploy bot"), "{}", mail.raw);
+
+    // Expired: 401 key_expired, not a generic 401.
+    diesel::sql_query(
+        "UPDATE personal_api_keys SET expires_at = now() - interval '1 second' WHERE name = 'deploy bot'",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let (status, body) = send(&app, &key, "GET", "/api/v1/organizations", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "key_expired", "{body}");
+    assert!(
+        app.get("/account/api-keys")
+            .await
+            .body
+            .contains(">expired</span>")
+    );
 }

@@ -248,8 +248,14 @@ fn owner_key(app: &TestApp) -> String {
     let owner = gatehouse::db::users::find_by_email(&mut app.conn(), "owner@example.com")
         .unwrap()
         .unwrap();
-    gatehouse::db::api_keys::create(&mut app.conn(), &owner, "coverage", &Default::default())
-        .unwrap()
+    gatehouse::db::api_keys::create(
+        &mut app.conn(),
+        &owner,
+        "coverage",
+        None,
+        &Default::default(),
+    )
+    .unwrap()
 }
 
 fn env_id(app: &TestApp, kind: &str) -> i64 {

@@ -336,7 +336,7 @@ async fn fixture(app: &TestApp) -> Fixture {
     .unwrap();
     diesel::sql_query(
         "INSERT INTO environment_api_keys (environment_id, organization_id, name, prefix, key_hash)
-         SELECT e.id, e.organization_id, 'matrix', 'ghe_xxxxxx', sha256('matrix'::bytea) FROM environments e JOIN organizations o ON o.id = e.organization_id WHERE o.slug = $1 AND e.kind = 'staging'",
+         SELECT e.id, e.organization_id, 'matrix', 'gatehouse_ek_xxxx', sha256('matrix'::bytea) FROM environments e JOIN organizations o ON o.id = e.organization_id WHERE o.slug = $1 AND e.kind = 'staging'",
     )
     .bind::<diesel::sql_types::Text, _>(&slug)
     .execute(&mut conn)
@@ -355,7 +355,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         .unwrap();
     diesel::sql_query(
         "INSERT INTO personal_api_keys (user_id, name, prefix, key_hash)
-         SELECT id, 'owner key', 'ghp_xxxxxx', sha256('owner key'::bytea) FROM users WHERE email = 'owner@example.com'",
+         SELECT id, 'owner key', 'gatehouse_pk_xxxx', sha256('owner key'::bytea) FROM users WHERE email = 'owner@example.com'",
     )
     .execute(&mut conn)
     .unwrap();

@@ -532,7 +532,7 @@ async fn environment_pages_follow_the_environment_roles() {
         .next()
         .unwrap()
         .to_string();
-    assert!(key.starts_with("ghe_") && key.len() > 40);
+    assert!(key.starts_with("gatehouse_ek_") && key.len() > 40);
     assert!(!app.get(&env).await.body.contains(&key), "shown once");
     let keys: i64 = {
         use gatehouse::db::schema::environment_api_keys::dsl as k;

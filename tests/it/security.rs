@@ -110,6 +110,7 @@ async fn a_key_made_before_a_password_reset_acts_for_nobody() {
         &mut app.conn(),
         &user,
         "planted",
+        None,
         &gatehouse::audit::RequestMeta::default(),
     )
     .unwrap();

@@ -12,7 +12,7 @@ use super::signin::NoFields;
 use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
-use crate::db::api_keys::PersonalKey;
+use crate::db::api_keys::{KeyLifetime, PersonalKey};
 use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::ops;
@@ -26,6 +26,8 @@ struct KeysPage {
     keys: Vec<PersonalKey>,
     new_key: Option<String>,
     name: String,
+    /// The lifetime chosen (a value of `KeyLifetime::CHOICES`).
+    expires: String,
     errors: FieldErrors,
     verified: bool,
 }
@@ -34,7 +36,7 @@ async fn page(
     cx: &Page,
     status: StatusCode,
     new_key: Option<String>,
-    name: String,
+    (name, expires): (String, String),
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let Page { pool, auth, .. } = cx;
@@ -49,6 +51,7 @@ async fn page(
             keys,
             new_key,
             name,
+            expires,
             errors,
             verified,
         },
@@ -63,7 +66,7 @@ pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
         &cx,
         StatusCode::OK,
         new_key,
-        String::new(),
+        (String::new(), KeyLifetime::DEFAULT.to_string()),
         FieldErrors::default(),
     )
     .await?;
@@ -74,6 +77,7 @@ pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
 #[serde(default)]
 pub struct KeyForm {
     pub name: String,
+    pub expires: String,
 }
 
 pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpResponse, AppError> {
@@ -85,25 +89,33 @@ pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpR
             "name",
             "Verify your email address before creating API keys.",
         );
-        return page(&cx, StatusCode::FORBIDDEN, None, form.name, errors).await;
+        let kept = (form.name, form.expires);
+        return page(&cx, StatusCode::FORBIDDEN, None, kept, errors).await;
     }
     let name = form.name.trim().to_string();
+    let mut errors = FieldErrors::default();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        let mut errors = FieldErrors::default();
         errors.add(
             "name",
             "Name the key (1 to 100 characters) so you can tell it apart later.",
         );
-        return page(
-            &cx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            form.name,
-            errors,
-        )
-        .await;
     }
-    let key = ops::accounts::create_api_key(pool, &auth.ctx(), user, name).await?;
+    // A form without the choice (a script's post) gets the default.
+    let lifetime = KeyLifetime::parse(match form.expires.as_str() {
+        "" => KeyLifetime::DEFAULT,
+        chosen => chosen,
+    });
+    if lifetime.is_none() {
+        errors.add(
+            "expires",
+            "Choose how long the key works: 30, 90 or 365 days, or no expiry.",
+        );
+    }
+    let Some(lifetime) = lifetime.filter(|_| errors.is_empty()) else {
+        let (status, kept) = (StatusCode::UNPROCESSABLE_ENTITY, (form.name, form.expires));
+        return page(&cx, status, None, kept, errors).await;
+    };
+    let key = ops::accounts::create_api_key(pool, &auth.ctx(), user, name, lifetime).await?;
     Ok(reveal::redirect_showing(&cx, PLACE, &key))
 }
 
