@@ -1,3 +1,4 @@
+DROP INDEX audit_events_sign_in_failed_idx;
 DROP INDEX personal_api_keys_expiry_idx;
 ALTER TABLE personal_api_keys DROP COLUMN expires_at, DROP COLUMN last_used_ip,
     DROP COLUMN expiry_reminded_at;

@@ -35,3 +35,7 @@ ALTER TABLE personal_api_keys
     ADD COLUMN expiry_reminded_at TIMESTAMPTZ;
 CREATE INDEX personal_api_keys_expiry_idx ON personal_api_keys (expires_at)
     WHERE revoked_at IS NULL AND expiry_reminded_at IS NULL AND expires_at IS NOT NULL;
+
+-- The account's security log reads failed sign-ins by the address they named.
+CREATE INDEX audit_events_sign_in_failed_idx ON audit_events (target, created_at DESC)
+    WHERE action = 'user.sign_in_failed';

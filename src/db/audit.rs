@@ -38,6 +38,65 @@ pub fn by_actor(
         .load(conn)
 }
 
+/// What the account's security log shows of the account's own events.
+const SECURITY_ACTIONS: &[Action] = &[
+    Action::UserSignedIn,
+    Action::UserSignedOut,
+    Action::UserPasswordChanged,
+    Action::UserPasswordReset,
+    Action::UserPasswordResetRequested,
+    Action::UserPasswordReentryFailed,
+    Action::UserTwoFactorEnabled,
+    Action::UserTwoFactorDisabled,
+    Action::UserTwoFactorFailed,
+    Action::UserRecoveryCodeUsed,
+    Action::UserRecoveryCodesRegenerated,
+    Action::UserNameChanged,
+    Action::UserEmailChangeRequested,
+    Action::UserEmailChanged,
+    Action::UserEmailVerified,
+    Action::ApiKeyCreated,
+    Action::ApiKeyRevoked,
+    Action::SessionRevoked,
+];
+
+/// A page of the account's security log, newest first, and how many events it has in all: its
+/// own sign-ins, two-factor, password, email and key events, and failed sign-ins naming its
+/// address.
+pub fn security_log(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    email: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<AuditEvent>, i64)> {
+    let actions: Vec<String> = SECURITY_ACTIONS
+        .iter()
+        .map(|a| a.as_str().to_string())
+        .collect();
+    let mine = || {
+        audit_events::table
+            .filter(
+                audit_events::actor_user_id
+                    .eq(user_id)
+                    .and(audit_events::organization_id.is_null())
+                    .and(audit_events::action.eq_any(actions.clone()))
+                    .or(audit_events::action
+                        .eq(Action::UserSignInFailed.as_str())
+                        .and(audit_events::target.eq(email))),
+            )
+            .into_boxed()
+    };
+    let total = mine().count().get_result(conn)?;
+    let events = mine()
+        .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)?;
+    Ok((events, total))
+}
+
 /// What the audit page and its CSV export are narrowed to.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -13,6 +13,8 @@ use super::schema::account_tokens;
 pub enum Purpose {
     VerifyEmail,
     ResetPassword,
+    /// Confirms a new address (`users.pending_email`).
+    ChangeEmail,
 }
 
 impl Purpose {
@@ -20,6 +22,7 @@ impl Purpose {
         match self {
             Purpose::VerifyEmail => "verify_email",
             Purpose::ResetPassword => "reset_password",
+            Purpose::ChangeEmail => "change_email",
         }
     }
 }

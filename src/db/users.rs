@@ -104,3 +104,46 @@ pub fn set_operator(conn: &mut PgConnection, email: &str, operator: bool) -> Que
         .execute(conn)?;
     Ok(n == 1)
 }
+
+pub fn set_name(conn: &mut PgConnection, id: UserId, name: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::name.eq(name))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_pending_email(
+    conn: &mut PgConnection,
+    id: UserId,
+    email: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::pending_email.eq(email))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Makes the waiting address the account's own (verified: its link was used); None when there
+/// is none, or another account took it meanwhile (nothing changes then).
+pub fn apply_pending_email(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<String>> {
+    let Some(Some(pending)) = users::table
+        .find(id)
+        .select(users::pending_email)
+        .for_update()
+        .first::<Option<String>>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    if find_by_email(conn, &pending)?.is_some() {
+        return Ok(None);
+    }
+    diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(&pending),
+            users::pending_email.eq(None::<String>),
+            users::email_verified_at.eq(Utc::now()),
+        ))
+        .execute(conn)?;
+    Ok(Some(pending))
+}

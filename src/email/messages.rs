@@ -208,6 +208,97 @@ pub fn key_expiring(
     .map(|_| ())
 }
 
+/// The text of an email about an address: whom to greet, the address, a link.
+macro_rules! address_email {
+    ($text:ident, $html:ident, $txt_path:literal, $html_path:literal) => {
+        #[derive(Template)]
+        #[template(path = $txt_path)]
+        struct $text<'a> {
+            name: &'a str,
+            address: &'a str,
+            link: &'a str,
+        }
+
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> {
+            name: &'a str,
+            address: &'a str,
+            link: &'a str,
+        }
+    };
+}
+
+address_email!(
+    ConfirmChangeText,
+    ConfirmChangeHtml,
+    "email/confirm_email_change.txt",
+    "email/confirm_email_change.html"
+);
+address_email!(
+    ChangedText,
+    ChangedHtml,
+    "email/email_changed.txt",
+    "email/email_changed.html"
+);
+
+/// The link that confirms a new address, sent to it.
+pub fn confirm_email_change(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    link: &str,
+) -> Result<(), QueueError> {
+    let text = ConfirmChangeText {
+        name,
+        address: to,
+        link,
+    };
+    let html = ConfirmChangeHtml {
+        name,
+        address: to,
+        link,
+    };
+    queue(
+        conn,
+        "confirm_email_change",
+        to,
+        "Confirm your new email address for Gatehouse",
+        &text,
+        &html,
+    )
+    .map(|_| ())
+}
+
+/// Tells the old address that the account moved to `address`.
+pub fn email_changed(
+    conn: &mut PgConnection,
+    to: &str,
+    name: &str,
+    address: &str,
+    link: &str,
+) -> Result<(), QueueError> {
+    let text = ChangedText {
+        name,
+        address,
+        link,
+    };
+    let html = ChangedHtml {
+        name,
+        address,
+        link,
+    };
+    queue(
+        conn,
+        "email_changed",
+        to,
+        "Your Gatehouse email address was changed",
+        &text,
+        &html,
+    )
+    .map(|_| ())
+}
+
 /// What an invitation email says.
 pub struct Invitation<'a> {
     pub inviter: &'a str,

@@ -556,3 +556,141 @@ pub fn remind_expiring_keys(c: &mut PgConnection, settings: &Settings) -> Result
         Ok(expiring.len())
     })
 }
+
+/// The signed-in user renames themselves.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn rename(
+    pool: &PgPool,
+    ctx: &Ctx,
+    user: User,
+    name: PersonName,
+) -> Result<(), AppError> {
+    let ctx = ctx.clone();
+    db::run(pool, move |c| {
+        c.transaction(|c| -> QueryResult<()> {
+            db::users::set_name(c, user.id, name.as_str())?;
+            let details =
+                json!({ "before": { "name": user.name }, "after": { "name": name.as_str() } });
+            record_own(c, &ctx, &user, Action::UserNameChanged, details)
+        })
+    })
+    .await
+}
+
+/// How asking for a new address ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailChange {
+    /// The link is on its way (unless the address belongs to another account, which is not
+    /// revealed).
+    Sent,
+    /// The account has that address already.
+    Unchanged,
+    /// The address had its share of emails for now.
+    Limited,
+}
+
+/// Asks to move the account to `new`: the address waits, and a link to confirm it goes there.
+/// The account keeps its address until the link is used (DESIGN §14).
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn request_email_change(
+    pool: &PgPool,
+    settings: &web::Data<Settings>,
+    outbox: &OutboxSignal,
+    ctx: &Ctx,
+    user: User,
+    new: EmailAddress,
+) -> Result<EmailChange, AppError> {
+    if new.as_str() == user.email {
+        return Ok(EmailChange::Unchanged);
+    }
+    let (settings, ctx) = (settings.clone(), ctx.clone());
+    let outcome = db::run(pool, move |c| {
+        c.transaction(|c| -> Result<EmailChange, AppError> {
+            if !claim_email(c, &ctx, Kind::Account, new.as_str())? {
+                return Ok(EmailChange::Limited);
+            }
+            db::users::set_pending_email(c, user.id, Some(new.as_str()))?;
+            tokens::void_outstanding(c, user.id, Purpose::ChangeEmail)?;
+            let token = tokens::issue(
+                c,
+                user.id,
+                Purpose::ChangeEmail,
+                Duration::hours(VERIFY_TTL_HOURS),
+            )?;
+            // An address another account holds gets nothing: the page says the same either way.
+            if db::users::find_by_email(c, new.as_str())?.is_none() {
+                let link = settings.link(&format!("/account/email/confirm?token={token}"));
+                messages::confirm_email_change(c, new.as_str(), &user.name, &link)?;
+            }
+            let details = json!({ "after": { "pending_email": new.as_str() } });
+            record_own(c, &ctx, &user, Action::UserEmailChangeRequested, details)?;
+            Ok(EmailChange::Sent)
+        })
+    })
+    .await?;
+    if outcome == EmailChange::Sent {
+        outbox.wake();
+    }
+    Ok(outcome)
+}
+
+/// How a link confirming a new address ended.
+#[derive(Debug)]
+pub enum EmailConfirm {
+    /// The account now has this address.
+    Changed(String),
+    /// Another account took the address meanwhile; nothing changed.
+    Taken,
+    /// The link is used, expired or unknown.
+    Link(Lookup),
+}
+
+/// Uses a link confirming a new address: the account moves to it, and the old address is told.
+#[tracing::instrument(skip_all)]
+pub async fn confirm_email_change(
+    pool: &PgPool,
+    settings: &web::Data<Settings>,
+    outbox: &OutboxSignal,
+    ctx: &Ctx,
+    token: String,
+) -> Result<EmailConfirm, AppError> {
+    let (settings, ctx) = (settings.clone(), ctx.clone());
+    let outcome = db::run(pool, move |c| {
+        c.transaction(|c| -> Result<EmailConfirm, AppError> {
+            let lookup = tokens::find_for_use(c, &token, Purpose::ChangeEmail)?;
+            let Lookup::Valid { token_id, user_id } = lookup else {
+                return Ok(EmailConfirm::Link(lookup));
+            };
+            tokens::mark_used(c, token_id)?;
+            let Some(user) = db::users::find(c, user_id)? else {
+                return Ok(EmailConfirm::Link(Lookup::Unknown));
+            };
+            let Some(new) = db::users::apply_pending_email(c, user_id)? else {
+                return Ok(EmailConfirm::Taken);
+            };
+            messages::email_changed(c, &user.email, &user.name, &new, &settings.link("/"))?;
+            let details = json!({ "before": { "email": user.email }, "after": { "email": new } });
+            record_own(c, &ctx, &user, Action::UserEmailChanged, details)?;
+            Ok(EmailConfirm::Changed(new))
+        })
+    })
+    .await?;
+    if matches!(outcome, EmailConfirm::Changed(_)) {
+        outbox.wake();
+    }
+    Ok(outcome)
+}
+
+/// A page of the account's security log and its length.
+pub async fn security_log(
+    pool: &PgPool,
+    user: &User,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<db::audit::AuditEvent>, i64), AppError> {
+    let (id, email) = (user.id, user.email.clone());
+    db::run(pool, move |c| {
+        db::audit::security_log(c, id, &email, offset, limit)
+    })
+    .await
+}

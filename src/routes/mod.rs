@@ -91,6 +91,10 @@ route_table! {
         post "/reset" => accounts::password::reset_post;
     }
     "/account" {
+        get "" => accounts::account::show;
+        post "/name" => accounts::account::rename;
+        post "/email" => accounts::account::change_email;
+        get "/email/confirm" => accounts::account::confirm_email;
         get "/password" => accounts::password::change_get;
         post "/password" => accounts::password::change_post;
         get "/api-keys" => accounts::api_keys::list;

@@ -21,6 +21,8 @@ const COVERED: &[&str] = &[
     "/password/forgot",
     "/password/reset",
     "/account/password",
+    "/account/name",
+    "/account/email",
     "/orgs/new",
     "/orgs/{slug}/settings",
     "/orgs/{slug}/settings/two-factor",
@@ -1072,6 +1074,58 @@ async fn sign_in_policy() {
             &action,
             &[("require_two_factor", "on")],
         ),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn account_name_and_email() {
+    let app = fixture().await;
+    step(
+        &app,
+        "rename oneself",
+        &[("user.name_changed", OK)],
+        app.post_form("/account", "/account/name", &[("name", "Olivia O.")]),
+    )
+    .await;
+    step(
+        &app,
+        "a new address with a wrong password",
+        &[("user.password_reentry_failed", DENIED)],
+        app.post_form(
+            "/account",
+            "/account/email",
+            &[
+                ("new_email", "olivia@new.example"),
+                ("password", "wrong-password-1"),
+            ],
+        ),
+    )
+    .await;
+    step(
+        &app,
+        "ask for a new address",
+        &[("user.email_change_requested", OK)],
+        app.post_form(
+            "/account",
+            "/account/email",
+            &[("new_email", "olivia@new.example"), ("password", PASSWORD)],
+        ),
+    )
+    .await;
+    let mail = app
+        .mail
+        .wait_for(
+            "olivia@new.example",
+            "Confirm your new email address for Gatehouse",
+        )
+        .await;
+    let link = mail.link(&app.address).expect("link");
+    step(
+        &app,
+        "confirm the new address",
+        &[("user.email_changed", OK)],
+        app.get(link.trim_start_matches(&app.address)),
     )
     .await;
 }

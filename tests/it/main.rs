@@ -1,6 +1,7 @@
 //! Behaviour tests through HTTP against the real application, a real PostgreSQL and a real
 //! SMTP conversation; browser journeys in headless Chromium.
 
+mod account;
 mod accounts;
 mod api;
 mod audit_coverage;

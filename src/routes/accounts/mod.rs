@@ -1,5 +1,6 @@
 //! Accounts: sign up, email verification, sign in and out, forgotten and changed passwords.
 
+pub mod account;
 pub mod api_keys;
 pub mod password;
 pub mod sessions;
