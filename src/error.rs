@@ -16,6 +16,9 @@ pub enum AppError {
     TwoFactorRequired,
     #[error("the form expired or did not come from this site")]
     Csrf,
+    /// The address exists for other methods (a form's address opened as a page).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("sign-in required")]
@@ -72,6 +75,7 @@ impl ResponseError for AppError {
                 StatusCode::FORBIDDEN
             }
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Unstorable | AppError::UnstorableField(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -105,6 +109,10 @@ impl ResponseError for AppError {
             AppError::Csrf => (
                 "Form expired",
                 "This form expired or did not come from this site. Go back, reload the page and try again.".into(),
+            ),
+            AppError::MethodNotAllowed => (
+                "Nothing to show here",
+                "This address takes form submissions, not visits. Go back to the page with the form and send it from there.".into(),
             ),
             AppError::BadRequest(_) => (
                 "Bad request",

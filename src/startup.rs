@@ -328,9 +328,7 @@ async fn not_found(
                 &allow,
             ))
         } else {
-            actix_web::HttpResponse::MethodNotAllowed()
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("This address answers {allow} only."))
+            actix_web::ResponseError::error_response(&AppError::MethodNotAllowed)
         };
         if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
             response

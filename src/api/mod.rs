@@ -182,6 +182,11 @@ impl From<AppError> for ApiError {
                 ErrorCode::TwoFactorRequired,
                 "This organization requires two-factor sign-in; turn it on for your account at /account/two-factor.",
             ),
+            AppError::MethodNotAllowed => ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                "This method is not allowed here.",
+            ),
             AppError::BadRequest(m) => {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, m)
             }

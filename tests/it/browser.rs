@@ -622,3 +622,153 @@ async fn the_long_lists_read_well_on_a_phone_a_tablet_and_a_desktop() {
     }
     browser.finish().await;
 }
+
+/// Signs in through the sign-in page; returns where it landed.
+async fn sign_in(browser: &mut Browser, app: &crate::support::TestApp, email: &str) -> String {
+    browser.goto(&app.url("/signin")).await;
+    browser
+        .submit(
+            &[("email", email), ("password", PASSWORD)],
+            "form[action=\"/signin\"] button",
+        )
+        .await;
+    browser.path().await
+}
+
+async fn sign_out(browser: &mut Browser) {
+    browser.click("form[action=\"/signout\"] button").await;
+}
+
+/// Sets up two-factor from the account page, reading the secret off the page like a person
+/// typing it into an app; returns the secret, the recovery codes and the time of the code used.
+async fn enrol(browser: &mut Browser, app: &crate::support::TestApp) -> (String, Vec<String>, u64) {
+    browser.goto(&app.url("/account")).await;
+    browser.click("a[href=\"/account/two-factor\"]").await;
+    browser
+        .click("form[action=\"/account/two-factor/setup\"] button")
+        .await;
+    let secret = browser.text_of("#totp-secret").await;
+    // A wrong code first: the message beside the field.
+    browser
+        .submit(
+            &[("code", "000000")],
+            "form[action=\"/account/two-factor/confirm\"] button",
+        )
+        .await;
+    assert!(browser.text().await.contains("That code is not correct"));
+    let at = crate::two_factor::now();
+    let code = crate::two_factor::code(&secret, at);
+    browser
+        .submit(
+            &[("code", &code)],
+            "form[action=\"/account/two-factor/confirm\"] button",
+        )
+        .await;
+    let codes: Vec<String> = browser
+        .text_of(".recovery-codes")
+        .await
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    (secret, codes, at)
+}
+
+#[actix_web::test]
+async fn two_factor_sign_in_recovery_codes_and_the_organization_policy() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    app.create_account_verified("Mia Member", "mia@example.com");
+    crate::support::add_member(&app, &slug, "mia@example.com", "member", &[]);
+    let Some(mut browser) = Browser::start("two-factor").await else {
+        return;
+    };
+    assert!(
+        !sign_in(&mut browser, &app, "owner@example.com")
+            .await
+            .starts_with("/signin")
+    );
+    let (secret, codes, at) = enrol(&mut browser, &app).await;
+
+    // Sign out and back in: the password, then a code.
+    sign_out(&mut browser).await;
+    assert_eq!(
+        sign_in(&mut browser, &app, "owner@example.com").await,
+        "/signin/two-factor"
+    );
+    let next = crate::two_factor::code(&secret, at + 30);
+    browser
+        .submit(
+            &[("code", &next)],
+            "form[action=\"/signin/two-factor\"] button",
+        )
+        .await;
+    assert!(!browser.path().await.starts_with("/signin"));
+
+    // A recovery code works once.
+    for attempt in 0..2 {
+        sign_out(&mut browser).await;
+        sign_in(&mut browser, &app, "owner@example.com").await;
+        browser
+            .submit(
+                &[("code", &codes[0])],
+                "form[action=\"/signin/two-factor\"] button",
+            )
+            .await;
+        if attempt == 0 {
+            assert!(browser.text().await.contains("9 left"));
+        } else {
+            assert_eq!(browser.path().await, "/signin/two-factor");
+            assert!(browser.text().await.contains("was already used"));
+        }
+    }
+    browser
+        .submit(
+            &[("code", &codes[1])],
+            "form[action=\"/signin/two-factor\"] button",
+        )
+        .await;
+
+    // Another session of the owner is revoked from the sessions page and signed out at once.
+    let laptop = crate::support::client(&app.address);
+    app.sign_in(&laptop, "owner@example.com", PASSWORD).await;
+    crate::two_factor::second_step(&app, &laptop, &codes[2]).await;
+    assert_eq!(app.get_with(&laptop, "/orgs").await.status, 200);
+    browser.goto(&app.url("/account/sessions")).await;
+    browser.click("form[action$=\"/revoke\"] button").await;
+    assert_eq!(app.get_with(&laptop, "/orgs").await.status, 303);
+
+    // The organization requires two-factor; Mia has none and is shown what to do.
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/settings")))
+        .await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("1 member has not set it up yet")
+    );
+    browser
+        .click(&format!(
+            "form[action=\"/orgs/{slug}/settings/two-factor\"] button"
+        ))
+        .await;
+    assert!(browser.text().await.contains("now required"));
+    browser
+        .goto(&app.url(&format!("/orgs/{slug}/access/users")))
+        .await;
+    assert!(browser.text().await.contains("no two-factor"));
+    sign_out(&mut browser).await;
+    sign_in(&mut browser, &app, "mia@example.com").await;
+    browser.goto(&app.url(&format!("/orgs/{slug}"))).await;
+    assert!(browser.text().await.contains("requires two-factor sign-in"));
+    enrol(&mut browser, &app).await;
+    browser.goto(&app.url(&format!("/orgs/{slug}"))).await;
+    assert!(!browser.text().await.contains("requires two-factor sign-in"));
+    browser.goto(&app.url("/account")).await;
+    browser.assert_fits(&app.url("/account"), 375).await;
+    browser
+        .assert_fits(&app.url("/account/two-factor"), 375)
+        .await;
+    browser.finish().await;
+}
