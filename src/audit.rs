@@ -94,6 +94,9 @@ actions! {
     UserEmailChangeRequested => "user.email_change_requested",
     UserEmailChanged => "user.email_changed",
     OrganizationPolicyChanged => "organization.policy_changed",
+    UserPasskeyAdded => "user.passkey_added",
+    UserPasskeyRenamed => "user.passkey_renamed",
+    UserPasskeyRemoved => "user.passkey_removed",
 }
 
 impl utoipa::PartialSchema for Action {

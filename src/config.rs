@@ -88,7 +88,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "BASE_URL",
-        default_value = "http://127.0.0.1:8080",
+        default_value = "http://localhost:8080",
         global = true
     )]
     pub base_url: String,
@@ -195,6 +195,23 @@ fn is_loopback(bind: &str) -> bool {
 }
 
 impl Settings {
+    /// Whether a form posted from `origin` comes from this site: `BASE_URL`'s origin; in local
+    /// mode with a `localhost` BASE_URL, the same port on 127.0.0.1 too (an old bookmark).
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let expected = self.origin();
+        if origin == expected {
+            return true;
+        }
+        let Ok(base) = url::Url::parse(&self.base_url) else {
+            return false;
+        };
+        self.is_local()
+            && base.host_str() == Some("localhost")
+            && base
+                .port_or_known_default()
+                .is_some_and(|port| origin == format!("{}://127.0.0.1:{port}", base.scheme()))
+    }
+
     /// Whether the operator console needs two-factor sign-in (DESIGN §14).
     pub fn operators_need_two_factor(&self) -> bool {
         self.operators_require_2fa.unwrap_or(!self.is_local())
@@ -266,5 +283,32 @@ impl Settings {
     /// An absolute link to a path of the dashboard.
     pub fn link(&self, path_and_query: &str) -> String {
         format!("{}{}", self.base_url.trim_end_matches('/'), path_and_query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn local_mode_takes_forms_from_localhost_and_the_same_port_on_127_0_0_1_only() {
+        let local = Cli::parse_from(["gatehouse"]).settings;
+        assert_eq!(local.base_url, "http://localhost:8080");
+        assert!(local.origin_allowed("http://localhost:8080"));
+        assert!(local.origin_allowed("http://127.0.0.1:8080"));
+        assert!(!local.origin_allowed("http://127.0.0.1:8081"));
+        assert!(!local.origin_allowed("http://evil.example"));
+        assert!(!local.origin_allowed("https://127.0.0.1:8080"));
+        let production = Cli::parse_from([
+            "gatehouse",
+            "--mode",
+            "production",
+            "--base-url",
+            "https://localhost:8443",
+        ])
+        .settings;
+        assert!(production.origin_allowed("https://localhost:8443"));
+        assert!(!production.origin_allowed("https://127.0.0.1:8443"));
     }
 }

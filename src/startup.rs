@@ -169,6 +169,9 @@ pub fn serve(
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
     let reveal_key = web::Data::new(routes::reveal::RevealKey(key.clone()));
+    let passkeys = web::Data::new(routes::accounts::passkeys::Passkeys(
+        crate::ops::passkeys::relying_party(&settings),
+    ));
     let data_key = web::Data::new(match &settings.data_key {
         Some(data_key) => crate::crypto::DataKey::derive(data_key.expose_secret().as_bytes()),
         None => crate::crypto::DataKey::derive(key.master()),
@@ -194,6 +197,7 @@ pub fn serve(
             .app_data(signal.clone())
             .app_data(reveal_key.clone())
             .app_data(data_key.clone())
+            .app_data(passkeys.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, req| {
                 if is_api(req) {
                     crate::api::ApiError::invalid_parameter(e.to_string()).into()
@@ -383,6 +387,7 @@ async fn maintenance(pool: PgPool, settings: Settings, outbox: OutboxSignal) {
             db::sessions::purge_expired(c)?;
             db::outbox::purge_sent(c, chrono::Duration::days(outbox_keep_days))?;
             db::email_limits::purge(c)?;
+            db::passkeys::purge(c)?;
             db::throttle::purge(c, chrono::Duration::minutes(lock_minutes))
         })
         .await;

@@ -68,22 +68,20 @@ pub async fn check_origin(
     // The API authenticates with bearer keys, which browsers never attach on their own.
     let api = req.path().starts_with("/api/");
     if !api && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        let expected = req
-            .app_data::<web::Data<Settings>>()
-            .map(|s| s.origin())
-            .unwrap_or_default();
+        let settings = req.app_data::<web::Data<Settings>>().cloned();
+        let from_here = |origin: &str| settings.as_ref().is_some_and(|s| s.origin_allowed(origin));
         let origin = req
             .headers()
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok());
         let allowed = match origin {
-            Some(origin) => origin == expected,
+            Some(origin) => from_here(origin),
             None => req
                 .headers()
                 .get(header::REFERER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|r| url::Url::parse(r).ok())
-                .is_some_and(|r| r.origin().ascii_serialization() == expected),
+                .is_some_and(|r| from_here(&r.origin().ascii_serialization())),
         };
         if !allowed {
             // A response, not an error: it passes back through the security headers.

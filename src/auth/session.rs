@@ -16,6 +16,7 @@ const FLASH_KEY: &str = "flash";
 const CURRENT_ORG_KEY: &str = "current_org";
 const SUDO_KEY: &str = "sudo_at";
 const SECOND_STEP_KEY: &str = "second_step";
+const CEREMONY_KEY: &str = "webauthn";
 
 /// How long the second step of a sign-in waits after the password.
 const SECOND_STEP_MINUTES: i64 = 5;
@@ -115,6 +116,19 @@ impl TypedSession {
         let step = self.0.get::<SecondStep>(SECOND_STEP_KEY).ok().flatten()?;
         let age = chrono::Utc::now().timestamp() - step.at;
         (0..SECOND_STEP_MINUTES * 60).contains(&age).then_some(step)
+    }
+
+    /// Keeps the token of the passkey ceremony this session started (its state stays on the
+    /// server).
+    pub fn set_ceremony(&self, token: &str) -> Result<(), AppError> {
+        self.0.insert(CEREMONY_KEY, token).map_err(session_error)
+    }
+
+    /// The token of the passkey ceremony this session started, removed: each is finished once.
+    pub fn take_ceremony(&self) -> Option<String> {
+        self.0
+            .remove_as::<String>(CEREMONY_KEY)
+            .and_then(Result::ok)
     }
 
     /// Signs out: the stored session is destroyed.

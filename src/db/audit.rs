@@ -58,6 +58,9 @@ const SECURITY_ACTIONS: &[Action] = &[
     Action::ApiKeyCreated,
     Action::ApiKeyRevoked,
     Action::SessionRevoked,
+    Action::UserPasskeyAdded,
+    Action::UserPasskeyRenamed,
+    Action::UserPasskeyRemoved,
 ];
 
 /// A page of the account's security log, newest first, and how many events it has in all: its

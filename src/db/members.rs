@@ -97,9 +97,10 @@ pub fn list(
              WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')",
         )
     };
+    let has_two_factor = super::users::HAS_TWO_FACTOR_SQL;
     let query = format!(
         "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
-                u.totp_enabled_at IS NOT NULL AS two_factor,
+                {has_two_factor} AS two_factor,
                 ({count}) AS total,
                 coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
                           FROM environment_roles er JOIN environments e ON e.id = er.environment_id
@@ -107,7 +108,7 @@ pub fn list(
          FROM ({page}) p
          -- One primary-key lookup per row of the page (OFFSET 0 keeps the planner from turning
          -- this into a hash join over every user).
-         CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at FROM users WHERE id = p.user_id OFFSET 0) u
+         CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at, passkey_count FROM users WHERE id = p.user_id OFFSET 0) u
          ORDER BY p.sort_name, p.user_id"
     );
     let rows: Vec<ListedRow> = diesel::sql_query(query)
@@ -213,7 +214,7 @@ pub fn find(
             memberships::role,
             memberships::created_at,
             users::last_sign_in_at,
-            users::totp_enabled_at.is_not_null(),
+            super::users::has_two_factor(),
         ))
         .load(conn)?;
     Ok(with_environment_roles(conn, org_id, rows)?
@@ -238,7 +239,7 @@ pub fn find_many(
             memberships::role,
             memberships::created_at,
             users::last_sign_in_at,
-            users::totp_enabled_at.is_not_null(),
+            super::users::has_two_factor(),
         ))
         .load(conn)?;
     with_environment_roles(conn, org_id, rows)

@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod members;
 pub mod orgs;
 pub mod outbox;
+pub mod passkeys;
 pub mod roles;
 pub mod schema;
 pub mod sessions;

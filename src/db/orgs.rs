@@ -217,7 +217,7 @@ pub fn access(
             environments::id,
             environments::kind,
             environment_roles::role.nullable(),
-            users::totp_enabled_at.is_not_null(),
+            super::users::has_two_factor(),
         ))
         .into_boxed();
     query = match org {
@@ -378,7 +378,7 @@ pub fn members_without_two_factor(conn: &mut PgConnection, org_id: OrgId) -> Que
     memberships::table
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .filter(memberships::organization_id.eq(org_id))
-        .filter(users::totp_enabled_at.is_null())
+        .filter(super::users::has_two_factor().eq(false))
         .count()
         .get_result(conn)
 }

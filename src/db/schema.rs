@@ -158,6 +158,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    passkeys (id) {
+        id -> Int8,
+        user_id -> Int8,
+        name -> Text,
+        credential_id -> Bytea,
+        credential -> Jsonb,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     personal_api_keys (id) {
         id -> Int8,
         user_id -> Int8,
@@ -217,11 +229,14 @@ diesel::table! {
         totp_enabled_at -> Nullable<Timestamptz>,
         totp_last_step -> Nullable<Int8>,
         pending_email -> Nullable<Text>,
+        webauthn_handle -> Nullable<Bytea>,
+        passkey_count -> Int4,
     }
 }
 
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(environment_roles -> users (user_id));
 diesel::joinable!(environments -> organizations (organization_id));
 diesel::joinable!(invitations -> organizations (organization_id));
@@ -243,10 +258,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     memberships,
     organizations,
+    passkeys,
     personal_api_keys,
     recovery_codes,
     sessions,
     sign_in_failures,
     sign_in_locks,
     users,
+    webauthn_challenges,
 );
+
+diesel::table! {
+    webauthn_challenges (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Nullable<Int8>,
+        purpose -> Text,
+        state -> Jsonb,
+        expires_at -> Timestamptz,
+    }
+}

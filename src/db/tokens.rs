@@ -38,9 +38,14 @@ pub fn new_key(prefix: &str) -> (String, String) {
 /// 32 random bytes, base64url without padding.
 pub fn new_token() -> String {
     use base64::Engine;
-    let mut bytes = [0u8; 32];
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// `N` random bytes from the operating system's generator (through `rand`'s thread RNG).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    bytes
 }
 
 pub fn hash(token: &str) -> Vec<u8> {

@@ -21,6 +21,8 @@ pub struct User {
     pub totp_enabled_at: Option<DateTime<Utc>>,
     /// A new address waiting for its confirmation link.
     pub pending_email: Option<String>,
+    /// How many passkeys the account has.
+    pub passkey_count: i32,
 }
 
 impl User {
@@ -28,11 +30,32 @@ impl User {
         self.email_verified_at.is_some()
     }
 
-    /// Whether signing in takes a second step.
+    /// Whether signing in takes a second step: an authenticator app or a passkey.
     pub fn has_two_factor(&self) -> bool {
+        self.has_totp() || self.passkey_count > 0
+    }
+
+    /// Whether the account has an authenticator app's codes (TOTP) on.
+    pub fn has_totp(&self) -> bool {
         self.totp_enabled_at.is_some()
     }
 }
+
+/// `users` has two-factor (an app's codes or a passkey), as SQL: what `User::has_two_factor`
+/// says, for queries that read many users.
+pub type HasTwoFactor = diesel::dsl::Or<
+    diesel::dsl::IsNotNull<users::totp_enabled_at>,
+    diesel::dsl::Gt<users::passkey_count, i32>,
+>;
+
+pub fn has_two_factor() -> HasTwoFactor {
+    users::totp_enabled_at
+        .is_not_null()
+        .or(users::passkey_count.gt(0))
+}
+
+/// The same, in SQL text, for the raw queries (`u` being the users table).
+pub const HAS_TWO_FACTOR_SQL: &str = "(u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0)";
 
 pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table

@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod invitations;
 pub mod members;
 pub mod orgs;
+pub mod passkeys;
 pub mod reauth;
 pub mod roles;
 pub mod two_factor;

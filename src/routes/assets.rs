@@ -39,3 +39,13 @@ pub async fn manifest() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(MANIFEST)
 }
+
+const PASSKEYS_JS: &str = include_str!("../../static/js/passkeys.js");
+
+/// The one script: the browser side of passkeys.
+pub async fn passkeys_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(PASSKEYS_JS)
+}

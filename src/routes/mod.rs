@@ -71,6 +71,7 @@ route_table! {
         get "/static/css/app.css" => assets::css;
         get "/static/icons/gatehouse.svg" => assets::icon;
         get "/static/manifest.webmanifest" => assets::manifest;
+        get "/static/js/passkeys.js" => assets::passkeys_js;
         get "/favicon.ico" => assets::favicon;
         get "/signup" => accounts::signup::get;
         post "/signup" => accounts::signup::post;
@@ -78,6 +79,10 @@ route_table! {
         post "/signin" => accounts::signin::post;
         get "/signin/two-factor" => accounts::two_factor::second_step_get;
         post "/signin/two-factor" => accounts::two_factor::second_step_post;
+        post "/signin/passkey/options" => accounts::passkeys::signin_options;
+        post "/signin/passkey" => accounts::passkeys::signin;
+        post "/signin/two-factor/passkey/options" => accounts::passkeys::second_step_options;
+        post "/signin/two-factor/passkey" => accounts::passkeys::second_step;
         post "/signout" => accounts::signin::sign_out;
     }
     "/verify-email" {
@@ -106,6 +111,11 @@ route_table! {
         post "/two-factor/confirm" => accounts::two_factor::confirm;
         post "/two-factor/recovery-codes" => accounts::two_factor::regenerate;
         post "/two-factor/disable" => accounts::two_factor::disable;
+        get "/passkeys" => accounts::passkeys::list;
+        post "/passkeys/options" => accounts::passkeys::registration_options;
+        post "/passkeys" => accounts::passkeys::register;
+        post "/passkeys/{id}/rename" => accounts::passkeys::rename;
+        post "/passkeys/{id}/delete" => accounts::passkeys::remove;
         get "/sessions" => accounts::sessions::list;
         post "/sessions/revoke-others" => accounts::sessions::revoke_others;
         post "/sessions/{sid}/revoke" => accounts::sessions::revoke;

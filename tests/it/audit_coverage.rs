@@ -52,6 +52,14 @@ const COVERED: &[&str] = &[
     "/account/two-factor/recovery-codes",
     "/account/two-factor/disable",
     "/signin/two-factor",
+    "/signin/passkey/options",
+    "/signin/passkey",
+    "/signin/two-factor/passkey/options",
+    "/signin/two-factor/passkey",
+    "/account/passkeys/options",
+    "/account/passkeys",
+    "/account/passkeys/{id}/rename",
+    "/account/passkeys/{id}/delete",
     "/account/sessions/{sid}/revoke",
     "/operator/orgs/{id}/live",
     "/operator/orgs/{id}/delete",
@@ -1126,6 +1134,187 @@ async fn account_name_and_email() {
         "confirm the new address",
         &[("user.email_changed", OK)],
         app.get(link.trim_start_matches(&app.address)),
+    )
+    .await;
+}
+
+/// A JSON post of the passkey script, with the CSRF token of `page`.
+async fn passkey_json(
+    app: &TestApp,
+    client: &reqwest::Client,
+    page: &str,
+    action: &str,
+    body: serde_json::Value,
+) -> Response {
+    let token = crate::support::csrf_token(&app.get_with(client, page).await.body);
+    let r = client
+        .post(app.url(action))
+        .header("x-csrf-token", token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    Response {
+        status: r.status().as_u16(),
+        location: None,
+        body: r.text().await.unwrap_or_default(),
+    }
+}
+
+/// An answer from a browser that no authenticator made.
+fn forged_assertion(user_handle: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": "AAAA",
+        "rawId": "AAAA",
+        "type": "public-key",
+        "response": {
+            "authenticatorData": "AAAA",
+            "clientDataJSON": "AAAA",
+            "signature": "AAAA",
+            "userHandle": user_handle,
+        },
+        "extensions": {},
+    })
+}
+
+#[actix_web::test]
+async fn passkeys() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        localhost: true,
+        ..crate::support::Options::default()
+    })
+    .await;
+    app.signed_up_verified("Olivia Owner", "owner@example.com")
+        .await;
+    let c = &app.client;
+    step(
+        &app,
+        "start adding a passkey",
+        &[],
+        passkey_json(
+            &app,
+            c,
+            "/account/passkeys",
+            "/account/passkeys/options",
+            serde_json::json!({}),
+        ),
+    )
+    .await;
+    let forged_registration = serde_json::json!({
+        "name": "Forged",
+        "credential": {
+            "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+            "response": { "attestationObject": "AAAA", "clientDataJSON": "AAAA" },
+            "extensions": {},
+        },
+    });
+    let refused = step(
+        &app,
+        "a forged new passkey",
+        &[],
+        passkey_json(
+            &app,
+            c,
+            "/account/passkeys",
+            "/account/passkeys",
+            forged_registration,
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    // A passkey row as webauthn-rs would leave it is not needed to rename and remove one.
+    diesel::sql_query(
+        "WITH added AS (INSERT INTO passkeys (user_id, name, credential_id, credential)
+             SELECT id, 'Laptop', '\\x01', '{}' FROM users WHERE email = 'owner@example.com' RETURNING user_id)
+         UPDATE users SET passkey_count = 1 WHERE id IN (SELECT user_id FROM added)",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let id = id_of(&app, "SELECT id FROM passkeys");
+    step(
+        &app,
+        "rename a passkey",
+        &[("user.passkey_renamed", OK)],
+        app.post_form(
+            "/account/passkeys",
+            &format!("/account/passkeys/{id}/rename"),
+            &[("name", "Desk")],
+        ),
+    )
+    .await;
+    // A password with a passkey on the account waits for its second step.
+    let phone = client(&app.address);
+    step(
+        &app,
+        "the password step of an account with a passkey",
+        &[],
+        app.sign_in(&phone, "owner@example.com", PASSWORD),
+    )
+    .await;
+    step(
+        &app,
+        "second-step options (no usable passkey stored)",
+        &[],
+        passkey_json(
+            &app,
+            &phone,
+            "/signin/two-factor",
+            "/signin/two-factor/passkey/options",
+            serde_json::json!({}),
+        ),
+    )
+    .await;
+    step(
+        &app,
+        "a second step with no ceremony started",
+        &[],
+        passkey_json(
+            &app,
+            &phone,
+            "/signin/two-factor",
+            "/signin/two-factor/passkey",
+            serde_json::json!({ "credential": forged_assertion("AAAA") }),
+        ),
+    )
+    .await;
+    let visitor = client(&app.address);
+    step(
+        &app,
+        "start signing in with a passkey",
+        &[],
+        passkey_json(
+            &app,
+            &visitor,
+            "/signin",
+            "/signin/passkey/options",
+            serde_json::json!({}),
+        ),
+    )
+    .await;
+    let forged = step(
+        &app,
+        "a forged passkey sign-in",
+        &[("user.sign_in_failed", DENIED)],
+        passkey_json(
+            &app,
+            &visitor,
+            "/signin",
+            "/signin/passkey",
+            serde_json::json!({ "credential": forged_assertion("AAAAAAAAAAAAAAAAAAAAAA") }),
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, 422);
+    step(
+        &app,
+        "remove a passkey",
+        &[("user.passkey_removed", OK)],
+        app.post_form(
+            "/account/passkeys",
+            &format!("/account/passkeys/{id}/delete"),
+            &[],
+        ),
     )
     .await;
 }

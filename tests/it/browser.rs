@@ -623,9 +623,9 @@ async fn the_long_lists_read_well_on_a_phone_a_tablet_and_a_desktop() {
     browser.finish().await;
 }
 
-/// Signs in through the sign-in page; returns where it landed.
-async fn sign_in(browser: &mut Browser, app: &crate::support::TestApp, email: &str) -> String {
-    browser.goto(&app.url("/signin")).await;
+/// Signs in through the sign-in page of `site`; returns where it landed.
+async fn sign_in(browser: &mut Browser, site: &str, email: &str) -> String {
+    browser.goto(&format!("{site}/signin")).await;
     browser
         .submit(
             &[("email", email), ("password", PASSWORD)],
@@ -684,7 +684,7 @@ async fn two_factor_sign_in_recovery_codes_and_the_organization_policy() {
         return;
     };
     assert!(
-        !sign_in(&mut browser, &app, "owner@example.com")
+        !sign_in(&mut browser, &app.address, "owner@example.com")
             .await
             .starts_with("/signin")
     );
@@ -693,7 +693,7 @@ async fn two_factor_sign_in_recovery_codes_and_the_organization_policy() {
     // Sign out and back in: the password, then a code.
     sign_out(&mut browser).await;
     assert_eq!(
-        sign_in(&mut browser, &app, "owner@example.com").await,
+        sign_in(&mut browser, &app.address, "owner@example.com").await,
         "/signin/two-factor"
     );
     let next = crate::two_factor::code(&secret, at + 30);
@@ -708,7 +708,7 @@ async fn two_factor_sign_in_recovery_codes_and_the_organization_policy() {
     // A recovery code works once.
     for attempt in 0..2 {
         sign_out(&mut browser).await;
-        sign_in(&mut browser, &app, "owner@example.com").await;
+        sign_in(&mut browser, &app.address, "owner@example.com").await;
         browser
             .submit(
                 &[("code", &codes[0])],
@@ -759,7 +759,7 @@ async fn two_factor_sign_in_recovery_codes_and_the_organization_policy() {
         .await;
     assert!(browser.text().await.contains("no two-factor"));
     sign_out(&mut browser).await;
-    sign_in(&mut browser, &app, "mia@example.com").await;
+    sign_in(&mut browser, &app.address, "mia@example.com").await;
     browser.goto(&app.url(&format!("/orgs/{slug}"))).await;
     assert!(browser.text().await.contains("requires two-factor sign-in"));
     enrol(&mut browser, &app).await;
@@ -770,5 +770,76 @@ async fn two_factor_sign_in_recovery_codes_and_the_organization_policy() {
     browser
         .assert_fits(&app.url("/account/two-factor"), 375)
         .await;
+    browser.finish().await;
+}
+
+#[actix_web::test]
+async fn passkeys_are_added_named_and_removed_and_sign_in_alone_or_as_the_second_step() {
+    let app = crate::support::spawn_app_with(crate::support::Options {
+        localhost: true,
+        ..crate::support::Options::default()
+    })
+    .await;
+    app.create_account_verified("Pia Passkey", "pia@example.com");
+    let Some(mut browser) = Browser::start("passkeys").await else {
+        return;
+    };
+    browser.add_virtual_authenticator().await;
+    let site = app.settings.base_url.clone();
+    let at = |path: &str| format!("{site}{path}");
+
+    sign_in(&mut browser, &site, "pia@example.com").await;
+    browser.goto(&at("/account")).await;
+    browser.click("a[href=\"/account/passkeys\"]").await;
+    browser
+        .submit(
+            &[("passkey_name", "Work laptop")],
+            "form[data-passkey=\"register\"] button[type=\"submit\"]",
+        )
+        .await;
+    browser
+        .wait_for_text("The passkey “Work laptop” was added.")
+        .await;
+    assert_eq!(app.audit_count("user.passkey_added", "successful"), 1);
+
+    // Renamed, without JavaScript's help.
+    browser
+        .submit(
+            &[("name", "Home laptop")],
+            "form[action$=\"/rename\"] button",
+        )
+        .await;
+    assert!(browser.text().await.contains("now called “Home laptop”"));
+
+    // Signed out, then in with the passkey alone.
+    browser.click("form[action=\"/signout\"] button").await;
+    browser.goto(&at("/signin")).await;
+    browser.click("[data-passkey=\"signin\"] button").await;
+    browser.wait_for_text("Pia Passkey").await;
+    assert!(!browser.path().await.starts_with("/signin"));
+    let via: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM audit_events WHERE action = 'user.signed_in' AND details->>'via' = 'passkey'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(via, 1);
+
+    // With a passkey, the password alone no longer signs in: the passkey is the second step.
+    sign_out(&mut browser).await;
+    assert_eq!(
+        sign_in(&mut browser, &site, "pia@example.com").await,
+        "/signin/two-factor"
+    );
+    browser.click("[data-passkey=\"second-step\"] button").await;
+    browser.wait_for_text("Pia Passkey").await;
+    assert!(!browser.path().await.starts_with("/signin"));
+
+    // Removed: the account is back to its password alone.
+    browser.goto(&at("/account/passkeys")).await;
+    browser.click("form[action$=\"/delete\"] button").await;
+    assert!(browser.text().await.contains("was removed"));
+    assert_eq!(app.audit_count("user.passkey_removed", "successful"), 1);
+    assert_eq!(app.audit_count("user.passkey_renamed", "successful"), 1);
+    browser.assert_fits(&at("/account/passkeys"), 375).await;
     browser.finish().await;
 }

@@ -485,3 +485,102 @@ async fn operators_need_two_factor_where_it_is_required() {
     enrol(&app, &app.client).await;
     assert_eq!(app.get("/operator").await.status, 200);
 }
+
+/// A JSON post as the passkey script sends it (with `token` as its CSRF header, when given).
+async fn script_post(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut request = client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(token) = token {
+        request = request.header("x-csrf-token", token);
+    }
+    let r = request.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+#[actix_web::test]
+async fn the_passkey_endpoints_check_the_page_token_and_use_each_ceremony_once() {
+    let app = spawn_app_with(Options {
+        localhost: true,
+        ..Options::default()
+    })
+    .await;
+    let visitor = client(&app.address);
+    let token = crate::support::csrf_token(&app.get_with(&visitor, "/signin").await.body);
+    let (status, body) = script_post(&app, &visitor, "/signin/passkey/options", None, "{}").await;
+    assert_eq!(status, 403, "no token: {body}");
+    let (status, _) = script_post(
+        &app,
+        &visitor,
+        "/signin/passkey/options",
+        Some("forged"),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, options) = script_post(
+        &app,
+        &visitor,
+        "/signin/passkey/options",
+        Some(&token),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 200, "{options}");
+    let options: serde_json::Value = serde_json::from_str(&options).unwrap();
+    assert!(options["publicKey"]["challenge"].is_string(), "{options}");
+    let stored: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM webauthn_challenges WHERE purpose = 'discover'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(stored, 1, "the ceremony's state stays on the server");
+
+    let forged = serde_json::json!({ "credential": {
+        "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+        "response": { "authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": null },
+        "extensions": {},
+    }})
+    .to_string();
+    let (status, body) =
+        script_post(&app, &visitor, "/signin/passkey", Some(&token), &forged).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("not accepted"));
+    let (status, body) =
+        script_post(&app, &visitor, "/signin/passkey", Some(&token), &forged).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("took too long"), "used once: {body}");
+    // A body of the wrong shape, or not JSON at all: refused, never a 500.
+    for bad in ["{\"credential\":1}", "not json", "{\"next\":\"\\u0000\"}"] {
+        let (status, _) = script_post(&app, &visitor, "/signin/passkey", Some(&token), bad).await;
+        assert!(status == 400 || status == 422, "{bad}: {status}");
+    }
+    assert_eq!(
+        app.get_with(&visitor, "/orgs").await.status,
+        303,
+        "nobody signed in"
+    );
+
+    // Reached by IP address, the site cannot have passkeys, and says so.
+    let by_ip = spawn_app().await;
+    by_ip.signed_up_verified("Ada", "ada@example.com").await;
+    let page = by_ip.get("/account/passkeys").await;
+    assert!(page.body.contains("not an IP address"), "{}", page.body);
+    let token = crate::support::csrf_token(&page.body);
+    let (status, _) = script_post(
+        &by_ip,
+        &by_ip.client,
+        "/account/passkeys/options",
+        Some(&token),
+        "{}",
+    )
+    .await;
+    assert_eq!(status, 404);
+}

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod passkeys;
 pub mod password;
 pub mod sessions;
 pub mod signin;

@@ -214,36 +214,59 @@ pub async fn disable(
 struct SecondStepPage {
     layout: Layout,
     errors: FieldErrors,
+    /// Which second steps the account has.
+    totp: bool,
+    passkeys: bool,
+}
+
+/// The second-step page for the account whose password was right.
+async fn second_step_page(
+    cx: &Page,
+    status: StatusCode,
+    user: &crate::db::users::User,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let layout = cx.layout("Two-factor sign-in").await?;
+    render(
+        status,
+        &SecondStepPage {
+            layout,
+            errors,
+            totp: user.has_totp(),
+            passkeys: user.passkey_count > 0,
+        },
+    )
+}
+
+/// The account whose password was right a moment ago, and where its sign-in goes.
+pub(super) async fn pending(
+    cx: &Page,
+) -> Result<Option<(crate::auth::session::SecondStep, crate::db::users::User)>, AppError> {
+    let Some(step) = cx.auth.session.second_step() else {
+        return Ok(None);
+    };
+    let id = step.user_id;
+    let user = db::run(&cx.pool, move |c| db::users::find(c, id)).await?;
+    Ok(user.map(|u| (step, u)))
 }
 
 /// The second step of sign-in, for a sign-in whose password was right a moment ago.
 pub async fn second_step_get(cx: Page) -> Result<HttpResponse, AppError> {
-    if cx.auth.session.second_step().is_none() {
+    let Some((_, user)) = pending(&cx).await? else {
         return Ok(see_other("/signin"));
-    }
-    let layout = cx.layout("Two-factor sign-in").await?;
-    render(
-        StatusCode::OK,
-        &SecondStepPage {
-            layout,
-            errors: FieldErrors::default(),
-        },
-    )
+    };
+    second_step_page(&cx, StatusCode::OK, &user, FieldErrors::default()).await
 }
 
 pub async fn second_step_post(
     cx: Page,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(step) = cx.auth.session.second_step() else {
+    let Some((step, user)) = pending(&cx).await? else {
         cx.auth.session.flash(
             FlashKind::Info,
             "That sign-in took too long. Enter your email and password again.",
         );
-        return Ok(see_other("/signin"));
-    };
-    let id = step.user_id;
-    let Some(user) = db::run(&cx.pool, move |c| db::users::find(c, id)).await? else {
         return Ok(see_other("/signin"));
     };
     let key = data_key(&cx)?;
@@ -254,8 +277,7 @@ pub async fn second_step_post(
         Ok(passed) => passed,
         Err(p) => {
             let (status, errors) = problem("code", p, true);
-            let layout = cx.layout("Two-factor sign-in").await?;
-            return render(status, &SecondStepPage { layout, errors });
+            return second_step_page(&cx, status, &user, errors).await;
         }
     };
     let how = match passed {

@@ -55,6 +55,8 @@ fn missing() -> Vec<String> {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// chromedriver's address, for the commands fantoccini has no method for.
+    driver_url: String,
     profile: PathBuf,
     pages: Vec<(String, String)>,
     axe: String,
@@ -121,6 +123,7 @@ impl Browser {
         Some(Browser {
             client,
             driver,
+            driver_url: format!("http://127.0.0.1:{port}"),
             profile,
             pages: Vec::new(),
             axe,
@@ -282,6 +285,58 @@ impl Browser {
         let dir = root().join("target/screenshots");
         std::fs::create_dir_all(&dir).expect("screenshots folder");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Gives the browser a virtual authenticator (WebDriver's WebAuthn extension): a platform
+    /// authenticator that holds resident keys and verifies its user, as a phone or laptop does.
+    pub async fn add_virtual_authenticator(&self) {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .expect("session id")
+            .expect("a session");
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/session/{session}/webauthn/authenticator",
+                self.driver_url
+            ))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("add a virtual authenticator");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "virtual authenticator: {status} {text}"
+        );
+    }
+
+    /// Waits (up to 15 s) until the page's text contains `wanted`: for what a script does.
+    pub async fn wait_for_text(&mut self, wanted: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = self.text().await;
+            if text.contains(wanted) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {wanted:?}; the page says:\n{text}"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.check_page().await;
     }
 
     pub async fn text(&self) -> String {

@@ -79,6 +79,8 @@ pub struct Options {
     pub base_url: Option<String>,
     /// OPERATORS_REQUIRE_2FA.
     pub operators_require_2fa: Option<bool>,
+    /// BASE_URL http://localhost:PORT, as the local default is (passkeys need a host name).
+    pub localhost: bool,
 }
 
 impl Default for Options {
@@ -95,6 +97,7 @@ impl Default for Options {
             metrics_bind: None,
             base_url: None,
             operators_require_2fa: None,
+            localhost: false,
         }
     }
 }
@@ -123,6 +126,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         mail_from: "Gatehouse <gatehouse@example.test>".into(),
         base_url: if let Some(base) = &options.base_url {
             base.clone()
+        } else if options.localhost {
+            format!("http://localhost:{port}")
         } else if options.https {
             format!("https://localhost:{port}")
         } else {
