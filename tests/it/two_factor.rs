@@ -195,6 +195,10 @@ async fn sign_in_takes_a_code_once_and_a_recovery_code_once() {
     );
     assert!(app.audit_count("user.signed_in", "successful") <= 1);
 
+    // A code from minutes ago has expired.
+    let expired = second_step(&app, &browser, &code(&secret, at - 120)).await;
+    assert_eq!(expired.status, 422);
+    assert!(expired.body.contains("Codes change every 30 seconds"));
     // The code that confirmed enrolment was used: its step is not accepted again.
     let replayed = second_step(&app, &browser, &code(&secret, at)).await;
     assert_eq!(replayed.status, 422);
