@@ -169,6 +169,9 @@ pub fn serve(
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
     let reveal_key = web::Data::new(routes::reveal::RevealKey(key.clone()));
+    let limiter = web::Data::new(crate::api::limit::RateLimiter::new(
+        settings.api_rate_per_minute,
+    ));
     let passkeys = web::Data::new(routes::accounts::passkeys::Passkeys(
         crate::ops::passkeys::relying_party(&settings),
     ));
@@ -198,6 +201,7 @@ pub fn serve(
             .app_data(reveal_key.clone())
             .app_data(data_key.clone())
             .app_data(passkeys.clone())
+            .app_data(limiter.clone())
             .app_data(web::QueryConfig::default().error_handler(|e, req| {
                 if is_api(req) {
                     crate::api::ApiError::invalid_parameter(e.to_string()).into()

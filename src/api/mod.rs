@@ -2,6 +2,7 @@
 //! database functions and permission table as the pages. Responses are wrapped as
 //! `{"meta": {"version": ...}, "payload": ...}`; errors are `{"error": {"code", "message"}}`.
 
+pub mod limit;
 pub mod openapi;
 pub mod reads;
 pub mod writes;
@@ -365,20 +366,17 @@ impl FromRequest for Caller {
         let pool = req.app_data::<web::Data<PgPool>>().cloned();
         let meta = crate::auth::request_meta(req);
         let path = req.path().to_string();
-        let limit = req
-            .app_data::<web::Data<crate::config::Settings>>()
-            .map(|s| s.api_rate_per_minute)
-            .unwrap_or(600);
+        let limiter = req.app_data::<web::Data<limit::RateLimiter>>().cloned();
         Box::pin(async move {
-            let (Some(key), Some(pool)) = (key, pool) else {
+            let (Some(key), Some(pool), Some(limiter)) = (key, pool, limiter) else {
                 return Err(ApiError::unauthorized());
             };
             let ip = meta.ip.clone();
             let found = db::run(&pool, move |c| {
-                db::api_keys::authenticate_counted(c, &key, ip.as_deref())
+                db::api_keys::authenticate_counted(c, &key, ip.as_deref(), &limiter)
             })
             .await?;
-            let found = match found {
+            let (user, key_id, decision) = match found {
                 KeyCheck::Live(found) => found,
                 KeyCheck::Expired => {
                     return Err(ApiError::new(
@@ -389,20 +387,19 @@ impl FromRequest for Caller {
                 }
                 KeyCheck::Unknown => return Err(ApiError::unauthorized()),
             };
-            if i64::from(found.requests) > limit {
-                let retry_after = found.retry_after;
+            if let limit::Decision::Limited(retry_after) = decision {
                 return Err(ApiError {
                     status: StatusCode::TOO_MANY_REQUESTS,
                     code: ErrorCode::RateLimited,
                     message: format!(
-                        "At most {limit} requests a minute per key. Retry after {retry_after} seconds."
+                        "Too many requests with this key this minute. Retry after {retry_after} seconds."
                     ),
                     retry_after: Some(retry_after),
                 });
             }
             // An unverified account may be someone else's address (DESIGN §7): its keys act
             // for nobody until the address is proven.
-            if !found.user.is_verified() {
+            if !user.is_verified() {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     ErrorCode::EmailUnverified,
@@ -410,8 +407,8 @@ impl FromRequest for Caller {
                 ));
             }
             Ok(Caller {
-                user: found.user,
-                key_id: found.key_id,
+                user,
+                key_id,
                 meta,
                 path,
             })
@@ -428,6 +425,21 @@ pub async fn require_org(
     permission: OrgPermission,
 ) -> Result<Access, ApiError> {
     Ok(crate::ops::access::require_org(pool, &caller.ctx(), org, permission).await?)
+}
+
+/// The same check and what `load` reads with the access, in one trip to the database.
+pub async fn with_org<T, F>(
+    pool: &PgPool,
+    caller: &Caller,
+    org: OrgRef,
+    permission: OrgPermission,
+    load: F,
+) -> Result<(Access, T), ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
+{
+    Ok(crate::ops::access::with_org(pool, &caller.ctx(), org, permission, load).await?)
 }
 
 /// GET /api/v1/organizations: the caller's organizations with their role.

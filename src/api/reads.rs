@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
-use super::{ApiError, Caller, Envelope, ErrorCode, ErrorResponses, envelope, require_org};
+use super::{
+    ApiError, Caller, Envelope, ErrorCode, ErrorResponses, envelope, require_org, with_org,
+};
 use crate::audit::{Action, Status};
 use crate::authz::OrgPermission;
 use crate::authz::{EnvKind, EnvRole, OrgRole};
@@ -116,17 +118,15 @@ pub async fn role_assignments(
     org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let access = require_org(
+    let (offset, count, page) = paging(&pairs(&req))?;
+    let (_, (members, total)) = with_org(
         &pool,
         &caller,
         OrgRef::Id(org_id.into_inner()),
         OrgPermission::ViewOrgRoles,
+        move |c, access| db::members::list(c, access.org.id, "", offset, count),
     )
     .await?;
-    let (offset, count, page) = paging(&pairs(&req))?;
-    let org = access.org.id;
-    let (members, total) =
-        db::run(&pool, move |c| db::members::list(c, org, "", offset, count)).await?;
     let items = members
         .into_iter()
         .map(|m| Assignment {

@@ -12,7 +12,7 @@ use std::pin::Pin;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::audit::{Actor, RequestMeta};
-use crate::db::{self, PgPool, users::User};
+use crate::db::users::User;
 use crate::error::AppError;
 use session::TypedSession;
 
@@ -97,7 +97,6 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let session = TypedSession::from_request(req, payload).into_inner();
-        let pool = req.app_data::<web::Data<PgPool>>().cloned();
         let meta = request_meta(req);
         let path = req
             .uri()
@@ -106,11 +105,11 @@ impl FromRequest for Auth {
             .unwrap_or_else(|| "/".into());
         Box::pin(async move {
             let session = session?;
-            let pool =
-                pool.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no database pool")))?;
+            // The row comes with the session, read in the same statement (`PgSessionStore::
+            // load`): fresh on every request, and no second trip to the database.
             let user = match session.user_id()? {
                 Some(id) => {
-                    let user = db::run(&pool, move |c| db::users::find(c, id)).await?;
+                    let user = session.loaded_user().filter(|u| u.id == id);
                     if user.is_none() {
                         session.sign_out();
                     } else {

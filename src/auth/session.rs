@@ -67,6 +67,12 @@ impl TypedSession {
         self.0.get(USER_ID_KEY).map_err(session_error)
     }
 
+    /// The signed-in user's row as the session store read it with the session (one statement
+    /// for both); None when the account is gone.
+    pub fn loaded_user(&self) -> Option<crate::db::users::User> {
+        self.0.get(crate::db::sessions::USER_ROW_KEY).ok().flatten()
+    }
+
     /// Signs in: a new session id, so a session fixed before sign-in is worthless.
     pub fn sign_in(
         &self,

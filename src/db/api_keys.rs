@@ -154,49 +154,46 @@ pub enum KeyCheck<T> {
     Unknown,
 }
 
-/// The user a live key acts for (its last use and IP recorded), or why there is none. One
-/// statement for a live key.
+#[derive(QueryableByName)]
+struct Presented {
+    #[diesel(embed)]
+    user: User,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    key_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    expired: bool,
+}
+
+/// The user a live key acts for, or why there is none; its last use (time and IP) is written
+/// at most once a minute, or when the IP changes. One statement.
 pub fn authenticate(
     conn: &mut PgConnection,
     key: &str,
     ip: Option<&str>,
 ) -> QueryResult<KeyCheck<(User, i64)>> {
-    let hash = tokens::hash(key);
-    let key_id: Option<(i64, i64)> = diesel::update(
-        personal_api_keys::table
-            .filter(personal_api_keys::key_hash.eq(&hash))
-            .filter(personal_api_keys::revoked_at.is_null())
-            .filter(
-                personal_api_keys::expires_at
-                    .is_null()
-                    .or(personal_api_keys::expires_at.gt(Utc::now())),
-            ),
+    let found: Option<Presented> = diesel::sql_query(
+        "WITH k AS (
+             SELECT id, user_id, last_used_at, last_used_ip,
+                    expires_at IS NOT NULL AND expires_at <= now() AS expired
+             FROM personal_api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
+         used AS (
+             UPDATE personal_api_keys p SET last_used_at = now(), last_used_ip = $2
+             FROM k
+             WHERE p.id = k.id AND NOT k.expired
+               AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'
+                    OR k.last_used_ip IS DISTINCT FROM $2)
+             RETURNING p.id)
+         SELECT u.*, k.id AS key_id, k.expired FROM k JOIN users u ON u.id = k.user_id",
     )
-    .set((
-        personal_api_keys::last_used_at.eq(Utc::now()),
-        personal_api_keys::last_used_ip.eq(ip),
-    ))
-    .returning((personal_api_keys::id, personal_api_keys::user_id))
+    .bind::<diesel::sql_types::Bytea, _>(tokens::hash(key))
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip)
     .get_result(conn)
     .optional()?;
-    let Some((key_id, user_id)) = key_id else {
-        // Only on the way to a 401: was it a real key that expired?
-        let expired: i64 = personal_api_keys::table
-            .filter(personal_api_keys::key_hash.eq(&hash))
-            .filter(personal_api_keys::revoked_at.is_null())
-            .count()
-            .get_result(conn)?;
-        return Ok(if expired > 0 {
-            KeyCheck::Expired
-        } else {
-            KeyCheck::Unknown
-        });
-    };
-    let user = users::table
-        .find(user_id)
-        .select(User::as_select())
-        .first(conn)?;
-    Ok(KeyCheck::Live((user, key_id)))
+    Ok(match found {
+        Some(found) if found.expired => KeyCheck::Expired,
+        Some(found) => KeyCheck::Live((found.user, found.key_id)),
+        None => KeyCheck::Unknown,
+    })
 }
 
 /// Revokes every personal API key of a user (a password reset); returns how many.
@@ -210,9 +207,9 @@ pub fn revoke_all(conn: &mut PgConnection, user_id: UserId) -> QueryResult<usize
     .execute(conn)
 }
 
-/// Counts one request for the key in its current one-minute window; returns the count so far
-/// and the seconds left in the window. One statement.
-pub fn count_request(conn: &mut PgConnection, key_id: i64) -> QueryResult<(i32, i64)> {
+/// Reserves `n` requests for the key in its current one-minute window; returns how many the
+/// window holds now (these included) and the seconds left in it. One statement.
+pub fn reserve(conn: &mut PgConnection, key_id: i64, n: i64) -> QueryResult<(i64, i64)> {
     #[derive(QueryableByName)]
     struct Window {
         #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -220,46 +217,42 @@ pub fn count_request(conn: &mut PgConnection, key_id: i64) -> QueryResult<(i32, 
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         seconds_left: i64,
     }
+    let n = i32::try_from(n).unwrap_or(i32::MAX);
     let w: Window = diesel::sql_query(
-        "INSERT INTO api_rate_windows (key_id, window_start, requests) VALUES ($1, now(), 1)
+        "INSERT INTO api_rate_windows (key_id, window_start, requests) VALUES ($1, now(), $2)
          ON CONFLICT (key_id) DO UPDATE SET
-             requests = CASE WHEN api_rate_windows.window_start <= now() - interval '1 minute' THEN 1 ELSE api_rate_windows.requests + 1 END,
+             requests = CASE WHEN api_rate_windows.window_start <= now() - interval '1 minute' THEN $2 ELSE api_rate_windows.requests + $2 END,
              window_start = CASE WHEN api_rate_windows.window_start <= now() - interval '1 minute' THEN now() ELSE api_rate_windows.window_start END
          RETURNING requests, greatest(1, ceil(extract(epoch from (window_start + interval '1 minute' - now()))))::bigint AS seconds_left",
     )
     .bind::<diesel::sql_types::BigInt, _>(key_id)
+    .bind::<diesel::sql_types::Integer, _>(n)
     .get_result(conn)?;
-    Ok((w.requests, w.seconds_left))
+    Ok((i64::from(w.requests), w.seconds_left))
 }
 
-/// A key that authenticated a request, with its rate-limit window.
-pub struct Authenticated {
-    pub user: User,
-    pub key_id: i64,
-    /// Requests in the current minute, this one included.
-    pub requests: i32,
-    /// Seconds until the window ends.
-    pub retry_after: i64,
-}
-
-/// The user a key acts for, counting this request in the key's window.
+/// The user a key acts for, with this request counted against the key's limit: spent from
+/// this instance's batch, or a new batch reserved in the same trip to the database.
 pub fn authenticate_counted(
     conn: &mut PgConnection,
     key: &str,
     ip: Option<&str>,
-) -> QueryResult<KeyCheck<Authenticated>> {
+    limiter: &crate::api::limit::RateLimiter,
+) -> QueryResult<KeyCheck<(User, i64, crate::api::limit::Decision)>> {
+    use crate::api::limit::Decision;
     let (user, key_id) = match authenticate(conn, key, ip)? {
         KeyCheck::Live(found) => found,
         KeyCheck::Expired => return Ok(KeyCheck::Expired),
         KeyCheck::Unknown => return Ok(KeyCheck::Unknown),
     };
-    let (requests, retry_after) = count_request(conn, key_id)?;
-    Ok(KeyCheck::Live(Authenticated {
-        user,
-        key_id,
-        requests,
-        retry_after,
-    }))
+    let decision = if limiter.take_local(key_id) {
+        Decision::Allowed
+    } else {
+        let asked = limiter.batch_size();
+        let (total, seconds_left) = reserve(conn, key_id, asked)?;
+        limiter.granted(key_id, asked, total, seconds_left)
+    };
+    Ok(KeyCheck::Live((user, key_id, decision)))
 }
 
 /// A key that expires soon and whose owner was not told yet.

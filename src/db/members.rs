@@ -124,28 +124,31 @@ pub fn list(
     };
     let members = rows
         .into_iter()
-        .map(|row| {
-            let mut roles: HashMap<EnvKind, EnvRole> = HashMap::new();
-            for pair in row.env_roles.split(',').filter(|p| !p.is_empty()) {
-                let (kind, role) = pair.split_once(':').unwrap_or((pair, ""));
-                roles.insert(parse_stored(kind)?, parse_stored(role)?);
-            }
-            Ok(Member {
-                user_id: row.id,
-                name: row.name,
-                email: row.email,
-                role: row.role,
-                joined_at: row.joined_at,
-                last_sign_in_at: row.last_sign_in_at,
-                two_factor: row.two_factor,
-                environments: EnvKind::ALL
-                    .iter()
-                    .map(|k| (*k, roles.get(k).copied()))
-                    .collect(),
-            })
-        })
+        .map(member_of)
         .collect::<QueryResult<Vec<_>>>()?;
     Ok((members, total))
+}
+
+/// A member as a listing statement reads it (environment roles as "kind:role,…").
+fn member_of(row: ListedRow) -> QueryResult<Member> {
+    let mut roles: HashMap<EnvKind, EnvRole> = HashMap::new();
+    for pair in row.env_roles.split(',').filter(|p| !p.is_empty()) {
+        let (kind, role) = pair.split_once(':').unwrap_or((pair, ""));
+        roles.insert(parse_stored(kind)?, parse_stored(role)?);
+    }
+    Ok(Member {
+        user_id: row.id,
+        name: row.name,
+        email: row.email,
+        role: row.role,
+        joined_at: row.joined_at,
+        last_sign_in_at: row.last_sign_in_at,
+        two_factor: row.two_factor,
+        environments: EnvKind::ALL
+            .iter()
+            .map(|k| (*k, roles.get(k).copied()))
+            .collect(),
+    })
 }
 
 fn with_environment_roles(
@@ -197,29 +200,28 @@ fn with_environment_roles(
         .collect())
 }
 
-/// One member, for Quick view and the removal confirmation.
+/// One member, for Quick view and the removal confirmation: one statement.
 pub fn find(
     conn: &mut PgConnection,
     org_id: OrgId,
     user_id: UserId,
 ) -> QueryResult<Option<Member>> {
-    let rows: Vec<MemberRow> = memberships::table
-        .inner_join(users::table)
-        .filter(memberships::organization_id.eq(org_id))
-        .filter(memberships::user_id.eq(user_id))
-        .select((
-            users::id,
-            users::name,
-            users::email,
-            memberships::role,
-            memberships::created_at,
-            users::last_sign_in_at,
-            super::users::has_two_factor(),
-        ))
-        .load(conn)?;
-    Ok(with_environment_roles(conn, org_id, rows)?
-        .into_iter()
-        .next())
+    let query = format!(
+        "SELECT m.user_id AS id, u.name, u.email, m.role, m.created_at AS joined_at, u.last_sign_in_at,
+                {} AS two_factor, 1::bigint AS total,
+                coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
+                          FROM environment_roles er JOIN environments e ON e.id = er.environment_id
+                          WHERE er.organization_id = $1 AND er.user_id = m.user_id), '') AS env_roles
+         FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.organization_id = $1 AND m.user_id = $2",
+        super::users::HAS_TWO_FACTOR_SQL
+    );
+    let row: Option<ListedRow> = diesel::sql_query(query)
+        .bind::<BigInt, _>(org_id)
+        .bind::<BigInt, _>(user_id)
+        .get_result(conn)
+        .optional()?;
+    row.map(member_of).transpose()
 }
 
 /// Several members at once (the environments grid), in no particular order.

@@ -32,6 +32,10 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::error::AppError;
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
+/// A connection and a query's result, for the loaders pages hand to `ops` (so that handlers
+/// name no diesel of their own).
+pub type PgConn = PgConnection;
+pub type QueryResult<T> = diesel::QueryResult<T>;
 pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

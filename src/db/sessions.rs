@@ -26,6 +26,10 @@ pub const IP_KEY: &str = "ip";
 pub const AGENT_KEY: &str = "ua";
 /// When the session was last active (Unix seconds), updated at most once a minute.
 pub const SEEN_KEY: &str = "seen";
+/// The signed-in user's row, read with the session in the same statement and handed to the
+/// request under this key (so a page does not read it again); removed before the state is
+/// stored, and from anything a cookie brings.
+pub const USER_ROW_KEY: &str = "_user";
 
 /// How long a signed-in session lives: ended after `idle` without activity, and after `max`
 /// whatever happens (DESIGN §14).
@@ -41,12 +45,13 @@ pub struct PgSessionStore {
     lifetimes: Lifetimes,
 }
 
-/// A stored session as `load` reads it: state, user, started, last active.
+/// A stored session as `load` reads it: state, user, started, last active, and the user's row.
 type StoredSession = (
     serde_json::Value,
     Option<i64>,
     chrono::DateTime<Utc>,
     chrono::DateTime<Utc>,
+    Option<super::users::User>,
 );
 
 /// The columns a session's state sets besides the state itself.
@@ -141,7 +146,8 @@ fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(encoded)
         .ok()?;
-    let state: HashMap<String, String> = serde_json::from_slice(&json).ok()?;
+    let mut state: HashMap<String, String> = serde_json::from_slice(&json).ok()?;
+    state.remove(USER_ROW_KEY);
     (!state.contains_key(USER_ID_KEY)).then_some(state)
 }
 
@@ -155,20 +161,22 @@ impl SessionStore for PgSessionStore {
         }
         let hash = key_hash(session_key.as_ref());
         let lifetimes = self.lifetimes;
-        let state: Option<serde_json::Value> = self
+        let found: Option<(serde_json::Value, Option<super::users::User>)> = self
             .blocking(move |conn| {
                 let found: Option<StoredSession> = sessions::table
-                    .find(&hash)
+                    .left_join(super::schema::users::table)
+                    .filter(sessions::key_hash.eq(&hash))
                     .filter(sessions::expires_at.gt(Utc::now()))
                     .select((
                         sessions::state,
                         sessions::user_id,
                         sessions::created_at,
                         sessions::last_seen_at,
+                        Option::<super::users::User>::as_select(),
                     ))
                     .first(conn)
                     .optional()?;
-                let Some((state, user_id, created, seen)) = found else {
+                let Some((state, user_id, created, seen, user)) = found else {
                     return Ok(None);
                 };
                 let now = Utc::now();
@@ -178,21 +186,29 @@ impl SessionStore for PgSessionStore {
                     diesel::delete(sessions::table.find(&hash)).execute(conn)?;
                     return Ok(None);
                 }
-                Ok(Some(state))
+                Ok(Some((state, user)))
             })
             .await
             .map_err(LoadError::Other)?;
-        state
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| LoadError::Deserialization(e.into()))
+        let Some((state, user)) = found else {
+            return Ok(None);
+        };
+        let mut state: HashMap<String, String> =
+            serde_json::from_value(state).map_err(|e| LoadError::Deserialization(e.into()))?;
+        state.remove(USER_ROW_KEY);
+        if let Some(user) = user {
+            let row = serde_json::to_string(&user).map_err(|e| LoadError::Other(e.into()))?;
+            state.insert(USER_ROW_KEY.to_string(), row);
+        }
+        Ok(Some(state))
     }
 
     async fn save(
         &self,
-        state: HashMap<String, String>,
+        mut state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, SaveError> {
+        state.remove(USER_ROW_KEY);
         if let Some(key) = cookie_key(&state) {
             return Ok(key);
         }
@@ -224,9 +240,10 @@ impl SessionStore for PgSessionStore {
     async fn update(
         &self,
         session_key: SessionKey,
-        state: HashMap<String, String>,
+        mut state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        state.remove(USER_ROW_KEY);
         if session_key.as_ref().starts_with(IN_COOKIE) {
             return self.save(state, ttl).await.map_err(|e| match e {
                 SaveError::Serialization(e) => UpdateError::Serialization(e),

@@ -12,7 +12,9 @@ use crate::audit::{self, Denied};
 use crate::authz::{self, EnvKind, EnvPermission, OrgPermission};
 use crate::db::orgs::{Access, EnvironmentAccess, OrgRef};
 use crate::db::{self, PgPool};
+use crate::domain::ids::UserId;
 use crate::error::AppError;
+use diesel::PgConnection;
 
 /// The caller's access to the organization, when their role there has `permission`.
 pub async fn require_org(
@@ -21,34 +23,73 @@ pub async fn require_org(
     org: OrgRef,
     permission: OrgPermission,
 ) -> Result<Access, AppError> {
+    with_org(pool, ctx, org, permission, |_, _| Ok(()))
+        .await
+        .map(|(access, ())| access)
+}
+
+/// The caller's access to the organization (decided exactly as `require_org` decides) and what
+/// `load` then reads with it, in one trip to the database: a page's permission check and its
+/// data cost one hop to the blocking pool, not two.
+pub async fn with_org<T, F>(
+    pool: &PgPool,
+    ctx: &Ctx,
+    org: OrgRef,
+    permission: OrgPermission,
+    load: F,
+) -> Result<(Access, T), AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut PgConnection, &Access) -> diesel::QueryResult<T> + Send + 'static,
+{
     let Some(user_id) = ctx.actor.user_id() else {
         return Err(AppError::NotFound);
     };
     let ctx = ctx.clone();
-    db::run(pool, move |c| -> Result<Result<Access, AppError>, diesel::result::Error> {
-        let Some(access) = db::orgs::access(c, user_id, &org)? else {
-            return Ok(Err(AppError::NotFound));
-        };
-        // The sign-in policy comes before any role: a member without two-factor reaches nothing
-        // of the organization until they set it up.
-        if access.lacks_two_factor() {
-            return Ok(Err(AppError::TwoFactorRequired));
-        }
-        if authz::org_can(access.role, permission) {
-            return Ok(Ok(access));
-        }
-        if authz::is_privileged(permission) {
-            let denied = Denied {
-                organization: Some((access.org.id, access.org.name.clone())),
-                action: Action::PermissionDenied,
-                target: Some(ctx.path.clone()),
-                details: json!({ "permission": format!("{permission:?}"), "role": access.role.as_str() }),
+    db::run(
+        pool,
+        move |c| -> Result<Result<(Access, T), AppError>, diesel::result::Error> {
+            let access = match decide_org(c, &ctx, user_id, &org, permission)? {
+                Ok(access) => access,
+                Err(refused) => return Ok(Err(refused)),
             };
-            audit::record_denied(c, &ctx.actor, &ctx.meta, &denied)?;
-        }
-        Ok(Err(AppError::Forbidden))
-    })
+            let loaded = load(c, &access)?;
+            Ok(Ok((access, loaded)))
+        },
+    )
     .await?
+}
+
+/// The one decision: membership and roles read from the database, the organization's sign-in
+/// policy, then the permission; a refused owner/admin action is recorded.
+fn decide_org(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    user_id: UserId,
+    org: &OrgRef,
+    permission: OrgPermission,
+) -> diesel::QueryResult<Result<Access, AppError>> {
+    let Some(access) = db::orgs::access(c, user_id, org)? else {
+        return Ok(Err(AppError::NotFound));
+    };
+    // The sign-in policy comes before any role: a member without two-factor reaches nothing
+    // of the organization until they set it up.
+    if access.lacks_two_factor() {
+        return Ok(Err(AppError::TwoFactorRequired));
+    }
+    if authz::org_can(access.role, permission) {
+        return Ok(Ok(access));
+    }
+    if authz::is_privileged(permission) {
+        let denied = Denied {
+            organization: Some((access.org.id, access.org.name.clone())),
+            action: Action::PermissionDenied,
+            target: Some(ctx.path.clone()),
+            details: json!({ "permission": format!("{permission:?}"), "role": access.role.as_str() }),
+        };
+        audit::record_denied(c, &ctx.actor, &ctx.meta, &denied)?;
+    }
+    Ok(Err(AppError::Forbidden))
 }
 
 /// The caller's access to the organization and to its environment `kind`, when their role in

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 
 use crate::auth::session::Flash;
 use crate::db::{self, orgs::MyOrganization};
+use crate::domain::ids::UserId;
 use crate::error::AppError;
 
 /// Organizations listed in the switcher before "All organizations".
-const SWITCHER_SIZE: i64 = 8;
+pub const SWITCHER_SIZE: i64 = 8;
 
 pub struct Layout {
     pub title: String,
@@ -25,24 +26,33 @@ pub struct Layout {
     pub verified: bool,
 }
 
+/// The organizations the top bar's switcher offers, and how many the user has in all.
+pub type Switcher = (Vec<db::orgs::MyOrganization>, i64);
+
+/// Reads the switcher, on a connection a page already holds.
+pub fn load_switcher(c: &mut db::PgConn, user_id: UserId) -> db::QueryResult<Switcher> {
+    db::orgs::list_for_user(c, user_id, 0, SWITCHER_SIZE)
+}
+
 impl Layout {
     pub async fn load(cx: &Page, title: impl Into<String>) -> Result<Layout, AppError> {
-        let Page {
-            pool,
-            settings,
-            auth,
-            ..
-        } = cx;
-        let (switcher, total) = match &auth.user {
+        let switcher = match &cx.auth.user {
             Some(user) => {
                 let id = user.id;
-                db::run(pool, move |c| {
-                    db::orgs::list_for_user(c, id, 0, SWITCHER_SIZE)
-                })
-                .await?
+                db::run(&cx.pool, move |c| load_switcher(c, id)).await?
             }
             None => (Vec::new(), 0),
         };
+        Layout::with_switcher(cx, title, switcher)
+    }
+
+    /// The frame, with the switcher the page read in its own trip to the database.
+    pub fn with_switcher(
+        cx: &Page,
+        title: impl Into<String>,
+        (switcher, total): Switcher,
+    ) -> Result<Layout, AppError> {
+        let Page { settings, auth, .. } = cx;
         Ok(Layout {
             title: title.into(),
             user_name: auth.user.as_ref().map(|u| u.name.clone()),

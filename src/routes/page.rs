@@ -9,7 +9,8 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use crate::auth::Auth;
 use crate::authz::OrgPermission;
 use crate::config::Settings;
-use crate::db::{PgPool, orgs::Access, users::User};
+use crate::db::orgs::OrgRef;
+use crate::db::{self, PgPool, orgs::Access, users::User};
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 
@@ -25,6 +26,37 @@ impl Page {
     /// The frame of a page titled `title`.
     pub async fn layout(&self, title: impl Into<String>) -> Result<Layout, AppError> {
         Layout::load(self, title).await
+    }
+
+    /// An organization page's one trip to the database: the signed-in user's access to `slug`
+    /// (the one enforcement path), what `load` reads with it, and the frame of the page titled by
+    /// `title`.
+    pub async fn org_page<T, F>(
+        &self,
+        slug: &str,
+        permission: OrgPermission,
+        load: F,
+        title: impl FnOnce(&Access) -> String,
+    ) -> Result<(Access, T, Layout), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
+    {
+        let user_id = self.auth.require_user()?.id;
+        let org = OrgRef::Slug(slug.to_string());
+        let (access, (data, switcher)) = crate::ops::access::with_org(
+            &self.pool,
+            &self.auth.ctx(),
+            org,
+            permission,
+            move |c, access| {
+                let data = load(c, access)?;
+                Ok((data, crate::routes::layout::load_switcher(c, user_id)?))
+            },
+        )
+        .await?;
+        let layout = Layout::with_switcher(self, title(&access), switcher)?;
+        Ok((access, data, layout))
     }
 
     /// The signed-in user and their access to the organization `slug`, through the one

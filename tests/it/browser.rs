@@ -791,11 +791,9 @@ async fn passkeys_are_added_named_and_removed_and_sign_in_alone_or_as_the_second
     sign_in(&mut browser, &site, "pia@example.com").await;
     browser.goto(&at("/account")).await;
     browser.click("a[href=\"/account/passkeys\"]").await;
+    browser.fill(&[("passkey_name", "Work laptop")]).await;
     browser
-        .submit(
-            &[("passkey_name", "Work laptop")],
-            "form[data-passkey=\"register\"] button[type=\"submit\"]",
-        )
+        .press("form[data-passkey=\"register\"] button[type=\"submit\"]")
         .await;
     browser
         .wait_for_text("The passkey “Work laptop” was added.")

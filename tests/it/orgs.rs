@@ -412,6 +412,10 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
     for (page, before) in pages.iter().zip(&small) {
         let after = statements_for(&app, page).await;
         assert_eq!(after, *before, "{page} grew with the data");
-        assert!(after <= 6, "{page} costs {after} statements");
+        // The session with its user is one statement; the access check, the page's data and
+        // the organization switcher share one trip to the pool. An environment page lists two
+        // things (configuration values and keys), one statement each.
+        let bound = if page.contains("/env/") { 5 } else { 4 };
+        assert!(after <= bound, "{page} costs {after} statements");
     }
 }

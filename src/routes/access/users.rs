@@ -46,16 +46,26 @@ pub async fn list(
     slug: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, .. } = &cx;
-    let (_, access) = cx.require_org(&slug, OrgPermission::ViewOrgRoles).await?;
     let ListQuery { q, page } = query.into_inner();
     let q: String = q.trim().chars().take(100).collect();
     let page = Pagination::page_asked(page);
-    let (org_id, search) = (access.org.id, q.clone());
-    let (members, total) = db::run(pool, move |c| {
-        db::members::list(c, org_id, &search, Pagination::offset(page), PAGE_SIZE)
-    })
-    .await?;
+    let search = q.clone();
+    let (access, (members, total), layout) = cx
+        .org_page(
+            &slug,
+            OrgPermission::ViewOrgRoles,
+            move |c, access| {
+                db::members::list(
+                    c,
+                    access.org.id,
+                    &search,
+                    Pagination::offset(page),
+                    PAGE_SIZE,
+                )
+            },
+            |access| format!("Active users · {}", access.org.name),
+        )
+        .await?;
     let pagination = Pagination::new(
         page,
         total,
@@ -65,9 +75,6 @@ pub async fn list(
             url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
         ),
     );
-    let layout = cx
-        .layout(format!("Active users · {}", access.org.name))
-        .await?;
     render(
         StatusCode::OK,
         &UsersPage {
@@ -99,17 +106,18 @@ fn may_remove(role: OrgRole, me: UserId, target: &Member) -> bool {
 }
 
 pub async fn show(cx: Page, path: web::Path<(String, UserId)>) -> Result<HttpResponse, AppError> {
-    let Page { pool, auth, .. } = &cx;
     let (slug, member_id) = path.into_inner();
-    let (_, access) = cx.require_org(&slug, OrgPermission::ViewOrgRoles).await?;
-    let org_id = access.org.id;
-    let member = db::run(pool, move |c| db::members::find(c, org_id, member_id))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let can_remove = may_remove(access.role, user_id(auth), &member);
-    let layout = cx
-        .layout(format!("{} · {}", member.name, access.org.name))
+    let (access, member, mut layout) = cx
+        .org_page(
+            &slug,
+            OrgPermission::ViewOrgRoles,
+            move |c, access| db::members::find(c, access.org.id, member_id),
+            |access| access.org.name.clone(),
+        )
         .await?;
+    let member = member.ok_or(AppError::NotFound)?;
+    layout.title = format!("{} · {}", member.name, access.org.name);
+    let can_remove = may_remove(access.role, user_id(&cx.auth), &member);
     render(
         StatusCode::OK,
         &MemberPage {

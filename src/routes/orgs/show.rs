@@ -37,8 +37,13 @@ pub async fn get(
     query: web::Query<EnvQuery>,
 ) -> Result<HttpResponse, AppError> {
     let Page { auth, .. } = &cx;
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ViewOrganization)
+    let (access, (), mut layout) = cx
+        .org_page(
+            &slug,
+            OrgPermission::ViewOrganization,
+            |_, _| Ok(()),
+            |access| access.org.name.clone(),
+        )
         .await?;
     let reachable: Vec<EnvironmentAccess> = access
         .environments
@@ -54,10 +59,10 @@ pub async fn get(
         )));
     }
     auth.session.set_current_org(&access.org.slug);
+    layout.current_org = Some(access.org.slug.clone());
     let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
     let can_view_access = authz::org_can(access.role, OrgPermission::ViewOrgRoles);
     let can_review_audit = authz::org_can(access.role, OrgPermission::ReviewAudit);
-    let layout = cx.layout(access.org.name.clone()).await?;
     render(
         StatusCode::OK,
         &OrgPage {

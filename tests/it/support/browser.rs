@@ -141,15 +141,7 @@ impl Browser {
     /// Fills the named fields of the form around `submit` and clicks it; then checks the page it
     /// lands on.
     pub async fn submit(&mut self, fields: &[(&str, &str)], submit: &str) {
-        for (name, value) in fields {
-            let input = self
-                .client
-                .find(Locator::Css(&format!("[name=\"{name}\"]")))
-                .await
-                .unwrap_or_else(|e| panic!("field {name}: {e}"));
-            input.clear().await.expect("clear");
-            input.send_keys(value).await.expect("type");
-        }
+        self.fill(fields).await;
         self.click(submit).await;
     }
 
@@ -287,6 +279,32 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
+    /// Clicks `css` without checking the page it is on: for a button whose script navigates
+    /// away (a check started now would be cut off by the navigation); `wait_for_text` checks
+    /// the page the script leads to.
+    pub async fn press(&mut self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("element {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Types into the named fields without submitting anything.
+    pub async fn fill(&mut self, fields: &[(&str, &str)]) {
+        for (name, value) in fields {
+            let input = self
+                .client
+                .find(Locator::Css(&format!("[name=\"{name}\"]")))
+                .await
+                .unwrap_or_else(|e| panic!("field {name}: {e}"));
+            input.clear().await.expect("clear");
+            input.send_keys(value).await.expect("type");
+        }
+    }
+
     /// Gives the browser a virtual authenticator (WebDriver's WebAuthn extension): a platform
     /// authenticator that holds resident keys and verifies its user, as a phone or laptop does.
     pub async fn add_virtual_authenticator(&self) {
@@ -322,11 +340,15 @@ impl Browser {
         );
     }
 
-    /// Waits (up to 15 s) until the page's text contains `wanted`: for what a script does.
+    /// Waits (up to 15 s) until the page's text contains `wanted`: for what a script does. The
+    /// page may be navigating meanwhile, so a read that fails is tried again.
     pub async fn wait_for_text(&mut self, wanted: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
+        let mut text = String::new();
         loop {
-            let text = self.text().await;
+            if let Ok(body) = self.client.find(Locator::Css("body")).await {
+                text = body.text().await.unwrap_or_default();
+            }
             if text.contains(wanted) {
                 break;
             }
