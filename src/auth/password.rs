@@ -31,7 +31,23 @@ fn verify_blocking(hash: &str, password: &SecretString) -> bool {
     }
 }
 
+/// At most one argon2 computation per core at a time: each takes 19 MiB and a core for tens of
+/// milliseconds, so a burst of sign-ins queues here instead of taking the process's memory and
+/// every core from the pages being served.
+static ARGON2_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tokio::sync::Semaphore::new(cores)
+});
+
+async fn argon2_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("argon2 slots closed: {e}")))
+}
+
 pub async fn hash(password: SecretString) -> Result<String, AppError> {
+    let _slot = argon2_slot().await?;
     actix_web::web::block(move || hash_blocking(&password))
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
@@ -40,6 +56,7 @@ pub async fn hash(password: SecretString) -> Result<String, AppError> {
 
 /// Checks a password against a stored hash, or against the dummy hash when there is none.
 pub async fn verify(stored: Option<String>, password: SecretString) -> Result<bool, AppError> {
+    let _slot = argon2_slot().await?;
     actix_web::web::block(move || match stored {
         Some(hash) => verify_blocking(&hash, &password),
         None => {

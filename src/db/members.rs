@@ -76,47 +76,43 @@ pub fn list(
     limit: i64,
 ) -> QueryResult<(Vec<Member>, i64)> {
     // Without a search, the page is cut from the membership index alone and only its rows meet
-    // the users table; with one, the filter needs the users' names and emails.
-    let (page, count) = if search.trim().is_empty() {
-        (
-            "SELECT m.user_id, m.role, m.created_at, m.sort_name
-             FROM memberships m
-             WHERE m.organization_id = $1 AND $4 = $4
-             ORDER BY m.sort_name, m.user_id
-             LIMIT $2 OFFSET $3",
-            "SELECT count(*) FROM memberships WHERE organization_id = $1",
-        )
+    // the users table: the `member_page` function (its plan is cached per connection; the
+    // function's body says the same as `users::HAS_TWO_FACTOR_SQL` and the query below). With a
+    // search, the filter needs the users' names and emails, and the statement is planned for
+    // the pattern each time.
+    let rows: Vec<ListedRow> = if search.trim().is_empty() {
+        diesel::sql_query("SELECT * FROM member_page($1, $2, $3)")
+            .bind::<BigInt, _>(org_id)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset)
+            .load(conn)?
     } else {
-        (
-            "SELECT m.user_id, m.role, m.created_at, m.sort_name
-             FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')
-             ORDER BY m.sort_name, m.user_id
-             LIMIT $2 OFFSET $3",
-            "SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')",
-        )
+        let has_two_factor = super::users::HAS_TWO_FACTOR_SQL;
+        let query = format!(
+            "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
+                    {has_two_factor} AS two_factor,
+                    (SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
+                     WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')) AS total,
+                    coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
+                              FROM environment_roles er JOIN environments e ON e.id = er.environment_id
+                              WHERE er.organization_id = $1 AND er.user_id = p.user_id), '') AS env_roles
+             FROM (SELECT m.user_id, m.role, m.created_at, m.sort_name
+                   FROM memberships m JOIN users u ON u.id = m.user_id
+                   WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')
+                   ORDER BY m.sort_name, m.user_id
+                   LIMIT $2 OFFSET $3) p
+             -- One primary-key lookup per row of the page (OFFSET 0 keeps the planner from
+             -- turning this into a hash join over every user).
+             CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at, passkey_count FROM users WHERE id = p.user_id OFFSET 0) u
+             ORDER BY p.sort_name, p.user_id"
+        );
+        diesel::sql_query(query)
+            .bind::<BigInt, _>(org_id)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset)
+            .bind::<Text, _>(super::contains_pattern(search))
+            .load(conn)?
     };
-    let has_two_factor = super::users::HAS_TWO_FACTOR_SQL;
-    let query = format!(
-        "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
-                {has_two_factor} AS two_factor,
-                ({count}) AS total,
-                coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
-                          FROM environment_roles er JOIN environments e ON e.id = er.environment_id
-                          WHERE er.organization_id = $1 AND er.user_id = p.user_id), '') AS env_roles
-         FROM ({page}) p
-         -- One primary-key lookup per row of the page (OFFSET 0 keeps the planner from turning
-         -- this into a hash join over every user).
-         CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at, passkey_count FROM users WHERE id = p.user_id OFFSET 0) u
-         ORDER BY p.sort_name, p.user_id"
-    );
-    let rows: Vec<ListedRow> = diesel::sql_query(query)
-        .bind::<BigInt, _>(org_id)
-        .bind::<BigInt, _>(limit)
-        .bind::<BigInt, _>(offset)
-        .bind::<Text, _>(super::contains_pattern(search))
-        .load(conn)?;
     let total = match rows.first() {
         Some(row) => row.total,
         None if offset == 0 => 0,

@@ -53,15 +53,15 @@ impl StatementCounter {
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for StatementCounter {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        // The data is skewed by design (a person in 400 organizations beside people in one; an
-        // organization of 10,000 beside ones of three): a generic plan cached for a prepared
-        // statement is planned for the average and goes badly wrong at the extremes (measured:
-        // 8 ms instead of 0.2 ms for an organization page). Plan each execution for its values.
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query("SET plan_cache_mode = force_custom_plan"),
-            conn,
-        )
-        .map_err(diesel::r2d2::Error::QueryError)?;
+        // Plans: PostgreSQL's default (`plan_cache_mode = auto`). Diesel prepares and caches the
+        // statements of its query builder; after five executions PostgreSQL keeps a generic plan
+        // when it costs no more than the custom ones, which saves the planning (measured: 1.5 to
+        // 2 ms of a page's 2 ms of database time went to planning when every execution was
+        // re-planned). The statements whose best plan depends on their values (the access check,
+        // whose generic plan is 60 times slower for a person in 400 organizations; a search)
+        // are `sql_query` text, which is never cached: planned for its values each time. The
+        // member page, planned longer than it runs, is a PL/pgSQL function (`member_page`), whose
+        // plan is cached. docs/performance.md has the measurements.
         let counter = self.0.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
             if matches!(

@@ -154,6 +154,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         require_two_factor -> Bool,
+        member_count -> Int4,
     }
 }
 

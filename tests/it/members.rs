@@ -54,6 +54,20 @@ async fn active_users_are_listed_fifty_a_page_and_searchable() {
             && owner_row.body.contains("staging: engineer"),
         "roles at a glance"
     );
+    // The total is kept on the organization's row: it follows removals too.
+    diesel::sql_query(
+        "DELETE FROM memberships WHERE user_id IN (SELECT id FROM users WHERE email LIKE 'member1_@example.com')",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    assert!(app.get(&base).await.body.contains("111 members"));
+    let kept: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT (o.member_count - (SELECT count(*) FROM memberships m WHERE m.organization_id = o.id))::bigint
+         FROM organizations o WHERE o.slug = '{slug}'"
+    ))
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(kept, 0);
 }
 
 #[actix_web::test]

@@ -1,0 +1,1 @@
+DROP FUNCTION member_page(BIGINT, BIGINT, BIGINT);
