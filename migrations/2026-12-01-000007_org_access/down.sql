@@ -1,0 +1,1 @@
+DROP FUNCTION org_access(BIGINT, TEXT, BIGINT);
