@@ -812,7 +812,7 @@ async fn passkeys_are_added_named_and_removed_and_sign_in_alone_or_as_the_second
     // Signed out, then in with the passkey alone.
     browser.click("form[action=\"/signout\"] button").await;
     browser.goto(&at("/signin")).await;
-    browser.click("[data-passkey=\"signin\"] button").await;
+    browser.press("[data-passkey=\"signin\"] button").await;
     browser.wait_for_text("Pia Passkey").await;
     assert!(!browser.path().await.starts_with("/signin"));
     let via: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
@@ -828,7 +828,7 @@ async fn passkeys_are_added_named_and_removed_and_sign_in_alone_or_as_the_second
         sign_in(&mut browser, &site, "pia@example.com").await,
         "/signin/two-factor"
     );
-    browser.click("[data-passkey=\"second-step\"] button").await;
+    browser.press("[data-passkey=\"second-step\"] button").await;
     browser.wait_for_text("Pia Passkey").await;
     assert!(!browser.path().await.starts_with("/signin"));
 
