@@ -8,30 +8,21 @@ RETURNS TABLE (id BIGINT, name TEXT, slug TEXT, status TEXT, created_at TIMESTAM
                require_two_factor BOOLEAN, member_role TEXT, env_id BIGINT, env_kind TEXT,
                env_role TEXT, two_factor BOOLEAN)
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    org BIGINT := by_id;
 BEGIN
     IF by_slug IS NOT NULL THEN
-        RETURN QUERY
-        SELECT o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor,
-               m.role, e.id, e.kind, er.role,
-               (u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0)
-        FROM organizations o
-        CROSS JOIN LATERAL (SELECT x.role FROM memberships x
-                            WHERE x.organization_id = o.id AND x.user_id = member OFFSET 0) m
-        JOIN users u ON u.id = member
-        JOIN environments e ON e.organization_id = o.id
-        LEFT JOIN environment_roles er ON er.environment_id = e.id AND er.user_id = member
-        WHERE o.slug = by_slug;
-    ELSE
-        RETURN QUERY
-        SELECT o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor,
-               m.role, e.id, e.kind, er.role,
-               (u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0)
-        FROM organizations o
-        CROSS JOIN LATERAL (SELECT x.role FROM memberships x
-                            WHERE x.organization_id = o.id AND x.user_id = member OFFSET 0) m
-        JOIN users u ON u.id = member
-        JOIN environments e ON e.organization_id = o.id
-        LEFT JOIN environment_roles er ON er.environment_id = e.id AND er.user_id = member
-        WHERE o.id = by_id;
+        SELECT o.id INTO org FROM organizations o WHERE o.slug = by_slug;
     END IF;
+    RETURN QUERY
+    SELECT o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor,
+           m.role, e.id, e.kind, er.role,
+           (u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0)
+    FROM organizations o
+    CROSS JOIN LATERAL (SELECT x.role FROM memberships x
+                        WHERE x.organization_id = o.id AND x.user_id = member OFFSET 0) m
+    JOIN users u ON u.id = member
+    JOIN environments e ON e.organization_id = o.id
+    LEFT JOIN environment_roles er ON er.environment_id = e.id AND er.user_id = member
+    WHERE o.id = org;
 END $$;

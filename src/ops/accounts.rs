@@ -41,6 +41,13 @@ pub(super) fn record_own(
     )
 }
 
+/// Drops a new address still waiting for its link, and voids the link: whoever asked for it
+/// may have held the password that a reset or change just replaced.
+fn cancel_email_change(c: &mut PgConnection, user_id: UserId) -> QueryResult<()> {
+    db::users::set_pending_email(c, user_id, None)?;
+    tokens::void_outstanding(c, user_id, Purpose::ChangeEmail)
+}
+
 /// Verification links work for a day.
 pub const VERIFY_TTL_HOURS: i64 = 24;
 /// Password reset links work for an hour.
@@ -250,6 +257,7 @@ pub async fn reset_password(
                 // The link went to the address: whoever used it holds it.
                 db::users::mark_verified(c, user_id)?;
                 let ended = db::sessions::delete_for_user(c, user_id)?;
+                cancel_email_change(c, user_id)?;
                 // A key made by whoever held the account before the reset must not outlive it.
                 let keys_revoked = db::api_keys::revoke_all(c, user_id)?;
                 let actor = as_user(&user);
@@ -285,6 +293,7 @@ pub async fn change_password(
         c.transaction(|c| -> Result<(), diesel::result::Error> {
             db::users::set_password_hash(c, user.id, &password_hash)?;
             let ended = db::sessions::delete_for_user(c, user.id)?;
+            cancel_email_change(c, user.id)?;
             let details = json!({ "sessions_ended": ended });
             audit::record(
                 c,

@@ -205,3 +205,64 @@ async fn the_security_log_shows_failures_and_is_paged() {
     );
     assert_eq!(app.get("/account?page=abc").await.status, 400);
 }
+
+#[actix_web::test]
+async fn a_password_reset_voids_an_email_change_still_waiting_for_its_link() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    // Someone holding Ada's password asks to move the account to their address…
+    let asked = app
+        .post_form(
+            "/account",
+            "/account/email",
+            &[("new_email", "thief@example.net"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(asked.status, 303);
+    let mail = app
+        .mail
+        .wait_for(
+            "thief@example.net",
+            "Confirm your new email address for Gatehouse",
+        )
+        .await;
+    let link = mail.link(&app.address).expect("link");
+    // …then Ada resets her password: the waiting change and its link die with the old password.
+    let visitor = client(&app.address);
+    app.post_form_with(
+        &visitor,
+        "/password/forgot",
+        "/password/forgot",
+        &[("email", "ada@example.com")],
+    )
+    .await;
+    let reset = app
+        .mail
+        .wait_for("ada@example.com", "Reset your Gatehouse password")
+        .await;
+    let path = reset
+        .link(&app.address)
+        .unwrap()
+        .trim_start_matches(&app.address)
+        .to_string();
+    let token = path.split("token=").nth(1).unwrap().to_string();
+    let done = app
+        .post_form_with(
+            &visitor,
+            &path,
+            "/password/reset",
+            &[("token", &token), ("password", "granite-meadow-lantern-42")],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    let used = app
+        .get_with(&visitor, link.trim_start_matches(&app.address))
+        .await;
+    assert_eq!(used.status, 410, "{}", used.body);
+    let email: String = diesel::dsl::sql::<diesel::sql_types::Text>(
+        "SELECT email || coalesce(pending_email, '') FROM users WHERE email = 'ada@example.com'",
+    )
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(email, "ada@example.com");
+}
