@@ -171,8 +171,9 @@ pub fn authenticate(
     key: &str,
     ip: Option<&str>,
 ) -> QueryResult<KeyCheck<(User, i64)>> {
-    let found: Option<Presented> = diesel::sql_query(
-        "WITH k AS (
+    let found: Option<Presented> = super::Prepared(
+        diesel::sql_query(
+            "WITH k AS (
              SELECT id, user_id, last_used_at, last_used_ip,
                     expires_at IS NOT NULL AND expires_at <= now() AS expired
              FROM personal_api_keys WHERE key_hash = $1 AND revoked_at IS NULL),
@@ -184,9 +185,10 @@ pub fn authenticate(
                     OR k.last_used_ip IS DISTINCT FROM $2)
              RETURNING p.id)
          SELECT u.*, k.id AS key_id, k.expired FROM k JOIN users u ON u.id = k.user_id",
+        )
+        .bind::<diesel::sql_types::Bytea, _>(tokens::hash(key))
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip),
     )
-    .bind::<diesel::sql_types::Bytea, _>(tokens::hash(key))
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip)
     .get_result(conn)
     .optional()?;
     Ok(match found {
@@ -218,7 +220,7 @@ pub fn reserve(conn: &mut PgConnection, key_id: i64, n: i64) -> QueryResult<(i64
         seconds_left: i64,
     }
     let n = i32::try_from(n).unwrap_or(i32::MAX);
-    let w: Window = diesel::sql_query(
+    let w: Window = super::Prepared(diesel::sql_query(
         "INSERT INTO api_rate_windows (key_id, window_start, requests) VALUES ($1, now(), $2)
          ON CONFLICT (key_id) DO UPDATE SET
              requests = CASE WHEN api_rate_windows.window_start <= now() - interval '1 minute' THEN $2 ELSE api_rate_windows.requests + $2 END,
@@ -226,7 +228,7 @@ pub fn reserve(conn: &mut PgConnection, key_id: i64, n: i64) -> QueryResult<(i64
          RETURNING requests, greatest(1, ceil(extract(epoch from (window_start + interval '1 minute' - now()))))::bigint AS seconds_left",
     )
     .bind::<diesel::sql_types::BigInt, _>(key_id)
-    .bind::<diesel::sql_types::Integer, _>(n)
+    .bind::<diesel::sql_types::Integer, _>(n))
     .get_result(conn)?;
     Ok((i64::from(w.requests), w.seconds_left))
 }

@@ -81,11 +81,13 @@ pub fn list(
     // search, the filter needs the users' names and emails, and the statement is planned for
     // the pattern each time.
     let rows: Vec<ListedRow> = if search.trim().is_empty() {
-        diesel::sql_query("SELECT * FROM member_page($1, $2, $3)")
-            .bind::<BigInt, _>(org_id)
-            .bind::<BigInt, _>(limit)
-            .bind::<BigInt, _>(offset)
-            .load(conn)?
+        super::Prepared(
+            diesel::sql_query("SELECT * FROM member_page($1, $2, $3)")
+                .bind::<BigInt, _>(org_id)
+                .bind::<BigInt, _>(limit)
+                .bind::<BigInt, _>(offset),
+        )
+        .load(conn)?
     } else {
         let has_two_factor = super::users::HAS_TWO_FACTOR_SQL;
         let query = format!(

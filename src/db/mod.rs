@@ -38,6 +38,49 @@ pub type PgConn = PgConnection;
 pub type QueryResult<T> = diesel::QueryResult<T>;
 pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
 
+/// A statement whose SQL text never changes, kept prepared on each connection (diesel's
+/// statement cache, keyed by the text), although diesel would not cache it by itself: raw SQL
+/// (`sql_query`) and query-builder statements with an SQL fragment are parsed and planned on
+/// every call. Use it only for text that is the same on every call (a query built with
+/// `format!` from values would fill the cache); PostgreSQL then plans it for the first five
+/// executions and afterwards keeps a generic plan when that costs no more. The access check,
+/// the member page, the switcher and the API key lookup are hot paths that pay for that
+/// planning on every request otherwise (docs/performance.md).
+///
+/// Overriding `is_safe_to_cache_prepared` needs diesel's
+/// `i-implement-a-third-party-backend-and-opt-into-breaking-changes` feature; the version is
+/// pinned by `Cargo.lock`.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<Q>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    // No static id: diesel keys the cached statement by its SQL text and bind types.
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, C> diesel::RunQueryDsl<C> for Prepared<Q> {}
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Counts the SQL statements (queries and transaction control) run through a pool, so tests and

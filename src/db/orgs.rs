@@ -219,20 +219,27 @@ pub fn access(
     org: &OrgRef,
 ) -> QueryResult<Option<Access>> {
     use diesel::sql_types::{BigInt, Text};
+    // Prepared: the call's text is fixed, and the function caches its own plan.
     let rows: Vec<AccessRow> = match org {
-        OrgRef::Slug(slug) => diesel::sql_query("SELECT * FROM org_access($1, $2, NULL)")
-            .bind::<BigInt, _>(user_id)
-            .bind::<Text, _>(slug)
-            .load(conn)?,
-        OrgRef::Id(id) => diesel::sql_query("SELECT * FROM org_access($1, NULL, $2)")
-            .bind::<BigInt, _>(user_id)
-            .bind::<BigInt, _>(*id)
-            .load(conn)?,
-        OrgRef::Environment(env_id) => diesel::sql_query(
-            "SELECT * FROM org_access($1, NULL, (SELECT organization_id FROM environments WHERE id = $2))",
+        OrgRef::Slug(slug) => super::Prepared(
+            diesel::sql_query("SELECT * FROM org_access($1, $2, NULL)")
+                .bind::<BigInt, _>(user_id)
+                .bind::<Text, _>(slug),
         )
-        .bind::<BigInt, _>(user_id)
-        .bind::<BigInt, _>(*env_id)
+        .load(conn)?,
+        OrgRef::Id(id) => super::Prepared(
+            diesel::sql_query("SELECT * FROM org_access($1, NULL, $2)")
+                .bind::<BigInt, _>(user_id)
+                .bind::<BigInt, _>(*id),
+        )
+        .load(conn)?,
+        OrgRef::Environment(env_id) => super::Prepared(
+            diesel::sql_query(
+                "SELECT * FROM org_access($1, NULL, (SELECT organization_id FROM environments WHERE id = $2))",
+            )
+            .bind::<BigInt, _>(user_id)
+            .bind::<BigInt, _>(*env_id),
+        )
         .load(conn)?,
     };
     let Some(first) = rows.first().cloned() else {
@@ -274,20 +281,23 @@ pub fn list_for_user(
 ) -> QueryResult<(Vec<MyOrganization>, i64)> {
     use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
-    let rows: Vec<(String, String, String, String, i64)> = organizations::table
-        .inner_join(memberships::table)
-        .filter(memberships::user_id.eq(user_id))
-        .order((organizations::name.asc(), organizations::id.asc()))
-        .offset(offset)
-        .limit(limit)
-        .select((
-            organizations::name,
-            organizations::slug,
-            organizations::status,
-            memberships::role,
-            sql::<BigInt>("count(*) OVER ()"),
-        ))
-        .load(conn)?;
+    // Prepared although it carries an SQL fragment (the window count): its text is fixed.
+    let rows: Vec<(String, String, String, String, i64)> = super::Prepared(
+        organizations::table
+            .inner_join(memberships::table)
+            .filter(memberships::user_id.eq(user_id))
+            .order((organizations::name.asc(), organizations::id.asc()))
+            .offset(offset)
+            .limit(limit)
+            .select((
+                organizations::name,
+                organizations::slug,
+                organizations::status,
+                memberships::role,
+                sql::<BigInt>("count(*) OVER ()"),
+            )),
+    )
+    .load(conn)?;
     let total = match rows.first() {
         Some(row) => row.4,
         None if offset == 0 => 0,
