@@ -66,8 +66,9 @@ struct ListedRow {
 
 /// A page of members in name order, optionally searched by name or email, with their
 /// environment roles and the total — one statement whatever the organization's size. The page
-/// comes from the `(organization_id, sort_name, user_id)` index; environment roles are looked up
-/// for the page's rows only.
+/// comes from the `(organization_id, sort_name, user_id)` index (from its nearer end); the
+/// environment roles are read from the membership row, where triggers on `environment_roles`
+/// keep them.
 pub fn list(
     conn: &mut PgConnection,
     org_id: OrgId,
@@ -95,10 +96,8 @@ pub fn list(
                     {has_two_factor} AS two_factor,
                     (SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
                      WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')) AS total,
-                    coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
-                              FROM environment_roles er JOIN environments e ON e.id = er.environment_id
-                              WHERE er.organization_id = $1 AND er.user_id = p.user_id), '') AS env_roles
-             FROM (SELECT m.user_id, m.role, m.created_at, m.sort_name
+                    p.env_roles
+             FROM (SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
                    FROM memberships m JOIN users u ON u.id = m.user_id
                    WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')
                    ORDER BY m.sort_name, m.user_id
@@ -207,9 +206,7 @@ pub fn find(
     let query = format!(
         "SELECT m.user_id AS id, u.name, u.email, m.role, m.created_at AS joined_at, u.last_sign_in_at,
                 {} AS two_factor, 1::bigint AS total,
-                coalesce((SELECT string_agg(e.kind || ':' || er.role, ',')
-                          FROM environment_roles er JOIN environments e ON e.id = er.environment_id
-                          WHERE er.organization_id = $1 AND er.user_id = m.user_id), '') AS env_roles
+                m.env_roles
          FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.organization_id = $1 AND m.user_id = $2",
         super::users::HAS_TWO_FACTOR_SQL

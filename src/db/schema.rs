@@ -143,6 +143,7 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamptz,
         sort_name -> Text,
+        env_roles -> Text,
     }
 }
 

@@ -30,6 +30,26 @@ async fn active_users_are_listed_fifty_a_page_and_searchable() {
     assert!(first.body.contains("Page 1 of 3"));
     let last = app.get(&format!("{base}?page=3")).await;
     assert_eq!(last.body.matches("Quick view<span").count(), 21);
+    // A page past the middle is cut from the end of the list: the same rows, in order.
+    let at = |body: &str, email: &str| body.find(&format!(">{email}<"));
+    let (first_row, last_member) = (
+        at(&last.body, "member101@example.com").expect("Member 101 opens page 3"),
+        at(&last.body, "member120@example.com").expect("Member 120 is on page 3"),
+    );
+    assert!(first_row < last_member && at(&last.body, "member100@example.com").is_none());
+    let middle = app.get(&format!("{base}?page=2")).await;
+    for (email, shown) in [
+        ("member50", false),
+        ("member51", true),
+        ("member100", true),
+        ("member101", false),
+    ] {
+        assert_eq!(
+            at(&middle.body, &format!("{email}@example.com")).is_some(),
+            shown,
+            "{email}"
+        );
+    }
 
     let by_email = app.get(&format!("{base}?q=MEMBER7%40example")).await;
     assert!(
@@ -68,6 +88,80 @@ async fn active_users_are_listed_fifty_a_page_and_searchable() {
     .get_result(&mut app.conn())
     .unwrap();
     assert_eq!(kept, 0);
+}
+
+/// Whether every membership's copy of its environment roles matches the roles themselves.
+fn env_roles_in_step(app: &TestApp) -> bool {
+    diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "SELECT NOT EXISTS (SELECT 1 FROM memberships m
+                            WHERE m.env_roles <> memberships_env_roles_of(m.organization_id, m.user_id))",
+    )
+    .get_result(&mut app.conn())
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn the_member_list_shows_environment_roles_as_they_change() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let mia = client(&app.address);
+    app.account(&mia, "Mia Member", "mia@example.com").await;
+    add_member(
+        &app,
+        &slug,
+        "mia@example.com",
+        "member",
+        &[("staging", "support")],
+    );
+    let list = format!("/orgs/{slug}/access/users?q=mia");
+    let mut conn = app.conn();
+    let mia_id = app.user_id("mia@example.com");
+    let roles_shown = |body: &str| {
+        ["development", "staging", "production"]
+            .iter()
+            .flat_map(|kind| {
+                ["viewer", "support", "engineer"]
+                    .iter()
+                    .filter(move |role| body.contains(&format!("{kind}: {role}")))
+                    .map(move |role| format!("{kind}: {role}"))
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        roles_shown(&app.get(&list).await.body),
+        ["staging: support"]
+    );
+    crate::support::add_member_env_role(&app, &slug, "mia@example.com", "production", "viewer");
+    diesel::sql_query(
+        "UPDATE environment_roles SET role = 'engineer' WHERE user_id = $1 AND role = 'support'",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(mia_id)
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(
+        roles_shown(&app.get(&list).await.body),
+        ["staging: engineer", "production: viewer"]
+    );
+    diesel::sql_query(
+        "DELETE FROM environment_roles er USING environments e
+         WHERE e.id = er.environment_id AND er.user_id = $1 AND e.kind = 'staging'",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(mia_id)
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(
+        roles_shown(&app.get(&list).await.body),
+        ["production: viewer"]
+    );
+    let quick_view = app
+        .get(&format!("/orgs/{slug}/access/users/{mia_id}"))
+        .await;
+    assert!(
+        quick_view.body.contains("<dd>viewer</dd>"),
+        "{}",
+        quick_view.body
+    );
+    assert!(env_roles_in_step(&app));
 }
 
 #[actix_web::test]
