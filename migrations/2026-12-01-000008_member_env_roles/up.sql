@@ -47,40 +47,7 @@ CREATE TRIGGER environment_roles_update AFTER UPDATE ON environment_roles
     REFERENCING OLD TABLE AS removed NEW TABLE AS added
     FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_changed();
 
--- The member page reads the roles from the membership, and a page deep in the list is cut from
--- the nearer end of the index: the last page of 10,000 members walked 10,000 index entries to
--- skip them (2.5 ms); from the end it walks its own rows.
-CREATE OR REPLACE FUNCTION member_page(org BIGINT, lim BIGINT, skip BIGINT)
-RETURNS TABLE (id BIGINT, name TEXT, email TEXT, role TEXT, joined_at TIMESTAMPTZ,
-               last_sign_in_at TIMESTAMPTZ, two_factor BOOLEAN, total BIGINT, env_roles TEXT)
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    members BIGINT;
-BEGIN
-    SELECT o.member_count INTO members FROM organizations o WHERE o.id = org;
-    IF skip > members / 2 THEN
-        RETURN QUERY
-        SELECT p.user_id, u.name, u.email, p.role, p.created_at, u.last_sign_in_at,
-               (u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0), members, p.env_roles
-        FROM (SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
-              FROM memberships m
-              WHERE m.organization_id = org
-              ORDER BY m.sort_name DESC, m.user_id DESC
-              LIMIT greatest(least(lim, members - skip), 0) OFFSET greatest(members - skip - lim, 0)) p
-        CROSS JOIN LATERAL (SELECT x.name, x.email, x.last_sign_in_at, x.totp_enabled_at, x.passkey_count
-                            FROM users x WHERE x.id = p.user_id OFFSET 0) u
-        ORDER BY p.sort_name, p.user_id;
-    ELSE
-        RETURN QUERY
-        SELECT p.user_id, u.name, u.email, p.role, p.created_at, u.last_sign_in_at,
-               (u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0), members, p.env_roles
-        FROM (SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
-              FROM memberships m
-              WHERE m.organization_id = org
-              ORDER BY m.sort_name, m.user_id
-              LIMIT lim OFFSET skip) p
-        CROSS JOIN LATERAL (SELECT x.name, x.email, x.last_sign_in_at, x.totp_enabled_at, x.passkey_count
-                            FROM users x WHERE x.id = p.user_id OFFSET 0) u
-        ORDER BY p.sort_name, p.user_id;
-    END IF;
-END $$;
+-- The member page and the access check are prepared statements now (db::Prepared), whose
+-- cached plans cost less than these functions' calls (0.04 ms against 0.1 ms for the access check).
+DROP FUNCTION member_page(BIGINT, BIGINT, BIGINT);
+DROP FUNCTION org_access(BIGINT, TEXT, BIGINT);

@@ -124,7 +124,7 @@ pub async fn role_assignments(
         &caller,
         OrgRef::Id(org_id.into_inner()),
         OrgPermission::ViewOrgRoles,
-        move |c, access| db::members::list(c, access.org.id, "", offset, count),
+        move |c, access| db::members::list(c, &access.org, "", offset, count),
     )
     .await?;
     let items = members

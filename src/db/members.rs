@@ -66,32 +66,53 @@ struct ListedRow {
 
 /// A page of members in name order, optionally searched by name or email, with their
 /// environment roles and the total — one statement whatever the organization's size. The page
-/// comes from the `(organization_id, sort_name, user_id)` index (from its nearer end); the
-/// environment roles are read from the membership row, where triggers on `environment_roles`
-/// keep them.
+/// comes from the `(organization_id, sort_name, user_id)` index, from its nearer end (the last
+/// page of 10,000 members would otherwise walk 10,000 entries to skip them); the environment
+/// roles are read from the membership row, where triggers on `environment_roles` keep them.
+/// Without a search the total is the organization's `member_count`, read with the access check.
 pub fn list(
     conn: &mut PgConnection,
-    org_id: OrgId,
+    org: &Organization,
     search: &str,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<Member>, i64)> {
-    // Without a search, the page is cut from the membership index alone and only its rows meet
-    // the users table: the `member_page` function (its plan is cached per connection; the
-    // function's body says the same as `users::HAS_TWO_FACTOR_SQL` and the query below). With a
-    // search, the filter needs the users' names and emails, and the statement is planned for
-    // the pattern each time.
+    let has_two_factor = super::users::HAS_TWO_FACTOR_SQL;
+    // One primary-key lookup in users per row of the page (OFFSET 0 keeps the planner from
+    // turning it into a hash join over every user).
+    let user_columns = "CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at, passkey_count
+                                            FROM users WHERE id = p.user_id OFFSET 0) u";
     let rows: Vec<ListedRow> = if search.trim().is_empty() {
+        let total = i64::from(org.member_count);
+        let (order, limit, offset) = if offset > total / 2 {
+            ("DESC", (total - offset).clamp(0, limit), (total - offset - limit).max(0))
+        } else {
+            ("", limit, offset)
+        };
+        if limit == 0 {
+            return Ok((Vec::new(), total));
+        }
+        // Prepared: two fixed texts, and their generic plan walks the index whatever the size.
         super::Prepared(
-            diesel::sql_query("SELECT * FROM member_page($1, $2, $3)")
-                .bind::<BigInt, _>(org_id)
-                .bind::<BigInt, _>(limit)
-                .bind::<BigInt, _>(offset),
+            diesel::sql_query(format!(
+                "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
+                        {has_two_factor} AS two_factor, $4 AS total, p.env_roles
+                 FROM (SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
+                       FROM memberships m WHERE m.organization_id = $1
+                       ORDER BY m.sort_name {order}, m.user_id {order} LIMIT $2 OFFSET $3) p
+                 {user_columns}
+                 ORDER BY p.sort_name, p.user_id"
+            ))
+            .bind::<BigInt, _>(org.id)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(offset)
+            .bind::<BigInt, _>(total),
         )
         .load(conn)?
     } else {
-        let has_two_factor = super::users::HAS_TWO_FACTOR_SQL;
-        let query = format!(
+        // With a search the filter needs the users' names and emails, and the statement is
+        // planned for the pattern each time.
+        diesel::sql_query(format!(
             "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
                     {has_two_factor} AS two_factor,
                     (SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
@@ -102,22 +123,19 @@ pub fn list(
                    WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')
                    ORDER BY m.sort_name, m.user_id
                    LIMIT $2 OFFSET $3) p
-             -- One primary-key lookup per row of the page (OFFSET 0 keeps the planner from
-             -- turning this into a hash join over every user).
-             CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at, passkey_count FROM users WHERE id = p.user_id OFFSET 0) u
+             {user_columns}
              ORDER BY p.sort_name, p.user_id"
-        );
-        diesel::sql_query(query)
-            .bind::<BigInt, _>(org_id)
-            .bind::<BigInt, _>(limit)
-            .bind::<BigInt, _>(offset)
-            .bind::<Text, _>(super::contains_pattern(search))
-            .load(conn)?
+        ))
+        .bind::<BigInt, _>(org.id)
+        .bind::<BigInt, _>(limit)
+        .bind::<BigInt, _>(offset)
+        .bind::<Text, _>(super::contains_pattern(search))
+        .load(conn)?
     };
     let total = match rows.first() {
         Some(row) => row.total,
         None if offset == 0 => 0,
-        None => return list(conn, org_id, search, 0, 1).map(|(_, total)| (Vec::new(), total)),
+        None => return list(conn, org, search, 0, 1).map(|(_, total)| (Vec::new(), total)),
     };
     let members = rows
         .into_iter()

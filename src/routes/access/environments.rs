@@ -147,9 +147,9 @@ async fn grid_page(
         auth,
         ..
     } = cx;
-    let org_id = access.org.id;
+    let org = access.org.clone();
     let (members, total) = db::run(pool, move |c| {
-        db::members::list(c, org_id, "", Pagination::offset(page), PAGE_SIZE)
+        db::members::list(c, &org, "", Pagination::offset(page), PAGE_SIZE)
     })
     .await?;
     let pagination = Pagination::new(

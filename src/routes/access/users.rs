@@ -57,7 +57,7 @@ pub async fn list(
             move |c, access| {
                 db::members::list(
                     c,
-                    access.org.id,
+                    &access.org,
                     &search,
                     Pagination::offset(page),
                     PAGE_SIZE,
