@@ -80,12 +80,17 @@ pub fn list(
     let has_two_factor = super::users::HAS_TWO_FACTOR_SQL;
     // One primary-key lookup in users per row of the page (OFFSET 0 keeps the planner from
     // turning it into a hash join over every user).
-    let user_columns = "CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at, passkey_count
+    let user_columns =
+        "CROSS JOIN LATERAL (SELECT name, email, last_sign_in_at, totp_enabled_at, passkey_count
                                             FROM users WHERE id = p.user_id OFFSET 0) u";
     let rows: Vec<ListedRow> = if search.trim().is_empty() {
         let total = i64::from(org.member_count);
         let (order, limit, offset) = if offset > total / 2 {
-            ("DESC", (total - offset).clamp(0, limit), (total - offset - limit).max(0))
+            (
+                "DESC",
+                (total - offset).clamp(0, limit),
+                (total - offset - limit).max(0),
+            )
         } else {
             ("", limit, offset)
         };

@@ -291,52 +291,60 @@ pub struct MyOrganization {
     pub role: String,
 }
 
-/// A page of the user's organizations, by name, plus their total count: one statement (the
-/// total rides along as a window count; a page past the end costs a second one).
+/// A page of the user's organizations, by name, and their total: `membership_count` from the
+/// user's row, read with the session. One statement, or none for a page past the end.
 pub fn list_for_user(
     conn: &mut PgConnection,
-    user_id: UserId,
+    user: &super::users::User,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<MyOrganization>, i64)> {
-    use diesel::dsl::sql;
     use diesel::sql_types::BigInt;
-    // Prepared although it carries an SQL fragment (the window count): its text is fixed.
-    let rows: Vec<(String, String, String, String, i64)> = super::Prepared(
-        organizations::table
-            .inner_join(memberships::table)
-            .filter(memberships::user_id.eq(user_id))
-            .order((organizations::name.asc(), organizations::id.asc()))
-            .offset(offset)
-            .limit(limit)
-            .select((
-                organizations::name,
-                organizations::slug,
-                organizations::status,
-                memberships::role,
-                sql::<BigInt>("count(*) OVER ()"),
-            )),
+    let total = i64::from(user.membership_count);
+    if offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        slug: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        role: String,
+    }
+    let query = diesel::sql_query(
+        "SELECT o.name, o.slug, o.status, m.role
+         FROM memberships m JOIN organizations o ON o.id = m.organization_id
+         WHERE m.user_id = $1 ORDER BY o.name, o.id LIMIT $2 OFFSET $3",
     )
-    .load(conn)?;
-    let total = match rows.first() {
-        Some(row) => row.4,
-        None if offset == 0 => 0,
-        None => memberships::table
-            .filter(memberships::user_id.eq(user_id))
-            .select(count_star())
-            .first(conn)?,
+    .bind::<BigInt, _>(user.id)
+    .bind::<BigInt, _>(limit)
+    .bind::<BigInt, _>(offset);
+    // For a person in a few organizations the prepared statement's generic plan (an index lookup
+    // per membership) is the best one; for hundreds, a hash join is, and only planning for the
+    // user's own numbers finds it (the generic plan took 1 ms for 400, against 0.6 ms planned).
+    let rows: Vec<Row> = if total <= FEW_ORGANIZATIONS {
+        super::Prepared(query).load(conn)?
+    } else {
+        query.load(conn)?
     };
     let page = rows
         .into_iter()
-        .map(|(name, slug, status, role, _)| MyOrganization {
-            name,
-            slug,
-            status,
-            role,
+        .map(|r| MyOrganization {
+            name: r.name,
+            slug: r.slug,
+            status: r.status,
+            role: r.role,
         })
         .collect();
     Ok((page, total))
 }
+
+/// Up to this many organizations, listing them uses the prepared statement.
+const FEW_ORGANIZATIONS: i64 = 50;
 
 /// Renames an organization, recording before and after.
 pub fn rename(

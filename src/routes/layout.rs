@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use crate::auth::session::Flash;
 use crate::db::{self, orgs::MyOrganization};
-use crate::domain::ids::UserId;
 use crate::error::AppError;
+use crate::routes::User;
 
 /// Organizations listed in the switcher before "All organizations".
 pub const SWITCHER_SIZE: i64 = 8;
@@ -30,16 +30,16 @@ pub struct Layout {
 pub type Switcher = (Vec<db::orgs::MyOrganization>, i64);
 
 /// Reads the switcher, on a connection a page already holds.
-pub fn load_switcher(c: &mut db::PgConn, user_id: UserId) -> db::QueryResult<Switcher> {
-    db::orgs::list_for_user(c, user_id, 0, SWITCHER_SIZE)
+pub fn load_switcher(c: &mut db::PgConn, user: &User) -> db::QueryResult<Switcher> {
+    db::orgs::list_for_user(c, user, 0, SWITCHER_SIZE)
 }
 
 impl Layout {
     pub async fn load(cx: &Page, title: impl Into<String>) -> Result<Layout, AppError> {
         let switcher = match &cx.auth.user {
             Some(user) => {
-                let id = user.id;
-                db::run(&cx.pool, move |c| load_switcher(c, id)).await?
+                let user = user.clone();
+                db::run(&cx.pool, move |c| load_switcher(c, &user)).await?
             }
             None => (Vec::new(), 0),
         };

@@ -42,7 +42,7 @@ impl Page {
         T: Send + 'static,
         F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
     {
-        let user_id = self.auth.require_user()?.id;
+        let user = self.auth.require_user()?.clone();
         let org = OrgRef::Slug(slug.to_string());
         let (access, (data, switcher)) = crate::ops::access::with_org(
             &self.pool,
@@ -51,7 +51,7 @@ impl Page {
             permission,
             move |c, access| {
                 let data = load(c, access)?;
-                Ok((data, crate::routes::layout::load_switcher(c, user_id)?))
+                Ok((data, crate::routes::layout::load_switcher(c, &user)?))
             },
         )
         .await?;

@@ -55,13 +55,7 @@ pub async fn list(
             &slug,
             OrgPermission::ViewOrgRoles,
             move |c, access| {
-                db::members::list(
-                    c,
-                    &access.org,
-                    &search,
-                    Pagination::offset(page),
-                    PAGE_SIZE,
-                )
+                db::members::list(c, &access.org, &search, Pagination::offset(page), PAGE_SIZE)
             },
             |access| format!("Active users · {}", access.org.name),
         )

@@ -33,10 +33,10 @@ pub async fn get(cx: Page, query: web::Query<PageQuery>) -> Result<HttpResponse,
     let Page { pool, auth, .. } = &cx;
     let user = auth.require_user()?.clone();
     let page = Pagination::page_asked(query.page);
-    let id = user.id;
+    let asking = user.clone();
     // One trip: the page of organizations, and the switcher (page 1 already holds it).
     let ((orgs, total), switcher) = db::run(pool, move |c| {
-        let listed = db::orgs::list_for_user(c, id, Pagination::offset(page), PAGE_SIZE)?;
+        let listed = db::orgs::list_for_user(c, &asking, Pagination::offset(page), PAGE_SIZE)?;
         let switcher = if page == 1 {
             let first = listed
                 .0
@@ -46,7 +46,7 @@ pub async fn get(cx: Page, query: web::Query<PageQuery>) -> Result<HttpResponse,
                 .collect();
             (first, listed.1)
         } else {
-            load_switcher(c, id)?
+            load_switcher(c, &asking)?
         };
         Ok::<_, AppError>((listed, switcher))
     })
