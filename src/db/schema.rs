@@ -144,6 +144,7 @@ diesel::table! {
         created_at -> Timestamptz,
         sort_name -> Text,
         env_roles -> Text,
+        org_name -> Text,
     }
 }
 

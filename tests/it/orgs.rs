@@ -97,6 +97,16 @@ async fn the_list_shows_my_organizations_with_my_role_and_switching_remembers_th
     let list = app.get("/orgs").await;
     assert!(list.body.contains("First Org") && list.body.contains("Second Org"));
     assert!(list.body.contains("<td>owner</td>"));
+    let order = |body: &str| {
+        let at = |name: &str| body.find(&format!(">{name}</a></td>")).expect(name);
+        at("Second Org") < at("Zeta Org")
+    };
+    // Listed in name order; a renamed organization moves with its new name.
+    diesel::sql_query("UPDATE organizations SET name = 'Zeta Org' WHERE slug = $1")
+        .bind::<diesel::sql_types::Text, _>(&first)
+        .execute(&mut app.conn())
+        .unwrap();
+    assert!(order(&app.get("/orgs").await.body));
 
     app.get(&format!("/orgs/{first}")).await;
     assert_eq!(
