@@ -21,6 +21,9 @@ use session::TypedSession;
 pub struct Auth {
     pub session: TypedSession,
     pub user: Option<User>,
+    /// The signed-in user's organization count and first organizations, for the frame's
+    /// switcher (read with the session; empty when nobody is signed in).
+    pub switcher: crate::db::orgs::Switcher,
     pub meta: RequestMeta,
     pub path: String,
 }
@@ -119,9 +122,15 @@ impl FromRequest for Auth {
                 }
                 None => None,
             };
+            let switcher = if user.is_some() {
+                session.loaded_switcher()
+            } else {
+                crate::db::orgs::Switcher::default()
+            };
             Ok(Auth {
                 session,
                 user,
+                switcher,
                 meta,
                 path,
             })

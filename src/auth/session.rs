@@ -73,6 +73,30 @@ impl TypedSession {
         self.0.get(crate::db::sessions::USER_ROW_KEY).ok().flatten()
     }
 
+    /// The signed-in user's organization count and first organizations (the switcher), read
+    /// with the session.
+    pub fn loaded_switcher(&self) -> crate::db::orgs::Switcher {
+        type Stored = (i64, Vec<(String, String, String, String)>);
+        let (total, rows): Stored = self
+            .0
+            .get(crate::db::sessions::SWITCHER_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let first = rows
+            .into_iter()
+            .map(
+                |(name, slug, status, role)| crate::db::orgs::MyOrganization {
+                    name,
+                    slug,
+                    status,
+                    role,
+                },
+            )
+            .collect();
+        crate::db::orgs::Switcher { first, total }
+    }
+
     /// Signs in: a new session id, so a session fixed before sign-in is worthless.
     pub fn sign_in(
         &self,

@@ -283,6 +283,18 @@ pub fn access(
     }))
 }
 
+/// Organizations listed in the top bar's switcher before "All organizations" (read with the
+/// session: `db::sessions`).
+pub const SWITCHER_SIZE: i64 = 8;
+
+/// The top bar's switcher: the first organizations of the signed-in user, and how many they
+/// belong to in all.
+#[derive(Debug, Clone, Default)]
+pub struct Switcher {
+    pub first: Vec<MyOrganization>,
+    pub total: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct MyOrganization {
     pub name: String,
@@ -291,16 +303,16 @@ pub struct MyOrganization {
     pub role: String,
 }
 
-/// A page of the user's organizations, by name, and their total: `membership_count` from the
-/// user's row, read with the session. One statement, or none for a page past the end.
+/// A page of the user's organizations, by name, of `total` (their count, read with the
+/// session). One statement, or none for a page past the end.
 pub fn list_for_user(
     conn: &mut PgConnection,
-    user: &super::users::User,
+    user_id: UserId,
+    total: i64,
     offset: i64,
     limit: i64,
 ) -> QueryResult<(Vec<MyOrganization>, i64)> {
     use diesel::sql_types::BigInt;
-    let total = i64::from(user.membership_count);
     if offset >= total {
         return Ok((Vec::new(), total));
     }
@@ -327,7 +339,7 @@ pub fn list_for_user(
                                  WHERE id = m.organization_id OFFSET 0) o
              ORDER BY m.org_name, m.organization_id",
         )
-        .bind::<BigInt, _>(user.id)
+        .bind::<BigInt, _>(user_id)
         .bind::<BigInt, _>(limit)
         .bind::<BigInt, _>(offset),
     )

@@ -234,7 +234,6 @@ diesel::table! {
         pending_email -> Nullable<Text>,
         webauthn_handle -> Nullable<Bytea>,
         passkey_count -> Int4,
-        membership_count -> Int4,
     }
 }
 

@@ -30,6 +30,35 @@ pub const SEEN_KEY: &str = "seen";
 /// request under this key (so a page does not read it again); removed before the state is
 /// stored, and from anything a cookie brings.
 pub const USER_ROW_KEY: &str = "_user";
+/// The signed-in user's organization count and first organizations (the frame's switcher), read
+/// in the same statement as the session and handed over like the user's row:
+/// `[count, [[name, slug, status, role], …]]`.
+pub const SWITCHER_KEY: &str = "_switcher";
+
+/// Removes what only a request may carry (the rows read with the session) from a state about to
+/// be stored, or that a cookie brought.
+fn strip_request_only(state: &mut HashMap<String, String>) {
+    state.remove(USER_ROW_KEY);
+    state.remove(SWITCHER_KEY);
+}
+
+/// The session's user's organization count (an index-only count of at most 400 entries) and
+/// their switcher's organizations in name order, cut from the memberships' (user_id, org_name,
+/// organization_id) index with one organization lookup each; as JSON.
+static SWITCHER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "(SELECT json_build_array(
+                     (SELECT count(*) FROM memberships WHERE user_id = sessions.user_id),
+                     coalesce(json_agg(json_build_array(o.name, o.slug, o.status, m.role)
+                                       ORDER BY m.org_name, m.organization_id), '[]'))::text
+          FROM (SELECT organization_id, org_name, role FROM memberships
+                WHERE user_id = sessions.user_id
+                ORDER BY org_name, organization_id LIMIT {}) m
+          CROSS JOIN LATERAL (SELECT name, slug, status FROM organizations
+                              WHERE id = m.organization_id OFFSET 0) o)",
+        super::orgs::SWITCHER_SIZE
+    )
+});
 
 /// How long a signed-in session lives: ended after `idle` without activity, and after `max`
 /// whatever happens (DESIGN §14).
@@ -45,13 +74,15 @@ pub struct PgSessionStore {
     lifetimes: Lifetimes,
 }
 
-/// A stored session as `load` reads it: state, user, started, last active, and the user's row.
+/// A stored session as `load` reads it: state, user, started, last active, the user's row and
+/// their switcher (JSON).
 type StoredSession = (
     serde_json::Value,
     Option<i64>,
     chrono::DateTime<Utc>,
     chrono::DateTime<Utc>,
     Option<super::users::User>,
+    Option<String>,
 );
 
 /// The columns a session's state sets besides the state itself.
@@ -147,7 +178,7 @@ fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
         .decode(encoded)
         .ok()?;
     let mut state: HashMap<String, String> = serde_json::from_slice(&json).ok()?;
-    state.remove(USER_ROW_KEY);
+    strip_request_only(&mut state);
     (!state.contains_key(USER_ID_KEY)).then_some(state)
 }
 
@@ -161,22 +192,35 @@ impl SessionStore for PgSessionStore {
         }
         let hash = key_hash(session_key.as_ref());
         let lifetimes = self.lifetimes;
-        let found: Option<(serde_json::Value, Option<super::users::User>)> = self
+        type Found = (
+            serde_json::Value,
+            Option<super::users::User>,
+            Option<String>,
+        );
+        let found: Option<Found> = self
             .blocking(move |conn| {
-                let found: Option<StoredSession> = sessions::table
-                    .left_join(super::schema::users::table)
-                    .filter(sessions::key_hash.eq(&hash))
-                    .filter(sessions::expires_at.gt(Utc::now()))
-                    .select((
-                        sessions::state,
-                        sessions::user_id,
-                        sessions::created_at,
-                        sessions::last_seen_at,
-                        Option::<super::users::User>::as_select(),
-                    ))
-                    .first(conn)
+                // Prepared although it carries an SQL fragment (the switcher): its text is fixed.
+                let found: Option<StoredSession> =
+                    super::Prepared(
+                        sessions::table
+                            .left_join(super::schema::users::table)
+                            .filter(sessions::key_hash.eq(&hash))
+                            .filter(sessions::expires_at.gt(Utc::now()))
+                            .select((
+                                sessions::state,
+                                sessions::user_id,
+                                sessions::created_at,
+                                sessions::last_seen_at,
+                                Option::<super::users::User>::as_select(),
+                                diesel::dsl::sql::<
+                                    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+                                >(&SWITCHER_SQL),
+                            ))
+                            .limit(1),
+                    )
+                    .get_result(conn)
                     .optional()?;
-                let Some((state, user_id, created, seen, user)) = found else {
+                let Some((state, user_id, created, seen, user, switcher)) = found else {
                     return Ok(None);
                 };
                 let now = Utc::now();
@@ -186,19 +230,23 @@ impl SessionStore for PgSessionStore {
                     diesel::delete(sessions::table.find(&hash)).execute(conn)?;
                     return Ok(None);
                 }
-                Ok(Some((state, user)))
+                Ok(Some((state, user, switcher)))
             })
             .await
             .map_err(LoadError::Other)?;
-        let Some((state, user)) = found else {
+        let Some((state, user, switcher)) = found else {
             return Ok(None);
         };
         let mut state: HashMap<String, String> =
             serde_json::from_value(state).map_err(|e| LoadError::Deserialization(e.into()))?;
-        state.remove(USER_ROW_KEY);
+        strip_request_only(&mut state);
         if let Some(user) = user {
             let row = serde_json::to_string(&user).map_err(|e| LoadError::Other(e.into()))?;
             state.insert(USER_ROW_KEY.to_string(), row);
+            state.insert(
+                SWITCHER_KEY.to_string(),
+                switcher.unwrap_or_else(|| "[0, []]".into()),
+            );
         }
         Ok(Some(state))
     }
@@ -208,7 +256,7 @@ impl SessionStore for PgSessionStore {
         mut state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, SaveError> {
-        state.remove(USER_ROW_KEY);
+        strip_request_only(&mut state);
         if let Some(key) = cookie_key(&state) {
             return Ok(key);
         }
@@ -243,7 +291,7 @@ impl SessionStore for PgSessionStore {
         mut state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        state.remove(USER_ROW_KEY);
+        strip_request_only(&mut state);
         if session_key.as_ref().starts_with(IN_COOKIE) {
             return self.save(state, ttl).await.map_err(|e| match e {
                 SaveError::Serialization(e) => UpdateError::Serialization(e),

@@ -27,8 +27,6 @@ pub struct User {
     pub pending_email: Option<String>,
     /// How many passkeys the account has.
     pub passkey_count: i32,
-    /// How many organizations they belong to (kept by triggers on `memberships`).
-    pub membership_count: i32,
 }
 
 impl User {

@@ -5,12 +5,8 @@ use crate::routes::page::Page;
 use std::collections::HashMap;
 
 use crate::auth::session::Flash;
-use crate::db::{self, orgs::MyOrganization};
+use crate::db::orgs::MyOrganization;
 use crate::error::AppError;
-use crate::routes::User;
-
-/// Organizations listed in the switcher before "All organizations".
-pub const SWITCHER_SIZE: i64 = 8;
 
 pub struct Layout {
     pub title: String,
@@ -26,40 +22,22 @@ pub struct Layout {
     pub verified: bool,
 }
 
-/// The organizations the top bar's switcher offers, and how many the user has in all.
-pub type Switcher = (Vec<db::orgs::MyOrganization>, i64);
-
-/// Reads the switcher, on a connection a page already holds.
-pub fn load_switcher(c: &mut db::PgConn, user: &User) -> db::QueryResult<Switcher> {
-    db::orgs::list_for_user(c, user, 0, SWITCHER_SIZE)
-}
-
 impl Layout {
+    /// The frame of a page titled `title`. Nothing to read: the switcher and the user's organization
+    /// count came with the session (`db::sessions`).
     pub async fn load(cx: &Page, title: impl Into<String>) -> Result<Layout, AppError> {
-        let switcher = match &cx.auth.user {
-            Some(user) => {
-                let user = user.clone();
-                db::run(&cx.pool, move |c| load_switcher(c, &user)).await?
-            }
-            None => (Vec::new(), 0),
-        };
-        Layout::with_switcher(cx, title, switcher)
+        Layout::new(cx, title)
     }
 
-    /// The frame, with the switcher the page read in its own trip to the database.
-    pub fn with_switcher(
-        cx: &Page,
-        title: impl Into<String>,
-        (switcher, total): Switcher,
-    ) -> Result<Layout, AppError> {
+    pub fn new(cx: &Page, title: impl Into<String>) -> Result<Layout, AppError> {
         let Page { settings, auth, .. } = cx;
         Ok(Layout {
             title: title.into(),
             user_name: auth.user.as_ref().map(|u| u.name.clone()),
             csrf: auth.session.csrf_token()?,
             flash: auth.session.take_flash(),
-            switcher_more: total > switcher.len() as i64,
-            switcher,
+            switcher_more: auth.switcher.total > auth.switcher.first.len() as i64,
+            switcher: auth.switcher.first.clone(),
             current_org: auth.session.current_org(),
             local_mailbox: settings.is_local() && settings.smtp_url.is_none(),
             operator: auth.user.as_ref().is_some_and(|u| u.is_operator),

@@ -42,20 +42,12 @@ impl Page {
         T: Send + 'static,
         F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
     {
-        let user = self.auth.require_user()?.clone();
+        self.auth.require_user()?;
         let org = OrgRef::Slug(slug.to_string());
-        let (access, (data, switcher)) = crate::ops::access::with_org(
-            &self.pool,
-            &self.auth.ctx(),
-            org,
-            permission,
-            move |c, access| {
-                let data = load(c, access)?;
-                Ok((data, crate::routes::layout::load_switcher(c, &user)?))
-            },
-        )
-        .await?;
-        let layout = Layout::with_switcher(self, title(&access), switcher)?;
+        let (access, data) =
+            crate::ops::access::with_org(&self.pool, &self.auth.ctx(), org, permission, load)
+                .await?;
+        let layout = Layout::new(self, title(&access))?;
         Ok((access, data, layout))
     }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::db::{self, orgs::MyOrganization};
 use crate::error::AppError;
-use crate::routes::layout::{Layout, SWITCHER_SIZE, load_switcher};
+use crate::routes::layout::Layout;
 use crate::routes::render;
 
 #[derive(Default, Deserialize)]
@@ -33,26 +33,13 @@ pub async fn get(cx: Page, query: web::Query<PageQuery>) -> Result<HttpResponse,
     let Page { pool, auth, .. } = &cx;
     let user = auth.require_user()?.clone();
     let page = Pagination::page_asked(query.page);
-    let asking = user.clone();
-    // One trip: the page of organizations, and the switcher (page 1 already holds it).
-    let ((orgs, total), switcher) = db::run(pool, move |c| {
-        let listed = db::orgs::list_for_user(c, &asking, Pagination::offset(page), PAGE_SIZE)?;
-        let switcher = if page == 1 {
-            let first = listed
-                .0
-                .iter()
-                .take(SWITCHER_SIZE as usize)
-                .cloned()
-                .collect();
-            (first, listed.1)
-        } else {
-            load_switcher(c, &asking)?
-        };
-        Ok::<_, AppError>((listed, switcher))
+    let (id, total) = (user.id, auth.switcher.total);
+    let (orgs, total) = db::run(pool, move |c| {
+        db::orgs::list_for_user(c, id, total, Pagination::offset(page), PAGE_SIZE)
     })
     .await?;
     let pagination = Pagination::new(page, total, "/orgs", "");
-    let layout = Layout::with_switcher(&cx, "Your organizations", switcher)?;
+    let layout = Layout::new(&cx, "Your organizations")?;
     render(
         StatusCode::OK,
         &ListPage {
