@@ -116,18 +116,19 @@ pub fn list(
         .load(conn)?
     } else {
         // With a search the filter needs the users' names and emails, and the statement is
-        // planned for the pattern each time.
+        // planned for the pattern each time: a generic plan cannot know whether to start from
+        // the trigram indexes (a rare pattern: 1 ms) or from the organization's members (a
+        // common one), and took 20 ms for a pattern matching ten people. The matches are
+        // found once, for the page and the total.
         diesel::sql_query(format!(
-            "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
-                    {has_two_factor} AS two_factor,
-                    (SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
-                     WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')) AS total,
-                    p.env_roles
-             FROM (SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
-                   FROM memberships m JOIN users u ON u.id = m.user_id
-                   WHERE m.organization_id = $1 AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\')
-                   ORDER BY m.sort_name, m.user_id
-                   LIMIT $2 OFFSET $3) p
+            "WITH matched AS MATERIALIZED (
+                 SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
+                 FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.organization_id = $1
+                   AND (lower(u.name) LIKE $4 ESCAPE '\\' OR u.email LIKE $4 ESCAPE '\\'))
+             SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
+                    {has_two_factor} AS two_factor, (SELECT count(*) FROM matched) AS total, p.env_roles
+             FROM (SELECT * FROM matched ORDER BY sort_name, user_id LIMIT $2 OFFSET $3) p
              {user_columns}
              ORDER BY p.sort_name, p.user_id"
         ))
