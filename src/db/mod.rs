@@ -97,14 +97,13 @@ impl StatementCounter {
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for StatementCounter {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
         // Plans: PostgreSQL's default (`plan_cache_mode = auto`). Diesel prepares and caches the
-        // statements of its query builder; after five executions PostgreSQL keeps a generic plan
-        // when it costs no more than the custom ones, which saves the planning (measured: 1.5 to
-        // 2 ms of a page's 2 ms of database time went to planning when every execution was
-        // re-planned). The statements whose best plan depends on their values (the access check,
-        // whose generic plan is 60 times slower for a person in 400 organizations; a search)
-        // are `sql_query` text, which is never cached: planned for its values each time. The
-        // member page, planned longer than it runs, is a PL/pgSQL function (`member_page`), whose
-        // plan is cached. docs/performance.md has the measurements.
+        // statements of its query builder, and `Prepared` the hot raw ones; after five
+        // executions PostgreSQL keeps a generic plan when it costs no more than the custom ones,
+        // which saves the planning (measured: 1.5 to 2 ms of a page's 2 ms of database time went
+        // to planning when every execution was re-planned). Prepared statements are written so
+        // that their generic plan is right whatever the values (the access check starts from
+        // the organization, a person's organizations from their index); a search, whose best
+        // plan depends on its pattern, stays unprepared. docs/performance.md has the measurements.
         let counter = self.0.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
             if matches!(
