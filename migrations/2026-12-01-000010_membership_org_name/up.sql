@@ -1,6 +1,9 @@
 -- The organization's name on each membership, as sort_name carries the person's: a person's
 -- organization list (and the switcher on every page) is then cut from one index in name order
 -- instead of joining and sorting all their organizations (up to 400) on every page.
+-- Instances still running the previous release may rename organizations or add members while
+-- this migrates: hold them back until the triggers below are in place (one transaction).
+LOCK TABLE organizations, memberships IN SHARE ROW EXCLUSIVE MODE;
 ALTER TABLE memberships ADD COLUMN org_name TEXT NOT NULL DEFAULT '';
 UPDATE memberships m SET org_name = o.name FROM organizations o WHERE o.id = m.organization_id;
 CREATE INDEX memberships_user_org_name_idx ON memberships (user_id, org_name, organization_id);

@@ -184,7 +184,10 @@ pub fn authenticate(
                AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'
                     OR k.last_used_ip IS DISTINCT FROM $2)
              RETURNING p.id)
-         SELECT u.*, k.id AS key_id, k.expired FROM k JOIN users u ON u.id = k.user_id",
+         SELECT u.id, u.name, u.email, u.password_hash, u.email_verified_at, u.is_operator,
+                u.last_sign_in_at, u.created_at, u.totp_enabled_at, u.pending_email, u.passkey_count,
+                k.id AS key_id, k.expired
+         FROM k JOIN users u ON u.id = k.user_id",
         )
         .bind::<diesel::sql_types::Bytea, _>(tokens::hash(key))
         .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip),
