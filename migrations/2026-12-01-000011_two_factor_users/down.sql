@@ -1,0 +1,1 @@
+DROP INDEX users_two_factor_idx;
