@@ -732,3 +732,43 @@ async fn metrics_are_served_on_their_own_address() {
     // Not on the dashboard's own address.
     assert_eq!(app.get("/metrics").await.status, 404);
 }
+
+#[actix_web::test]
+async fn database_work_runs_at_most_two_per_core_at_once() {
+    use secrecy::ExposeSecret;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let app = spawn_app().await;
+    let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // A pool with more connections than the turns allow, so only the turns bound the work.
+    let url = app
+        .settings
+        .database_url
+        .as_ref()
+        .expect("tests use a database URL");
+    let pool = gatehouse::db::pool(
+        url.expose_secret(),
+        u32::try_from(4 * cores + 4).unwrap_or(12),
+        Default::default(),
+    )
+    .unwrap();
+    let jobs = (0..4 * cores + 4).map(|_| {
+        let (running, peak) = (running.clone(), peak.clone());
+        gatehouse::db::run(&pool, move |c| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let slept = diesel::sql_query("SELECT pg_sleep(0.05)").execute(c);
+            running.fetch_sub(1, Ordering::SeqCst);
+            slept.map(|_| ())
+        })
+    });
+    for done in futures::future::join_all(jobs).await {
+        done.expect("every piece of work runs, in its turn");
+    }
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        (2..=2 * cores.max(1)).contains(&peak),
+        "{peak} at once with {cores} cores"
+    );
+}
