@@ -31,82 +31,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::AppError;
 
-/// The connection pool, and the turns that bound how much database work runs at once.
-///
-/// At most two pieces of work per core are in flight, whatever the pool's size. More only
-/// compete for the cores with PostgreSQL's own backends: on 2 cores the organization page's p99
-/// at 32 connections was 71 ms with 8 in flight and 19 ms with 4 (docs/performance.md). Work
-/// waits for its turn on the async side, within the pool's checkout time ([`CHECKOUT_WAIT`]),
-/// so that a request still gets 503 promptly while the database is away.
-#[derive(Clone)]
-pub struct PgPool {
-    pool: Pool<ConnectionManager<PgConnection>>,
-    turns: Arc<tokio::sync::Semaphore>,
-}
-
-impl std::ops::Deref for PgPool {
-    type Target = Pool<ConnectionManager<PgConnection>>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.pool
-    }
-}
-
-/// How long database work waits for its turn and a connection together, then answers 503.
-pub const CHECKOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-impl PgPool {
-    /// Runs `f` with a connection on the blocking pool, once it is its turn (see [`PgPool`]).
-    pub async fn with_conn<T, E, F>(&self, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<Unavailable> + Send + 'static,
-    {
-        let deadline = std::time::Instant::now() + CHECKOUT_WAIT;
-        let turn = tokio::time::timeout(CHECKOUT_WAIT, self.turns.clone().acquire_owned())
-            .await
-            .map_err(|_| Unavailable::new("no turn for database work"))?
-            .map_err(|_| Unavailable::new("database turns closed"))?;
-        let pool = self.pool.clone();
-        let done = web::block(move || {
-            let _turn = turn;
-            let wait = deadline.saturating_duration_since(std::time::Instant::now());
-            let mut conn = pool
-                .get_timeout(wait)
-                .map_err(|e| Unavailable::new(&e.to_string()))?;
-            f(&mut conn)
-        })
-        .await;
-        done.map_err(|e| Unavailable::new(&format!("blocking task failed: {e}")))?
-    }
-}
-
-/// Database work could not start: no turn or no connection within [`CHECKOUT_WAIT`].
-#[derive(Debug)]
-pub struct Unavailable(String);
-
-impl Unavailable {
-    fn new(why: &str) -> Unavailable {
-        tracing::warn!(error = %why, "no database connection");
-        metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
-        Unavailable(why.to_string())
-    }
-}
-
-impl std::fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "database unavailable: {}", self.0)
-    }
-}
-
-impl std::error::Error for Unavailable {}
-
-impl From<Unavailable> for AppError {
-    fn from(_: Unavailable) -> AppError {
-        AppError::Unavailable
-    }
-}
+pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 /// A connection and a query's result, for the loaders pages hand to `ops` (so that handlers
 /// name no diesel of their own).
 pub type PgConn = PgConnection;
@@ -197,9 +122,7 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for StatementCounter
 
 pub fn pool(url: &str, size: u32, counter: StatementCounter) -> anyhow::Result<PgPool> {
     let manager = ConnectionManager::<PgConnection>::new(url);
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let turns = Arc::new(tokio::sync::Semaphore::new((2 * cores).max(2)));
-    let pool = Pool::builder()
+    Ok(Pool::builder()
         .max_size(size)
         // While the database is away a request waits this long at most, then answers 503.
         .connection_timeout(std::time::Duration::from_secs(3))
@@ -207,8 +130,7 @@ pub fn pool(url: &str, size: u32, counter: StatementCounter) -> anyhow::Result<P
         // connection that broke is dropped by r2d2 when it is returned.
         .test_on_check_out(false)
         .connection_customizer(Box::new(counter))
-        .build(manager)?;
-    Ok(PgPool { pool, turns })
+        .build(manager)?)
 }
 
 /// Applies every pending embedded migration.
@@ -302,13 +224,22 @@ pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
     diesel::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), conn).map(|_| ())
 }
 
-/// Runs database work on the blocking pool, never on an async worker thread, in its turn
-/// (`PgPool::with_conn`).
+/// Runs database work on the blocking pool, never on an async worker thread.
 pub async fn run<T, E, F>(pool: &PgPool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
-    pool.with_conn(move |c| f(c).map_err(Into::into)).await
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(|e| {
+            tracing::warn!(error = %e, "no database connection");
+            metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
+            AppError::Unavailable
+        })?;
+        f(&mut conn).map_err(Into::into)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }

@@ -121,9 +121,12 @@ impl PgSessionStore {
         &self,
         f: impl FnOnce(&mut PgConnection) -> QueryResult<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        self.pool
-            .with_conn(move |conn| f(conn).map_err(anyhow::Error::from))
-            .await
+        let pool = self.pool.clone();
+        actix_web::web::block(move || -> anyhow::Result<T> {
+            let mut conn = pool.get()?;
+            Ok(f(&mut conn)?)
+        })
+        .await?
     }
 }
 
