@@ -18,37 +18,25 @@ UPDATE memberships m SET env_roles = memberships_env_roles_of(m.organization_id,
 WHERE EXISTS (SELECT 1 FROM environment_roles er
               WHERE er.organization_id = m.organization_id AND er.user_id = m.user_id);
 
-CREATE FUNCTION memberships_env_roles_added() RETURNS trigger AS $$
+-- Refreshes the memberships whose roles a statement changed; every trigger below names the
+-- rows it saw `changed` (an UPDATE has one trigger for the rows before and one for after, so
+-- that a row moved to another member refreshes both).
+CREATE FUNCTION memberships_env_roles_refresh() RETURNS trigger AS $$
 BEGIN
     UPDATE memberships m SET env_roles = memberships_env_roles_of(m.organization_id, m.user_id)
-    FROM (SELECT DISTINCT organization_id, user_id FROM added) c
-    WHERE m.organization_id = c.organization_id AND m.user_id = c.user_id;
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
-CREATE FUNCTION memberships_env_roles_removed() RETURNS trigger AS $$
-BEGIN
-    UPDATE memberships m SET env_roles = memberships_env_roles_of(m.organization_id, m.user_id)
-    FROM (SELECT DISTINCT organization_id, user_id FROM removed) c
-    WHERE m.organization_id = c.organization_id AND m.user_id = c.user_id;
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
-CREATE FUNCTION memberships_env_roles_changed() RETURNS trigger AS $$
-BEGIN
-    UPDATE memberships m SET env_roles = memberships_env_roles_of(m.organization_id, m.user_id)
-    FROM (SELECT organization_id, user_id FROM added UNION SELECT organization_id, user_id FROM removed) c
+    FROM (SELECT DISTINCT organization_id, user_id FROM changed) c
     WHERE m.organization_id = c.organization_id AND m.user_id = c.user_id;
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER environment_roles_insert AFTER INSERT ON environment_roles
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_added();
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_refresh();
 CREATE TRIGGER environment_roles_delete AFTER DELETE ON environment_roles
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_removed();
-CREATE TRIGGER environment_roles_update AFTER UPDATE ON environment_roles
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_changed();
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_refresh();
+CREATE TRIGGER environment_roles_update_before AFTER UPDATE ON environment_roles
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_refresh();
+CREATE TRIGGER environment_roles_update_after AFTER UPDATE ON environment_roles
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION memberships_env_roles_refresh();
 
 -- The member page and the access check are prepared statements now (db::Prepared); the
 -- `member_page` and `org_access` functions stay until a later release, for the instances of the

@@ -217,8 +217,9 @@ macro_rules! access_sql {
     ($org:literal) => {
         concat!(
             "SELECT o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor, o.member_count,
-                    m.role AS member_role, e.id AS env_id, e.kind AS env_kind, er.role AS env_role,
-                    (u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0) AS two_factor
+                    m.role AS member_role, e.id AS env_id, e.kind AS env_kind, er.role AS env_role, ",
+            super::users::has_two_factor_sql!(),
+            " AS two_factor
              FROM organizations o
              CROSS JOIN LATERAL (SELECT x.role FROM memberships x
                                  WHERE x.organization_id = o.id AND x.user_id = $1 OFFSET 0) m

@@ -58,8 +58,16 @@ pub fn has_two_factor() -> HasTwoFactor {
         .or(users::passkey_count.gt(0))
 }
 
-/// The same, in SQL text, for the raw queries (`u` being the users table).
-pub const HAS_TWO_FACTOR_SQL: &str = "(u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0)";
+/// The same, in SQL text, for the raw queries (`u` being the users table); a macro so that
+/// statements built with `concat!` can use it too. The partial index `users_two_factor_idx`
+/// carries the same predicate.
+macro_rules! has_two_factor_sql {
+    () => {
+        "(u.totp_enabled_at IS NOT NULL OR u.passkey_count > 0)"
+    };
+}
+pub(crate) use has_two_factor_sql;
+pub const HAS_TWO_FACTOR_SQL: &str = has_two_factor_sql!();
 
 pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table

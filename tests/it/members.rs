@@ -161,6 +161,15 @@ async fn the_member_list_shows_environment_roles_as_they_change() {
         "{}",
         quick_view.body
     );
+    // A row moved to another member refreshes both memberships.
+    diesel::sql_query(
+        "UPDATE environment_roles SET user_id = (SELECT id FROM users WHERE email = 'owner@example.com')
+         WHERE user_id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(mia_id)
+    .execute(&mut conn)
+    .unwrap();
+    assert!(roles_shown(&app.get(&list).await.body).is_empty());
     assert!(env_roles_in_step(&app));
 }
 
