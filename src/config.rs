@@ -268,6 +268,14 @@ impl Settings {
         self.mode == Mode::Local
     }
 
+    /// How long a signed-in session lives (at least an hour idle, a day in all).
+    pub fn session_lifetimes(&self) -> crate::db::sessions::Lifetimes {
+        crate::db::sessions::Lifetimes {
+            idle: chrono::Duration::hours(self.session_idle_hours.max(1)),
+            max: chrono::Duration::days(self.session_max_days.max(1)),
+        }
+    }
+
     /// Cookies are Secure whenever the dashboard is reached over https.
     pub fn secure_cookies(&self) -> bool {
         self.base_url.starts_with("https://")

@@ -159,10 +159,6 @@ pub fn serve(
     let outbox = signal.clone();
 
     let secure = settings.secure_cookies();
-    let lifetimes = crate::db::sessions::Lifetimes {
-        idle: chrono::Duration::hours(settings.session_idle_hours.max(1)),
-        max: chrono::Duration::days(settings.session_max_days.max(1)),
-    };
     let cookie_days = settings.session_max_days.max(1);
     let workers = settings.workers;
     let settings = web::Data::new(settings);
@@ -188,7 +184,7 @@ pub fn serve(
             .wrap(from_fn(routes::errors::framed))
             .wrap(from_fn(crate::input::refuse_unstorable_query))
             .wrap(from_fn(check_origin))
-            .wrap(sessions(&pool, &key, lifetimes, secure, cookie_days))
+            .wrap(sessions(&pool, &key, secure, cookie_days))
             .wrap(from_fn(session_store_unavailable))
             .wrap(security_headers(secure))
             .wrap(from_fn(crate::metrics::record_requests))
@@ -245,16 +241,15 @@ fn start_background_work(settings: &Settings, pool: &PgPool) -> anyhow::Result<O
     Ok(signal)
 }
 
-/// Sessions: signed-in ones in PostgreSQL with their lifetimes, signed-out ones in the
+/// Sessions: signed-in ones in PostgreSQL (read by the request, `db::sessions::read`), signed-out ones in the
 /// encrypted cookie.
 fn sessions(
     pool: &PgPool,
     key: &Key,
-    lifetimes: crate::db::sessions::Lifetimes,
     secure: bool,
     cookie_days: i64,
 ) -> SessionMiddleware<PgSessionStore> {
-    SessionMiddleware::builder(PgSessionStore::new(pool.clone(), lifetimes), key.clone())
+    SessionMiddleware::builder(PgSessionStore::new(pool.clone()), key.clone())
         .cookie_name(session_cookie_name(secure).into())
         .cookie_secure(secure)
         // Encrypted, not only signed: a signed-out session's state rides in it.

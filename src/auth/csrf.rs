@@ -33,13 +33,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let session = TypedSession::from_request(req, payload).into_inner();
+        let session = TypedSession::from_request(req, payload);
         let form_type = req
             .content_type()
             .eq_ignore_ascii_case("application/x-www-form-urlencoded");
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let session = session?;
+            let session = session.await?;
             let body = body
                 .await
                 .map_err(|e| AppError::BadRequest(e.to_string()))?;

@@ -46,13 +46,18 @@ impl Auth {
     }
 
     pub fn actor(&self) -> Actor {
-        match &self.user {
-            Some(u) => Actor::User {
-                id: u.id,
-                email: u.email.clone(),
-            },
-            None => Actor::Visitor,
-        }
+        actor_of(self.user.as_ref())
+    }
+}
+
+/// The actor a signed-in user (or a visitor) is in the audit log.
+pub fn actor_of(user: Option<&User>) -> Actor {
+    match user {
+        Some(u) => Actor::User {
+            id: u.id,
+            email: u.email.clone(),
+        },
+        None => Actor::Visitor,
     }
 }
 
@@ -94,46 +99,48 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
     }
 }
 
+impl Auth {
+    /// Who is asking, from a session already read: the user's row came with the session, in the
+    /// same statement (`db::sessions::read`), so it is fresh on every request. A session whose
+    /// account is gone is signed out.
+    pub fn new(session: TypedSession, meta: RequestMeta, path: String) -> Result<Auth, AppError> {
+        let (user, switcher) = match (session.user_id()?, session.signed_in()) {
+            (Some(_), Some(signed_in)) => {
+                session.touch();
+                (Some(signed_in.user), signed_in.switcher)
+            }
+            (Some(_), None) => {
+                session.sign_out();
+                (None, crate::db::orgs::Switcher::default())
+            }
+            (None, _) => (None, crate::db::orgs::Switcher::default()),
+        };
+        Ok(Auth {
+            session,
+            user,
+            switcher,
+            meta,
+            path,
+        })
+    }
+}
+
+/// The path and query asked for, named in sign-in redirects and audit events.
+pub fn request_path(req: &HttpRequest) -> String {
+    req.uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into())
+}
+
 impl FromRequest for Auth {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let session = TypedSession::from_request(req, payload).into_inner();
+        let session = TypedSession::from_request(req, payload);
         let meta = request_meta(req);
-        let path = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
-        Box::pin(async move {
-            let session = session?;
-            // The row comes with the session, read in the same statement (`PgSessionStore::
-            // load`): fresh on every request, and no second trip to the database.
-            let user = match session.user_id()? {
-                Some(id) => {
-                    let user = session.loaded_user().filter(|u| u.id == id);
-                    if user.is_none() {
-                        session.sign_out();
-                    } else {
-                        session.touch();
-                    }
-                    user
-                }
-                None => None,
-            };
-            let switcher = if user.is_some() {
-                session.loaded_switcher()
-            } else {
-                crate::db::orgs::Switcher::default()
-            };
-            Ok(Auth {
-                session,
-                user,
-                switcher,
-                meta,
-                path,
-            })
-        })
+        let path = request_path(req);
+        Box::pin(async move { Auth::new(session.await?, meta, path) })
     }
 }

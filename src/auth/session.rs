@@ -2,10 +2,13 @@
 //! token, flash messages, the organization last opened.
 
 use crate::domain::ids::UserId;
-use std::future::{Ready, ready};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 
 use actix_session::{Session, SessionExt};
-use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use serde::{Deserialize, Serialize};
 
 use crate::db::sessions::USER_ID_KEY;
@@ -67,34 +70,10 @@ impl TypedSession {
         self.0.get(USER_ID_KEY).map_err(session_error)
     }
 
-    /// The signed-in user's row as the session store read it with the session (one statement
-    /// for both); None when the account is gone.
-    pub fn loaded_user(&self) -> Option<crate::db::users::User> {
-        self.0.get(crate::db::sessions::USER_ROW_KEY).ok().flatten()
-    }
-
-    /// The signed-in user's organization count and first organizations (the switcher), read
-    /// with the session.
-    pub fn loaded_switcher(&self) -> crate::db::orgs::Switcher {
-        type Stored = (i64, Vec<(String, String, String, String)>);
-        let (total, rows): Stored = self
-            .0
-            .get(crate::db::sessions::SWITCHER_KEY)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let first = rows
-            .into_iter()
-            .map(
-                |(name, slug, status, role)| crate::db::orgs::MyOrganization {
-                    name,
-                    slug,
-                    status,
-                    role,
-                },
-            )
-            .collect();
-        crate::db::orgs::Switcher { first, total }
+    /// Who this session signs in, from the user's row read with it (fresh on every request);
+    /// None for a visitor, or when the account is gone.
+    pub fn signed_in(&self) -> Option<crate::db::sessions::SignedIn> {
+        crate::db::sessions::signed_in(&self.0.entries())
     }
 
     /// Signs in: a new session id, so a session fixed before sign-in is worthless.
@@ -252,11 +231,80 @@ impl TypedSession {
     }
 }
 
+/// The stored session this request's session still has to read (see `sessions::PENDING_KEY`).
+pub fn pending(session: &Session) -> Option<Vec<u8>> {
+    crate::db::sessions::pending(&session.entries())
+}
+
+/// Puts the state read from the database into the request's session, or, when the stored
+/// session is gone or over, leaves the request signed out.
+pub fn fill(session: &Session, read: Option<HashMap<String, String>>) -> Result<(), AppError> {
+    session.remove(crate::db::sessions::PENDING_KEY);
+    let Some(state) = read else {
+        session.clear();
+        return Ok(());
+    };
+    for (key, value) in state {
+        // Each value is already JSON: kept as it is.
+        let raw = serde_json::value::RawValue::from_string(value).map_err(session_error)?;
+        session.insert(key, raw).map_err(session_error)?;
+    }
+    Ok(())
+}
+
+/// The request's session, read from the database once (however many extractors ask for it) if
+/// it is a stored one not read yet.
+async fn read_once(req: HttpRequest, session: Session) -> Result<(), AppError> {
+    type Once = Rc<tokio::sync::OnceCell<()>>;
+    let Some(hash) = pending(&session) else {
+        return Ok(());
+    };
+    let once: Once = {
+        let mut extensions = req.extensions_mut();
+        match extensions.get::<Once>() {
+            Some(once) => once.clone(),
+            None => {
+                let once = Once::default();
+                extensions.insert(once.clone());
+                once
+            }
+        }
+    };
+    once.get_or_try_init(|| async {
+        let (Some(pool), Some(settings)) = (
+            req.app_data::<web::Data<crate::db::PgPool>>(),
+            req.app_data::<web::Data<crate::config::Settings>>(),
+        ) else {
+            return Err(session_error("the pool and settings are not registered"));
+        };
+        let lifetimes = settings.session_lifetimes();
+        let read = crate::db::run(pool, move |c| {
+            crate::db::sessions::read(c, &hash, lifetimes)
+        })
+        .await?;
+        fill(&session, read)
+    })
+    .await?;
+    Ok(())
+}
+
 impl FromRequest for TypedSession {
     type Error = AppError;
-    type Future = Ready<Result<Self, Self::Error>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(Ok(TypedSession(req.get_session())))
+        let session = req.get_session();
+        let req = req.clone();
+        Box::pin(async move {
+            read_once(req, session.clone()).await?;
+            Ok(TypedSession(session))
+        })
+    }
+}
+
+impl TypedSession {
+    /// The session of a request whose stored state was already read (or had none to read).
+    pub fn read(session: Session) -> TypedSession {
+        TypedSession(session)
     }
 }

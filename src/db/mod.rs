@@ -83,14 +83,29 @@ impl<Q, C> diesel::RunQueryDsl<C> for Prepared<Q> {}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
-/// Counts the SQL statements (queries and transaction control) run through a pool, so tests and
-/// benchmarks can hold pages to a fixed number of statements. Also sets up each new connection.
+/// Counts the SQL statements (queries and transaction control) run through a pool, and the
+/// connections taken from it (each a trip to the blocking pool), so tests and benchmarks can
+/// hold pages to a fixed number of both. Also sets up each new connection.
 #[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter {
+    statements: Arc<AtomicU64>,
+    checkouts: Arc<AtomicU64>,
+}
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// How many times a connection was taken from the pool.
+    pub fn checkouts(&self) -> u64 {
+        self.checkouts.load(Ordering::Relaxed)
+    }
+}
+
+impl diesel::r2d2::HandleEvent for StatementCounter {
+    fn handle_checkout(&self, _event: diesel::r2d2::event::CheckoutEvent) {
+        self.checkouts.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -104,7 +119,7 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for StatementCounter
         // that their generic plan is right whatever the values (the access check starts from
         // the organization, a person's organizations from their index); a search, whose best
         // plan depends on its pattern, stays unprepared. docs/performance.md has the measurements.
-        let counter = self.0.clone();
+        let counter = self.statements.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
             if matches!(
                 event,
@@ -129,6 +144,7 @@ pub fn pool(url: &str, size: u32, counter: StatementCounter) -> anyhow::Result<P
         // No `SELECT 1` before every checkout: it would double the statements of a page. A
         // connection that broke is dropped by r2d2 when it is returned.
         .test_on_check_out(false)
+        .event_handler(Box::new(counter.clone()))
         .connection_customizer(Box::new(counter))
         .build(manager)?)
 }

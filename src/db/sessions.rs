@@ -34,12 +34,71 @@ pub const USER_ROW_KEY: &str = "_user";
 /// in the same statement as the session and handed over like the user's row:
 /// `[count, [[name, slug, status, role], …]]`.
 pub const SWITCHER_KEY: &str = "_switcher";
+/// A signed-in session's state is read from the database by the request itself, on its first
+/// trip there (a page reads it with its own data: one trip, not two). Until then the state
+/// holds only this key, naming the stored session (its key's hash).
+pub const PENDING_KEY: &str = "_pending";
+/// The fingerprint of the state as read, so that a request which changed nothing writes nothing
+/// back (filling the state in marks it changed for the session middleware).
+pub const LOADED_KEY: &str = "_loaded";
 
-/// Removes what only a request may carry (the rows read with the session) from a state about to
-/// be stored, or that a cookie brought.
+/// Removes what only a request may carry (the rows read with the session, the markers of the
+/// read) from a state about to be stored, or that a cookie brought.
 fn strip_request_only(state: &mut HashMap<String, String>) {
-    state.remove(USER_ROW_KEY);
-    state.remove(SWITCHER_KEY);
+    for key in [USER_ROW_KEY, SWITCHER_KEY, PENDING_KEY, LOADED_KEY] {
+        state.remove(key);
+    }
+}
+
+/// A stored state's fingerprint: the hash of its entries in key order.
+fn fingerprint(state: &HashMap<String, String>) -> String {
+    use base64::Engine;
+    let ordered: std::collections::BTreeMap<&String, &String> = state.iter().collect();
+    let json = serde_json::to_vec(&ordered).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(json))
+}
+
+/// The stored session named by a pending state (see `PENDING_KEY`).
+pub fn pending(state: &HashMap<String, String>) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let named: String = serde_json::from_str(state.get(PENDING_KEY)?).ok()?;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(named)
+        .ok()
+}
+
+/// Who a session's state signs in: the user's row read with it, when the state's user id names
+/// that row, and the user's switcher.
+pub struct SignedIn {
+    pub user: super::users::User,
+    pub switcher: super::orgs::Switcher,
+}
+
+/// Who `state` (as `read` fills it) signs in; None for a visitor, or when the account is gone.
+pub fn signed_in(state: &HashMap<String, String>) -> Option<SignedIn> {
+    type Stored = (i64, Vec<(String, String, String, String)>);
+    let id: UserId = serde_json::from_str(state.get(USER_ID_KEY)?).ok()?;
+    let user: super::users::User = serde_json::from_str(state.get(USER_ROW_KEY)?).ok()?;
+    if user.id != id {
+        return None;
+    }
+    let (total, rows): Stored = state
+        .get(SWITCHER_KEY)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let first = rows
+        .into_iter()
+        .map(|(name, slug, status, role)| super::orgs::MyOrganization {
+            name,
+            slug,
+            status,
+            role,
+        })
+        .collect();
+    Some(SignedIn {
+        user,
+        switcher: super::orgs::Switcher { first, total },
+    })
 }
 
 /// The session's user's organization count (an index-only count of at most 400 entries) and
@@ -71,7 +130,6 @@ pub struct Lifetimes {
 #[derive(Clone)]
 pub struct PgSessionStore {
     pool: PgPool,
-    lifetimes: Lifetimes,
 }
 
 /// A stored session as `load` reads it: state, user, started, last active, the user's row and
@@ -113,8 +171,8 @@ fn details(state: &HashMap<String, String>) -> Details {
 }
 
 impl PgSessionStore {
-    pub fn new(pool: PgPool, lifetimes: Lifetimes) -> Self {
-        PgSessionStore { pool, lifetimes }
+    pub fn new(pool: PgPool) -> Self {
+        PgSessionStore { pool }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -182,73 +240,81 @@ fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
     (!state.contains_key(USER_ID_KEY)).then_some(state)
 }
 
+/// Reads the stored session whose key hashes to `hash`, with its user's row and switcher, in one
+/// statement: the state to put in the request (see `PENDING_KEY`), or None when there is no such
+/// session or it has ended (then it is deleted).
+pub fn read(
+    conn: &mut PgConnection,
+    hash: &[u8],
+    lifetimes: Lifetimes,
+) -> QueryResult<Option<HashMap<String, String>>> {
+    // Prepared although it carries an SQL fragment (the switcher): its text is fixed.
+    let found: Option<StoredSession> = super::Prepared(
+        sessions::table
+            .left_join(super::schema::users::table)
+            .filter(sessions::key_hash.eq(hash))
+            .filter(sessions::expires_at.gt(Utc::now()))
+            .select((
+                sessions::state,
+                sessions::user_id,
+                sessions::created_at,
+                sessions::last_seen_at,
+                Option::<super::users::User>::as_select(),
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                    &SWITCHER_SQL,
+                ),
+            ))
+            .limit(1),
+    )
+    .get_result(conn)
+    .optional()?;
+    let Some((state, user_id, created, seen, user, switcher)) = found else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    if user_id.is_some() && (now - seen > lifetimes.idle || now - created > lifetimes.max) {
+        diesel::delete(sessions::table.find(hash)).execute(conn)?;
+        return Ok(None);
+    }
+    let mut state: HashMap<String, String> = match serde_json::from_value(state) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::warn!(error = %e, "a stored session's state does not parse: ignored");
+            return Ok(None);
+        }
+    };
+    strip_request_only(&mut state);
+    let read = fingerprint(&state);
+    if let Some(user) = user
+        && let Ok(row) = serde_json::to_string(&user)
+    {
+        state.insert(USER_ROW_KEY.to_string(), row);
+        state.insert(
+            SWITCHER_KEY.to_string(),
+            switcher.unwrap_or_else(|| "[0, []]".into()),
+        );
+    }
+    if let Ok(read) = serde_json::to_string(&read) {
+        state.insert(LOADED_KEY.to_string(), read);
+    }
+    Ok(Some(state))
+}
+
 impl SessionStore for PgSessionStore {
+    /// Reads nothing: a stored session is read by the request, on its first trip to the
+    /// database (`read`); a signed-out session's state comes from its cookie.
     async fn load(
         &self,
         session_key: &SessionKey,
     ) -> Result<Option<HashMap<String, String>>, LoadError> {
+        use base64::Engine;
         if session_key.as_ref().starts_with(IN_COOKIE) {
             return Ok(state_in_cookie(session_key.as_ref()));
         }
-        let hash = key_hash(session_key.as_ref());
-        let lifetimes = self.lifetimes;
-        type Found = (
-            serde_json::Value,
-            Option<super::users::User>,
-            Option<String>,
-        );
-        let found: Option<Found> = self
-            .blocking(move |conn| {
-                // Prepared although it carries an SQL fragment (the switcher): its text is fixed.
-                let found: Option<StoredSession> =
-                    super::Prepared(
-                        sessions::table
-                            .left_join(super::schema::users::table)
-                            .filter(sessions::key_hash.eq(&hash))
-                            .filter(sessions::expires_at.gt(Utc::now()))
-                            .select((
-                                sessions::state,
-                                sessions::user_id,
-                                sessions::created_at,
-                                sessions::last_seen_at,
-                                Option::<super::users::User>::as_select(),
-                                diesel::dsl::sql::<
-                                    diesel::sql_types::Nullable<diesel::sql_types::Text>,
-                                >(&SWITCHER_SQL),
-                            ))
-                            .limit(1),
-                    )
-                    .get_result(conn)
-                    .optional()?;
-                let Some((state, user_id, created, seen, user, switcher)) = found else {
-                    return Ok(None);
-                };
-                let now = Utc::now();
-                let ended = user_id.is_some()
-                    && (now - seen > lifetimes.idle || now - created > lifetimes.max);
-                if ended {
-                    diesel::delete(sessions::table.find(&hash)).execute(conn)?;
-                    return Ok(None);
-                }
-                Ok(Some((state, user, switcher)))
-            })
-            .await
-            .map_err(LoadError::Other)?;
-        let Some((state, user, switcher)) = found else {
-            return Ok(None);
-        };
-        let mut state: HashMap<String, String> =
-            serde_json::from_value(state).map_err(|e| LoadError::Deserialization(e.into()))?;
-        strip_request_only(&mut state);
-        if let Some(user) = user {
-            let row = serde_json::to_string(&user).map_err(|e| LoadError::Other(e.into()))?;
-            state.insert(USER_ROW_KEY.to_string(), row);
-            state.insert(
-                SWITCHER_KEY.to_string(),
-                switcher.unwrap_or_else(|| "[0, []]".into()),
-            );
-        }
-        Ok(Some(state))
+        let named =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key_hash(session_key.as_ref()));
+        let marker = serde_json::to_string(&named).map_err(|e| LoadError::Other(e.into()))?;
+        Ok(Some(HashMap::from([(PENDING_KEY.to_string(), marker)])))
     }
 
     async fn save(
@@ -291,14 +357,35 @@ impl SessionStore for PgSessionStore {
         mut state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        let read = state.remove(LOADED_KEY);
+        let never_read = state.contains_key(PENDING_KEY);
         strip_request_only(&mut state);
+        let as_save = |e| match e {
+            SaveError::Serialization(e) => UpdateError::Serialization(e),
+            SaveError::Other(e) => UpdateError::Other(e),
+        };
         if session_key.as_ref().starts_with(IN_COOKIE) {
-            return self.save(state, ttl).await.map_err(|e| match e {
-                SaveError::Serialization(e) => UpdateError::Serialization(e),
-                SaveError::Other(e) => UpdateError::Other(e),
-            });
+            return self.save(state, ttl).await.map_err(as_save);
+        }
+        if never_read {
+            // Written to without being read: storing it would lose the stored state.
+            tracing::error!("a session changed before it was read: not stored");
+            return Ok(session_key);
+        }
+        if read.is_some_and(|read| {
+            serde_json::from_str::<String>(&read).ok() == Some(fingerprint(&state))
+        }) {
+            return Ok(session_key);
         }
         let hash = key_hash(session_key.as_ref());
+        if user_id_of(&state).is_none() {
+            // Nobody is signed in any more (the stored session had ended): a visitor's state
+            // lives in the cookie, and no row is kept for it.
+            self.blocking(move |conn| diesel::delete(sessions::table.find(hash)).execute(conn))
+                .await
+                .map_err(UpdateError::Other)?;
+            return self.save(state, ttl).await.map_err(as_save);
+        }
         let user_id = user_id_of(&state);
         let json =
             serde_json::to_value(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
@@ -329,10 +416,7 @@ impl SessionStore for PgSessionStore {
         } else {
             // The session was deleted meanwhile (e.g. a password reset ended it): start afresh
             // rather than bringing it back.
-            self.save(HashMap::new(), ttl).await.map_err(|e| match e {
-                SaveError::Serialization(e) => UpdateError::Serialization(e),
-                SaveError::Other(e) => UpdateError::Other(e),
-            })
+            self.save(HashMap::new(), ttl).await.map_err(as_save)
         }
     }
 

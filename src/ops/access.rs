@@ -46,18 +46,31 @@ where
         return Err(AppError::NotFound);
     };
     let ctx = ctx.clone();
-    db::run(
-        pool,
-        move |c| -> Result<Result<(Access, T), AppError>, diesel::result::Error> {
-            let access = match decide_org(c, &ctx, user_id, &org, permission)? {
-                Ok(access) => access,
-                Err(refused) => return Ok(Err(refused)),
-            };
-            let loaded = load(c, &access)?;
-            Ok(Ok((access, loaded)))
-        },
-    )
+    db::run(pool, move |c| {
+        decide_and_load(c, &ctx, user_id, &org, permission, load)
+    })
     .await?
+}
+
+/// `with_org` on a connection already taken, for a trip that reads more before it (a page's
+/// session): the decision, then what `load` reads when it allows.
+pub fn decide_and_load<T, F>(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    user_id: UserId,
+    org: &OrgRef,
+    permission: OrgPermission,
+    load: F,
+) -> diesel::QueryResult<Result<(Access, T), AppError>>
+where
+    F: FnOnce(&mut PgConnection, &Access) -> diesel::QueryResult<T>,
+{
+    let access = match decide_org(c, ctx, user_id, org, permission)? {
+        Ok(access) => access,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let loaded = load(c, &access)?;
+    Ok(Ok((access, loaded)))
 }
 
 /// The one decision: membership and roles read from the database, the organization's sign-in

@@ -1,17 +1,22 @@
 //! The page context: what every page handler needs (the pool, the settings and who is asking),
 //! taken as one extractor and passed to renderers as one value.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
+use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
+use crate::audit::RequestMeta;
 use crate::auth::Auth;
+use crate::auth::session::{self, TypedSession};
 use crate::authz::OrgPermission;
 use crate::config::Settings;
 use crate::db::orgs::OrgRef;
+use crate::db::sessions::SignedIn;
 use crate::db::{self, PgPool, orgs::Access, users::User};
 use crate::error::AppError;
+use crate::ops::Ctx;
 use crate::routes::layout::Layout;
 
 pub struct Page {
@@ -26,29 +31,6 @@ impl Page {
     /// The frame of a page titled `title`.
     pub async fn layout(&self, title: impl Into<String>) -> Result<Layout, AppError> {
         Layout::load(self, title).await
-    }
-
-    /// An organization page's one trip to the database: the signed-in user's access to `slug`
-    /// (the one enforcement path), what `load` reads with it, and the frame of the page titled by
-    /// `title`.
-    pub async fn org_page<T, F>(
-        &self,
-        slug: &str,
-        permission: OrgPermission,
-        load: F,
-        title: impl FnOnce(&Access) -> String,
-    ) -> Result<(Access, T, Layout), AppError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
-    {
-        self.auth.require_user()?;
-        let org = OrgRef::Slug(slug.to_string());
-        let (access, data) =
-            crate::ops::access::with_org(&self.pool, &self.auth.ctx(), org, permission, load)
-                .await?;
-        let layout = Layout::new(self, title(&access))?;
-        Ok((access, data, layout))
     }
 
     /// The signed-in user and their access to the organization `slug`, through the one
@@ -84,5 +66,130 @@ impl FromRequest for Page {
                 request,
             })
         })
+    }
+}
+
+/// A page that reads who is asking with its own data: the session (a stored one, not read yet),
+/// the access check and the page's data in one trip to the database. Nothing is known of the
+/// asker before that trip, so nothing can be decided before it; the trip gives the `Page`.
+pub struct PageRequest {
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    session: Session,
+    meta: RequestMeta,
+    path: String,
+    request: HttpRequest,
+}
+
+/// Work done on the page's trip once the session is read: the connection, who the session signs
+/// in (None for a visitor) and the request's context for the audit log.
+type Work<R> = Box<
+    dyn FnOnce(&mut db::PgConn, Option<&SignedIn>, &Ctx) -> db::QueryResult<Result<R, AppError>>
+        + Send,
+>;
+
+impl PageRequest {
+    /// The one trip: the session if it is still to be read, then `work`; then the page context.
+    async fn trip<R: Send + 'static>(self, work: Work<R>) -> Result<(Page, R), AppError> {
+        let pending = session::pending(&self.session);
+        let known = match pending {
+            Some(_) => None,
+            None => db::sessions::signed_in(&self.session.entries()),
+        };
+        let lifetimes = self.settings.session_lifetimes();
+        let (meta, path) = (self.meta.clone(), self.path.clone());
+        let (read, done) = db::run(&self.pool, move |c| -> Result<_, AppError> {
+            let read = match pending {
+                Some(hash) => Some(db::sessions::read(c, &hash, lifetimes)?),
+                None => None,
+            };
+            let who = match &read {
+                Some(state) => state.as_ref().and_then(db::sessions::signed_in),
+                None => known,
+            };
+            let ctx = Ctx {
+                actor: crate::auth::actor_of(who.as_ref().map(|w| &w.user)),
+                meta,
+                path,
+            };
+            let done = work(c, who.as_ref(), &ctx)?;
+            Ok((read, done))
+        })
+        .await?;
+        if let Some(read) = read {
+            session::fill(&self.session, read)?;
+        }
+        let auth = Auth::new(TypedSession::read(self.session), self.meta, self.path)?;
+        let page = Page {
+            pool: self.pool,
+            settings: self.settings,
+            auth,
+            request: self.request,
+        };
+        Ok((page, done?))
+    }
+
+    /// An organization page: the signed-in user's access to `slug` (the one enforcement path),
+    /// what `load` reads with it, and the frame of the page titled by `title`.
+    pub async fn org_page<T, F>(
+        self,
+        slug: &str,
+        permission: OrgPermission,
+        load: F,
+        title: impl FnOnce(&Access) -> String,
+    ) -> Result<(Page, Access, T, Layout), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
+    {
+        let org = OrgRef::Slug(slug.to_string());
+        let sign_in = AppError::SignInRequired(self.path.clone());
+        let (cx, (access, data)) = self
+            .trip(Box::new(move |c, who, ctx| match who {
+                Some(who) => {
+                    crate::ops::access::decide_and_load(c, ctx, who.user.id, &org, permission, load)
+                }
+                None => Ok(Err(sign_in)),
+            }))
+            .await?;
+        let layout = Layout::new(&cx, title(&access))?;
+        Ok((cx, access, data, layout))
+    }
+
+    /// A page of the signed-in user's own: what `load` reads for them.
+    pub async fn signed_in_page<T, F>(self, load: F) -> Result<(Page, T), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut db::PgConn, &SignedIn) -> db::QueryResult<T> + Send + 'static,
+    {
+        let sign_in = AppError::SignInRequired(self.path.clone());
+        self.trip(Box::new(move |c, who, _| match who {
+            Some(who) => load(c, who).map(Ok),
+            None => Ok(Err(sign_in)),
+        }))
+        .await
+    }
+}
+
+impl FromRequest for PageRequest {
+    type Error = AppError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let pool = req.app_data::<web::Data<PgPool>>().cloned();
+        let settings = req.app_data::<web::Data<Settings>>().cloned();
+        let (Some(pool), Some(settings)) = (pool, settings) else {
+            return ready(Err(AppError::Internal(anyhow::anyhow!(
+                "the pool and settings are not registered"
+            ))));
+        };
+        ready(Ok(PageRequest {
+            pool,
+            settings,
+            session: req.get_session(),
+            meta: crate::auth::request_meta(req),
+            path: crate::auth::request_path(req),
+            request: req.clone(),
+        }))
     }
 }

@@ -154,3 +154,61 @@ async fn sessions_end_when_idle_or_too_old_and_activity_is_written_once_a_minute
         "ended after 30 days"
     );
 }
+
+#[actix_web::test]
+async fn a_page_reads_the_session_on_its_own_trip_and_writes_back_only_a_change() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let slug = app.create_org("Acme").await;
+    let stored = |app: &TestApp| -> serde_json::Value {
+        gatehouse::db::schema::sessions::table
+            .filter(gatehouse::db::schema::sessions::user_id.is_not_null())
+            .select(gatehouse::db::schema::sessions::state)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let users = format!("/orgs/{slug}/access/users");
+    assert_eq!(app.get(&users).await.status, 200);
+    let before = stored(&app);
+    let page = app.get(&users).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Ada"), "{}", page.body);
+    assert_eq!(stored(&app), before, "nothing changed, nothing written");
+
+    // A flash left in the stored session (as another instance would) is shown once by the
+    // page that read it, and the change is written back.
+    diesel::sql_query(
+        r#"UPDATE sessions SET state = state || '{"flash": "{\"kind\":\"success\",\"message\":\"Left by another instance\"}"}'
+           WHERE user_id IS NOT NULL"#,
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let shown = app.get(&users).await;
+    assert!(
+        shown.body.contains("Left by another instance"),
+        "{}",
+        shown.body
+    );
+    assert!(
+        stored(&app).get("flash").is_none(),
+        "taken from the stored session"
+    );
+    assert!(
+        !app.get(&users)
+            .await
+            .body
+            .contains("Left by another instance")
+    );
+    for key in ["_pending", "_loaded", "_user", "_switcher"] {
+        assert!(stored(&app).get(key).is_none(), "{key} is never stored");
+    }
+
+    // Ended elsewhere: the page reads that on its trip and asks to sign in.
+    diesel::delete(gatehouse::db::schema::sessions::table)
+        .execute(&mut app.conn())
+        .unwrap();
+    let ended = app.get(&users).await;
+    assert_eq!(ended.status, 303);
+    let to = ended.location.unwrap_or_default();
+    assert!(to.starts_with("/signin"), "{to}");
+}

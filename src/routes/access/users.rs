@@ -1,7 +1,7 @@
 //! Active users: the searchable, paginated member list, Quick view, and Remove.
 
 use crate::domain::ids::UserId;
-use crate::routes::page::Page;
+use crate::routes::page::PageRequest;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
@@ -42,7 +42,7 @@ struct UsersPage {
 }
 
 pub async fn list(
-    cx: Page,
+    page_request: PageRequest,
     slug: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -50,7 +50,7 @@ pub async fn list(
     let q: String = q.trim().chars().take(100).collect();
     let page = Pagination::page_asked(page);
     let search = q.clone();
-    let (access, (members, total), layout) = cx
+    let (_, access, (members, total), layout) = page_request
         .org_page(
             &slug,
             OrgPermission::ViewOrgRoles,
@@ -99,9 +99,12 @@ fn may_remove(role: OrgRole, me: UserId, target: &Member) -> bool {
     target.user_id != me && authz::may_remove(role, target.role)
 }
 
-pub async fn show(cx: Page, path: web::Path<(String, UserId)>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    page_request: PageRequest,
+    path: web::Path<(String, UserId)>,
+) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
-    let (access, member, mut layout) = cx
+    let (cx, access, member, mut layout) = page_request
         .org_page(
             &slug,
             OrgPermission::ViewOrgRoles,

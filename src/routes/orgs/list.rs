@@ -1,6 +1,6 @@
 //! The organizations I belong to, with my role in each, 50 per page.
 
-use crate::routes::page::Page;
+use crate::routes::page::PageRequest;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -29,15 +29,18 @@ struct ListPage {
     email: String,
 }
 
-pub async fn get(cx: Page, query: web::Query<PageQuery>) -> Result<HttpResponse, AppError> {
-    let Page { pool, auth, .. } = &cx;
-    let user = auth.require_user()?.clone();
+pub async fn get(
+    page_request: PageRequest,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
     let page = Pagination::page_asked(query.page);
-    let (id, total) = (user.id, auth.switcher.total);
-    let (orgs, total) = db::run(pool, move |c| {
-        db::orgs::list_for_user(c, id, total, Pagination::offset(page), PAGE_SIZE)
-    })
-    .await?;
+    let (cx, (orgs, total)) = page_request
+        .signed_in_page(move |c, who| {
+            let (id, total) = (who.user.id, who.switcher.total);
+            db::orgs::list_for_user(c, id, total, Pagination::offset(page), PAGE_SIZE)
+        })
+        .await?;
+    let user = cx.auth.require_user()?.clone();
     let pagination = Pagination::new(page, total, "/orgs", "");
     let layout = Layout::new(&cx, "Your organizations")?;
     render(

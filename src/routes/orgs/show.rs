@@ -2,7 +2,7 @@
 //! whose links enter the environments I can enter (a message when there is none). An old
 //! `?env=KIND` link enters that environment too.
 
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -32,12 +32,11 @@ struct OrgPage {
 }
 
 pub async fn get(
-    cx: Page,
+    page_request: PageRequest,
     slug: web::Path<String>,
     query: web::Query<EnvQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Page { auth, .. } = &cx;
-    let (access, (), mut layout) = cx
+    let (cx, access, (), mut layout) = page_request
         .org_page(
             &slug,
             OrgPermission::ViewOrganization,
@@ -58,6 +57,7 @@ pub async fn get(
             access.org.slug, env.kind
         )));
     }
+    let Page { auth, .. } = &cx;
     auth.session.set_current_org(&access.org.slug);
     layout.current_org = Some(access.org.slug.clone());
     let can_manage_profile = authz::org_can(access.role, OrgPermission::ManageProfile);
