@@ -352,67 +352,151 @@ fn bearer_key(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then_some(key)
 }
 
+/// What an API request brings to be authenticated: its key, and where it comes from.
+pub struct CallerRequest {
+    key: Option<String>,
+    pool: Option<web::Data<PgPool>>,
+    limiter: Option<web::Data<limit::RateLimiter>>,
+    meta: crate::audit::RequestMeta,
+    path: String,
+}
+
+impl CallerRequest {
+    fn of(req: &HttpRequest) -> CallerRequest {
+        CallerRequest {
+            key: req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(bearer_key)
+                .map(str::to_string),
+            pool: req.app_data::<web::Data<PgPool>>().cloned(),
+            limiter: req.app_data::<web::Data<limit::RateLimiter>>().cloned(),
+            meta: crate::auth::request_meta(req),
+            path: req.path().to_string(),
+        }
+    }
+
+    /// Authenticates the key, then runs `then` (given the caller) on the same connection: one
+    /// trip to the database for both.
+    async fn authenticated<R, F>(self, then: F) -> Result<(Caller, R), ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut db::PgConn, &Caller) -> Result<R, AppError> + Send + 'static,
+    {
+        let CallerRequest {
+            key: Some(key),
+            pool: Some(pool),
+            limiter: Some(limiter),
+            meta,
+            path,
+        } = self
+        else {
+            return Err(ApiError::unauthorized());
+        };
+        let ip = meta.ip.clone();
+        let admitted = db::run(&pool, move |c| -> Result<_, AppError> {
+            let found = db::api_keys::authenticate_counted(c, &key, ip.as_deref(), &limiter)?;
+            let caller = match admit(found, meta, path) {
+                Ok(caller) => caller,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let done = then(c, &caller);
+            Ok(Ok((caller, done)))
+        })
+        .await?;
+        let (caller, done) = admitted?;
+        Ok((caller, done?))
+    }
+
+    /// The caller's access to the organization (the one enforcement path) and what `load` reads
+    /// with it, in the same trip as the key's check.
+    pub async fn with_org<T, F>(
+        self,
+        org: OrgRef,
+        permission: OrgPermission,
+        load: F,
+    ) -> Result<(Caller, Access, T), ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
+    {
+        let (caller, (access, data)) = self
+            .authenticated(move |c, caller| {
+                crate::ops::access::decide_and_load(
+                    c,
+                    &caller.ctx(),
+                    caller.user.id,
+                    &org,
+                    permission,
+                    load,
+                )?
+            })
+            .await?;
+        Ok((caller, access, data))
+    }
+}
+
+/// The caller a key check found, or why the key acts for nobody.
+fn admit(
+    found: KeyCheck<(User, i64, limit::Decision)>,
+    meta: crate::audit::RequestMeta,
+    path: String,
+) -> Result<Caller, ApiError> {
+    let (user, key_id, decision) = match found {
+        KeyCheck::Live(found) => found,
+        KeyCheck::Expired => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::KeyExpired,
+                "This API key has expired. Create a new one at /account/api-keys.",
+            ));
+        }
+        KeyCheck::Unknown => return Err(ApiError::unauthorized()),
+    };
+    if let limit::Decision::Limited(retry_after) = decision {
+        return Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: ErrorCode::RateLimited,
+            message: format!(
+                "Too many requests with this key this minute. Retry after {retry_after} seconds."
+            ),
+            retry_after: Some(retry_after),
+        });
+    }
+    // An unverified account may be someone else's address (DESIGN §7): its keys act for
+    // nobody until the address is proven.
+    if !user.is_verified() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::EmailUnverified,
+            "Verify the account's email address before using its API keys.",
+        ));
+    }
+    Ok(Caller {
+        user,
+        key_id,
+        meta,
+        path,
+    })
+}
+
+impl FromRequest for CallerRequest {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(CallerRequest::of(req)))
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let key = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_key)
-            .map(str::to_string);
-        let pool = req.app_data::<web::Data<PgPool>>().cloned();
-        let meta = crate::auth::request_meta(req);
-        let path = req.path().to_string();
-        let limiter = req.app_data::<web::Data<limit::RateLimiter>>().cloned();
-        Box::pin(async move {
-            let (Some(key), Some(pool), Some(limiter)) = (key, pool, limiter) else {
-                return Err(ApiError::unauthorized());
-            };
-            let ip = meta.ip.clone();
-            let found = db::run(&pool, move |c| {
-                db::api_keys::authenticate_counted(c, &key, ip.as_deref(), &limiter)
-            })
-            .await?;
-            let (user, key_id, decision) = match found {
-                KeyCheck::Live(found) => found,
-                KeyCheck::Expired => {
-                    return Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        ErrorCode::KeyExpired,
-                        "This API key has expired. Create a new one at /account/api-keys.",
-                    ));
-                }
-                KeyCheck::Unknown => return Err(ApiError::unauthorized()),
-            };
-            if let limit::Decision::Limited(retry_after) = decision {
-                return Err(ApiError {
-                    status: StatusCode::TOO_MANY_REQUESTS,
-                    code: ErrorCode::RateLimited,
-                    message: format!(
-                        "Too many requests with this key this minute. Retry after {retry_after} seconds."
-                    ),
-                    retry_after: Some(retry_after),
-                });
-            }
-            // An unverified account may be someone else's address (DESIGN §7): its keys act
-            // for nobody until the address is proven.
-            if !user.is_verified() {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::EmailUnverified,
-                    "Verify the account's email address before using its API keys.",
-                ));
-            }
-            Ok(Caller {
-                user,
-                key_id,
-                meta,
-                path,
-            })
-        })
+        let request = CallerRequest::of(req);
+        Box::pin(async move { Ok(request.authenticated(|_, _| Ok(())).await?.0) })
     }
 }
 
@@ -425,21 +509,6 @@ pub async fn require_org(
     permission: OrgPermission,
 ) -> Result<Access, ApiError> {
     Ok(crate::ops::access::require_org(pool, &caller.ctx(), org, permission).await?)
-}
-
-/// The same check and what `load` reads with the access, in one trip to the database.
-pub async fn with_org<T, F>(
-    pool: &PgPool,
-    caller: &Caller,
-    org: OrgRef,
-    permission: OrgPermission,
-    load: F,
-) -> Result<(Access, T), ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
-{
-    Ok(crate::ops::access::with_org(pool, &caller.ctx(), org, permission, load).await?)
 }
 
 /// GET /api/v1/organizations: the caller's organizations with their role.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::{
-    ApiError, Caller, Envelope, ErrorCode, ErrorResponses, envelope, require_org, with_org,
+    ApiError, Caller, CallerRequest, Envelope, ErrorCode, ErrorResponses, envelope, require_org,
 };
 use crate::audit::{Action, Status};
 use crate::authz::OrgPermission;
@@ -113,20 +113,18 @@ impl EnvironmentRoles {
     responses((status = 200, description = "Members with their organization and environment roles (owners and admins)", body = Envelope<Page<Assignment>>), ErrorResponses)
 )]
 pub async fn role_assignments(
-    pool: web::Data<PgPool>,
-    caller: Caller,
+    caller: CallerRequest,
     org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (offset, count, page) = paging(&pairs(&req))?;
-    let (_, (members, total)) = with_org(
-        &pool,
-        &caller,
-        OrgRef::Id(org_id.into_inner()),
-        OrgPermission::ViewOrgRoles,
-        move |c, access| db::members::list(c, &access.org, "", offset, count),
-    )
-    .await?;
+    let (_, _, (members, total)) = caller
+        .with_org(
+            OrgRef::Id(org_id.into_inner()),
+            OrgPermission::ViewOrgRoles,
+            move |c, access| db::members::list(c, &access.org, "", offset, count),
+        )
+        .await?;
     let items = members
         .into_iter()
         .map(|m| Assignment {

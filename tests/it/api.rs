@@ -373,6 +373,15 @@ async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
     let (status, body) = api(&app, Some(&member_key), &assignments).await;
     assert_eq!(status, 403, "members cannot");
     assert_eq!(body["error"]["code"], "forbidden");
+    // The key's check, the access check and the list share one trip to the database (the
+    // fewest of three requests: the outbox worker shares the pool).
+    let mut trips = u64::MAX;
+    for _ in 0..3 {
+        let before = app.statements.checkouts();
+        assert_eq!(api(&app, Some(&admin_key), &assignments).await.0, 200);
+        trips = trips.min(app.statements.checkouts() - before);
+    }
+    assert_eq!(trips, 1, "trips to the database for one API page");
 
     let (status, body) = api(
         &app,
