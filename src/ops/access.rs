@@ -115,6 +115,17 @@ pub async fn require_env(
     permission: EnvPermission,
 ) -> Result<(Access, EnvironmentAccess), AppError> {
     let access = require_org(pool, ctx, org, OrgPermission::ViewOrganization).await?;
+    let found = environment(&access, kind, permission)?;
+    Ok((access, found))
+}
+
+/// The environment `kind` of an organization the caller may view, when their role in it allows
+/// `permission`.
+pub fn environment(
+    access: &Access,
+    kind: EnvKind,
+    permission: EnvPermission,
+) -> Result<EnvironmentAccess, AppError> {
     let found = access
         .environments
         .iter()
@@ -124,7 +135,7 @@ pub async fn require_env(
     if !authz::env_can(found.role, permission) {
         return Err(AppError::Forbidden);
     }
-    Ok((access, found))
+    Ok(found)
 }
 
 /// Records a refusal decided before any change was attempted (a pre-check such as "only owners

@@ -2,7 +2,7 @@
 //! reveal, create, edit, delete for support and engineer) and environment API keys (engineers
 //! create — shown once — and revoke). Without a role in the environment there is no entry.
 
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -85,14 +85,27 @@ async fn env_page(
     status: StatusCode,
     extra: Extra,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, auth, .. } = cx;
     let (org_id, env_id) = (access.org.id, env.id);
-    let (configs, keys) = db::run(pool, move |c| assets::list(c, org_id, env_id)).await?;
+    let listed = db::run(&cx.pool, move |c| assets::list(c, org_id, env_id)).await?;
+    let layout = cx.layout(env_title(&access, &env)).await?;
+    show_env(cx, access, env, status, extra, listed, layout)
+}
+
+fn env_title(access: &Access, env: &EnvironmentAccess) -> String {
+    format!("{} · {}", env.kind.label(), access.org.name)
+}
+
+fn show_env(
+    cx: &Page,
+    access: Access,
+    env: EnvironmentAccess,
+    status: StatusCode,
+    extra: Extra,
+    (configs, keys): (Vec<ConfigValue>, Vec<ApiKey>),
+    layout: Layout,
+) -> Result<HttpResponse, AppError> {
     let role = env.role.ok_or(AppError::Forbidden)?;
-    auth.session.set_current_org(&access.org.slug);
-    let layout = cx
-        .layout(format!("{} · {}", env.kind.label(), access.org.name))
-        .await?;
+    cx.auth.session.set_current_org(&access.org.slug);
     render(
         status,
         &EnvPage {
@@ -123,16 +136,27 @@ async fn env_page(
     )
 }
 
-pub async fn show(cx: Page, path: web::Path<(String, String)>) -> Result<HttpResponse, AppError> {
-    let Page { pool, auth, .. } = &cx;
+pub async fn show(
+    page_request: PageRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
     let (slug, kind) = path.into_inner();
-    let (_, access, env) = require_env(pool, auth, &slug, &kind, EnvPermission::Enter).await?;
+    let parsed: EnvKind = kind.parse().map_err(|_| AppError::NotFound)?;
+    let (cx, access, env, listed, layout) = page_request
+        .env_page(
+            &slug,
+            parsed,
+            EnvPermission::Enter,
+            |c, access, env| assets::list(c, access.org.id, env.id),
+            env_title,
+        )
+        .await?;
     let place = format!("/orgs/{slug}/env/{kind}");
     let extra = Extra {
         new_key: reveal::take(&cx, &place),
         ..Extra::default()
     };
-    let shown = env_page(&cx, access, env, StatusCode::OK, extra).await?;
+    let shown = show_env(&cx, access, env, StatusCode::OK, extra, listed, layout)?;
     Ok(reveal::cleared(shown, &place))
 }
 

@@ -10,9 +10,9 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use crate::audit::RequestMeta;
 use crate::auth::Auth;
 use crate::auth::session::{self, TypedSession};
-use crate::authz::OrgPermission;
+use crate::authz::{EnvKind, EnvPermission, OrgPermission};
 use crate::config::Settings;
-use crate::db::orgs::OrgRef;
+use crate::db::orgs::{EnvironmentAccess, OrgRef};
 use crate::db::sessions::SignedIn;
 use crate::db::{self, PgPool, orgs::Access, users::User};
 use crate::error::AppError;
@@ -154,6 +154,54 @@ impl PageRequest {
             .await?;
         let layout = Layout::new(&cx, title(&access))?;
         Ok((cx, access, data, layout))
+    }
+
+    /// An organization page that shows what the access check reads (the organization, the
+    /// asker's roles): the check and the frame titled by `title`.
+    pub async fn org_frame(
+        self,
+        slug: &str,
+        permission: OrgPermission,
+        title: impl FnOnce(&Access) -> String,
+    ) -> Result<(Page, Access, Layout), AppError> {
+        let (cx, access, (), layout) = self
+            .org_page(slug, permission, |_, _| Ok(()), title)
+            .await?;
+        Ok((cx, access, layout))
+    }
+
+    /// An environment's page: the signed-in user's access to the organization and to its
+    /// environment `kind` (the same decision as `ops::access::require_env`), what `load` reads
+    /// with them, and the frame of the page titled by `title`.
+    pub async fn env_page<T, F>(
+        self,
+        slug: &str,
+        kind: EnvKind,
+        permission: EnvPermission,
+        load: F,
+        title: impl FnOnce(&Access, &EnvironmentAccess) -> String,
+    ) -> Result<(Page, Access, EnvironmentAccess, T, Layout), AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut db::PgConn, &Access, &EnvironmentAccess) -> db::QueryResult<T>
+            + Send
+            + 'static,
+    {
+        let (cx, access, entered, layout) = self
+            .org_page(
+                slug,
+                OrgPermission::ViewOrganization,
+                move |c, access| match crate::ops::access::environment(access, kind, permission) {
+                    Ok(env) => load(c, access, &env).map(|data| Ok((env, data))),
+                    Err(refused) => Ok(Err(refused)),
+                },
+                |access| access.org.name.clone(),
+            )
+            .await?;
+        let (env, data) = entered?;
+        let mut layout = layout;
+        layout.title = title(&access, &env);
+        Ok((cx, access, env, data, layout))
     }
 
     /// A page of the signed-in user's own: what `load` reads for them.

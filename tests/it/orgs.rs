@@ -425,21 +425,12 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
     for (page, before) in pages.iter().zip(&small) {
         let (after, trips) = statements_for(&app, page).await;
         assert_eq!((after, trips), *before, "{page} grew with the data");
-        // The session with its user and the organization switcher is one statement; the access
-        // check and the page's data share one trip to the pool. An environment page lists two
-        // things (configuration values and keys), one statement each.
+        // The session with its user and the organization switcher is one statement, read on the
+        // page's own trip to the database (`PageRequest`) with the access check and the page's
+        // data. An environment page lists two things (configuration values and keys), one
+        // statement each.
         let bound = if page.contains("/env/") { 4 } else { 3 };
         assert!(after <= bound, "{page} costs {after} statements");
-        // The pages the side-by-side benchmark measures read the session on their own trip
-        // (`PageRequest`); the others read it first, then check access, then read their data.
-        let one_trip = page == "/orgs"
-            || page == &format!("/orgs/{slug}")
-            || (page.starts_with(&format!("/orgs/{slug}/access/users"))
-                && !page.ends_with("/roles"));
-        let trips_bound = if one_trip { 1 } else { 3 };
-        assert!(
-            trips <= trips_bound,
-            "{page} takes {trips} trips to the database"
-        );
+        assert_eq!(trips, 1, "{page} takes {trips} trips to the database");
     }
 }

@@ -1,7 +1,7 @@
 //! The Environments tab: each environment with its number of users, a detailed view of one
 //! environment's users, and the members × environments grid where many roles change in one save.
 
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use std::collections::HashMap;
 
@@ -31,15 +31,17 @@ struct EnvironmentsPage {
     counts: Vec<(EnvKind, i64)>,
 }
 
-pub async fn list(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let Page { pool, .. } = &cx;
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
-        .await?;
-    let org_id = access.org.id;
-    let counts = db::run(pool, move |c| db::members::environment_counts(c, org_id)).await?;
-    let layout = cx
-        .layout(format!("Environments · {}", access.org.name))
+pub async fn list(
+    page_request: PageRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (_, access, counts, layout) = page_request
+        .org_page(
+            &slug,
+            OrgPermission::ManageEnvironmentRoles,
+            |c, access| db::members::environment_counts(c, access.org.id),
+            |access| format!("Environments · {}", access.org.name),
+        )
         .await?;
     render(
         StatusCode::OK,
@@ -71,31 +73,30 @@ struct EnvironmentPage {
 }
 
 pub async fn show(
-    cx: Page,
+    page_request: PageRequest,
     path: web::Path<(String, String)>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, .. } = &cx;
     let (slug, kind) = path.into_inner();
     let kind: EnvKind = kind.parse().map_err(|_| AppError::NotFound)?;
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
-        .await?;
     let page = Pagination::page_asked(query.page);
-    let org_id = access.org.id;
-    let (users, total) = db::run(pool, move |c| {
-        db::members::environment_users(c, org_id, kind, Pagination::offset(page), PAGE_SIZE)
-    })
-    .await?;
+    let (_, access, (users, total), layout) = page_request
+        .org_page(
+            &slug,
+            OrgPermission::ManageEnvironmentRoles,
+            move |c, access| {
+                let offset = Pagination::offset(page);
+                db::members::environment_users(c, access.org.id, kind, offset, PAGE_SIZE)
+            },
+            |access| format!("{} · {}", kind.label(), access.org.name),
+        )
+        .await?;
     let pagination = Pagination::new(
         page,
         total,
         &format!("/orgs/{}/access/environments/{kind}", access.org.slug),
         "",
     );
-    let layout = cx
-        .layout(format!("{} · {}", kind.label(), access.org.name))
-        .await?;
     render(
         StatusCode::OK,
         &EnvironmentPage {
@@ -141,26 +142,41 @@ async fn grid_page(
     page: i64,
     problem: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let Page {
-        pool,
-        settings,
-        auth,
-        ..
-    } = cx;
     let org = access.org.clone();
-    let (members, total) = db::run(pool, move |c| {
-        db::members::list(c, &org, "", Pagination::offset(page), PAGE_SIZE)
-    })
-    .await?;
+    let listed = db::run(&cx.pool, move |c| grid_members(c, &org, page)).await?;
+    let layout = cx.layout(grid_title(access)).await?;
+    show_grid(cx, access, status, page, listed, layout, problem)
+}
+
+/// The grid's page of members, with the total.
+fn grid_members(
+    c: &mut db::PgConn,
+    org: &db::orgs::Organization,
+    page: i64,
+) -> db::QueryResult<(Vec<Member>, i64)> {
+    db::members::list(c, org, "", Pagination::offset(page), PAGE_SIZE)
+}
+
+fn grid_title(access: &db::orgs::Access) -> String {
+    format!("Environment access · {}", access.org.name)
+}
+
+fn show_grid(
+    cx: &Page,
+    access: &db::orgs::Access,
+    status: StatusCode,
+    page: i64,
+    (members, total): (Vec<Member>, i64),
+    layout: Layout,
+    problem: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let Page { settings, auth, .. } = cx;
     let pagination = Pagination::new(
         page,
         total,
         &format!("/orgs/{}/access/grid", access.org.slug),
         "",
     );
-    let layout = cx
-        .layout(format!("Environment access · {}", access.org.name))
-        .await?;
     render(
         status,
         &GridPage {
@@ -178,15 +194,20 @@ async fn grid_page(
 }
 
 pub async fn grid(
-    cx: Page,
+    page_request: PageRequest,
     slug: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
-        .await?;
     let page = Pagination::page_asked(query.page);
-    grid_page(&cx, &access, StatusCode::OK, page, None).await
+    let (cx, access, listed, layout) = page_request
+        .org_page(
+            &slug,
+            OrgPermission::ManageEnvironmentRoles,
+            move |c, access| grid_members(c, &access.org, page),
+            grid_title,
+        )
+        .await?;
+    show_grid(&cx, &access, StatusCode::OK, page, listed, layout, None)
 }
 
 /// The roles the grid form asks for, member by member: only the members whose cells changed,

@@ -2,7 +2,7 @@
 //! acceptance), the list with state and delivery, resend and revoke.
 
 use crate::domain::ids::InvitationId;
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
@@ -44,29 +44,27 @@ struct ListPage {
 }
 
 pub async fn list(
-    cx: Page,
+    page_request: PageRequest,
     slug: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, .. } = &cx;
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ManageInvitations)
-        .await?;
     let page = Pagination::page_asked(query.page);
-    let org_id = access.org.id;
-    let (invitations, total) = db::run(pool, move |c| {
-        db::invitations::list(c, org_id, Pagination::offset(page), PAGE_SIZE)
-    })
-    .await?;
+    let (_, access, (invitations, total), layout) = page_request
+        .org_page(
+            &slug,
+            OrgPermission::ManageInvitations,
+            move |c, access| {
+                db::invitations::list(c, access.org.id, Pagination::offset(page), PAGE_SIZE)
+            },
+            |access| format!("Invited users · {}", access.org.name),
+        )
+        .await?;
     let pagination = Pagination::new(
         page,
         total,
         &format!("/orgs/{}/access/invitations", access.org.slug),
         "",
     );
-    let layout = cx
-        .layout(format!("Invited users · {}", access.org.name))
-        .await?;
     render(
         StatusCode::OK,
         &ListPage {

@@ -1,6 +1,6 @@
 //! The Roles tab: the two permission tables, rendered from the data the checks use.
 
-use crate::routes::page::Page;
+use crate::routes::page::PageRequest;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -23,8 +23,15 @@ struct RolesPage {
     env_rows: Vec<(&'static str, Vec<bool>)>,
 }
 
-pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (_, access) = cx.require_org(&slug, OrgPermission::ViewOrgRoles).await?;
+pub async fn get(
+    page_request: PageRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (_, access, layout) = page_request
+        .org_frame(&slug, OrgPermission::ViewOrgRoles, |access| {
+            format!("Roles · {}", access.org.name)
+        })
+        .await?;
     let org_rows = authz::ORG_PERMISSIONS
         .iter()
         .map(|(_, label, roles)| {
@@ -43,7 +50,6 @@ pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppE
             )
         })
         .collect();
-    let layout = cx.layout(format!("Roles · {}", access.org.name)).await?;
     render(
         StatusCode::OK,
         &RolesPage {

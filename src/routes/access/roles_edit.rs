@@ -22,7 +22,7 @@ use crate::db::{self, PgPool};
 use crate::error::AppError;
 use crate::ops::{self, roles::ChangeOutcome};
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::{reconfirm_password, render, see_other};
 
 #[derive(Default, Deserialize)]
@@ -102,15 +102,26 @@ impl Shown {
     }
 }
 
-pub async fn get(cx: Page, path: web::Path<(String, UserId)>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    page_request: PageRequest,
+    path: web::Path<(String, UserId)>,
+) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ManageEnvironmentRoles)
-        .await?;
-    let member = load_member(&cx.pool, &access, member_id).await?;
+    let (cx, access, member, layout) = super::member_page(
+        page_request,
+        &slug,
+        member_id,
+        OrgPermission::ManageEnvironmentRoles,
+        |member, _| title(member),
+    )
+    .await?;
     let desired = Desired::of(&member);
     let shown = Shown::new(member, desired, FieldErrors::default());
-    page(&cx, &access, StatusCode::OK, shown).await
+    show(&cx, &access, StatusCode::OK, shown, layout)
+}
+
+fn title(member: &Member) -> String {
+    format!("Edit roles · {}", member.name)
 }
 
 async fn page(
@@ -118,6 +129,17 @@ async fn page(
     access: &Access,
     status: StatusCode,
     shown: Shown,
+) -> Result<HttpResponse, AppError> {
+    let layout = cx.layout(title(&shown.member)).await?;
+    show(cx, access, status, shown, layout)
+}
+
+fn show(
+    cx: &Page,
+    access: &Access,
+    status: StatusCode,
+    shown: Shown,
+    layout: Layout,
 ) -> Result<HttpResponse, AppError> {
     let Shown {
         member,
@@ -133,7 +155,6 @@ async fn page(
     );
     let needs_password = roles::raises_production(&before, &desired)
         && !cx.auth.session.sudo_fresh(cx.settings.sudo_minutes);
-    let layout = cx.layout(format!("Edit roles · {}", member.name)).await?;
     render(
         status,
         &EditRolesPage {

@@ -104,16 +104,14 @@ pub async fn show(
     path: web::Path<(String, UserId)>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, member_id) = path.into_inner();
-    let (cx, access, member, mut layout) = page_request
-        .org_page(
-            &slug,
-            OrgPermission::ViewOrgRoles,
-            move |c, access| db::members::find(c, access.org.id, member_id),
-            |access| access.org.name.clone(),
-        )
-        .await?;
-    let member = member.ok_or(AppError::NotFound)?;
-    layout.title = format!("{} · {}", member.name, access.org.name);
+    let (cx, access, member, layout) = super::member_page(
+        page_request,
+        &slug,
+        member_id,
+        OrgPermission::ViewOrgRoles,
+        |member, access| format!("{} · {}", member.name, access.org.name),
+    )
+    .await?;
     let can_remove = may_remove(access.role, user_id(&cx.auth), &member);
     render(
         StatusCode::OK,

@@ -1,6 +1,6 @@
 //! Leaving an organization: any member but the last owner.
 
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -25,11 +25,15 @@ struct LeavePage {
 
 pub const LAST_OWNER: &str = "You are the last owner of this organization, so you cannot leave it. Make another member an owner first.";
 
-pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ViewOrganization)
+pub async fn get(
+    page_request: PageRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (_, access, layout) = page_request
+        .org_frame(&slug, OrgPermission::ViewOrganization, |access| {
+            format!("Leave {}", access.org.name)
+        })
         .await?;
-    let layout = cx.layout(format!("Leave {}", access.org.name)).await?;
     render(
         StatusCode::OK,
         &LeavePage {

@@ -1,6 +1,6 @@
 //! Organization settings (owners only): the name and the sign-in policy.
 
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -46,7 +46,22 @@ async fn settings_page(
         crate::db::orgs::members_without_two_factor(c, org_id)
     })
     .await?;
-    let layout = cx.layout(format!("Settings · {}", org.name)).await?;
+    let layout = cx.layout(title(&org)).await?;
+    show(status, org, name, errors, lacking_two_factor, layout)
+}
+
+fn title(org: &Organization) -> String {
+    format!("Settings · {}", org.name)
+}
+
+fn show(
+    status: StatusCode,
+    org: Organization,
+    name: String,
+    errors: FieldErrors,
+    lacking_two_factor: i64,
+    layout: Layout,
+) -> Result<HttpResponse, AppError> {
     render(
         status,
         &SettingsPage {
@@ -59,17 +74,27 @@ async fn settings_page(
     )
 }
 
-pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (_, access) = cx.require_org(&slug, OrgPermission::ManageProfile).await?;
+pub async fn get(
+    page_request: PageRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (_, access, lacking_two_factor, layout) = page_request
+        .org_page(
+            &slug,
+            OrgPermission::ManageProfile,
+            |c, access| crate::db::orgs::members_without_two_factor(c, access.org.id),
+            |access| title(&access.org),
+        )
+        .await?;
     let name = access.org.name.clone();
-    settings_page(
-        &cx,
+    show(
         StatusCode::OK,
         access.org,
         name,
         FieldErrors::default(),
+        lacking_two_factor,
+        layout,
     )
-    .await
 }
 
 pub async fn post(

@@ -36,13 +36,10 @@ pub async fn get(
     slug: web::Path<String>,
     query: web::Query<EnvQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (cx, access, (), mut layout) = page_request
-        .org_page(
-            &slug,
-            OrgPermission::ViewOrganization,
-            |_, _| Ok(()),
-            |access| access.org.name.clone(),
-        )
+    let (cx, access, mut layout) = page_request
+        .org_frame(&slug, OrgPermission::ViewOrganization, |access| {
+            access.org.name.clone()
+        })
         .await?;
     let reachable: Vec<EnvironmentAccess> = access
         .environments
