@@ -165,6 +165,10 @@ pub fn serve(
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
     let reveal_key = web::Data::new(routes::reveal::RevealKey(key.clone()));
+    let session_cookie = web::Data::new(SessionCookie {
+        key: key.clone(),
+        name: session_cookie_name(secure),
+    });
     let limiter = web::Data::new(crate::api::limit::RateLimiter::new(
         settings.api_rate_per_minute,
     ));
@@ -185,6 +189,7 @@ pub fn serve(
             .wrap(from_fn(crate::input::refuse_unstorable_query))
             .wrap(from_fn(check_origin))
             .wrap(sessions(&pool, &key, secure, cookie_days))
+            .wrap(from_fn(drop_unchanged_session_cookie))
             .wrap(from_fn(session_store_unavailable))
             .wrap(security_headers(secure))
             .wrap(from_fn(crate::metrics::record_requests))
@@ -195,6 +200,7 @@ pub fn serve(
             .app_data(pool_data.clone())
             .app_data(signal.clone())
             .app_data(reveal_key.clone())
+            .app_data(session_cookie.clone())
             .app_data(data_key.clone())
             .app_data(passkeys.clone())
             .app_data(limiter.clone())
@@ -275,14 +281,74 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
+/// The session cookie's name and the key that encrypts it.
+struct SessionCookie {
+    key: Key,
+    name: &'static str,
+}
+
+impl SessionCookie {
+    /// The session key a session cookie carries, when it is ours.
+    fn opened(&self, cookie: actix_web::cookie::Cookie<'static>) -> Option<String> {
+        if cookie.name() != self.name {
+            return None;
+        }
+        let mut jar = actix_web::cookie::CookieJar::new();
+        jar.add_original(cookie);
+        jar.private(&self.key)
+            .get(self.name)
+            .map(|c| c.value().to_string())
+    }
+}
+
+/// Reading a stored session marks it changed for the session middleware, which then sends the
+/// cookie again with the same key. That copy is dropped: it would put a header on every page,
+/// and a slow request finishing after the session was renewed elsewhere (a password change)
+/// would put the old, ended key back in the browser.
+async fn drop_unchanged_session_cookie(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    actix_web::Error,
+> {
+    use actix_web::http::header::SET_COOKIE;
+    let cookie = req.app_data::<web::Data<SessionCookie>>().cloned();
+    let brought = cookie
+        .as_ref()
+        .and_then(|c| Some((c, c.opened(req.cookie(c.name)?)?)));
+    let mut response = next.call(req).await?;
+    let Some((cookie, brought)) = brought else {
+        return Ok(response);
+    };
+    let same = |value: &actix_web::http::header::HeaderValue| {
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| actix_web::cookie::Cookie::parse_encoded(v.to_string()).ok())
+            .and_then(|c| cookie.opened(c))
+            .is_some_and(|key| key == brought)
+    };
+    let headers = response.headers_mut();
+    let set: Vec<_> = headers.get_all(SET_COOKIE).cloned().collect();
+    if set.iter().any(same) {
+        headers.remove(SET_COOKIE);
+        for value in set.into_iter().filter(|v| !same(v)) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    Ok(response)
+}
+
 /// Two rustls providers end up compiled in through dependencies; TLS (SMTP over TLS) needs one
 /// chosen for the process.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The session layer reads and writes sessions in PostgreSQL before and after every handler;
-/// when it fails, the database is away: a clear 503 (JSON under /api), not an empty 500. It
+/// The session layer writes changed sessions to PostgreSQL after the handler (requests read
+/// them themselves, through `db::run`, whose failures are `AppError::Unavailable`); when it
+/// fails, the database is away: a clear 503 (JSON under /api), not an empty 500. It
 /// answers through the error path (the request cannot be kept for a response of its own while
 /// routing runs), so the security headers are added here.
 async fn session_store_unavailable(

@@ -379,7 +379,7 @@ impl CallerRequest {
 
     /// Authenticates the key, then runs `then` (given the caller) on the same connection: one
     /// trip to the database for both.
-    async fn authenticated<R, F>(self, then: F) -> Result<(Caller, R), ApiError>
+    pub async fn authenticated<R, F>(self, then: F) -> Result<(Caller, R), ApiError>
     where
         R: Send + 'static,
         F: FnOnce(&mut db::PgConn, &Caller) -> Result<R, AppError> + Send + 'static,

@@ -117,7 +117,15 @@ pub async fn role_assignments(
     org_id: web::Path<OrgId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (offset, count, page) = paging(&pairs(&req))?;
+    let (offset, count, page) = match paging(&pairs(&req)) {
+        Ok(asked) => asked,
+        Err(bad) => {
+            // The key first, as for every endpoint: a caller without a valid key learns
+            // nothing, and a bad request still counts against the key's rate.
+            caller.authenticated(|_, _| Ok(())).await?;
+            return Err(bad);
+        }
+    };
     let (_, _, (members, total)) = caller
         .with_org(
             OrgRef::Id(org_id.into_inner()),

@@ -304,7 +304,11 @@ impl FromRequest for TypedSession {
 
 impl TypedSession {
     /// The session of a request whose stored state was already read (or had none to read).
-    pub fn read(session: Session) -> TypedSession {
+    pub(crate) fn read(session: Session) -> TypedSession {
+        debug_assert!(
+            pending(&session).is_none(),
+            "a session used before it was read"
+        );
         TypedSession(session)
     }
 }

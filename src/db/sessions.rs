@@ -370,6 +370,7 @@ impl SessionStore for PgSessionStore {
         if never_read {
             // Written to without being read: storing it would lose the stored state.
             tracing::error!("a session changed before it was read: not stored");
+            debug_assert!(false, "a session changed before it was read");
             return Ok(session_key);
         }
         if read.is_some_and(|read| {

@@ -30,7 +30,10 @@ pub async fn framed(
     let text = response.response().extensions().get::<ErrorText>().cloned();
     // Cloned only now: routing needs the request to itself while it runs.
     let request = response.request().clone();
-    let Some(text) = text.filter(|_| !request.path().starts_with("/api/")) else {
+    // A 503 means the database is away: the frame (who is signed in) cannot be read either,
+    // and trying would make the answer wait for a connection a second time.
+    let unavailable = response.status() == actix_web::http::StatusCode::SERVICE_UNAVAILABLE;
+    let Some(text) = text.filter(|_| !request.path().starts_with("/api/") && !unavailable) else {
         return Ok(response.map_into_left_body());
     };
     let Ok(cx) = Page::from_request(&request, &mut Payload::None).await else {

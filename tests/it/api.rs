@@ -373,6 +373,11 @@ async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
     let (status, body) = api(&app, Some(&member_key), &assignments).await;
     assert_eq!(status, 403, "members cannot");
     assert_eq!(body["error"]["code"], "forbidden");
+    // The key comes first: a bad page number without a valid key is a 401, with one a 422.
+    let bad_page = format!("{assignments}?_page=0");
+    assert_eq!(api(&app, None, &bad_page).await.0, 401);
+    assert_eq!(api(&app, Some("gatehouse_pk_nope"), &bad_page).await.0, 401);
+    assert_eq!(api(&app, Some(&admin_key), &bad_page).await.0, 422);
     // The key's check, the access check and the list share one trip to the database (the
     // fewest of three requests: the outbox worker shares the pool).
     let mut trips = u64::MAX;

@@ -203,6 +203,13 @@ async fn a_page_reads_the_session_on_its_own_trip_and_writes_back_only_a_change(
         assert!(stored(&app).get(key).is_none(), "{key} is never stored");
     }
 
+    // Reading the session sends no cookie back: the browser has it, and a copy could put an
+    // ended key back after a renewal elsewhere.
+    let response = app.client.get(app.url(&users)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let sent: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+    assert!(sent.is_empty(), "{sent:?}");
+
     // Ended elsewhere: the page reads that on its trip and asks to sign in.
     diesel::delete(gatehouse::db::schema::sessions::table)
         .execute(&mut app.conn())
