@@ -313,11 +313,16 @@ async fn drop_unchanged_session_cookie(
     actix_web::Error,
 > {
     use actix_web::http::header::SET_COOKIE;
-    let cookie = req.app_data::<web::Data<SessionCookie>>().cloned();
+    let mut response = next.call(req).await?;
+    // Only a response that sets cookies is looked at (most pages set none).
+    if !response.headers().contains_key(SET_COOKIE) {
+        return Ok(response);
+    }
+    let request = response.request();
+    let cookie = request.app_data::<web::Data<SessionCookie>>().cloned();
     let brought = cookie
         .as_ref()
-        .and_then(|c| Some((c, c.opened(req.cookie(c.name)?)?)));
-    let mut response = next.call(req).await?;
+        .and_then(|c| Some((c, c.opened(request.cookie(c.name)?)?)));
     let Some((cookie, brought)) = brought else {
         return Ok(response);
     };
