@@ -2,7 +2,7 @@
 //! 50 per page, and a CSV export of the filtered set, streamed in batches.
 
 use crate::domain::ids::OrgId;
-use crate::routes::page::Page;
+use crate::routes::page::PageRequest;
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
@@ -85,30 +85,37 @@ struct AuditPage {
 }
 
 pub async fn list(
-    cx: Page,
+    page_request: PageRequest,
     slug: web::Path<String>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, .. } = &cx;
-    let (_, access) = cx.require_org(&slug, OrgPermission::ReviewAudit).await?;
     let query = query.into_inner();
     let page = Pagination::page_asked(query.page);
-    let org_id = access.org.id;
-    let (filter, problem) = match query.filter(org_id) {
-        Ok(f) => (f, None),
-        Err(message) => (
-            Filter {
-                organization_id: org_id,
-                ..Filter::default()
+    let asked = query.clone();
+    let (_, access, ((events, total), problem), layout) = page_request
+        .org_page(
+            &slug,
+            OrgPermission::ReviewAudit,
+            move |c, access| {
+                let org_id = access.org.id;
+                let (filter, problem) = match asked.filter(org_id) {
+                    Ok(f) => (f, None),
+                    Err(message) => (
+                        Filter {
+                            organization_id: org_id,
+                            ..Filter::default()
+                        },
+                        Some(message),
+                    ),
+                };
+                // The action filter offers the fixed list of actions rather than scanning the
+                // log for them.
+                let found = audit::page(c, &filter, Pagination::offset(page), PAGE_SIZE)?;
+                Ok((found, problem))
             },
-            Some(message),
-        ),
-    };
-    // The action filter offers the fixed list of actions rather than scanning the log for them.
-    let (events, total) = db::run(pool, move |c| {
-        audit::page(c, &filter, Pagination::offset(page), PAGE_SIZE)
-    })
-    .await?;
+            |access| format!("Audit log · {}", access.org.name),
+        )
+        .await?;
     let actions = crate::audit::Action::ALL;
     let pagination = Pagination::new(
         page,
@@ -116,9 +123,6 @@ pub async fn list(
         &format!("/orgs/{}/audit", access.org.slug),
         &query.query_string(),
     );
-    let layout = cx
-        .layout(format!("Audit log · {}", access.org.name))
-        .await?;
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

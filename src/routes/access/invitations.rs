@@ -121,38 +121,70 @@ impl InvitePage {
     }
 }
 
-pub async fn new(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::ManageInvitations)
+pub async fn new(
+    page_request: PageRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (cx, access, layout) = page_request
+        .org_frame(&slug, OrgPermission::ManageInvitations, invite_title)
         .await?;
     let form = InviteForm {
         role: "member".into(),
         ..InviteForm::default()
     };
-    invite_page(
-        &cx,
-        &access,
-        StatusCode::OK,
+    let shown = Shown {
+        status: StatusCode::OK,
         form,
-        Vec::new(),
-        FieldErrors::default(),
-    )
-    .await
+        email_problems: Vec::new(),
+        errors: FieldErrors::default(),
+    };
+    show_invite(&cx, &access, shown, layout)
+}
+
+fn invite_title(access: &db::orgs::Access) -> String {
+    format!("Invite people · {}", access.org.name)
+}
+
+/// The invitation form as it is shown: its status, values and problems.
+struct Shown {
+    status: StatusCode,
+    form: InviteForm,
+    email_problems: Vec<String>,
+    errors: FieldErrors,
 }
 
 async fn invite_page(
     cx: &Page,
     access: &db::orgs::Access,
     status: StatusCode,
-    mut form: InviteForm,
+    form: InviteForm,
     email_problems: Vec<String>,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
+    let layout = cx.layout(invite_title(access)).await?;
+    let shown = Shown {
+        status,
+        form,
+        email_problems,
+        errors,
+    };
+    show_invite(cx, access, shown, layout)
+}
+
+fn show_invite(
+    cx: &Page,
+    access: &db::orgs::Access,
+    shown: Shown,
+    layout: Layout,
+) -> Result<HttpResponse, AppError> {
     let Page { settings, auth, .. } = cx;
+    let Shown {
+        status,
+        mut form,
+        email_problems,
+        errors,
+    } = shown;
     form.password.clear();
-    let layout = cx
-        .layout(format!("Invite people · {}", access.org.name))
-        .await?;
     render(
         status,
         &InvitePage {

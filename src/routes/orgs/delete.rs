@@ -1,7 +1,7 @@
 //! Deleting an organization: owners, sandbox organizations only, after typing its exact name.
 //! A live organization shows the control disabled: only a platform operator can delete it.
 
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -34,11 +34,15 @@ pub struct DeleteForm {
     pub name: String,
 }
 
-pub async fn get(cx: Page, slug: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (_, access) = cx
-        .require_org(&slug, OrgPermission::DeleteOrganization)
+pub async fn get(
+    page_request: PageRequest,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (_, access, layout) = page_request
+        .org_frame(&slug, OrgPermission::DeleteOrganization, |access| {
+            format!("Delete {}", access.org.name)
+        })
         .await?;
-    let layout = cx.layout(format!("Delete {}", access.org.name)).await?;
     render(
         StatusCode::OK,
         &DeletePage {
