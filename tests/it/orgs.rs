@@ -372,6 +372,7 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         "/orgs".to_string(),
         format!("/orgs/{slug}/settings"),
         "/orgs/new".to_string(),
+        "/account/sessions".to_string(),
         format!("/orgs/{slug}/access/users"),
         format!("/orgs/{slug}/access/users?q=member"),
         format!("/orgs/{slug}/access/invitations"),

@@ -12,7 +12,7 @@ use crate::db::{self, sessions::SessionRow};
 use crate::error::AppError;
 use crate::ops;
 use crate::routes::layout::Layout;
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::time::Shown as _;
 use crate::routes::{render, see_other};
 
@@ -66,10 +66,11 @@ pub fn device(agent: Option<&str>) -> String {
     }
 }
 
-pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
-    let user = cx.auth.require_user()?;
-    let (user_id, current) = (user.id, cx.auth.session.sid());
-    let rows = db::run(&cx.pool, move |c| db::sessions::list_for_user(c, user_id)).await?;
+pub async fn list(page_request: PageRequest) -> Result<HttpResponse, AppError> {
+    let (cx, rows) = page_request
+        .signed_in_page(|c, who| db::sessions::list_for_user(c, who.user.id))
+        .await?;
+    let current = cx.auth.session.sid();
     let sessions = rows
         .into_iter()
         .map(|row| Listed {
