@@ -252,6 +252,25 @@ pub fn fill(session: &Session, read: Option<HashMap<String, String>>) -> Result<
     Ok(())
 }
 
+/// The pool and the settings the application registers, which every page and session read needs.
+pub fn registered(
+    req: &HttpRequest,
+) -> Result<
+    (
+        web::Data<crate::db::PgPool>,
+        web::Data<crate::config::Settings>,
+    ),
+    AppError,
+> {
+    match (
+        req.app_data::<web::Data<crate::db::PgPool>>(),
+        req.app_data::<web::Data<crate::config::Settings>>(),
+    ) {
+        (Some(pool), Some(settings)) => Ok((pool.clone(), settings.clone())),
+        _ => Err(session_error("the pool and settings are not registered")),
+    }
+}
+
 /// The request's session, read from the database once (however many extractors ask for it) if
 /// it is a stored one not read yet.
 async fn read_once(req: HttpRequest, session: Session) -> Result<(), AppError> {
@@ -271,14 +290,9 @@ async fn read_once(req: HttpRequest, session: Session) -> Result<(), AppError> {
         }
     };
     once.get_or_try_init(|| async {
-        let (Some(pool), Some(settings)) = (
-            req.app_data::<web::Data<crate::db::PgPool>>(),
-            req.app_data::<web::Data<crate::config::Settings>>(),
-        ) else {
-            return Err(session_error("the pool and settings are not registered"));
-        };
+        let (pool, settings) = registered(&req)?;
         let lifetimes = settings.session_lifetimes();
-        let read = crate::db::run(pool, move |c| {
+        let read = crate::db::run(&pool, move |c| {
             crate::db::sessions::read(c, &hash, lifetimes)
         })
         .await?;

@@ -379,15 +379,14 @@ impl SessionStore for PgSessionStore {
             return Ok(session_key);
         }
         let hash = key_hash(session_key.as_ref());
-        if user_id_of(&state).is_none() {
+        let Some(user_id) = user_id_of(&state) else {
             // Nobody is signed in any more (the stored session had ended): a visitor's state
             // lives in the cookie, and no row is kept for it.
             self.blocking(move |conn| diesel::delete(sessions::table.find(hash)).execute(conn))
                 .await
                 .map_err(UpdateError::Other)?;
             return self.save(state, ttl).await.map_err(as_save);
-        }
-        let user_id = user_id_of(&state);
+        };
         let json =
             serde_json::to_value(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let expires = expiry(ttl);

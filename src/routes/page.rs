@@ -49,16 +49,11 @@ impl FromRequest for Page {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let pool = req.app_data::<web::Data<PgPool>>().cloned();
-        let settings = req.app_data::<web::Data<Settings>>().cloned();
+        let registered = session::registered(req);
         let auth = Auth::from_request(req, payload);
         let request = req.clone();
         Box::pin(async move {
-            let (Some(pool), Some(settings)) = (pool, settings) else {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "the pool and settings are not registered"
-                )));
-            };
+            let (pool, settings) = registered?;
             Ok(Page {
                 pool,
                 settings,
@@ -224,12 +219,9 @@ impl FromRequest for PageRequest {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let pool = req.app_data::<web::Data<PgPool>>().cloned();
-        let settings = req.app_data::<web::Data<Settings>>().cloned();
-        let (Some(pool), Some(settings)) = (pool, settings) else {
-            return ready(Err(AppError::Internal(anyhow::anyhow!(
-                "the pool and settings are not registered"
-            ))));
+        let (pool, settings) = match session::registered(req) {
+            Ok(registered) => registered,
+            Err(e) => return ready(Err(e)),
         };
         ready(Ok(PageRequest {
             pool,
