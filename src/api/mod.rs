@@ -384,6 +384,23 @@ impl CallerRequest {
         R: Send + 'static,
         F: FnOnce(&mut db::PgConn, &Caller) -> Result<R, AppError> + Send + 'static,
     {
+        self.authenticated_for(None, move |c, caller, _| then(c, caller))
+            .await
+    }
+
+    /// `authenticated` for a request naming the organization `org`: `then` is also given the
+    /// caller's access to it when the key's check read it (`Some(None)`: not a member).
+    async fn authenticated_for<R, F>(
+        self,
+        org: Option<OrgRef>,
+        then: F,
+    ) -> Result<(Caller, R), ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut db::PgConn, &Caller, Option<Option<Access>>) -> Result<R, AppError>
+            + Send
+            + 'static,
+    {
         let CallerRequest {
             key: Some(key),
             pool: Some(pool),
@@ -396,12 +413,20 @@ impl CallerRequest {
         };
         let ip = meta.ip.clone();
         let admitted = db::run(&pool, move |c| -> Result<_, AppError> {
-            let found = db::api_keys::authenticate_counted(c, &key, ip.as_deref(), &limiter)?;
+            let found =
+                db::api_keys::authenticate_counted(c, &key, ip.as_deref(), org.as_ref(), &limiter)?;
+            let (found, access) = match found {
+                KeyCheck::Live(((user, key_id, access), decision)) => {
+                    (KeyCheck::Live((user, key_id, decision)), access)
+                }
+                KeyCheck::Expired => (KeyCheck::Expired, None),
+                KeyCheck::Unknown => (KeyCheck::Unknown, None),
+            };
             let caller = match admit(found, meta, path) {
                 Ok(caller) => caller,
                 Err(refused) => return Ok(Err(refused)),
             };
-            let done = then(c, &caller);
+            let done = then(c, &caller, access);
             Ok(Ok((caller, done)))
         })
         .await?;
@@ -410,7 +435,8 @@ impl CallerRequest {
     }
 
     /// The caller's access to the organization (the one enforcement path) and what `load` reads
-    /// with it, in the same trip as the key's check.
+    /// with it, in the same trip as the key's check (and, for an organization named by id or
+    /// environment, the same statement).
     pub async fn with_org<T, F>(
         self,
         org: OrgRef,
@@ -422,15 +448,22 @@ impl CallerRequest {
         F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
     {
         let (caller, (access, data)) = self
-            .authenticated(move |c, caller| {
-                crate::ops::access::decide_and_load(
+            .authenticated_for(Some(org.clone()), move |c, caller, read| match read {
+                Some(access) => crate::ops::access::decide_read_and_load(
+                    c,
+                    &caller.ctx(),
+                    access,
+                    permission,
+                    load,
+                )?,
+                None => crate::ops::access::decide_and_load(
                     c,
                     &caller.ctx(),
                     caller.user.id,
                     &org,
                     permission,
                     load,
-                )?
+                )?,
             })
             .await?;
         Ok((caller, access, data))

@@ -293,7 +293,7 @@ async fn read_once(req: HttpRequest, session: Session) -> Result<(), AppError> {
         let (pool, settings) = registered(&req)?;
         let lifetimes = settings.session_lifetimes();
         let read = crate::db::run(&pool, move |c| {
-            crate::db::sessions::read(c, &hash, lifetimes)
+            crate::db::sessions::read(c, &hash, lifetimes, None).map(|read| read.state)
         })
         .await?;
         fill(&session, read)

@@ -162,17 +162,34 @@ struct Presented {
     key_id: i64,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     expired: bool,
+    #[diesel(sql_type = super::orgs::AccessRecordSql)]
+    access: Option<super::orgs::AccessRecord>,
 }
 
+/// A live key's user and key id, and, when the request names an organization by id or by one
+/// of its environments, the user's access to it read in the same statement (`Some(None)`: not
+/// a member).
+pub type Presenter = (User, i64, Option<Option<super::orgs::Access>>);
+
 /// The user a live key acts for, or why there is none; its last use (time and IP) is written
-/// at most once a minute, or when the IP changes. One statement.
+/// at most once a minute, or when the IP changes. For a request naming an organization by id
+/// or by environment, the access check (`db::orgs::access`) is read with it. One statement.
 pub fn authenticate(
     conn: &mut PgConnection,
     key: &str,
     ip: Option<&str>,
-) -> QueryResult<KeyCheck<(User, i64)>> {
+    org: Option<&super::orgs::OrgRef>,
+) -> QueryResult<KeyCheck<Presenter>> {
+    use super::orgs::OrgRef;
+    use diesel::sql_types::{BigInt, Nullable};
+    let (org_id, env_id) = match org {
+        Some(OrgRef::Id(id)) => (Some(*id), None),
+        Some(OrgRef::Environment(id)) => (None, Some(*id)),
+        Some(OrgRef::Slug(_)) | None => (None, None),
+    };
+    let asked = org_id.is_some() || env_id.is_some();
     let found: Option<Presented> = super::Prepared(
-        diesel::sql_query(
+        diesel::sql_query(concat!(
             "WITH k AS (
              SELECT id, user_id, last_used_at, last_used_ip,
                     expires_at IS NOT NULL AND expires_at <= now() AS expired
@@ -186,17 +203,28 @@ pub fn authenticate(
              RETURNING p.id)
          SELECT u.id, u.name, u.email, u.password_hash, u.email_verified_at, u.is_operator,
                 u.last_sign_in_at, u.created_at, u.totp_enabled_at, u.pending_email, u.passkey_count,
-                k.id AS key_id, k.expired
-         FROM k JOIN users u ON u.id = k.user_id",
-        )
+                k.id AS key_id, k.expired, ",
+            super::orgs::access_record_open_sql!(
+                "k.user_id",
+                "o.id = coalesce($3, (SELECT organization_id FROM environments WHERE id = $4))"
+            ),
+            ") AS access
+         FROM k JOIN users u ON u.id = k.user_id"
+        ))
         .bind::<diesel::sql_types::Bytea, _>(tokens::hash(key))
-        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Text>, _>(ip),
+        .bind::<Nullable<diesel::sql_types::Text>, _>(ip)
+        .bind::<Nullable<BigInt>, _>(org_id)
+        .bind::<Nullable<BigInt>, _>(env_id),
     )
     .get_result(conn)
     .optional()?;
     Ok(match found {
         Some(found) if found.expired => KeyCheck::Expired,
-        Some(found) => KeyCheck::Live((found.user, found.key_id)),
+        Some(found) => KeyCheck::Live((
+            found.user,
+            found.key_id,
+            asked.then(|| found.access.map(super::orgs::Access::from_record)),
+        )),
         None => KeyCheck::Unknown,
     })
 }
@@ -242,14 +270,16 @@ pub fn authenticate_counted(
     conn: &mut PgConnection,
     key: &str,
     ip: Option<&str>,
+    org: Option<&super::orgs::OrgRef>,
     limiter: &crate::api::limit::RateLimiter,
-) -> QueryResult<KeyCheck<(User, i64, crate::api::limit::Decision)>> {
+) -> QueryResult<KeyCheck<(Presenter, crate::api::limit::Decision)>> {
     use crate::api::limit::Decision;
-    let (user, key_id) = match authenticate(conn, key, ip)? {
+    let found = match authenticate(conn, key, ip, org)? {
         KeyCheck::Live(found) => found,
         KeyCheck::Expired => return Ok(KeyCheck::Expired),
         KeyCheck::Unknown => return Ok(KeyCheck::Unknown),
     };
+    let key_id = found.1;
     let decision = if limiter.take_local(key_id) {
         Decision::Allowed
     } else {
@@ -257,7 +287,7 @@ pub fn authenticate_counted(
         let (total, seconds_left) = reserve(conn, key_id, asked)?;
         limiter.granted(key_id, asked, total, seconds_left)
     };
-    Ok(KeyCheck::Live((user, key_id, decision)))
+    Ok(KeyCheck::Live((found, decision)))
 }
 
 /// A key that expires soon and whose owner was not told yet.

@@ -191,69 +191,146 @@ pub enum OrgRef {
     Environment(EnvId),
 }
 
-/// One row of `access`: the organization and role, one environment and the role there, and
-/// whether the member has two-factor on.
-#[derive(QueryableByName, Clone)]
-struct AccessRow {
-    #[diesel(embed)]
-    org: Organization,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    member_role: OrgRole,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    env_id: EnvId,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    env_kind: EnvKind,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    env_role: Option<EnvRole>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    two_factor: bool,
-}
-
-/// The access check's statement, once per way of naming the organization: it starts from the
-/// organization and then looks the membership up by its key (the `LATERAL … OFFSET 0` keeps the
-/// planner from starting from the person's memberships, which a generic plan of a plain join
-/// did: 6 ms for a person in 400 organizations, against 0.05 ms).
-macro_rules! access_sql {
-    ($org:literal) => {
+/// The access check's statement: a record of the organization, the member's role, whether
+/// they have two-factor on, and the organization's environments with the member's role in each
+/// (an array of records), or NULL when `$user` is not a member. It starts from the organization
+/// and then looks the membership up by its key (the `LATERAL … OFFSET 0` keeps the planner from
+/// starting from the person's memberships, which a generic plan of a plain join did: 6 ms for a
+/// person in 400 organizations, against 0.05 ms).
+///
+/// `$user` is an SQL expression for the user's id: a parameter, or the session's column when
+/// the check is read with the session (`db::sessions::read`). The text ends with `WHERE ` and
+/// `$org`, left open so that a query builder can bind the organization after it: the caller
+/// closes the parenthesis.
+macro_rules! access_record_open_sql {
+    ($user:literal, $org:literal) => {
         concat!(
-            "SELECT o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor, o.member_count,
-                    m.role AS member_role, e.id AS env_id, e.kind AS env_kind, er.role AS env_role, ",
+            "(SELECT ROW(o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor,
+                         o.member_count, m.role, ",
             super::users::has_two_factor_sql!(),
-            " AS two_factor
+            ", ARRAY(SELECT ROW(e.id, e.kind, er.role)
+                     FROM environments e
+                     LEFT JOIN environment_roles er
+                            ON er.environment_id = e.id AND er.user_id = m.user_id
+                     WHERE e.organization_id = o.id))
              FROM organizations o
-             CROSS JOIN LATERAL (SELECT x.role FROM memberships x
-                                 WHERE x.organization_id = o.id AND x.user_id = $1 OFFSET 0) m
-             JOIN users u ON u.id = $1
-             JOIN environments e ON e.organization_id = o.id
-             LEFT JOIN environment_roles er ON er.environment_id = e.id AND er.user_id = $1
+             CROSS JOIN LATERAL (SELECT x.role, x.user_id FROM memberships x
+                                 WHERE x.organization_id = o.id AND x.user_id = ",
+            $user,
+            " OFFSET 0) m
+             JOIN users u ON u.id = m.user_id
              WHERE ",
             $org
         )
     };
 }
+pub(crate) use access_record_open_sql;
+
+/// The SQL type of the access check's record (`access_record_open_sql`).
+pub type AccessRecordSql = diesel::sql_types::Nullable<
+    diesel::pg::sql_types::Record<(
+        diesel::sql_types::BigInt,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Timestamptz,
+        diesel::sql_types::Bool,
+        diesel::sql_types::Integer,
+        diesel::sql_types::Text,
+        diesel::sql_types::Bool,
+        diesel::sql_types::Array<
+            diesel::pg::sql_types::Record<(
+                diesel::sql_types::BigInt,
+                diesel::sql_types::Text,
+                diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            )>,
+        >,
+    )>,
+>;
+
+/// The access check's record as read (see `AccessRecordSql`).
+pub type AccessRecord = (
+    OrgId,
+    String,
+    String,
+    OrgStatus,
+    DateTime<Utc>,
+    bool,
+    i32,
+    OrgRole,
+    bool,
+    Vec<(EnvId, EnvKind, Option<EnvRole>)>,
+);
+
+impl Access {
+    /// The access a record of the access check describes.
+    pub fn from_record(record: AccessRecord) -> Access {
+        let (id, name, slug, status, created_at, require_two_factor, member_count) = (
+            record.0, record.1, record.2, record.3, record.4, record.5, record.6,
+        );
+        let (role, two_factor) = (record.7, record.8);
+        let mut environments: Vec<EnvironmentAccess> = record
+            .9
+            .into_iter()
+            .map(|(id, kind, role)| EnvironmentAccess { id, kind, role })
+            .collect();
+        environments.sort_by_key(|e| e.kind);
+        Access {
+            org: Organization {
+                id,
+                name,
+                slug,
+                status,
+                created_at,
+                require_two_factor,
+                member_count,
+            },
+            role,
+            environments,
+            two_factor,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct AccessRow {
+    #[diesel(sql_type = AccessRecordSql)]
+    access: Option<AccessRecord>,
+}
+
+/// The access check on its own (see `access_record_open_sql`), once per way of naming the
+/// organization.
+macro_rules! access_sql {
+    ($org:literal) => {
+        concat!(
+            "SELECT ",
+            access_record_open_sql!("$1", $org),
+            ") AS access"
+        )
+    };
+}
 
 /// The caller's access to an organization, or `None` when they are not a member (so the
-/// organization's existence is not revealed). One prepared statement: the organization and
-/// membership joined with its three environments and the caller's role in each.
+/// organization's existence is not revealed). One prepared statement.
 pub fn access(
     conn: &mut PgConnection,
     user_id: UserId,
     org: &OrgRef,
 ) -> QueryResult<Option<Access>> {
     use diesel::sql_types::{BigInt, Text};
-    let rows: Vec<AccessRow> = match org {
+    let row: AccessRow = match org {
         OrgRef::Slug(slug) => super::Prepared(
             diesel::sql_query(access_sql!("o.slug = $2"))
                 .bind::<BigInt, _>(user_id)
                 .bind::<Text, _>(slug),
         )
-        .load(conn)?,
+        .get_result(conn)?,
         OrgRef::Id(id) => super::Prepared(
             diesel::sql_query(access_sql!("o.id = $2"))
                 .bind::<BigInt, _>(user_id)
                 .bind::<BigInt, _>(*id),
         )
-        .load(conn)?,
+        .get_result(conn)?,
         OrgRef::Environment(env_id) => super::Prepared(
             diesel::sql_query(access_sql!(
                 "o.id = (SELECT organization_id FROM environments WHERE id = $2)"
@@ -261,27 +338,9 @@ pub fn access(
             .bind::<BigInt, _>(user_id)
             .bind::<BigInt, _>(*env_id),
         )
-        .load(conn)?,
+        .get_result(conn)?,
     };
-    let Some(first) = rows.first().cloned() else {
-        return Ok(None);
-    };
-    let (org, role, two_factor) = (first.org, first.member_role, first.two_factor);
-    let mut environments: Vec<EnvironmentAccess> = rows
-        .into_iter()
-        .map(|r| EnvironmentAccess {
-            id: r.env_id,
-            kind: r.env_kind,
-            role: r.env_role,
-        })
-        .collect();
-    environments.sort_by_key(|e| e.kind);
-    Ok(Some(Access {
-        org,
-        role,
-        environments,
-        two_factor,
-    }))
+    Ok(row.access.map(Access::from_record))
 }
 
 /// Organizations listed in the top bar's switcher before "All organizations" (read with the

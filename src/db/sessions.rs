@@ -132,8 +132,8 @@ pub struct PgSessionStore {
     pool: PgPool,
 }
 
-/// A stored session as `load` reads it: state, user, started, last active, the user's row and
-/// their switcher (JSON).
+/// A stored session as `read` reads it: state, user, started, last active, the user's row, their
+/// switcher (JSON) and their access to the organization asked about.
 type StoredSession = (
     serde_json::Value,
     Option<i64>,
@@ -141,6 +141,7 @@ type StoredSession = (
     chrono::DateTime<Utc>,
     Option<super::users::User>,
     Option<String>,
+    Option<super::orgs::AccessRecord>,
 );
 
 /// The columns a session's state sets besides the state itself.
@@ -240,15 +241,35 @@ fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
     (!state.contains_key(USER_ID_KEY)).then_some(state)
 }
 
-/// Reads the stored session whose key hashes to `hash`, with its user's row and switcher, in one
-/// statement: the state to put in the request (see `PENDING_KEY`), or None when there is no such
-/// session or it has ended (then it is deleted).
+/// A stored session as `read` reads it: the state to put in the request (see `PENDING_KEY`),
+/// None when there is no such session or it has ended (then it is deleted); and the signed-in
+/// user's access to the organization `read` was asked about, None when they are not a member.
+pub struct Read {
+    pub state: Option<HashMap<String, String>>,
+    pub access: Option<super::orgs::Access>,
+}
+
+/// Reads the stored session whose key hashes to `hash`, with its user's row and switcher, and,
+/// for a page of the organization `org` (its slug), the user's access to it as the access check
+/// reads it (`db::orgs::access`), all in one statement.
 pub fn read(
     conn: &mut PgConnection,
     hash: &[u8],
     lifetimes: Lifetimes,
-) -> QueryResult<Option<HashMap<String, String>>> {
-    // Prepared although it carries an SQL fragment (the switcher): its text is fixed.
+    org: Option<&str>,
+) -> QueryResult<Read> {
+    use diesel::sql_types::{Nullable, Text};
+    let gone = Read {
+        state: None,
+        access: None,
+    };
+    // Prepared although it carries SQL fragments (the switcher, the access check): their text
+    // is fixed. A read for no organization binds NULL, which matches none.
+    let access = diesel::dsl::sql::<super::orgs::AccessRecordSql>(concat!(
+        super::orgs::access_record_open_sql!("sessions.user_id", "o.slug = "),
+    ))
+    .bind::<Nullable<Text>, _>(org.map(str::to_string))
+    .sql(")");
     let found: Option<StoredSession> = super::Prepared(
         sessions::table
             .left_join(super::schema::users::table)
@@ -260,27 +281,26 @@ pub fn read(
                 sessions::created_at,
                 sessions::last_seen_at,
                 Option::<super::users::User>::as_select(),
-                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
-                    &SWITCHER_SQL,
-                ),
+                diesel::dsl::sql::<Nullable<Text>>(&SWITCHER_SQL),
+                access,
             ))
             .limit(1),
     )
     .get_result(conn)
     .optional()?;
-    let Some((state, user_id, created, seen, user, switcher)) = found else {
-        return Ok(None);
+    let Some((state, user_id, created, seen, user, switcher, access)) = found else {
+        return Ok(gone);
     };
     let now = Utc::now();
     if user_id.is_some() && (now - seen > lifetimes.idle || now - created > lifetimes.max) {
         diesel::delete(sessions::table.find(hash)).execute(conn)?;
-        return Ok(None);
+        return Ok(gone);
     }
     let mut state: HashMap<String, String> = match serde_json::from_value(state) {
         Ok(state) => state,
         Err(e) => {
             tracing::warn!(error = %e, "a stored session's state does not parse: ignored");
-            return Ok(None);
+            return Ok(gone);
         }
     };
     strip_request_only(&mut state);
@@ -297,7 +317,10 @@ pub fn read(
     if let Ok(read) = serde_json::to_string(&read) {
         state.insert(LOADED_KEY.to_string(), read);
     }
-    Ok(Some(state))
+    Ok(Read {
+        state: Some(state),
+        access: access.map(super::orgs::Access::from_record),
+    })
 }
 
 impl SessionStore for PgSessionStore {

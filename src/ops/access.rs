@@ -65,7 +65,24 @@ pub fn decide_and_load<T, F>(
 where
     F: FnOnce(&mut PgConnection, &Access) -> diesel::QueryResult<T>,
 {
-    let access = match decide_org(c, ctx, user_id, org, permission)? {
+    let access = db::orgs::access(c, user_id, org)?;
+    decide_read_and_load(c, ctx, access, permission, load)
+}
+
+/// `decide_and_load` for access already read (with the session, `db::sessions::read`, by the
+/// same access check as `db::orgs::access`): the decision, then what `load` reads when it
+/// allows.
+pub fn decide_read_and_load<T, F>(
+    c: &mut PgConnection,
+    ctx: &Ctx,
+    access: Option<Access>,
+    permission: OrgPermission,
+    load: F,
+) -> diesel::QueryResult<Result<(Access, T), AppError>>
+where
+    F: FnOnce(&mut PgConnection, &Access) -> diesel::QueryResult<T>,
+{
+    let access = match decide(c, ctx, access, permission)? {
         Ok(access) => access,
         Err(refused) => return Ok(Err(refused)),
     };
@@ -73,16 +90,15 @@ where
     Ok(Ok((access, loaded)))
 }
 
-/// The one decision: membership and roles read from the database, the organization's sign-in
-/// policy, then the permission; a refused owner/admin action is recorded.
-fn decide_org(
+/// The one decision, on membership and roles read from the database (None: not a member): the
+/// organization's sign-in policy, then the permission; a refused owner/admin action is recorded.
+fn decide(
     c: &mut PgConnection,
     ctx: &Ctx,
-    user_id: UserId,
-    org: &OrgRef,
+    access: Option<Access>,
     permission: OrgPermission,
 ) -> diesel::QueryResult<Result<Access, AppError>> {
-    let Some(access) = db::orgs::access(c, user_id, org)? else {
+    let Some(access) = access else {
         return Ok(Err(AppError::NotFound));
     };
     // The sign-in policy comes before any role: a member without two-factor reaches nothing

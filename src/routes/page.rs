@@ -77,15 +77,27 @@ pub struct PageRequest {
 }
 
 /// Work done on the page's trip once the session is read: the connection, who the session signs
-/// in (None for a visitor) and the request's context for the audit log.
+/// in (None for a visitor), the request's context for the audit log, and, when the session was
+/// read on this trip for an organization's page, the signed-in user's access to it read with
+/// the session (`Some(None)`: not a member).
 type Work<R> = Box<
-    dyn FnOnce(&mut db::PgConn, Option<&SignedIn>, &Ctx) -> db::QueryResult<Result<R, AppError>>
+    dyn FnOnce(
+            &mut db::PgConn,
+            Option<&SignedIn>,
+            &Ctx,
+            Option<Option<Access>>,
+        ) -> db::QueryResult<Result<R, AppError>>
         + Send,
 >;
 
 impl PageRequest {
-    /// The one trip: the session if it is still to be read, then `work`; then the page context.
-    async fn trip<R: Send + 'static>(self, work: Work<R>) -> Result<(Page, R), AppError> {
+    /// The one trip: the session if it is still to be read (with the access to the organization
+    /// `org` names, for its page), then `work`; then the page context.
+    async fn trip<R: Send + 'static>(
+        self,
+        org: Option<String>,
+        work: Work<R>,
+    ) -> Result<(Page, R), AppError> {
         let pending = session::pending(&self.session);
         let known = match pending {
             Some(_) => None,
@@ -94,9 +106,12 @@ impl PageRequest {
         let lifetimes = self.settings.session_lifetimes();
         let (meta, path) = (self.meta.clone(), self.path.clone());
         let (read, done) = db::run(&self.pool, move |c| -> Result<_, AppError> {
-            let read = match pending {
-                Some(hash) => Some(db::sessions::read(c, &hash, lifetimes)?),
-                None => None,
+            let (read, access) = match pending {
+                Some(hash) => {
+                    let read = db::sessions::read(c, &hash, lifetimes, org.as_deref())?;
+                    (Some(read.state), org.map(|_| read.access))
+                }
+                None => (None, None),
             };
             let who = match &read {
                 Some(state) => state.as_ref().and_then(db::sessions::signed_in),
@@ -107,7 +122,7 @@ impl PageRequest {
                 meta,
                 path,
             };
-            let done = work(c, who.as_ref(), &ctx)?;
+            let done = work(c, who.as_ref(), &ctx, access)?;
             Ok((read, done))
         })
         .await?;
@@ -140,12 +155,23 @@ impl PageRequest {
         let org = OrgRef::Slug(slug.to_string());
         let sign_in = AppError::SignInRequired(self.path.clone());
         let (cx, (access, data)) = self
-            .trip(Box::new(move |c, who, ctx| match who {
-                Some(who) => {
-                    crate::ops::access::decide_and_load(c, ctx, who.user.id, &org, permission, load)
-                }
-                None => Ok(Err(sign_in)),
-            }))
+            .trip(
+                Some(slug.to_string()),
+                Box::new(move |c, who, ctx, read| match (who, read) {
+                    (Some(_), Some(access)) => {
+                        crate::ops::access::decide_read_and_load(c, ctx, access, permission, load)
+                    }
+                    (Some(who), None) => crate::ops::access::decide_and_load(
+                        c,
+                        ctx,
+                        who.user.id,
+                        &org,
+                        permission,
+                        load,
+                    ),
+                    (None, _) => Ok(Err(sign_in)),
+                }),
+            )
             .await?;
         let layout = Layout::new(&cx, title(&access))?;
         Ok((cx, access, data, layout))
@@ -206,10 +232,13 @@ impl PageRequest {
         F: FnOnce(&mut db::PgConn, &SignedIn) -> db::QueryResult<T> + Send + 'static,
     {
         let sign_in = AppError::SignInRequired(self.path.clone());
-        self.trip(Box::new(move |c, who, _| match who {
-            Some(who) => load(c, who).map(Ok),
-            None => Ok(Err(sign_in)),
-        }))
+        self.trip(
+            None,
+            Box::new(move |c, who, _, _| match who {
+                Some(who) => load(c, who).map(Ok),
+                None => Ok(Err(sign_in)),
+            }),
+        )
         .await
     }
 }

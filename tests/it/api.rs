@@ -378,15 +378,18 @@ async fn owners_and_admins_read_assignments_invitations_and_audit_events() {
     assert_eq!(api(&app, None, &bad_page).await.0, 401);
     assert_eq!(api(&app, Some("gatehouse_pk_nope"), &bad_page).await.0, 401);
     assert_eq!(api(&app, Some(&admin_key), &bad_page).await.0, 422);
-    // The key's check, the access check and the list share one trip to the database (the
-    // fewest of three requests: the outbox worker shares the pool).
-    let mut trips = u64::MAX;
+    // The key's check and the access check are one statement, and the list one more, on one
+    // trip to the database (the fewest of three requests: the outbox worker shares the pool,
+    // and the first request reserves a batch of the key's rate limit).
+    let (mut trips, mut statements) = (u64::MAX, u64::MAX);
     for _ in 0..3 {
-        let before = app.statements.checkouts();
+        let before = (app.statements.checkouts(), app.statements.get());
         assert_eq!(api(&app, Some(&admin_key), &assignments).await.0, 200);
-        trips = trips.min(app.statements.checkouts() - before);
+        trips = trips.min(app.statements.checkouts() - before.0);
+        statements = statements.min(app.statements.get() - before.1);
     }
     assert_eq!(trips, 1, "trips to the database for one API page");
+    assert_eq!(statements, 2, "statements for one API page");
 
     let (status, body) = api(
         &app,
