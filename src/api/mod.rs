@@ -448,22 +448,16 @@ impl CallerRequest {
         F: FnOnce(&mut db::PgConn, &Access) -> db::QueryResult<T> + Send + 'static,
     {
         let (caller, (access, data)) = self
-            .authenticated_for(Some(org.clone()), move |c, caller, read| match read {
-                Some(access) => crate::ops::access::decide_read_and_load(
-                    c,
-                    &caller.ctx(),
-                    access,
-                    permission,
-                    load,
-                )?,
-                None => crate::ops::access::decide_and_load(
+            .authenticated_for(Some(org.clone()), move |c, caller, read| {
+                crate::ops::access::decide_and_load(
                     c,
                     &caller.ctx(),
                     caller.user.id,
                     &org,
+                    read,
                     permission,
                     load,
-                )?,
+                )?
             })
             .await?;
         Ok((caller, access, data))

@@ -169,7 +169,7 @@ struct Presented {
 /// A live key's user and key id, and, when the request names an organization by id or by one
 /// of its environments, the user's access to it read in the same statement (`Some(None)`: not
 /// a member).
-pub type Presenter = (User, i64, Option<Option<super::orgs::Access>>);
+pub type KeyHolder = (User, i64, Option<Option<super::orgs::Access>>);
 
 /// The user a live key acts for, or why there is none; its last use (time and IP) is written
 /// at most once a minute, or when the IP changes. For a request naming an organization by id
@@ -179,7 +179,7 @@ pub fn authenticate(
     key: &str,
     ip: Option<&str>,
     org: Option<&super::orgs::OrgRef>,
-) -> QueryResult<KeyCheck<Presenter>> {
+) -> QueryResult<KeyCheck<KeyHolder>> {
     use super::orgs::OrgRef;
     use diesel::sql_types::{BigInt, Nullable};
     let (org_id, env_id) = match org {
@@ -272,7 +272,7 @@ pub fn authenticate_counted(
     ip: Option<&str>,
     org: Option<&super::orgs::OrgRef>,
     limiter: &crate::api::limit::RateLimiter,
-) -> QueryResult<KeyCheck<(Presenter, crate::api::limit::Decision)>> {
+) -> QueryResult<KeyCheck<(KeyHolder, crate::api::limit::Decision)>> {
     use crate::api::limit::Decision;
     let found = match authenticate(conn, key, ip, org)? {
         KeyCheck::Live(found) => found,

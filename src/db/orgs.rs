@@ -38,6 +38,8 @@ impl Organization {
 /// environment (in the fixed order development, staging, production).
 #[derive(Debug, Clone)]
 pub struct Access {
+    /// Whose access this is.
+    pub user_id: UserId,
     pub org: Organization,
     pub role: OrgRole,
     pub environments: Vec<EnvironmentAccess>,
@@ -46,6 +48,16 @@ pub struct Access {
 }
 
 impl Access {
+    /// Whether this is `user_id`'s access to the organization `org` names.
+    pub fn is_for(&self, user_id: UserId, org: &OrgRef) -> bool {
+        self.user_id == user_id
+            && match org {
+                OrgRef::Slug(slug) => self.org.slug == *slug,
+                OrgRef::Id(id) => self.org.id == *id,
+                OrgRef::Environment(env) => self.environments.iter().any(|e| e.id == *env),
+            }
+    }
+
     /// The organization requires two-factor sign-in and this member has not set it up.
     pub fn lacks_two_factor(&self) -> bool {
         self.org.require_two_factor && !self.two_factor
@@ -198,16 +210,18 @@ pub enum OrgRef {
 /// starting from the person's memberships, which a generic plan of a plain join did: 6 ms for a
 /// person in 400 organizations, against 0.05 ms).
 ///
-/// `$user` is an SQL expression for the user's id: a parameter, or the session's column when
-/// the check is read with the session (`db::sessions::read`). The text ends with `WHERE ` and
+/// `$user` is an SQL expression for the user's id: a parameter, or the session's or the key's
+/// column when the check is read with the session (`db::sessions::read`) or the key
+/// (`db::api_keys::authenticate`). The record's fields are positional: `AccessRecord` reads
+/// them in this order (a test checks each). The text ends with `WHERE ` and
 /// `$org`, left open so that a query builder can bind the organization after it: the caller
 /// closes the parenthesis.
 macro_rules! access_record_open_sql {
     ($user:literal, $org:literal) => {
         concat!(
-            "(SELECT ROW(o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor,
-                         o.member_count, m.role, ",
-            super::users::has_two_factor_sql!(),
+            "(SELECT ROW(m.user_id, o.id, o.name, o.slug, o.status, o.created_at,
+                         o.require_two_factor, o.member_count, m.role, ",
+            $crate::db::users::has_two_factor_sql!(),
             ", ARRAY(SELECT ROW(e.id, e.kind, er.role)
                      FROM environments e
                      LEFT JOIN environment_roles er
@@ -230,6 +244,7 @@ pub(crate) use access_record_open_sql;
 pub type AccessRecordSql = diesel::sql_types::Nullable<
     diesel::pg::sql_types::Record<(
         diesel::sql_types::BigInt,
+        diesel::sql_types::BigInt,
         diesel::sql_types::Text,
         diesel::sql_types::Text,
         diesel::sql_types::Text,
@@ -250,6 +265,7 @@ pub type AccessRecordSql = diesel::sql_types::Nullable<
 
 /// The access check's record as read (see `AccessRecordSql`).
 pub type AccessRecord = (
+    UserId,
     OrgId,
     String,
     String,
@@ -265,17 +281,18 @@ pub type AccessRecord = (
 impl Access {
     /// The access a record of the access check describes.
     pub fn from_record(record: AccessRecord) -> Access {
-        let (id, name, slug, status, created_at, require_two_factor, member_count) = (
-            record.0, record.1, record.2, record.3, record.4, record.5, record.6,
+        let (user_id, id, name, slug, status, created_at, require_two_factor, member_count) = (
+            record.0, record.1, record.2, record.3, record.4, record.5, record.6, record.7,
         );
-        let (role, two_factor) = (record.7, record.8);
+        let (role, two_factor) = (record.8, record.9);
         let mut environments: Vec<EnvironmentAccess> = record
-            .9
+            .10
             .into_iter()
             .map(|(id, kind, role)| EnvironmentAccess { id, kind, role })
             .collect();
         environments.sort_by_key(|e| e.kind);
         Access {
+            user_id,
             org: Organization {
                 id,
                 name,

@@ -241,9 +241,9 @@ fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
     (!state.contains_key(USER_ID_KEY)).then_some(state)
 }
 
-/// A stored session as `read` reads it: the state to put in the request (see `PENDING_KEY`),
-/// None when there is no such session or it has ended (then it is deleted); and the signed-in
-/// user's access to the organization `read` was asked about, None when they are not a member.
+/// What `read` found: the state to put in the request (see `PENDING_KEY`), None when there is
+/// no such session or it has ended (then it is deleted); and, when the state signs someone in
+/// and `read` was given an organization, their access to it (None: not a member, or no state).
 pub struct Read {
     pub state: Option<HashMap<String, String>>,
     pub access: Option<super::orgs::Access>,

@@ -47,41 +47,34 @@ where
     };
     let ctx = ctx.clone();
     db::run(pool, move |c| {
-        decide_and_load(c, &ctx, user_id, &org, permission, load)
+        decide_and_load(c, &ctx, user_id, &org, None, permission, load)
     })
     .await?
 }
 
 /// `with_org` on a connection already taken, for a trip that reads more before it (a page's
-/// session): the decision, then what `load` reads when it allows.
+/// session, an API key): the decision, then what `load` reads when it allows.
+///
+/// `read` is the access check as the session's or the key's statement read it, when it read
+/// one (`Some(None)`: not a member). It is used only when it is this user's access to this
+/// organization; otherwise, or when there is none, the check is read here.
 pub fn decide_and_load<T, F>(
     c: &mut PgConnection,
     ctx: &Ctx,
     user_id: UserId,
     org: &OrgRef,
+    read: Option<Option<Access>>,
     permission: OrgPermission,
     load: F,
 ) -> diesel::QueryResult<Result<(Access, T), AppError>>
 where
     F: FnOnce(&mut PgConnection, &Access) -> diesel::QueryResult<T>,
 {
-    let access = db::orgs::access(c, user_id, org)?;
-    decide_read_and_load(c, ctx, access, permission, load)
-}
-
-/// `decide_and_load` for access already read (with the session, `db::sessions::read`, by the
-/// same access check as `db::orgs::access`): the decision, then what `load` reads when it
-/// allows.
-pub fn decide_read_and_load<T, F>(
-    c: &mut PgConnection,
-    ctx: &Ctx,
-    access: Option<Access>,
-    permission: OrgPermission,
-    load: F,
-) -> diesel::QueryResult<Result<(Access, T), AppError>>
-where
-    F: FnOnce(&mut PgConnection, &Access) -> diesel::QueryResult<T>,
-{
+    let access = match read {
+        Some(None) => None,
+        Some(Some(access)) if access.is_for(user_id, org) => Some(access),
+        Some(Some(_)) | None => db::orgs::access(c, user_id, org)?,
+    };
     let access = match decide(c, ctx, access, permission)? {
         Ok(access) => access,
         Err(refused) => return Ok(Err(refused)),

@@ -157,19 +157,17 @@ impl PageRequest {
         let (cx, (access, data)) = self
             .trip(
                 Some(slug.to_string()),
-                Box::new(move |c, who, ctx, read| match (who, read) {
-                    (Some(_), Some(access)) => {
-                        crate::ops::access::decide_read_and_load(c, ctx, access, permission, load)
-                    }
-                    (Some(who), None) => crate::ops::access::decide_and_load(
+                Box::new(move |c, who, ctx, read| match who {
+                    Some(who) => crate::ops::access::decide_and_load(
                         c,
                         ctx,
                         who.user.id,
                         &org,
+                        read,
                         permission,
                         load,
                     ),
-                    (None, _) => Ok(Err(sign_in)),
+                    None => Ok(Err(sign_in)),
                 }),
             )
             .await?;

@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 
 use crate::support::{
-    Options, TestApp, add_member, client, memberships_of, seed_memberships, spawn_app,
-    spawn_app_with,
+    Options, TestApp, add_member, client, env_id, memberships_of, org_id, seed_memberships,
+    spawn_app, spawn_app_with,
 };
 
 #[actix_web::test]
@@ -445,4 +445,122 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         assert!(after <= bound, "{page} costs {after} statements");
         assert_eq!(trips, 1, "{page} takes {trips} trips to the database");
     }
+}
+
+/// The access check is one SQL text read three ways: alone, with the session (pages) and with
+/// the API key. Its record's fields are positional, so each is checked, and each way must read
+/// the same access.
+#[actix_web::test]
+async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_the_key() {
+    use gatehouse::authz::{EnvKind, EnvRole, OrgRole};
+    use gatehouse::db::api_keys::{self, KeyCheck};
+    use gatehouse::db::orgs::{self, OrgRef};
+    use gatehouse::domain::ids::{EnvId, OrgId, UserId};
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let slug = app.create_org("Acme Corp").await;
+    app.create_account_verified("Bob", "bob@example.com");
+    app.create_account_verified("Cy", "cy@example.com");
+    add_member(
+        &app,
+        &slug,
+        "bob@example.com",
+        "admin",
+        &[("staging", "support")],
+    );
+    let (bob, org) = (
+        UserId(app.user_id("bob@example.com")),
+        OrgId(org_id(&app, &slug)),
+    );
+    let production = EnvId(env_id(&app, &slug, "production"));
+    let mut conn = app.conn();
+
+    let alone = orgs::access(&mut conn, bob, &OrgRef::Slug(slug.clone()))
+        .unwrap()
+        .expect("Bob is a member");
+    assert_eq!(alone.user_id, bob);
+    assert_eq!(alone.org.id, org);
+    assert_eq!(
+        (alone.org.name.as_str(), alone.org.slug.as_str()),
+        ("Acme Corp", slug.as_str())
+    );
+    assert_eq!(alone.org.member_count, 2);
+    assert!(!alone.org.require_two_factor && !alone.two_factor && !alone.org.is_live());
+    assert_eq!(alone.role, OrgRole::Admin);
+    let environments: Vec<_> = alone
+        .environments
+        .iter()
+        .map(|e| (e.kind, e.role))
+        .collect();
+    assert_eq!(
+        environments,
+        [
+            (EnvKind::Development, None),
+            (EnvKind::Staging, Some(EnvRole::Support)),
+            (EnvKind::Production, None),
+        ]
+    );
+    assert_eq!(alone.environments[2].id, production);
+    let shown = format!("{alone:?}");
+    for org_ref in [OrgRef::Id(org), OrgRef::Environment(production)] {
+        let by_id = orgs::access(&mut conn, bob, &org_ref).unwrap().unwrap();
+        assert_eq!(format!("{by_id:?}"), shown);
+        assert!(by_id.is_for(bob, &org_ref));
+        assert!(!by_id.is_for(UserId(app.user_id("ada@example.com")), &org_ref));
+    }
+    assert!(!alone.is_for(bob, &OrgRef::Slug("another".into())));
+    let cy = UserId(app.user_id("cy@example.com"));
+    assert!(
+        orgs::access(&mut conn, cy, &OrgRef::Slug(slug.clone()))
+            .unwrap()
+            .is_none()
+    );
+
+    // With the session: a stored session of Bob's, read for the organization's page.
+    let hash = [7u8; 32];
+    diesel::sql_query(
+        "INSERT INTO sessions (key_hash, user_id, state, expires_at, sid)
+         VALUES ($1, $2, jsonb_build_object('user_id', $2::text), now() + interval '1 hour', 's')",
+    )
+    .bind::<diesel::sql_types::Bytea, _>(hash.to_vec())
+    .bind::<diesel::sql_types::BigInt, _>(bob.get())
+    .execute(&mut conn)
+    .unwrap();
+    let lifetimes = gatehouse::db::sessions::Lifetimes {
+        idle: chrono::Duration::hours(1),
+        max: chrono::Duration::hours(2),
+    };
+    let read = gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some(&slug)).unwrap();
+    assert!(read.state.is_some());
+    assert_eq!(
+        format!("{:?}", read.access.expect("read with the session")),
+        shown
+    );
+    let other = gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some("nope")).unwrap();
+    assert!(other.state.is_some() && other.access.is_none());
+
+    // With the key: by the organization's id and by one of its environments.
+    let bob_row = gatehouse::db::users::find(&mut conn, bob).unwrap().unwrap();
+    let meta = gatehouse::audit::RequestMeta {
+        ip: None,
+        user_agent: None,
+    };
+    let key = api_keys::create(&mut conn, &bob_row, "tool", None, &meta).unwrap();
+    for org_ref in [OrgRef::Id(org), OrgRef::Environment(production)] {
+        let KeyCheck::Live((user, _, read)) =
+            api_keys::authenticate(&mut conn, &key, None, Some(&org_ref)).unwrap()
+        else {
+            panic!("a live key");
+        };
+        assert_eq!(user.id, bob);
+        assert_eq!(
+            format!("{:?}", read.expect("asked").expect("a member")),
+            shown
+        );
+    }
+    let KeyCheck::Live((_, _, read)) = api_keys::authenticate(&mut conn, &key, None, None).unwrap()
+    else {
+        panic!("a live key");
+    };
+    assert!(read.is_none(), "no organization asked, none read");
 }
