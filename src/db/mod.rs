@@ -117,8 +117,8 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for StatementCounter
         // which saves the planning (measured: 1.5 to 2 ms of a page's 2 ms of database time went
         // to planning when every execution was re-planned). Prepared statements are written so
         // that their generic plan is right whatever the values (the access check starts from
-        // the organization, a person's organizations from their index); a search, whose best
-        // plan depends on its pattern, stays unprepared. docs/performance.md has the measurements.
+        // the organization, a person's organizations from their index; a member search holds
+        // both of its plans and picks one as it runs). docs/performance.md has the measurements.
         let counter = self.statements.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
             if matches!(

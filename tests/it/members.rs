@@ -396,3 +396,61 @@ async fn concurrent_leaving_owners_always_leave_one() {
         .unwrap();
     assert_eq!(owners, 1);
 }
+
+/// A large organization is searched from the trigram indexes when the pattern matches few
+/// people, and member by member when it matches many (more than 2,000 people platform-wide):
+/// either way the results are the organization's members only, in name order, with the total.
+#[actix_web::test]
+async fn a_large_organization_is_searched_from_either_end_with_the_same_results() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    seed_members(&app, &slug, 1_100);
+    // People outside the organization whose names match too.
+    diesel::sql_query(
+        "INSERT INTO users (name, email, password_hash)
+         SELECT 'Outsider Member ' || g, 'outsider' || g || '@example.com', 'x'
+         FROM generate_series(1, 1200) g",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    let base = format!("/orgs/{slug}/access/users");
+    let rows = |body: &str| -> Vec<String> {
+        body.split("<td data-label=\"Email\">")
+            .skip(1)
+            .map(|rest| rest.split('<').next().unwrap_or_default().to_string())
+            .collect()
+    };
+
+    // Few matches: Member 040 to 049 ("Outsider Member 4…" does not contain "member 04").
+    let few = app.get(&format!("{base}?q=member+04")).await;
+    assert_eq!(few.status, 200);
+    assert!(few.body.contains("10 members matching"), "{}", few.body);
+    let expected: Vec<String> = (40..50).map(|n| format!("member{n}@example.com")).collect();
+    assert_eq!(rows(&few.body), expected);
+
+    // An outsider's own name: no member matches, and no outsider is shown.
+    let outsider = app.get(&format!("{base}?q=outsider+member+77")).await;
+    assert!(
+        outsider.body.contains("0 members matching"),
+        "{}",
+        outsider.body
+    );
+
+    // Many matches (1,100 members and 1,200 outsiders): walked member by member.
+    let many = app.get(&format!("{base}?q=member")).await;
+    assert!(many.body.contains("1100 members matching"), "{}", many.body);
+    // In name order: "Member 001" … "Member 100", "Member 1000" … "Member 1009", "Member 101" …
+    let mut in_order: Vec<(String, String)> = (1..=1100)
+        .map(|n| (format!("member {n:03}"), format!("member{n}@example.com")))
+        .collect();
+    in_order.sort();
+    let emails: Vec<String> = in_order.into_iter().map(|(_, email)| email).collect();
+    assert_eq!(rows(&many.body), emails[..50]);
+    let last = app.get(&format!("{base}?q=member&page=22")).await;
+    assert_eq!(rows(&last.body), emails[1050..]);
+
+    // A pattern too short for a trigram.
+    let short = app.get(&format!("{base}?q=r7")).await;
+    assert!(short.body.contains("members matching"), "{}", short.body);
+    assert!(rows(&short.body).iter().all(|e| e.starts_with("member")));
+}
