@@ -420,3 +420,41 @@ fn terminate(child: &std::process::Child) {
         .arg(child.id().to_string())
         .status();
 }
+
+/// A request waits for a connection three seconds at most: with the one connection busy, two
+/// more requests answer "unavailable" when the three seconds are up, and the busy one finishes.
+#[actix_web::test]
+async fn a_request_waits_for_a_busy_database_three_seconds_at_most() {
+    use diesel::RunQueryDsl;
+    use gatehouse::error::AppError;
+    let app = crate::support::spawn_app().await;
+    let pool = gatehouse::db::pool(app.owner_url(), 1, Default::default()).expect("pool");
+    let busy = {
+        let pool = pool.clone();
+        actix_web::rt::spawn(async move {
+            gatehouse::db::run(&pool, |c| {
+                diesel::sql_query("SELECT pg_sleep(5)").execute(c)
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let quick = |pool: gatehouse::db::PgPool| async move {
+        let result = gatehouse::db::run(&pool, |c| diesel::sql_query("SELECT 1").execute(c)).await;
+        (result, started.elapsed())
+    };
+    let ((second, second_after), (third, third_after)) =
+        tokio::join!(quick(pool.clone()), quick(pool.clone()));
+    for (result, after) in [(second, second_after), (third, third_after)] {
+        assert!(matches!(result, Err(AppError::Unavailable)), "{result:?}");
+        assert!(
+            after >= Duration::from_millis(2_500) && after < Duration::from_millis(4_500),
+            "answered after {after:?}"
+        );
+    }
+    assert!(
+        busy.await.expect("joined").is_ok(),
+        "the busy request finishes"
+    );
+}
