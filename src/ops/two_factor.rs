@@ -86,10 +86,18 @@ pub async fn pending(
     key: &DataKey,
     user: &User,
 ) -> Result<Option<Vec<u8>>, AppError> {
-    let id = user.id;
-    let stored = db::run(pool, move |c| db::two_factor::secret(c, id)).await?;
-    Ok(match stored {
-        Some((sealed, false)) => key.open(&sealed, &context(id)),
+    let (key, id) = (key.clone(), user.id);
+    db::run(pool, move |c| pending_on(c, &key, id)).await
+}
+
+/// The secret being set up, not yet confirmed, read on a connection already taken.
+pub fn pending_on(
+    c: &mut db::PgConn,
+    key: &DataKey,
+    user_id: UserId,
+) -> db::QueryResult<Option<Vec<u8>>> {
+    Ok(match db::two_factor::secret(c, user_id)? {
+        Some((sealed, false)) => key.open(&sealed, &context(user_id)),
         _ => None,
     })
 }

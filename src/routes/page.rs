@@ -91,6 +91,11 @@ type Work<R> = Box<
 >;
 
 impl PageRequest {
+    /// The request, for what the application registers besides the pool and the settings.
+    pub fn request(&self) -> &HttpRequest {
+        &self.request
+    }
+
     /// The one trip: the session if it is still to be read (with the access to the organization
     /// `org` names, for its page), then `work`; then the page context.
     async fn trip<R: Send + 'static>(

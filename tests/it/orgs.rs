@@ -373,6 +373,11 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         format!("/orgs/{slug}/settings"),
         "/orgs/new".to_string(),
         "/account/sessions".to_string(),
+        "/account".to_string(),
+        "/account/password".to_string(),
+        "/account/api-keys".to_string(),
+        "/account/two-factor".to_string(),
+        "/account/passkeys".to_string(),
         format!("/orgs/{slug}/access/users"),
         format!("/orgs/{slug}/access/users?q=member"),
         format!("/orgs/{slug}/access/invitations"),
@@ -433,9 +438,9 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         // statement, read on the page's own trip to the database (`PageRequest`), and the
         // page's data one more: a page that shows only what the check reads (the organization
         // page) costs that one statement. An environment page lists two things (configuration
-        // values and keys), one statement each; the audit log counts its matches in a
-        // statement of its own.
-        let bound = if page.contains("/env/") || page.ends_with("/audit") {
+        // values and keys), one statement each; the audit log and the account's security log
+        // count their matches in a statement of their own.
+        let bound = if page.contains("/env/") || page.ends_with("/audit") || page == "/account" {
             3
         } else if *page == format!("/orgs/{slug}") {
             1

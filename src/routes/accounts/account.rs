@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
+use crate::db;
 use crate::db::audit::AuditEvent;
 use crate::domain::{EmailAddress, PersonName};
 use crate::email::worker::OutboxSignal;
@@ -15,7 +16,7 @@ use crate::error::AppError;
 use crate::ops;
 use crate::ops::accounts::{EmailChange, EmailConfirm};
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::pagination::{PAGE_SIZE, Pagination};
 use crate::routes::time::Shown as _;
 use crate::routes::{reconfirm_password, render, see_other};
@@ -43,17 +44,16 @@ pub struct PageQuery {
     pub page: Option<i64>,
 }
 
-/// The page, with what was typed kept: (name, new email).
+/// The page, with what was typed kept: (name, new email), and the page `page` of the security
+/// log with the log's total.
 async fn page(
     cx: &Page,
     status: StatusCode,
-    page: i64,
+    (page, (events, total)): (i64, (Vec<AuditEvent>, i64)),
     (name, new_email): (Option<String>, String),
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     let user = cx.auth.require_user()?;
-    let (events, total) =
-        ops::accounts::security_log(&cx.pool, user, Pagination::offset(page), PAGE_SIZE).await?;
     let layout = cx.layout("Your account").await?;
     render(
         status,
@@ -72,13 +72,36 @@ async fn page(
     )
 }
 
-pub async fn show(cx: Page, query: web::Query<PageQuery>) -> Result<HttpResponse, AppError> {
+/// The page shown again with a form's errors: the log's first page read on a trip of its own.
+async fn page_again(
+    cx: &Page,
+    kept: (Option<String>, String),
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let user = cx.auth.require_user()?;
+    let log = ops::accounts::security_log(&cx.pool, user, Pagination::offset(1), PAGE_SIZE).await?;
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    page(cx, status, (1, log), kept, errors).await
+}
+
+/// The account and its security log, read with the session on the page's one trip.
+pub async fn show(
+    page_request: PageRequest,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AppError> {
     let asked = Pagination::page_asked(query.page);
+    let (cx, log) = page_request
+        .signed_in_page(move |c, who| {
+            let (id, email) = (who.user.id, &who.user.email);
+            db::audit::security_log(c, id, email, Pagination::offset(asked), PAGE_SIZE)
+        })
+        .await?;
+    let kept = (None, String::new());
     page(
         &cx,
         StatusCode::OK,
-        asked,
-        (None, String::new()),
+        (asked, log),
+        kept,
         FieldErrors::default(),
     )
     .await
@@ -98,7 +121,7 @@ pub async fn rename(
     let mut errors = FieldErrors::default();
     let Some(name) = errors.check("name", PersonName::parse(&form.name)) else {
         let kept = (Some(form.name), String::new());
-        return page(&cx, StatusCode::UNPROCESSABLE_ENTITY, 1, kept, errors).await;
+        return page_again(&cx, kept, errors).await;
     };
     ops::accounts::rename(&cx.pool, &cx.auth.ctx(), user, name).await?;
     cx.auth
@@ -124,7 +147,7 @@ pub async fn change_email(
     let new = errors.check("new_email", EmailAddress::parse(&form.new_email));
     let again = |errors| {
         let kept = (None, form.new_email.clone());
-        page(&cx, StatusCode::UNPROCESSABLE_ENTITY, 1, kept, errors)
+        page_again(&cx, kept, errors)
     };
     let Some(new) = new else {
         return again(errors).await;

@@ -1,7 +1,7 @@
 //! Personal API keys for the Platform API: create with a name (the key is shown once), list with
 //! prefix, created and last used, revoke.
 
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::time::Shown as _;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -35,14 +35,12 @@ struct KeysPage {
 async fn page(
     cx: &Page,
     status: StatusCode,
+    keys: Vec<PersonalKey>,
     new_key: Option<String>,
     (name, expires): (String, String),
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let Page { pool, auth, .. } = cx;
-    let user = auth.require_user()?;
-    let (user_id, verified) = (user.id, user.is_verified());
-    let keys = db::run(pool, move |c| db::api_keys::list(c, user_id)).await?;
+    let verified = cx.auth.require_user()?.is_verified();
     let layout = cx.layout("API keys").await?;
     render(
         status,
@@ -58,13 +56,30 @@ async fn page(
     )
 }
 
+/// The page shown again with a form's errors: its keys read on a trip of their own.
+async fn page_again(
+    cx: &Page,
+    status: StatusCode,
+    kept: (String, String),
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let user_id = cx.auth.require_user()?.id;
+    let keys = db::run(&cx.pool, move |c| db::api_keys::list(c, user_id)).await?;
+    page(cx, status, keys, None, kept, errors).await
+}
+
 const PLACE: &str = "/account/api-keys";
 
-pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
+/// The keys, read with the session on the page's one trip.
+pub async fn list(page_request: PageRequest) -> Result<HttpResponse, AppError> {
+    let (cx, keys) = page_request
+        .signed_in_page(|c, who| db::api_keys::list(c, who.user.id))
+        .await?;
     let new_key = reveal::take(&cx, PLACE);
     let shown = page(
         &cx,
         StatusCode::OK,
+        keys,
         new_key,
         (String::new(), KeyLifetime::DEFAULT.to_string()),
         FieldErrors::default(),
@@ -90,7 +105,7 @@ pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpR
             "Verify your email address before creating API keys.",
         );
         let kept = (form.name, form.expires);
-        return page(&cx, StatusCode::FORBIDDEN, None, kept, errors).await;
+        return page_again(&cx, StatusCode::FORBIDDEN, kept, errors).await;
     }
     let name = form.name.trim().to_string();
     let mut errors = FieldErrors::default();
@@ -113,7 +128,7 @@ pub async fn create(cx: Page, CsrfForm(form): CsrfForm<KeyForm>) -> Result<HttpR
     }
     let Some(lifetime) = lifetime.filter(|_| errors.is_empty()) else {
         let (status, kept) = (StatusCode::UNPROCESSABLE_ENTITY, (form.name, form.expires));
-        return page(&cx, status, None, kept, errors).await;
+        return page_again(&cx, status, kept, errors).await;
     };
     let key = ops::accounts::create_api_key(pool, &auth.ctx(), user, name, lifetime).await?;
     Ok(reveal::redirect_showing(&cx, PLACE, &key))

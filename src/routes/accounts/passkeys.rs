@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::ops;
 use crate::ops::passkeys::PasskeyProblem;
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::time::Shown as _;
 use crate::routes::{render, safe_next, see_other};
 
@@ -46,10 +46,9 @@ struct PasskeysPage {
 async fn page(
     cx: &Page,
     status: StatusCode,
+    passkeys: Vec<Listed>,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let user = cx.auth.require_user()?;
-    let passkeys = ops::passkeys::list(&cx.pool, user).await?;
     let layout = cx.layout("Passkeys").await?;
     render(
         status,
@@ -62,8 +61,12 @@ async fn page(
     )
 }
 
-pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
-    page(&cx, StatusCode::OK, FieldErrors::default()).await
+/// The passkeys, read with the session on the page's one trip.
+pub async fn list(page_request: PageRequest) -> Result<HttpResponse, AppError> {
+    let (cx, passkeys) = page_request
+        .signed_in_page(|c, who| db::passkeys::list(c, who.user.id))
+        .await?;
+    page(&cx, StatusCode::OK, passkeys, FieldErrors::default()).await
 }
 
 /// An answer of the JSON endpoints.
@@ -173,7 +176,8 @@ pub async fn rename(
     let Some(name) = passkey_name(&form.name) else {
         let mut errors = FieldErrors::default();
         errors.add("name", NAME_RULE);
-        return page(&cx, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
+        let passkeys = ops::passkeys::list(&cx.pool, user).await?;
+        return page(&cx, StatusCode::UNPROCESSABLE_ENTITY, passkeys, errors).await;
     };
     let ctx = cx.auth.ctx();
     if !ops::passkeys::rename(&cx.pool, &ctx, user, id.into_inner(), name.clone()).await? {

@@ -13,11 +13,12 @@ use crate::auth::session::FlashKind;
 use crate::auth::two_factor as codes;
 use crate::crypto::DataKey;
 use crate::db;
+use crate::db::users::User;
 use crate::error::AppError;
 use crate::ops;
 use crate::ops::two_factor::{CodeProblem, NewCodes, Passed};
 use crate::routes::layout::{FieldErrors, Layout};
-use crate::routes::page::Page;
+use crate::routes::page::{Page, PageRequest};
 use crate::routes::{render, reveal, safe_next, see_other};
 
 const PLACE: &str = "/account/two-factor";
@@ -36,30 +37,36 @@ struct TwoFactorPage {
 }
 
 fn data_key(cx: &Page) -> Result<web::Data<DataKey>, AppError> {
-    cx.request
+    data_key_of(&cx.request)
+}
+
+fn data_key_of(request: &actix_web::HttpRequest) -> Result<web::Data<DataKey>, AppError> {
+    request
         .app_data::<web::Data<DataKey>>()
         .cloned()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no data key")))
 }
 
+/// What the page shows of the user's two-factor sign-in: the secret being set up (to type), or
+/// how many recovery codes are left when it is on.
+type Shown = (Option<String>, i64);
+
+fn shown(c: &mut db::PgConn, key: &DataKey, user: &User) -> db::QueryResult<Shown> {
+    if user.has_two_factor() {
+        return Ok((None, db::two_factor::recovery_codes_left(c, user.id)?));
+    }
+    let secret = ops::two_factor::pending_on(c, key, user.id)?;
+    Ok((secret.map(|s| codes::secret_for_typing(&s)), 0))
+}
+
 async fn page(
     cx: &Page,
     status: StatusCode,
+    (pending, codes_left): Shown,
     new_codes: Vec<String>,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let user = cx.auth.require_user()?;
-    let key = data_key(cx)?;
-    let enabled = user.has_two_factor();
-    let (pending, codes_left) = if enabled {
-        (
-            None,
-            ops::two_factor::recovery_codes_left(&cx.pool, user).await?,
-        )
-    } else {
-        let secret = ops::two_factor::pending(&cx.pool, &key, user).await?;
-        (secret.map(|s| codes::secret_for_typing(&s)), 0)
-    };
+    let enabled = cx.auth.require_user()?.has_two_factor();
     let layout = cx.layout("Two-factor sign-in").await?;
     render(
         status,
@@ -74,11 +81,34 @@ async fn page(
     )
 }
 
-pub async fn show(cx: Page) -> Result<HttpResponse, AppError> {
+/// The page shown again with a form's errors, read on a trip of its own.
+async fn page_again(
+    cx: &Page,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    let (key, user) = (data_key(cx)?, cx.auth.require_user()?.clone());
+    let state = db::run(&cx.pool, move |c| shown(c, &key, &user)).await?;
+    page(cx, status, state, Vec::new(), errors).await
+}
+
+/// The page, read with the session on its one trip.
+pub async fn show(page_request: PageRequest) -> Result<HttpResponse, AppError> {
+    let key = data_key_of(page_request.request())?;
+    let (cx, state) = page_request
+        .signed_in_page(move |c, who| shown(c, &key, &who.user))
+        .await?;
     let new_codes = reveal::take(&cx, PLACE)
         .map(|codes| codes.lines().map(str::to_string).collect())
         .unwrap_or_default();
-    let shown = page(&cx, StatusCode::OK, new_codes, FieldErrors::default()).await?;
+    let shown = page(
+        &cx,
+        StatusCode::OK,
+        state,
+        new_codes,
+        FieldErrors::default(),
+    )
+    .await?;
     Ok(reveal::cleared(shown, PLACE))
 }
 
@@ -170,7 +200,7 @@ async fn make_codes(
         }
         Err(p) => {
             let (status, errors) = problem(field, p, false);
-            page(cx, status, Vec::new(), errors).await
+            page_again(cx, status, errors).await
         }
     }
 }
@@ -190,7 +220,7 @@ pub async fn disable(
             "password",
             "Enter your password to turn two-factor sign-in off.",
         );
-        return page(&cx, StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), errors).await;
+        return page_again(&cx, StatusCode::UNPROCESSABLE_ENTITY, errors).await;
     }
     let outcome =
         ops::two_factor::disable(&cx.pool, &cx.settings, &key, &ctx, user, password, code).await?;
@@ -204,7 +234,7 @@ pub async fn disable(
         }
         Err(p) => {
             let (status, errors) = problem("disable_code", p, true);
-            page(&cx, status, Vec::new(), errors).await
+            page_again(&cx, status, errors).await
         }
     }
 }
