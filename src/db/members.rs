@@ -152,19 +152,24 @@ fn searched(
     // of a plain join chose the organization's end for every pattern (20 ms for ten
     // matches). So the statement holds both ends and picks one as it runs: the indexes
     // when the organization is large, the pattern has a trigram and it matches few people
-    // in all; otherwise the members. The pattern is read through `(SELECT $4)` so that no
-    // plan is made for its value: PostgreSQL then keeps one generic plan. The matches are
-    // found once, for the page and the total.
-    let by_name =
-        org.member_count >= SEARCH_BY_NAME_FROM_MEMBERS && search.trim().chars().count() >= 3;
+    // in all; otherwise the members. The pattern and the choice are read through `(SELECT $n)`
+    // so that no plan is made for their values (one folding a branch away would look cheaper
+    // than the generic plan): PostgreSQL then keeps one generic plan. The matches are found
+    // once, for the page and the total.
+    // pg_trgm makes trigrams of runs of letters and digits only: a pattern without such a run of
+    // three ("___", "a.b") would read the whole index.
+    let has_trigram = search
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|run| run.chars().count() >= 3);
+    let by_name = org.member_count >= SEARCH_BY_NAME_FROM_MEMBERS && has_trigram;
     super::Prepared(
         diesel::sql_query(format!(
             "WITH candidates AS MATERIALIZED (
                  SELECT u.id FROM users u
-                 WHERE $5 AND (lower(u.name) LIKE (SELECT $4) ESCAPE '\\'
+                 WHERE (SELECT $5) AND (lower(u.name) LIKE (SELECT $4) ESCAPE '\\'
                                OR u.email LIKE (SELECT $4) ESCAPE '\\')
                  LIMIT {limit_plus_one}),
-             by_name AS (SELECT $5 AND (SELECT count(*) FROM candidates) <= {most} AS yes),
+             by_name AS (SELECT (SELECT $5) AND (SELECT count(*) FROM candidates) <= {most} AS yes),
              matched AS MATERIALIZED (
                  SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
                  FROM candidates c

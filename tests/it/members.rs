@@ -428,6 +428,17 @@ async fn a_large_organization_is_searched_from_either_end_with_the_same_results(
     let expected: Vec<String> = (40..50).map(|n| format!("member{n}@example.com")).collect();
     assert_eq!(rows(&few.body), expected);
 
+    // Matched by email and not by name: member4@, member40@ … member49@, member400@ … member499@.
+    let by_email = app.get(&format!("{base}?q=member4")).await;
+    assert!(
+        by_email.body.contains("111 members matching"),
+        "{}",
+        by_email.body
+    );
+    // A pattern without a trigram (pg_trgm has none for "___"), taken literally.
+    let odd = app.get(&format!("{base}?q=___")).await;
+    assert!(odd.body.contains("0 members matching"), "{}", odd.body);
+
     // An outsider's own name: no member matches, and no outsider is shown.
     let outsider = app.get(&format!("{base}?q=outsider+member+77")).await;
     assert!(
