@@ -1,7 +1,8 @@
 //! A just-created key, shown once on the page its form redirects to (post/redirect/get). It
 //! travels in a short-lived cookie encrypted with the session key and scoped to that page's
 //! path, so it is never written to the database (a signed-in session's state is); the page
-//! clears the cookie as it shows the key.
+//! clears the cookie as it shows the key. It names the session it was made in: a browser whose
+//! next person signs in before the page is shown (its first load failed) shows them nothing.
 
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite, time::Duration};
 use actix_web::{HttpRequest, HttpResponse};
@@ -25,9 +26,10 @@ pub fn redirect_showing(cx: &Page, place: &str, secret: &str) -> HttpResponse {
     let Some(key) = key(&cx.request) else {
         return response;
     };
+    let sid = cx.auth.session.sid().unwrap_or_default();
     let mut jar = CookieJar::new();
     jar.private_mut(key)
-        .add(Cookie::new(COOKIE, format!("{place}\n{secret}")));
+        .add(Cookie::new(COOKIE, format!("{place}\n{sid}\n{secret}")));
     if let Some(sealed) = jar.get(COOKIE) {
         let mut cookie = sealed.clone();
         cookie.set_path(place.to_string());
@@ -40,14 +42,16 @@ pub fn redirect_showing(cx: &Page, place: &str, secret: &str) -> HttpResponse {
     response
 }
 
-/// The key carried to `place`, if this request brings one.
+/// The key carried to `place` in this session, if this request brings one.
 pub fn take(cx: &Page, place: &str) -> Option<String> {
     let cookie = cx.request.cookie(COOKIE)?;
     let mut jar = CookieJar::new();
     jar.add_original(cookie);
     let opened = jar.private(key(&cx.request)?).get(COOKIE)?;
-    let (kept_for, secret) = opened.value().split_once('\n')?;
-    (kept_for == place).then(|| secret.to_string())
+    let (kept_for, rest) = opened.value().split_once('\n')?;
+    let (made_in, secret) = rest.split_once('\n')?;
+    let sid = cx.auth.session.sid()?;
+    (kept_for == place && made_in == sid).then(|| secret.to_string())
 }
 
 /// Clears the cookie on the page that showed the key: a refresh shows the list without it.

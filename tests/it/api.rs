@@ -1063,3 +1063,35 @@ async fn personal_keys_expire_when_chosen_show_their_last_use_and_remind_their_o
             .contains(">expired</span>")
     );
 }
+
+/// A new key is shown in the session it was made in: when its page did not load and the next
+/// person signs in on the same browser, the cookie carrying it shows them nothing.
+#[actix_web::test]
+async fn a_new_key_is_shown_only_in_the_session_that_made_it() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    app.create_account_verified("Bob", "bob@example.com");
+    let r = app
+        .post_form_with(
+            &app.client,
+            "/account/api-keys",
+            "/account/api-keys",
+            &[("name", "ci")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // The page it redirects to is not loaded; Ada signs out and Bob signs in.
+    let out = app.post_form("/orgs", "/signout", &[]).await;
+    assert_eq!(out.status, 303);
+    let signed_in = app
+        .sign_in(&app.client, "bob@example.com", crate::support::PASSWORD)
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let page = app.get("/account/api-keys").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains("gatehouse_pk_"),
+        "Ada's key shown to Bob"
+    );
+    assert!(!page.body.contains("class=\"revealed\""));
+}
