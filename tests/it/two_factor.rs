@@ -588,3 +588,37 @@ async fn the_passkey_endpoints_check_the_page_token_and_use_each_ceremony_once()
     .await;
     assert_eq!(status, 404);
 }
+
+/// An account whose second step is a passkey is told so on the two-factor page, and may add an
+/// authenticator app; the page does not claim app codes it does not have.
+#[actix_web::test]
+async fn a_passkey_account_is_offered_an_authenticator_app_as_well() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    diesel::sql_query("UPDATE users SET passkey_count = 1 WHERE email = 'ada@example.com'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let page = app.get("/account/two-factor").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("one of your <a href=\"/account/passkeys\">passkeys</a>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page
+            .body
+            .contains("a code from your authenticator app. You have")
+    );
+    let started = app
+        .post_form("/account/two-factor", "/account/two-factor/setup", &[])
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let setting_up = app.get("/account/two-factor").await;
+    assert!(
+        setting_up.body.contains("id=\"totp-secret\""),
+        "{}",
+        setting_up.body
+    );
+}

@@ -27,7 +27,10 @@ const PLACE: &str = "/account/two-factor";
 #[template(path = "auth/two_factor.html")]
 struct TwoFactorPage {
     layout: Layout,
+    /// Codes from an authenticator app are on.
     enabled: bool,
+    /// The account's passkeys, a second step of their own.
+    passkeys: i32,
     /// The secret waiting for its first code, as typed into an app.
     pending: Option<String>,
     codes_left: i64,
@@ -47,12 +50,12 @@ fn data_key_of(request: &actix_web::HttpRequest) -> Result<web::Data<DataKey>, A
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no data key")))
 }
 
-/// What the page shows of the user's two-factor sign-in: the secret being set up (to type), or
+/// What the page shows of the user's authenticator app: the secret being set up (to type), or
 /// how many recovery codes are left when it is on.
 type Shown = (Option<String>, i64);
 
 fn shown(c: &mut db::PgConn, key: &DataKey, user: &User) -> db::QueryResult<Shown> {
-    if user.has_two_factor() {
+    if user.has_totp() {
         return Ok((None, db::two_factor::recovery_codes_left(c, user.id)?));
     }
     let secret = ops::two_factor::pending_on(c, key, user.id)?;
@@ -66,13 +69,15 @@ async fn page(
     new_codes: Vec<String>,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
-    let enabled = cx.auth.require_user()?.has_two_factor();
+    let user = cx.auth.require_user()?;
+    let (enabled, passkeys) = (user.has_totp(), user.passkey_count);
     let layout = cx.layout("Two-factor sign-in").await?;
     render(
         status,
         &TwoFactorPage {
             layout,
             enabled,
+            passkeys,
             pending,
             codes_left,
             new_codes,
