@@ -157,10 +157,11 @@ fn searched(
     // than the generic plan): PostgreSQL then keeps one generic plan. The matches are found
     // once, for the page and the total.
     // pg_trgm makes trigrams of runs of letters and digits only: a pattern without such a run of
-    // three ("___", "a.b") would read the whole index.
+    // three ("___", "a.b") would read the whole index. Which letters beyond ASCII count depends
+    // on the database's locale, so only ASCII runs are counted on.
     let has_trigram = search
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|run| run.chars().count() >= 3);
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|run| run.len() >= 3);
     let by_name = org.member_count >= SEARCH_BY_NAME_FROM_MEMBERS && has_trigram;
     super::Prepared(
         diesel::sql_query(format!(

@@ -203,8 +203,8 @@ pub enum OrgRef {
     Environment(EnvId),
 }
 
-/// The access check's statement: a record of the organization, the member's role, whether
-/// they have two-factor on, and the organization's environments with the member's role in each
+/// The access check's statement: a record of the member's id, the organization, the member's
+/// role, whether they have two-factor on, and the organization's environments with the member's role in each
 /// (an array of records), or NULL when `$user` is not a member. It starts from the organization
 /// and then looks the membership up by its key (the `LATERAL … OFFSET 0` keeps the planner from
 /// starting from the person's memberships, which a generic plan of a plain join did: 6 ms for a
