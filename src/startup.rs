@@ -161,6 +161,7 @@ pub fn serve(
     let secure = settings.secure_cookies();
     let cookie_days = settings.session_max_days.max(1);
     let workers = settings.workers;
+    let blocking = blocking_threads_per_worker(settings.database_pool_size, workers);
     let settings = web::Data::new(settings);
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
@@ -232,7 +233,19 @@ pub fn serve(
     if let Some(n) = workers {
         server = server.workers(n);
     }
+    server = server.worker_max_blocking_threads(blocking);
     Ok((server.run(), outbox))
+}
+
+/// Each worker's blocking threads: its share of the pool's connections, and one more for
+/// argon2 (one computation at a time process-wide, `auth::password`). Work beyond that waits in
+/// the worker's queue without a thread of its own, instead of as a parked thread woken in no
+/// order whenever a connection comes back to the pool.
+fn blocking_threads_per_worker(pool_size: u32, workers: Option<usize>) -> usize {
+    let workers = workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    (pool_size as usize).div_ceil(workers).max(1) + 1
 }
 
 /// The outbox worker and its listener, and the periodic clean-up; the worker's signal.
@@ -475,5 +488,18 @@ async fn maintenance(pool: PgPool, settings: Settings, outbox: OutboxSignal) {
             Err(e) => tracing::warn!(error = %e, "API key expiry reminders"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blocking_threads_per_worker;
+
+    #[test]
+    fn each_worker_gets_its_share_of_the_pool_and_one_for_argon2() {
+        assert_eq!(blocking_threads_per_worker(8, Some(2)), 5);
+        assert_eq!(blocking_threads_per_worker(10, Some(4)), 4);
+        assert_eq!(blocking_threads_per_worker(1, Some(4)), 2);
+        assert_eq!(blocking_threads_per_worker(0, Some(0)), 2);
     }
 }

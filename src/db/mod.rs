@@ -21,7 +21,8 @@ pub mod types;
 pub mod users;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use diesel::PgConnection;
@@ -140,7 +141,7 @@ pub fn pool(url: &str, size: u32, counter: StatementCounter) -> anyhow::Result<P
     Ok(Pool::builder()
         .max_size(size)
         // While the database is away a request waits this long at most, then answers 503.
-        .connection_timeout(std::time::Duration::from_secs(3))
+        .connection_timeout(WAIT)
         // No `SELECT 1` before every checkout: it would double the statements of a page. A
         // connection that broke is dropped by r2d2 when it is returned.
         .test_on_check_out(false)
@@ -240,22 +241,60 @@ pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
     diesel::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), conn).map(|_| ())
 }
 
+/// How long a request waits for the database, for a blocking thread and a connection
+/// together; past it, it answers 503 ("unavailable").
+pub const WAIT: Duration = Duration::from_secs(3);
+
 /// Runs database work on the blocking pool, never on an async worker thread.
+///
+/// Each worker has a few blocking threads (`startup::blocking_threads_per_worker`), so work can
+/// wait in the worker's queue before a thread takes it. The wait for a thread and for a
+/// connection share one deadline, `WAIT` from the call. Work still queued at the deadline is
+/// abandoned (it answers 503, and never touches the database when a thread reaches it); work
+/// already started is always waited for, so a write that went through is never reported as
+/// failed.
 pub async fn run<T, E, F>(pool: &PgPool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const ABANDONED: u8 = 2;
     let pool = pool.clone();
-    web::block(move || {
-        let mut conn = pool.get().map_err(|e| {
-            tracing::warn!(error = %e, "no database connection");
-            metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
-            AppError::Unavailable
-        })?;
+    let deadline = Instant::now() + WAIT;
+    let state = Arc::new(AtomicU8::new(QUEUED));
+    let task_state = Arc::clone(&state);
+    let unavailable = |e: &dyn std::fmt::Display| {
+        tracing::warn!(error = %e, "no database connection");
+        metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
+        AppError::Unavailable
+    };
+    let task = web::block(move || {
+        if task_state
+            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(AppError::Unavailable);
+        }
+        let mut conn = pool
+            .get_timeout(deadline.saturating_duration_since(Instant::now()))
+            .map_err(|e| unavailable(&e))?;
         f(&mut conn).map_err(Into::into)
-    })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    });
+    let mut task = std::pin::pin!(task);
+    let joined = match tokio::time::timeout_at(deadline.into(), &mut task).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            if state
+                .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Err(unavailable(&"no blocking thread before the deadline"));
+            }
+            task.await
+        }
+    };
+    joined.map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
 }

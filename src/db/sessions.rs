@@ -180,12 +180,7 @@ impl PgSessionStore {
         &self,
         f: impl FnOnce(&mut PgConnection) -> QueryResult<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let pool = self.pool.clone();
-        actix_web::web::block(move || -> anyhow::Result<T> {
-            let mut conn = pool.get()?;
-            Ok(f(&mut conn)?)
-        })
-        .await?
+        Ok(crate::db::run(&self.pool, f).await?)
     }
 }
 

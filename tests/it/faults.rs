@@ -458,3 +458,59 @@ async fn a_request_waits_for_a_busy_database_three_seconds_at_most() {
         "the busy request finishes"
     );
 }
+
+/// The three seconds count from the request, not from when a blocking thread takes its work:
+/// with the only blocking thread busy, queued work answers "unavailable" at the deadline and
+/// never reaches the database afterwards, while work that had started is waited for past it.
+#[test]
+fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
+    use diesel::RunQueryDsl;
+    use gatehouse::error::AppError;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let db = crate::support::cluster::TestDatabase::create();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let pool = gatehouse::db::pool(&db.owner_url, 2, Default::default()).expect("pool");
+        let busy = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                gatehouse::db::run(&pool, |c| {
+                    diesel::sql_query("SELECT pg_sleep(4.5)").execute(c)
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let touched = Arc::new(AtomicBool::new(false));
+        let queued = gatehouse::db::run(&pool, {
+            let touched = Arc::clone(&touched);
+            move |c| {
+                touched.store(true, Ordering::SeqCst);
+                diesel::sql_query("SELECT 1").execute(c)
+            }
+        })
+        .await;
+        let after = started.elapsed();
+        assert!(matches!(queued, Err(AppError::Unavailable)), "{queued:?}");
+        assert!(
+            after >= Duration::from_millis(2_500) && after < Duration::from_millis(4_000),
+            "answered after {after:?}"
+        );
+        assert!(
+            matches!(busy.await.expect("joined"), Ok(1)),
+            "the work that had started is waited for past its deadline"
+        );
+        let next = gatehouse::db::run(&pool, |c| diesel::sql_query("SELECT 1").execute(c)).await;
+        assert!(matches!(next, Ok(1)), "{next:?}");
+        assert!(
+            !touched.load(Ordering::SeqCst),
+            "abandoned work never reaches the database"
+        );
+    });
+}
