@@ -29,8 +29,9 @@ pub enum AppError {
     /// The same, caught at the edge, naming the field or parameter that holds it.
     #[error("{0} contains a character that cannot be stored")]
     UnstorableField(String),
-    /// The database cannot be reached (stopped, restarting, the network): 503, try again.
-    #[error("the database is unreachable")]
+    /// The database cannot be reached (stopped, restarting, the network) or is too busy to take
+    /// the work within `db::WAIT`: 503, try again.
+    #[error("the database is unreachable or busy")]
     Unavailable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

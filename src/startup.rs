@@ -160,7 +160,10 @@ pub fn serve(
 
     let secure = settings.secure_cookies();
     let cookie_days = settings.session_max_days.max(1);
-    let workers = settings.workers;
+    // actix's own default, worked out here so the blocking threads are shared out the same way.
+    let workers = settings
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let blocking = blocking_threads_per_worker(settings.database_pool_size, workers);
     let settings = web::Data::new(settings);
     let pool_data = web::Data::new(pool.clone());
@@ -230,22 +233,19 @@ pub fn serve(
             .default_service(web::to(not_found))
     })
     .listen(listener)?;
-    if let Some(n) = workers {
-        server = server.workers(n);
-    }
-    server = server.worker_max_blocking_threads(blocking);
+    server = server
+        .workers(workers)
+        .worker_max_blocking_threads(blocking);
     Ok((server.run(), outbox))
 }
 
-/// Each worker's blocking threads: its share of the pool's connections, and one more for
-/// argon2 (one computation at a time process-wide, `auth::password`). Work beyond that waits in
-/// the worker's queue without a thread of its own, instead of as a parked thread woken in no
-/// order whenever a connection comes back to the pool.
-fn blocking_threads_per_worker(pool_size: u32, workers: Option<usize>) -> usize {
-    let workers = workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-        .max(1);
-    (pool_size as usize).div_ceil(workers).max(1) + 1
+/// Each worker's blocking threads: its share of the pool's connections, and one more, so a
+/// worker given more than its share of the traffic can borrow a connection the other workers
+/// leave idle. Work beyond that waits in the worker's queue without a thread of its own (at
+/// most `db::WAIT`), instead of as a parked thread woken in no order whenever a connection
+/// comes back to the pool. (argon2 has threads of its own, `auth::password`.)
+fn blocking_threads_per_worker(pool_size: u32, workers: usize) -> usize {
+    (pool_size as usize).div_ceil(workers.max(1)).max(1) + 1
 }
 
 /// The outbox worker and its listener, and the periodic clean-up; the worker's signal.
@@ -496,10 +496,10 @@ mod tests {
     use super::blocking_threads_per_worker;
 
     #[test]
-    fn each_worker_gets_its_share_of_the_pool_and_one_for_argon2() {
-        assert_eq!(blocking_threads_per_worker(8, Some(2)), 5);
-        assert_eq!(blocking_threads_per_worker(10, Some(4)), 4);
-        assert_eq!(blocking_threads_per_worker(1, Some(4)), 2);
-        assert_eq!(blocking_threads_per_worker(0, Some(0)), 2);
+    fn each_worker_gets_its_share_of_the_pool_and_one_more() {
+        assert_eq!(blocking_threads_per_worker(8, 2), 5);
+        assert_eq!(blocking_threads_per_worker(10, 4), 4);
+        assert_eq!(blocking_threads_per_worker(1, 4), 2);
+        assert_eq!(blocking_threads_per_worker(0, 0), 2);
     }
 }

@@ -1,6 +1,6 @@
-//! argon2id password hashing (m=19456 KiB, t=2, p=1), always on the blocking pool.
+//! argon2id password hashing (m=19456 KiB, t=2, p=1), on a blocking pool of its own.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -18,7 +18,9 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 /// slot of `ARGON2_SLOTS` is ever made. Allocated and freed per hash, as the library does by
 /// default, every blocking thread's allocator arena kept its own 19 MiB after its first sign-in
 /// (231 MiB resident after 20 parallel sign-ins).
-static ARGON2_MEMORY: std::sync::Mutex<Vec<Vec<Block>>> = std::sync::Mutex::new(Vec::new());
+static ARGON2_MEMORY: Buffers = std::sync::Mutex::new(Vec::new());
+
+type Buffers = std::sync::Mutex<Vec<Vec<Block>>>;
 
 /// Runs `argon2` over `password` and `salt` into `out`, in a reused buffer when its memory
 /// cost is ours (a hash made with other parameters gets a buffer of its own).
@@ -28,16 +30,27 @@ fn argon2_into(
     salt: &[u8],
     out: &mut [u8],
 ) -> argon2::Result<()> {
+    argon2_into_with(&ARGON2_MEMORY, argon2, password, salt, out)
+}
+
+/// [`argon2_into`] with the free buffers given.
+fn argon2_into_with(
+    buffers: &Buffers,
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
     let needed = argon2.params().block_count();
     let ours = needed == Params::default().block_count();
     let reused = if ours {
-        ARGON2_MEMORY.lock().ok().and_then(|mut free| free.pop())
+        buffers.lock().ok().and_then(|mut free| free.pop())
     } else {
         None
     };
     let mut blocks = reused.unwrap_or_else(|| vec![Block::default(); needed]);
     let result = argon2.hash_password_into_with_memory(password, salt, out, &mut blocks[..]);
-    if ours && let Ok(mut free) = ARGON2_MEMORY.lock() {
+    if ours && let Ok(mut free) = buffers.lock() {
         free.push(blocks);
     }
     result
@@ -93,30 +106,58 @@ fn verify_blocking(hash: &str, password: &SecretString) -> bool {
 /// takes 19 MiB and a core for tens of milliseconds, so a burst of sign-ins queues here instead
 /// of taking the process's memory and every core from the pages being served (with one per
 /// core, 20 parallel sign-ins raised the member page's p99 2.4 times and memory to 78 MiB).
-static ARGON2_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+/// A caller that goes away while it waits for a slot takes nothing from anyone.
+static ARGON2_SLOTS: LazyLock<Arc<tokio::sync::Semaphore>> =
+    LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(slots())));
+
+fn slots() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    tokio::sync::Semaphore::new((cores / 2).max(1))
+    (cores / 2).max(1)
+}
+
+/// argon2's own blocking threads, one per slot: a computation never waits behind database work
+/// in a worker's queue (each worker has only its share of the pool's connections in blocking
+/// threads, `startup::blocking_threads_per_worker`), and never takes one of those threads.
+static ARGON2_POOL: LazyLock<Option<tokio::runtime::Runtime>> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_current_thread()
+        .thread_name("argon2")
+        .max_blocking_threads(slots())
+        .build()
+        .inspect_err(|e| tracing::error!(error = %e, "no threads for argon2"))
+        .ok()
 });
 
-async fn argon2_slot() -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
-    ARGON2_SLOTS
-        .acquire()
+/// Runs `work` on argon2's threads once a slot is free. The slot is held until the work ends,
+/// even when the caller has gone meanwhile.
+async fn on_argon2_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let internal = |e: &dyn std::fmt::Display| AppError::Internal(anyhow::anyhow!("argon2: {e}"));
+    let slot = Arc::clone(&ARGON2_SLOTS)
+        .acquire_owned()
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("argon2 slots closed: {e}")))
+        .map_err(|e| internal(&e))?;
+    let pool = ARGON2_POOL
+        .as_ref()
+        .ok_or_else(|| internal(&"no threads"))?;
+    pool.spawn_blocking(move || {
+        let result = work();
+        drop(slot);
+        result
+    })
+    .await
+    .map_err(|e| internal(&e))
 }
 
 pub async fn hash(password: SecretString) -> Result<String, AppError> {
-    let _slot = argon2_slot().await?;
-    actix_web::web::block(move || hash_blocking(&password))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    on_argon2_thread(move || hash_blocking(&password))
+        .await?
         .map_err(|e| AppError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
 
 /// Checks a password against a stored hash, or against the dummy hash when there is none.
 pub async fn verify(stored: Option<String>, password: SecretString) -> Result<bool, AppError> {
-    let _slot = argon2_slot().await?;
-    actix_web::web::block(move || match stored {
+    on_argon2_thread(move || match stored {
         Some(hash) => verify_blocking(&hash, &password),
         None => {
             verify_blocking(&DUMMY_HASH, &password);
@@ -124,7 +165,6 @@ pub async fn verify(stored: Option<String>, password: SecretString) -> Result<bo
         }
     })
     .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))
 }
 
 /// Computes the dummy hash ahead of the first sign-in.
@@ -139,6 +179,37 @@ mod tests {
 
     fn secret(s: &str) -> SecretString {
         SecretString::from(s.to_string())
+    }
+
+    /// argon2 runs on threads of its own: with the caller's only blocking thread held, a hash
+    /// and a check still finish.
+    #[test]
+    fn argon2_never_waits_for_the_callers_blocking_threads() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let occupied = tokio::task::spawn_blocking(move || held.recv());
+            let within = std::time::Duration::from_secs(30);
+            let hashed = tokio::time::timeout(within, hash(secret("violet-harbor-quartz-1987")))
+                .await
+                .expect("hashed without the caller's blocking thread")
+                .unwrap();
+            let right = tokio::time::timeout(
+                within,
+                verify(Some(hashed.clone()), secret("violet-harbor-quartz-1987")),
+            )
+            .await
+            .expect("checked without the caller's blocking thread")
+            .unwrap();
+            release.send(()).unwrap();
+            occupied.await.unwrap().unwrap();
+            assert!(hashed.starts_with("$argon2id$"), "{hashed}");
+            assert!(right);
+        });
     }
 
     #[test]
@@ -183,11 +254,18 @@ mod tests {
 
     #[test]
     fn the_working_memory_is_reused_not_multiplied() {
+        let buffers = Buffers::default();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
         for _ in 0..8 {
-            hash_blocking(&secret("violet-harbor-quartz-1987")).unwrap();
+            argon2_into_with(
+                &buffers,
+                &Argon2::default(),
+                b"violet-harbor-quartz-1987",
+                b"sixteen-byte-salt",
+                &mut out,
+            )
+            .unwrap();
         }
-        let buffers = ARGON2_MEMORY.lock().unwrap().len();
-        // Other tests in this process may hash at the same time: at most one buffer each.
-        assert!((1..=3).contains(&buffers), "{buffers} buffers");
+        assert_eq!(buffers.lock().unwrap().len(), 1, "one buffer for 8 hashes");
     }
 }

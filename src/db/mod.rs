@@ -140,7 +140,7 @@ pub fn pool(url: &str, size: u32, counter: StatementCounter) -> anyhow::Result<P
     let manager = ConnectionManager::<PgConnection>::new(url);
     Ok(Pool::builder()
         .max_size(size)
-        // While the database is away a request waits this long at most, then answers 503.
+        // For the callers of `get` (start-up, the outbox); requests wait through `run`.
         .connection_timeout(WAIT)
         // No `SELECT 1` before every checkout: it would double the statements of a page. A
         // connection that broke is dropped by r2d2 when it is returned.
@@ -241,7 +241,7 @@ pub fn ping(conn: &mut PgConnection) -> diesel::QueryResult<()> {
     diesel::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), conn).map(|_| ())
 }
 
-/// How long a request waits for the database, for a blocking thread and a connection
+/// How long one call of [`run`] waits for the database, for a blocking thread and a connection
 /// together; past it, it answers 503 ("unavailable").
 pub const WAIT: Duration = Duration::from_secs(3);
 
@@ -249,51 +249,99 @@ pub const WAIT: Duration = Duration::from_secs(3);
 ///
 /// Each worker has a few blocking threads (`startup::blocking_threads_per_worker`), so work can
 /// wait in the worker's queue before a thread takes it. The wait for a thread and for a
-/// connection share one deadline, `WAIT` from the call. Work still queued at the deadline is
-/// abandoned (it answers 503, and never touches the database when a thread reaches it); work
-/// already started is always waited for, so a write that went through is never reported as
-/// failed.
+/// connection share one deadline, `WAIT` from the call. Work still queued at the deadline, or
+/// whose caller has gone (the client hung up), is abandoned: it answers 503 and never touches
+/// the database when a thread reaches it. Work already started is always waited for, so a
+/// write that went through is never reported as failed by this call.
 pub async fn run<T, E, F>(pool: &PgPool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Into<AppError> + Send + 'static,
 {
-    const QUEUED: u8 = 0;
-    const STARTED: u8 = 1;
-    const ABANDONED: u8 = 2;
+    on_blocking_pool(pool, f, true).await
+}
+
+/// Runs a write that follows work already done, such as saving the session after a change
+/// went through, or releasing a sign-in throttle's claim after a right password: never
+/// abandoned while it waits for a blocking thread, then `WAIT` at most for a connection.
+pub async fn finish<T, E, F>(pool: &PgPool, f: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
+    on_blocking_pool(pool, f, false).await
+}
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// The state of work handed to the blocking pool; exactly one of the thread (starting it) and
+/// the caller (abandoning it) moves it out of `QUEUED`.
+struct Handed(Arc<AtomicU8>);
+
+impl Handed {
+    fn to(&self, state: u8) -> bool {
+        self.0
+            .compare_exchange(QUEUED, state, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// The caller's side: dropping it (the request went away) abandons work still queued.
+struct Caller(Handed);
+
+impl Drop for Caller {
+    fn drop(&mut self) {
+        self.0.to(ABANDONED);
+    }
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> AppError {
+    tracing::warn!(error = %e, "no database connection");
+    metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
+    AppError::Unavailable
+}
+
+async fn on_blocking_pool<T, E, F>(pool: &PgPool, f: F, abandonable: bool) -> Result<T, AppError>
+where
+    F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
     let pool = pool.clone();
     let deadline = Instant::now() + WAIT;
     let state = Arc::new(AtomicU8::new(QUEUED));
-    let task_state = Arc::clone(&state);
-    let unavailable = |e: &dyn std::fmt::Display| {
-        tracing::warn!(error = %e, "no database connection");
-        metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
-        AppError::Unavailable
-    };
+    let caller = abandonable.then(|| Caller(Handed(Arc::clone(&state))));
+    let handed = Handed(state);
     let task = web::block(move || {
-        if task_state
-            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return Err(AppError::Unavailable);
-        }
+        let deadline = if abandonable {
+            if !handed.to(STARTED) {
+                // Abandoned: the caller has answered already.
+                return Err(AppError::Unavailable);
+            }
+            deadline
+        } else {
+            Instant::now() + WAIT
+        };
         let mut conn = pool
             .get_timeout(deadline.saturating_duration_since(Instant::now()))
             .map_err(|e| unavailable(&e))?;
         f(&mut conn).map_err(Into::into)
     });
-    let mut task = std::pin::pin!(task);
-    let joined = match tokio::time::timeout_at(deadline.into(), &mut task).await {
-        Ok(joined) => joined,
-        Err(_) => {
-            if state
-                .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return Err(unavailable(&"no blocking thread before the deadline"));
+    let joined = match caller {
+        None => task.await,
+        Some(caller) => {
+            let mut task = std::pin::pin!(task);
+            match tokio::time::timeout_at(deadline.into(), &mut task).await {
+                Ok(joined) => joined,
+                Err(_) if caller.0.to(ABANDONED) => {
+                    return Err(unavailable(&"no blocking thread before the deadline"));
+                }
+                Err(_) => task.await,
             }
-            task.await
         }
     };
     joined.map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?

@@ -176,11 +176,12 @@ impl PgSessionStore {
         PgSessionStore { pool }
     }
 
+    /// Session writes follow the request's work, so they are never abandoned in the queue.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut PgConnection) -> QueryResult<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        Ok(crate::db::run(&self.pool, f).await?)
+        Ok(crate::db::finish(&self.pool, f).await?)
     }
 }
 

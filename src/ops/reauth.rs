@@ -156,7 +156,8 @@ where
     };
     let right = check().await?;
     let (email, ip) = (email.to_string(), ip.to_string());
-    db::run(pool, move |c| {
+    // Never abandoned in the queue: a right password's claim must not stay counted.
+    db::finish(pool, move |c| {
         if right {
             db::throttle::release(c, attempt)
         } else {

@@ -461,7 +461,8 @@ async fn a_request_waits_for_a_busy_database_three_seconds_at_most() {
 
 /// The three seconds count from the request, not from when a blocking thread takes its work:
 /// with the only blocking thread busy, queued work answers "unavailable" at the deadline and
-/// never reaches the database afterwards, while work that had started is waited for past it.
+/// never reaches the database afterwards, nor does work whose caller went away; work that had
+/// started is waited for past the deadline, and a follow-up write (`finish`) is never abandoned.
 #[test]
 fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
     use diesel::RunQueryDsl;
@@ -474,6 +475,13 @@ fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
         .max_blocking_threads(1)
         .build()
         .expect("runtime");
+    let touching = |touched: &Arc<AtomicBool>| {
+        let touched = Arc::clone(touched);
+        move |c: &mut diesel::PgConnection| {
+            touched.store(true, Ordering::SeqCst);
+            diesel::sql_query("SELECT 1").execute(c)
+        }
+    };
     runtime.block_on(async {
         let pool = gatehouse::db::pool(&db.owner_url, 2, Default::default()).expect("pool");
         let busy = tokio::spawn({
@@ -487,15 +495,23 @@ fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
         });
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = Instant::now();
-        let touched = Arc::new(AtomicBool::new(false));
-        let queued = gatehouse::db::run(&pool, {
-            let touched = Arc::clone(&touched);
-            move |c| {
-                touched.store(true, Ordering::SeqCst);
-                diesel::sql_query("SELECT 1").execute(c)
+        let (left, timed_out) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let gone = tokio::spawn({
+            let (pool, work) = (pool.clone(), touching(&left));
+            async move { gatehouse::db::run(&pool, work).await }
+        });
+        let follow_up = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                gatehouse::db::finish(&pool, |c| diesel::sql_query("SELECT 1").execute(c)).await
             }
-        })
-        .await;
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        gone.abort();
+        let queued = gatehouse::db::run(&pool, touching(&timed_out)).await;
         let after = started.elapsed();
         assert!(matches!(queued, Err(AppError::Unavailable)), "{queued:?}");
         assert!(
@@ -506,11 +522,17 @@ fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
             matches!(busy.await.expect("joined"), Ok(1)),
             "the work that had started is waited for past its deadline"
         );
+        let follow_up = follow_up.await.expect("joined");
+        assert!(matches!(follow_up, Ok(1)), "{follow_up:?}");
         let next = gatehouse::db::run(&pool, |c| diesel::sql_query("SELECT 1").execute(c)).await;
         assert!(matches!(next, Ok(1)), "{next:?}");
         assert!(
-            !touched.load(Ordering::SeqCst),
-            "abandoned work never reaches the database"
+            !timed_out.load(Ordering::SeqCst),
+            "work abandoned at the deadline never reaches the database"
+        );
+        assert!(
+            !left.load(Ordering::SeqCst),
+            "work whose caller went away never reaches the database"
         );
     });
 }
