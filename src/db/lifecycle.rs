@@ -134,8 +134,8 @@ pub fn search(
                 (SELECT count(*) FROM memberships m WHERE m.organization_id = o.id) AS members,
                 count(*) OVER () AS total
          FROM organizations o
-         WHERE lower(o.name) LIKE $1 ESCAPE '\\'
-         ORDER BY lower(o.name), o.id
+         WHERE fold_case(o.name) LIKE fold_case($1) ESCAPE '\\'
+         ORDER BY fold_case(o.name), o.id
          LIMIT $2 OFFSET $3",
     )
     .bind::<Text, _>(pattern)

@@ -167,8 +167,8 @@ fn searched(
         diesel::sql_query(format!(
             "WITH candidates AS MATERIALIZED (
                  SELECT u.id FROM users u
-                 WHERE (SELECT $5) AND (lower(u.name) LIKE (SELECT $4) ESCAPE '\\'
-                               OR u.email LIKE (SELECT $4) ESCAPE '\\')
+                 WHERE (SELECT $5) AND (fold_case(u.name) LIKE (SELECT fold_case($4)) ESCAPE '\\'
+                               OR u.email LIKE (SELECT fold_case($4)) ESCAPE '\\')
                  LIMIT {limit_plus_one}),
              by_name AS (SELECT (SELECT $5) AND (SELECT count(*) FROM candidates) <= {most} AS yes),
              matched AS MATERIALIZED (
@@ -182,8 +182,8 @@ fn searched(
                  SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
                  FROM memberships m JOIN users u ON u.id = m.user_id
                  WHERE NOT (SELECT yes FROM by_name) AND m.organization_id = $1
-                   AND (lower(u.name) LIKE (SELECT $4) ESCAPE '\\'
-                        OR u.email LIKE (SELECT $4) ESCAPE '\\'))
+                   AND (fold_case(u.name) LIKE (SELECT fold_case($4)) ESCAPE '\\'
+                        OR u.email LIKE (SELECT fold_case($4)) ESCAPE '\\'))
              SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
                     {has_two_factor} AS two_factor, (SELECT count(*) FROM matched) AS total, p.env_roles
              FROM (SELECT * FROM matched ORDER BY sort_name, user_id LIMIT $2 OFFSET $3) p

@@ -224,12 +224,12 @@ pub fn serving_role_problem(serving: &mut PgConnection) -> diesel::QueryResult<O
     })
 }
 
-/// A `LIKE` pattern matching values that contain `q` (lower-cased), taken literally: `%`, `_`
-/// and backslash are escaped (queries say `ESCAPE` backslash).
+/// A `LIKE` pattern matching values that contain `q`, taken literally: `%`, `_` and backslash
+/// are escaped (queries say `ESCAPE` backslash). Queries fold its case in SQL, with the values
+/// they match it against: `fold_case(name) LIKE fold_case($n)`, one folding for both sides.
 pub fn contains_pattern(q: &str) -> String {
     let escaped = q
         .trim()
-        .to_lowercase()
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");

@@ -217,6 +217,24 @@ async fn the_operator_console_is_invisible_to_everyone_else() {
         "{}",
         list.body
     );
+    // Organization names are searched with one case folding beyond ASCII too.
+    diesel::sql_query(
+        "WITH o AS (INSERT INTO organizations (name, slug) VALUES ('Ärzte Nord', 'arzte-nord')
+                    RETURNING id)
+         INSERT INTO environments (organization_id, kind)
+         SELECT o.id, k FROM o, unnest(ARRAY['development', 'staging', 'production']) k",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    for q in ["%C3%84rzte", "%C3%A4RZTE+n"] {
+        let found = app.get_with(&oscar, &format!("/operator?q={q}")).await;
+        assert!(found.body.contains("1 organization"), "{q}: {}", found.body);
+        assert!(
+            found.body.contains(">Ärzte Nord</a>"),
+            "{q}: {}",
+            found.body
+        );
+    }
     assert!(
         app.get_with(&oscar, "/orgs")
             .await

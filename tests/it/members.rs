@@ -460,8 +460,64 @@ async fn a_large_organization_is_searched_from_either_end_with_the_same_results(
     let last = app.get(&format!("{base}?q=member&page=22")).await;
     assert_eq!(rows(&last.body), emails[1050..]);
 
+    // A name with capitals beyond ASCII, found however it is typed (from the indexes: the
+    // organization is large and "mile" is a trigram run).
+    diesel::sql_query(
+        "UPDATE users SET name = 'Émile Ærøskøbing' WHERE email = 'member7@example.com'",
+    )
+    .execute(&mut app.conn())
+    .unwrap();
+    for q in [
+        "%C3%89mile",
+        "%C3%A9mile+%C3%A6r",
+        "%C3%89MILE+%C3%86R%C3%98",
+    ] {
+        let found = app.get(&format!("{base}?q={q}")).await;
+        assert!(
+            found.body.contains("1 member matching"),
+            "{q}: {}",
+            found.body
+        );
+        assert_eq!(rows(&found.body), ["member7@example.com"], "{q}");
+    }
+
     // A pattern too short for a trigram.
     let short = app.get(&format!("{base}?q=r7")).await;
     assert!(short.body.contains("members matching"), "{}", short.body);
     assert!(rows(&short.body).iter().all(|e| e.starts_with("member")));
+}
+
+/// Case is folded the same way for names and what is typed, whatever the database's locale
+/// (the test cluster has none): "Émile", "émile" and "ÉMILE" find Émile, walking a small
+/// organization's members.
+#[actix_web::test]
+async fn names_beyond_ascii_are_found_however_they_are_typed() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    for (name, email) in [
+        ("Émile Zola", "emile@example.com"),
+        ("Ölaf Ærø", "olaf@example.com"),
+        ("Ωmega Σίσυφος", "omega@example.com"),
+        ("Zed Last", "zed@example.com"),
+    ] {
+        app.create_account_verified(name, email);
+        add_member(&app, &slug, email, "member", &[]);
+    }
+    let base = format!("/orgs/{slug}/access/users");
+    for (q, email) in [
+        ("%C3%89mile", "emile@example.com"),
+        ("%C3%A9MILE", "emile@example.com"),
+        ("%C3%B6LAF+%C3%A6R%C3%B8", "olaf@example.com"),
+        ("%CF%89MEGA+%CF%83%CE%AF", "omega@example.com"),
+        ("%CE%A9MEGA", "omega@example.com"),
+    ] {
+        let found = app.get(&format!("{base}?q={q}")).await;
+        assert_eq!(found.status, 200);
+        assert!(
+            found.body.contains("1 member matching"),
+            "{q}: {}",
+            found.body
+        );
+        assert!(found.body.contains(email), "{q}: {}", found.body);
+    }
 }
