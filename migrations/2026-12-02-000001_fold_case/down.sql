@@ -16,7 +16,5 @@ UPDATE memberships m SET sort_name = lower(u.name)
 FROM users u
 WHERE u.id = m.user_id AND m.sort_name IS DISTINCT FROM lower(u.name);
 
-DROP INDEX users_name_trgm_idx;
-CREATE INDEX users_name_trgm_idx ON users USING gin (lower(name) gin_trgm_ops);
-
+DROP INDEX users_name_fold_trgm_idx;
 DROP FUNCTION fold_case(TEXT);

@@ -152,10 +152,12 @@ fn searched(
     // of a plain join chose the organization's end for every pattern (20 ms for ten
     // matches). So the statement holds both ends and picks one as it runs: the indexes
     // when the organization is large, the pattern has a trigram and it matches few people
-    // in all; otherwise the members. The pattern and the choice are read through `(SELECT $n)`
+    // in all; otherwise the members. The pattern and the choice are read through `(SELECT …$n)`
     // so that no plan is made for their values (one folding a branch away would look cheaper
     // than the generic plan): PostgreSQL then keeps one generic plan. The matches are found
-    // once, for the page and the total.
+    // once, for the page and the total. Names are matched folded (`fold_case`): the indexes hold
+    // the folded name, and the walk reads the membership's copy of it (`sort_name`, kept by
+    // triggers), so no name is folded as the members are walked.
     // pg_trgm makes trigrams of runs of letters and digits only: a pattern without such a run of
     // three ("___", "a.b") would read the whole index. Which letters beyond ASCII count depends
     // on the database's locale, so only ASCII runs are counted on.
@@ -182,7 +184,7 @@ fn searched(
                  SELECT m.user_id, m.role, m.created_at, m.sort_name, m.env_roles
                  FROM memberships m JOIN users u ON u.id = m.user_id
                  WHERE NOT (SELECT yes FROM by_name) AND m.organization_id = $1
-                   AND (fold_case(u.name) LIKE (SELECT fold_case($4)) ESCAPE '\\'
+                   AND (m.sort_name LIKE (SELECT fold_case($4)) ESCAPE '\\'
                         OR u.email LIKE (SELECT fold_case($4)) ESCAPE '\\'))
              SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
                     {has_two_factor} AS two_factor, (SELECT count(*) FROM matched) AS total, p.env_roles

@@ -520,4 +520,25 @@ async fn names_beyond_ascii_are_found_however_they_are_typed() {
         );
         assert!(found.body.contains(email), "{q}: {}", found.body);
     }
+    // The walk matches the membership's folded copy of the name: a rename reaches it.
+    diesel::sql_query("UPDATE users SET name = 'Ärger Zed' WHERE email = 'zed@example.com'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let renamed = app.get(&format!("{base}?q=%C3%84RGER")).await;
+    assert!(
+        renamed.body.contains("1 member matching"),
+        "{}",
+        renamed.body
+    );
+    assert!(renamed.body.contains("zed@example.com"), "{}", renamed.body);
+    let stale: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.sort_name <> fold_case(u.name))",
+    ))
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert_eq!(
+        stale, 0,
+        "every membership carries its member's folded name"
+    );
 }
