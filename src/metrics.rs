@@ -1,8 +1,8 @@
 //! Prometheus metrics (DESIGN §15), served on `METRICS_BIND` when set: requests by route
-//! pattern, method and status with latency histograms, the database pool (connections in use and
-//! idle, waits that timed out), the outbox (depth, age of the oldest email, sent and failed),
-//! sign-in failures and throttle locks. Recorded with the `metrics` facade; rendered by
-//! `metrics-exporter-prometheus`.
+//! pattern, method and status with latency histograms, the database pool (connections in use
+//! and idle, calls that gave up waiting for a blocking thread or a connection), the outbox
+//! (depth, age of the oldest email, sent and failed), sign-in failures and throttle locks.
+//! Recorded with the `metrics` facade; rendered by `metrics-exporter-prometheus`.
 
 use std::sync::OnceLock;
 use std::time::Instant;

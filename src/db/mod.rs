@@ -299,10 +299,54 @@ impl Drop for Caller {
     }
 }
 
-fn unavailable(e: &dyn std::fmt::Display) -> AppError {
-    tracing::warn!(error = %e, "no database connection");
-    metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
+/// Why a call answered "unavailable": no blocking thread took it before the deadline (the
+/// instance is saturated), or no connection came (the database is away or every connection
+/// is busy).
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    Thread,
+    Connection,
+}
+
+/// Counts every call that gave up, by cause, and warns at most once a second: under overload
+/// every request would otherwise write a line.
+fn unavailable(wait: Wait, e: &dyn std::fmt::Display) -> AppError {
+    let reason = match wait {
+        Wait::Thread => "thread",
+        Wait::Connection => "connection",
+    };
+    metrics::counter!(crate::metrics::POOL_TIMEOUTS, "waiting_for" => reason).increment(1);
+    static WARNED: OncePerSecond = OncePerSecond::new();
+    if WARNED.allow(std::time::SystemTime::now()) {
+        tracing::warn!(
+            error = %e,
+            waiting_for = reason,
+            "no database connection (more this second are only counted in {})",
+            crate::metrics::POOL_TIMEOUTS
+        );
+    }
     AppError::Unavailable
+}
+
+/// Lets one event through per second of the clock.
+struct OncePerSecond(AtomicU64);
+
+impl OncePerSecond {
+    const fn new() -> Self {
+        OncePerSecond(AtomicU64::new(0))
+    }
+
+    fn allow(&self, now: std::time::SystemTime) -> bool {
+        let second = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.0.load(Ordering::Relaxed);
+        second > last
+            && self
+                .0
+                .compare_exchange(last, second, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
 async fn on_blocking_pool<T, E, F>(pool: &PgPool, f: F, abandonable: bool) -> Result<T, AppError>
@@ -328,7 +372,7 @@ where
         };
         let mut conn = pool
             .get_timeout(deadline.saturating_duration_since(Instant::now()))
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|e| unavailable(Wait::Connection, &e))?;
         f(&mut conn).map_err(Into::into)
     });
     let joined = match caller {
@@ -338,11 +382,36 @@ where
             match tokio::time::timeout_at(deadline.into(), &mut task).await {
                 Ok(joined) => joined,
                 Err(_) if caller.0.to(ABANDONED) => {
-                    return Err(unavailable(&"no blocking thread before the deadline"));
+                    return Err(unavailable(
+                        Wait::Thread,
+                        &"no blocking thread before the deadline",
+                    ));
                 }
                 Err(_) => task.await,
             }
         }
     };
     joined.map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OncePerSecond;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_warning_goes_out_once_a_second_at_most() {
+        let once = OncePerSecond::new();
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms);
+        assert!(once.allow(at(0)));
+        assert!(!once.allow(at(10)));
+        assert!(!once.allow(at(999)));
+        assert!(once.allow(at(1_000)));
+        assert!(!once.allow(at(1_500)));
+        assert!(
+            !once.allow(at(500)),
+            "a clock stepping back lets nothing more through"
+        );
+        assert!(once.allow(at(3_200)));
+    }
 }
