@@ -263,8 +263,10 @@ where
 }
 
 /// Runs a write that follows work already done, such as saving the session after a change
-/// went through, or releasing a sign-in throttle's claim after a right password: never
-/// abandoned while it waits for a blocking thread, then `WAIT` at most for a connection.
+/// went through, releasing a sign-in throttle's claim after a right password, or recording a
+/// refusal or a failed attempt in the audit log: never abandoned while it waits for a
+/// blocking thread (a client leaving cannot keep it from being written), then `WAIT` at most
+/// for a connection.
 pub async fn finish<T, E, F>(pool: &PgPool, f: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,

@@ -151,7 +151,8 @@ pub fn environment(
 /// invite admins").
 pub async fn deny(pool: &PgPool, ctx: &Ctx, denied: Denied) -> Result<(), AppError> {
     let ctx = ctx.clone();
-    db::run(pool, move |c| {
+    // What happened is recorded even if the client leaves meanwhile: never abandoned.
+    db::finish(pool, move |c| {
         audit::record_denied(c, &ctx.actor, &ctx.meta, &denied)
     })
     .await

@@ -372,7 +372,7 @@ pub enum SignIn {
 async fn sign_in_failed(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), AppError> {
     metrics::counter!(crate::metrics::SIGN_IN_FAILURES).increment(1);
     let ctx = ctx.clone();
-    db::run(pool, move |c| {
+    db::finish(pool, move |c| {
         let denied = Denied {
             organization: None,
             action: Action::UserSignInFailed,
@@ -387,7 +387,7 @@ async fn sign_in_failed(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), A
 /// Records a sign-out.
 pub async fn signed_out(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), AppError> {
     let ctx = ctx.clone();
-    db::run(pool, move |c| {
+    db::finish(pool, move |c| {
         audit::record(
             c,
             Event::successful(

@@ -16,7 +16,7 @@ pub async fn exported(
     filters: String,
 ) -> Result<(), AppError> {
     let ctx = ctx.clone();
-    db::run(pool, move |c| {
+    db::finish(pool, move |c| {
         audit::record(
             c,
             audit::Event {

@@ -86,7 +86,7 @@ pub async fn confirm_password(
 /// Records a wrong re-entered password of the signed-in `email`.
 pub async fn reentry_failed(pool: &PgPool, ctx: &Ctx, email: &str) -> Result<(), AppError> {
     let (ctx, email) = (ctx.clone(), email.to_string());
-    db::run(pool, move |c| {
+    db::finish(pool, move |c| {
         let denied = Denied {
             organization: None,
             action: Action::UserPasswordReentryFailed,

@@ -215,7 +215,7 @@ fn match_code(
 /// Records a wrong code, in the account's security log.
 async fn failed(pool: &PgPool, ctx: &Ctx, user: &User) -> Result<(), AppError> {
     let (ctx, actor, email) = (ctx.clone(), as_user(user), user.email.clone());
-    db::run(pool, move |c| {
+    db::finish(pool, move |c| {
         let denied = Denied {
             organization: None,
             action: Action::UserTwoFactorFailed,

@@ -536,3 +536,65 @@ fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
         );
     });
 }
+
+/// A refusal is recorded in the audit log even when the client leaves while the record waits
+/// for a blocking thread: records of what happened are never abandoned in the queue.
+#[test]
+fn a_refusal_is_recorded_even_if_the_client_leaves_while_it_waits() {
+    use diesel::prelude::*;
+    use gatehouse::audit::{Action, Actor, Denied, RequestMeta};
+    use gatehouse::db::schema::audit_events::dsl as a;
+    let db = crate::support::cluster::TestDatabase::create();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let pool = gatehouse::db::pool(&db.owner_url, 2, Default::default()).expect("pool");
+        let busy = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                gatehouse::db::run(&pool, |c| {
+                    diesel::sql_query("SELECT pg_sleep(1)").execute(c)
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let ctx = gatehouse::ops::Ctx {
+                    actor: Actor::Visitor,
+                    meta: RequestMeta {
+                        ip: Some("192.0.2.7".into()),
+                        user_agent: None,
+                    },
+                    path: "/operator".into(),
+                };
+                let denied = Denied {
+                    organization: None,
+                    action: Action::UserSignInFailed,
+                    target: Some("someone@example.com".into()),
+                    details: serde_json::json!({}),
+                };
+                gatehouse::ops::access::deny(&pool, &ctx, denied).await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        refused.abort();
+        assert!(busy.await.expect("joined").is_ok());
+        // One blocking thread, first in first out: the record is written before this count.
+        let recorded: i64 = gatehouse::db::run(&pool, |c| {
+            a::audit_events
+                .filter(a::status.eq("denied"))
+                .filter(a::target.eq("someone@example.com"))
+                .count()
+                .get_result(c)
+        })
+        .await
+        .expect("count");
+        assert_eq!(recorded, 1);
+    });
+}
