@@ -469,12 +469,6 @@ fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
     use gatehouse::error::AppError;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let db = crate::support::cluster::TestDatabase::create();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .max_blocking_threads(1)
-        .build()
-        .expect("runtime");
     let touching = |touched: &Arc<AtomicBool>| {
         let touched = Arc::clone(touched);
         move |c: &mut diesel::PgConnection| {
@@ -482,17 +476,8 @@ fn waiting_for_a_blocking_thread_counts_towards_the_three_seconds() {
             diesel::sql_query("SELECT 1").execute(c)
         }
     };
-    runtime.block_on(async {
-        let pool = gatehouse::db::pool(&db.owner_url, 2, Default::default()).expect("pool");
-        let busy = tokio::spawn({
-            let pool = pool.clone();
-            async move {
-                gatehouse::db::run(&pool, |c| {
-                    diesel::sql_query("SELECT pg_sleep(4.5)").execute(c)
-                })
-                .await
-            }
-        });
+    on_one_blocking_thread(|pool| async move {
+        let busy = hold_the_thread(&pool, "4.5");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let started = Instant::now();
         let (left, timed_out) = (
@@ -544,23 +529,8 @@ fn a_refusal_is_recorded_even_if_the_client_leaves_while_it_waits() {
     use diesel::prelude::*;
     use gatehouse::audit::{Action, Actor, Denied, RequestMeta};
     use gatehouse::db::schema::audit_events::dsl as a;
-    let db = crate::support::cluster::TestDatabase::create();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .max_blocking_threads(1)
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let pool = gatehouse::db::pool(&db.owner_url, 2, Default::default()).expect("pool");
-        let busy = tokio::spawn({
-            let pool = pool.clone();
-            async move {
-                gatehouse::db::run(&pool, |c| {
-                    diesel::sql_query("SELECT pg_sleep(1)").execute(c)
-                })
-                .await
-            }
-        });
+    on_one_blocking_thread(|pool| async move {
+        let busy = hold_the_thread(&pool, "1");
         tokio::time::sleep(Duration::from_millis(100)).await;
         let refused = tokio::spawn({
             let pool = pool.clone();
@@ -597,4 +567,38 @@ fn a_refusal_is_recorded_even_if_the_client_leaves_while_it_waits() {
         .expect("count");
         assert_eq!(recorded, 1);
     });
+}
+
+/// Runs `test` on a runtime with a single blocking thread, with a pool of two connections to a
+/// fresh database.
+fn on_one_blocking_thread<F, Fut>(test: F)
+where
+    F: FnOnce(gatehouse::db::PgPool) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = crate::support::cluster::TestDatabase::create();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(1)
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let pool = gatehouse::db::pool(&db.owner_url, 2, Default::default()).expect("pool");
+        test(pool).await;
+    });
+}
+
+/// Holds the only blocking thread with a statement of `seconds`.
+fn hold_the_thread(
+    pool: &gatehouse::db::PgPool,
+    seconds: &'static str,
+) -> tokio::task::JoinHandle<Result<usize, gatehouse::error::AppError>> {
+    use diesel::RunQueryDsl;
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        gatehouse::db::run(&pool, move |c| {
+            diesel::sql_query(format!("SELECT pg_sleep({seconds})")).execute(c)
+        })
+        .await
+    })
 }
