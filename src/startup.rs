@@ -242,7 +242,7 @@ pub fn serve(
 /// Each worker's blocking threads: its share of the pool's connections, and one more, so a
 /// worker given more than its share of the traffic can borrow a connection the other workers
 /// leave idle. Work beyond that waits in the worker's queue without a thread of its own (at
-/// most `db::WAIT`), instead of as a parked thread woken in no order whenever a connection
+/// most `db::WAIT` through `db::run`), instead of as a parked thread woken in no order whenever a connection
 /// comes back to the pool. (argon2 has threads of its own, `auth::password`.)
 fn blocking_threads_per_worker(pool_size: u32, workers: usize) -> usize {
     (pool_size as usize).div_ceil(workers.max(1)).max(1) + 1

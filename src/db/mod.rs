@@ -1,5 +1,6 @@
-//! Database access: the connection pool, the embedded migrations, the one way handlers run
-//! database work (`run`, on the blocking pool), and one module per aggregate.
+//! Database access: the connection pool, the embedded migrations, the two ways handlers run
+//! database work on the blocking pool (`run`, and `finish` for writes that follow work already
+//! done), and one module per aggregate.
 
 pub mod api_keys;
 pub mod assets;
@@ -318,19 +319,21 @@ fn unavailable(wait: Wait, e: &dyn std::fmt::Display) -> AppError {
         Wait::Connection => "connection",
     };
     metrics::counter!(crate::metrics::POOL_TIMEOUTS, "waiting_for" => reason).increment(1);
+    static STARTED: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
     static WARNED: OncePerSecond = OncePerSecond::new();
-    if WARNED.allow(std::time::SystemTime::now()) {
+    if WARNED.allow(STARTED.elapsed()) {
         tracing::warn!(
             error = %e,
             waiting_for = reason,
-            "no database connection (more this second are only counted in {})",
+            "database work gave up waiting (more this second are only counted in {})",
             crate::metrics::POOL_TIMEOUTS
         );
     }
     AppError::Unavailable
 }
 
-/// Lets one event through per second of the clock.
+/// Lets one event through per second, given the time since a fixed start (a monotonic
+/// clock: a wall clock stepped back would silence it).
 struct OncePerSecond(AtomicU64);
 
 impl OncePerSecond {
@@ -338,10 +341,9 @@ impl OncePerSecond {
         OncePerSecond(AtomicU64::new(0))
     }
 
-    fn allow(&self, now: std::time::SystemTime) -> bool {
-        let second = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+    fn allow(&self, since_start: Duration) -> bool {
+        // Seconds counted from 1, so that the first second lets one through.
+        let second = since_start.as_secs() + 1;
         let last = self.0.load(Ordering::Relaxed);
         second > last
             && self
@@ -399,21 +401,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::OncePerSecond;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::Duration;
 
     #[test]
     fn a_warning_goes_out_once_a_second_at_most() {
         let once = OncePerSecond::new();
-        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(1_700_000_000_000 + ms);
+        let at = Duration::from_millis;
         assert!(once.allow(at(0)));
         assert!(!once.allow(at(10)));
         assert!(!once.allow(at(999)));
         assert!(once.allow(at(1_000)));
         assert!(!once.allow(at(1_500)));
-        assert!(
-            !once.allow(at(500)),
-            "a clock stepping back lets nothing more through"
-        );
         assert!(once.allow(at(3_200)));
+        assert!(!once.allow(at(3_900)));
     }
 }

@@ -141,7 +141,9 @@ pub async fn deliver_due(pool: &PgPool, mailer: &Mailer) -> anyhow::Result<usize
             crate::metrics::EMAILS_FAILED
         };
         metrics::counter!(counter).increment(1);
-        let result = db::run(pool, move |c| match outcome {
+        // The email went out (or failed): recording it is never abandoned, or it would be sent
+        // again when its lease ends.
+        let result = db::finish(pool, move |c| match outcome {
             Ok(()) => db::outbox::mark_sent(c, &message, redact),
             Err(error) => {
                 tracing::warn!(id = message.id, %error, "email delivery failed");

@@ -387,7 +387,7 @@ async fn sign_in_failed(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), A
 /// Records a sign-out.
 pub async fn signed_out(pool: &PgPool, ctx: &Ctx, email: String) -> Result<(), AppError> {
     let ctx = ctx.clone();
-    db::finish(pool, move |c| {
+    db::run(pool, move |c| {
         audit::record(
             c,
             Event::successful(
