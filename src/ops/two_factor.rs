@@ -365,9 +365,3 @@ pub async fn disable(
     .await?;
     Ok(outcome.map(|_| ()))
 }
-
-/// How many unused recovery codes the account has.
-pub async fn recovery_codes_left(pool: &PgPool, user: &User) -> Result<i64, AppError> {
-    let id = user.id;
-    db::run(pool, move |c| db::two_factor::recovery_codes_left(c, id)).await
-}
