@@ -127,6 +127,10 @@ pub async fn check_password(
 /// Every guessable check (passwords, two-factor codes) goes through here: the attempt is claimed
 /// against the sign-in throttle before `check` runs, so parallel guesses cannot outrun the limit;
 /// a right answer releases its claim, a wrong one stays counted and locks at the limit.
+///
+/// The claim, the check and its outcome run as one task of their own, to the end even if the
+/// client leaves: a right answer's claim must not stay counted because the browser went away
+/// while argon2 ran, nor a code be used without its claim released.
 pub async fn throttled<F, Fut>(
     pool: &PgPool,
     settings: &Settings,
@@ -135,39 +139,42 @@ pub async fn throttled<F, Fut>(
     check: F,
 ) -> Result<Checked, AppError>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<bool, AppError>>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<bool, AppError>> + Send + 'static,
 {
     let (max, window) = (
         settings.signin_max_failures,
         Duration::minutes(settings.signin_lock_minutes),
     );
-    let (claim_email, claim_ip) = (email.to_string(), ip.to_string());
-    let claim = db::run(pool, move |c| {
-        db::throttle::claim(c, &claim_email, &claim_ip, max, window)
-    })
-    .await?;
-    let attempt = match claim {
-        Claim::Locked(until) => {
-            metrics::counter!(crate::metrics::THROTTLE_LOCKS).increment(1);
-            return Ok(Checked::Locked(until));
-        }
-        Claim::Allowed(attempt) => attempt,
-    };
-    let right = check().await?;
-    let (email, ip) = (email.to_string(), ip.to_string());
-    // Never abandoned in the queue: a right password's claim must not stay counted.
-    db::finish(pool, move |c| {
-        if right {
-            db::throttle::release(c, attempt)
+    let (pool, email, ip) = (pool.clone(), email.to_string(), ip.to_string());
+    tokio::spawn(async move {
+        let (claim_email, claim_ip) = (email.clone(), ip.clone());
+        let claim = db::run(&pool, move |c| {
+            db::throttle::claim(c, &claim_email, &claim_ip, max, window)
+        })
+        .await?;
+        let attempt = match claim {
+            Claim::Locked(until) => {
+                metrics::counter!(crate::metrics::THROTTLE_LOCKS).increment(1);
+                return Ok(Checked::Locked(until));
+            }
+            Claim::Allowed(attempt) => attempt,
+        };
+        let right = check().await?;
+        db::finish(&pool, move |c| {
+            if right {
+                db::throttle::release(c, attempt)
+            } else {
+                db::throttle::record_failure(c, &email, &ip, max, window)
+            }
+        })
+        .await?;
+        Ok(if right {
+            Checked::Right
         } else {
-            db::throttle::record_failure(c, &email, &ip, max, window)
-        }
+            Checked::Wrong
+        })
     })
-    .await?;
-    Ok(if right {
-        Checked::Right
-    } else {
-        Checked::Wrong
-    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("a throttled check failed: {e}")))?
 }

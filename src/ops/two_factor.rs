@@ -134,8 +134,9 @@ where
     let ip = ctx.meta.ip.clone().unwrap_or_default();
     let matched = std::sync::Arc::new(std::sync::Mutex::new(Matched::Nothing));
     let seen = matched.clone();
-    let checked = reauth::throttled(pool, settings, &user.email, &ip, || async move {
-        let found = db::run(pool, move |c| {
+    let on_pool = pool.clone();
+    let checked = reauth::throttled(pool, settings, &user.email, &ip, move || async move {
+        let found = db::run(&on_pool, move |c| {
             c.transaction(|c| -> QueryResult<Matched> {
                 let found = match_code(c, &key, id, &typed, is_recovery)?;
                 if found != Matched::Nothing {

@@ -569,6 +569,72 @@ fn a_refusal_is_recorded_even_if_the_client_leaves_while_it_waits() {
     });
 }
 
+/// A right answer releases its claim on the sign-in throttle even when the client leaves while
+/// the answer is checked (argon2 or a two-factor code): the attempt would otherwise stay counted
+/// as a failure, and a few dropped connections would lock a person out.
+#[actix_web::test]
+async fn a_right_answer_is_not_counted_as_a_failure_when_the_client_leaves() {
+    use diesel::prelude::*;
+    use gatehouse::db::schema::sign_in_failures::dsl as f;
+    use gatehouse::ops::reauth::{Checked, throttled};
+    let app = crate::support::spawn_app().await;
+    let checking = std::sync::Arc::new(tokio::sync::Notify::new());
+    let caller = tokio::spawn({
+        let (pool, settings, checking) = (app.pool.clone(), app.settings.clone(), checking.clone());
+        async move {
+            throttled(
+                &pool,
+                &settings,
+                "left@example.com",
+                "192.0.2.9",
+                move || async move {
+                    checking.notify_one();
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    Ok(true)
+                },
+            )
+            .await
+        }
+    });
+    checking.notified().await;
+    caller.abort();
+    let failures = |email: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            gatehouse::db::run(&pool, move |c| {
+                f::sign_in_failures
+                    .filter(f::email.eq(email))
+                    .count()
+                    .get_result::<i64>(c)
+            })
+            .await
+            .expect("count")
+        }
+    };
+    assert_eq!(
+        failures("left@example.com").await,
+        1,
+        "claimed while checked"
+    );
+    eventually("the right answer's claim released", || async {
+        (failures("left@example.com").await == 0).then_some(())
+    })
+    .await;
+
+    // A wrong answer stays counted, whether the client waits or not.
+    let wrong = throttled(
+        &app.pool,
+        &app.settings,
+        "wrong@example.com",
+        "192.0.2.9",
+        || async { Ok(false) },
+    )
+    .await
+    .expect("checked");
+    assert_eq!(wrong, Checked::Wrong);
+    assert_eq!(failures("wrong@example.com").await, 1);
+}
+
 /// Runs `test` on a runtime with a single blocking thread, with a pool of two connections to a
 /// fresh database.
 fn on_one_blocking_thread<F, Fut>(test: F)
