@@ -189,6 +189,7 @@ pub fn serve(
     }
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(head_as_get))
             .wrap(from_fn(routes::errors::framed))
             .wrap(from_fn(crate::input::refuse_unstorable_query))
             .wrap(from_fn(check_origin))
@@ -208,27 +209,7 @@ pub fn serve(
             .app_data(data_key.clone())
             .app_data(passkeys.clone())
             .app_data(limiter.clone())
-            .app_data(web::QueryConfig::default().error_handler(|e, req| {
-                if is_api(req) {
-                    crate::api::ApiError::invalid_parameter(e.to_string()).into()
-                } else {
-                    AppError::BadRequest(e.to_string()).into()
-                }
-            }))
-            // A path segment that is not a valid id names nothing: the 404 of its side.
-            .app_data(web::PathConfig::default().error_handler(|_, req| {
-                if is_api(req) {
-                    crate::api::ApiError::not_found().into()
-                } else {
-                    AppError::NotFound.into()
-                }
-            }))
-            .app_data(web::PayloadConfig::new(64 * 1024))
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(64 * 1024)
-                    .error_handler(|e, _| crate::api::writes::json_error(e).into()),
-            )
+            .configure(extractors)
             .configure(routes::config)
             .default_service(web::to(not_found))
     })
@@ -237,6 +218,32 @@ pub fn serve(
         .workers(workers)
         .worker_max_blocking_threads(blocking);
     Ok((server.run(), outbox))
+}
+
+/// How the extractors refuse what they cannot read: a bad query string is a 400 (JSON under
+/// /api), a path segment that is not a valid id names nothing (the 404 of its side); bodies are
+/// capped at 64 KiB.
+fn extractors(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, req| {
+        if is_api(req) {
+            crate::api::ApiError::invalid_parameter(e.to_string()).into()
+        } else {
+            AppError::BadRequest(e.to_string()).into()
+        }
+    }))
+    .app_data(web::PathConfig::default().error_handler(|_, req| {
+        if is_api(req) {
+            crate::api::ApiError::not_found().into()
+        } else {
+            AppError::NotFound.into()
+        }
+    }))
+    .app_data(web::PayloadConfig::new(64 * 1024))
+    .app_data(
+        web::JsonConfig::default()
+            .limit(64 * 1024)
+            .error_handler(|e, _| crate::api::writes::json_error(e).into()),
+    );
 }
 
 /// Each worker's blocking threads: its share of the pool's connections, and one more, so a
@@ -362,6 +369,23 @@ async fn drop_unchanged_session_cookie(
 /// chosen for the process.
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// HEAD is answered as GET without its body (RFC 9110 §9.3.2: every server supports both): the
+/// route table lists GETs, and the request is routed, checked and answered as its GET, headers
+/// and `Content-Length` included; HTTP's encoder leaves the body out of a HEAD's response.
+/// Every layer outside this one (the Origin check, the logs, the metrics) still sees HEAD.
+async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    actix_web::Error,
+> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// The session layer writes changed sessions to PostgreSQL after the handler (requests read

@@ -204,7 +204,7 @@ route_table! {
     }
 }
 
-/// The methods (`GET`, `POST`…) the route table answers for `path`, for 405's `Allow`.
+/// The methods (`GET`, `HEAD`, `POST`…) the route table answers for `path`, for 405's `Allow`.
 pub fn methods_for(path: &str) -> Vec<&'static str> {
     static PATTERNS: std::sync::LazyLock<Vec<(actix_web::dev::ResourceDef, &'static str)>> =
         std::sync::LazyLock::new(|| {
@@ -224,6 +224,10 @@ pub fn methods_for(path: &str) -> Vec<&'static str> {
         };
         if pattern.is_match(path) && !methods.contains(&method) {
             methods.push(method);
+            // HEAD is answered wherever GET is (`startup::head_as_get`).
+            if method == "GET" {
+                methods.push("HEAD");
+            }
         }
     }
     methods

@@ -894,7 +894,7 @@ async fn the_api_answers_its_edges_as_its_document_says() {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(r.headers()["allow"], "GET, POST, PUT, DELETE");
+    assert_eq!(r.headers()["allow"], "GET, HEAD, POST, PUT, DELETE");
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],
         "method_not_allowed"
@@ -903,10 +903,10 @@ async fn the_api_answers_its_edges_as_its_document_says() {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(r.headers()["allow"], "GET");
+    assert_eq!(r.headers()["allow"], "GET, HEAD");
     let r = app.client.delete(app.url("/signin")).send().await.unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(r.headers()["allow"], "GET, POST");
+    assert_eq!(r.headers()["allow"], "GET, HEAD, POST");
 
     // `password` is a string when sent: null is refused; a whole number written `7.0` is an id.
     let member = crate::support::member(&app, &slug, "Mia", "mia@example.test", "member").await;

@@ -377,6 +377,69 @@ async fn refusals_carry_the_security_headers_and_pages_are_never_cached() {
     assert_eq!(css.headers()["cache-control"], "public, max-age=3600");
 }
 
+/// HEAD is answered wherever GET is, as that GET without its body: through the same checks
+/// (a visitor is sent to sign in, a stranger gets 404), with the same headers; a path without
+/// GET answers 405 and says which methods it takes.
+#[actix_web::test]
+async fn head_is_answered_as_its_get_without_a_body() {
+    let app = spawn_app().await;
+    let head = |c: &reqwest::Client, path: &str| c.head(app.url(path)).send();
+    let r = head(&app.client, "/healthz").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-length"], "2");
+    assert_eq!(r.text().await.unwrap(), "");
+
+    let slug = app.owner_with_org().await;
+    let page = format!("/orgs/{slug}/access/users");
+    let r = head(&app.client, &page).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(r.headers().contains_key("content-security-policy"));
+    let length: usize = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(length > 1000, "the page's length, {length}");
+    assert_eq!(r.text().await.unwrap(), "");
+
+    let visitor = client(&app.address);
+    let r = head(&visitor, &page).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/signin")
+    );
+    let stranger = client(&app.address);
+    app.create_account_verified("Sam Stranger", "sam@example.com");
+    assert_eq!(
+        app.sign_in(&stranger, "sam@example.com", PASSWORD)
+            .await
+            .status,
+        303
+    );
+    assert_eq!(head(&stranger, &page).await.unwrap().status(), 404);
+
+    let key = crate::api::create_key(&app, &app.client, "tool").await;
+    let r = app
+        .client
+        .head(app.url("/api/v1/organizations"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.text().await.unwrap(), "");
+
+    let r = head(&app.client, "/signout").await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+}
+
 /// NUL bytes, which PostgreSQL text cannot hold, are refused with 422 on every path that used to
 /// answer 500: sign-in, member search, audit filters, configuration values and the API.
 #[actix_web::test]
