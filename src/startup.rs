@@ -374,7 +374,8 @@ pub fn install_crypto_provider() {
 /// HEAD is answered as GET without its body (RFC 9110 §9.3.2: every server supports both): the
 /// route table lists GETs, and the request is routed, checked and answered as its GET, headers
 /// and `Content-Length` included; HTTP's encoder leaves the body out of a HEAD's response.
-/// Every layer outside this one (the Origin check, the logs, the metrics) still sees HEAD.
+/// Every layer outside this one (the Origin check, the logs, the metrics) still sees HEAD. The
+/// GETs that act (`routes::GETS_THAT_ACT`) answer HEAD with 405.
 async fn head_as_get(
     mut req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
@@ -382,7 +383,7 @@ async fn head_as_get(
     actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
     actix_web::Error,
 > {
-    if req.method() == actix_web::http::Method::HEAD {
+    if req.method() == actix_web::http::Method::HEAD && routes::answers_head(req.path()) {
         req.head_mut().method = actix_web::http::Method::GET;
     }
     next.call(req).await

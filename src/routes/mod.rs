@@ -204,6 +204,28 @@ route_table! {
     }
 }
 
+/// The GETs that act: an email's link uses its token, an export is recorded. HEAD, which link
+/// checkers and mail scanners send believing it safe, is not answered for them (405), so that
+/// nobody uses a link up or is recorded as exporting without asking for it.
+pub const GETS_THAT_ACT: &[&str] = &[
+    "/verify-email",
+    "/account/email/confirm",
+    "/orgs/{slug}/audit.csv",
+    "/operator/audit.csv",
+];
+
+/// Whether HEAD is answered at `path` (as its GET, `startup::head_as_get`).
+pub fn answers_head(path: &str) -> bool {
+    static ACTING: std::sync::LazyLock<Vec<actix_web::dev::ResourceDef>> =
+        std::sync::LazyLock::new(|| {
+            GETS_THAT_ACT
+                .iter()
+                .map(|p| actix_web::dev::ResourceDef::new(*p))
+                .collect()
+        });
+    !ACTING.iter().any(|pattern| pattern.is_match(path))
+}
+
 /// The methods (`GET`, `HEAD`, `POST`…) the route table answers for `path`, for 405's `Allow`.
 pub fn methods_for(path: &str) -> Vec<&'static str> {
     static PATTERNS: std::sync::LazyLock<Vec<(actix_web::dev::ResourceDef, &'static str)>> =
@@ -225,7 +247,7 @@ pub fn methods_for(path: &str) -> Vec<&'static str> {
         if pattern.is_match(path) && !methods.contains(&method) {
             methods.push(method);
             // HEAD is answered wherever GET is (`startup::head_as_get`).
-            if method == "GET" {
+            if method == "GET" && answers_head(path) {
                 methods.push("HEAD");
             }
         }

@@ -438,6 +438,32 @@ async fn head_is_answered_as_its_get_without_a_body() {
     let r = head(&app.client, "/signout").await.unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "POST");
+
+    // The GETs that act are not answered for HEAD: a link checker neither uses up an email's
+    // link nor is recorded exporting the audit log.
+    for path in gatehouse::routes::GETS_THAT_ACT {
+        assert!(
+            gatehouse::routes::ROUTES
+                .iter()
+                .any(|r| r.method == "get" && r.path == *path),
+            "{path} is a GET route"
+        );
+    }
+    let exports = app.audit_count("audit.exported", "successful");
+    let r = head(&app.client, &format!("/orgs/{slug}/audit.csv"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+    assert_eq!(app.audit_count("audit.exported", "successful"), exports);
+    assert_eq!(
+        app.get(&format!("/orgs/{slug}/audit.csv")).await.status,
+        200
+    );
+    assert_eq!(app.audit_count("audit.exported", "successful"), exports + 1);
+    let r = head(&app.client, "/verify-email?token=abc").await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
 }
 
 /// NUL bytes, which PostgreSQL text cannot hold, are refused with 422 on every path that used to
