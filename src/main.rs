@@ -55,14 +55,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     OperatorAction::Revoke { email } => (email, false),
                 };
                 let mut conn = pool.get()?;
-                if gatehouse::db::users::set_operator(&mut conn, &email, grant)? {
-                    println!(
-                        "{email} is {} a platform operator.",
-                        if grant { "now" } else { "no longer" }
-                    );
-                    Ok(())
-                } else {
-                    anyhow::bail!("no account has the email {email}")
+                use gatehouse::db::users::{OperatorChange, set_operator};
+                match set_operator(&mut conn, &email, grant)? {
+                    OperatorChange::Done => {
+                        println!(
+                            "{email} is {} a platform operator.",
+                            if grant { "now" } else { "no longer" }
+                        );
+                        Ok(())
+                    }
+                    OperatorChange::NoAccount => anyhow::bail!("no account has the email {email}"),
+                    OperatorChange::Unverified => anyhow::bail!(
+                        "{email} has not verified its address: anyone can sign up with an \
+                         address, so operators are granted only to verified accounts"
+                    ),
                 }
             }
             Command::Serve => {

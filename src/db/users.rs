@@ -133,11 +133,42 @@ pub fn touch_sign_in(conn: &mut PgConnection, id: UserId) -> QueryResult<()> {
 }
 
 /// Grants or revokes platform operator rights; false when no account has this email.
-pub fn set_operator(conn: &mut PgConnection, email: &str, operator: bool) -> QueryResult<bool> {
-    let n = diesel::update(users::table.filter(users::email.eq(email.trim().to_lowercase())))
-        .set(users::is_operator.eq(operator))
-        .execute(conn)?;
-    Ok(n == 1)
+/// What `set_operator` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorChange {
+    Done,
+    NoAccount,
+    /// Granting needs a verified address: anyone can sign up with a colleague's address, and an
+    /// operator grant by email must not go to whoever did.
+    Unverified,
+}
+
+/// Grants (or revokes) platform operator to the account with this email; a grant only to a
+/// verified account.
+pub fn set_operator(
+    conn: &mut PgConnection,
+    email: &str,
+    operator: bool,
+) -> QueryResult<OperatorChange> {
+    let email = email.trim().to_lowercase();
+    let mut update = diesel::update(users::table)
+        .filter(users::email.eq(&email))
+        .into_boxed();
+    if operator {
+        update = update.filter(users::email_verified_at.is_not_null());
+    }
+    if update.set(users::is_operator.eq(operator)).execute(conn)? == 1 {
+        return Ok(OperatorChange::Done);
+    }
+    let exists = diesel::select(diesel::dsl::exists(
+        users::table.filter(users::email.eq(&email)),
+    ))
+    .get_result::<bool>(conn)?;
+    Ok(if exists {
+        OperatorChange::Unverified
+    } else {
+        OperatorChange::NoAccount
+    })
 }
 
 pub fn set_name(conn: &mut PgConnection, id: UserId, name: &str) -> QueryResult<()> {

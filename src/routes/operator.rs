@@ -35,7 +35,8 @@ async fn require_operator(
     acting: Option<Action>,
 ) -> Result<(User, Actor), AppError> {
     let user = auth.require_user()?.clone();
-    if user.is_operator {
+    // Granted only to verified accounts (`db::users::set_operator`); checked again here.
+    if user.is_operator && user.is_verified() {
         // Production requires two-factor of operators (OPERATORS_REQUIRE_2FA).
         if settings.operators_need_two_factor() && !user.has_two_factor() {
             return Err(AppError::TwoFactorRequired);

@@ -396,6 +396,37 @@ async fn operators_are_granted_and_revoked_from_the_command_line_only() {
         .output()
         .unwrap();
     assert!(!unknown.status.success());
+
+    // Anyone can sign up with a colleague's address: a grant goes to verified accounts only.
+    let visitor = crate::support::client(&app.address);
+    app.sign_up(&visitor, "Not Nora", "nora@example.com").await;
+    let unverified = gatehouse_bin()
+        .env("DATABASE_URL", &url)
+        .env("MIGRATION_DATABASE_URL", app.owner_url())
+        .args(["operator", "grant", "nora@example.com"])
+        .output()
+        .unwrap();
+    assert!(!unverified.status.success());
+    assert!(String::from_utf8_lossy(&unverified.stderr).contains("not verified"));
+    let nora = gatehouse::db::users::find_by_email(&mut app.conn(), "nora@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(!nora.is_operator);
+    // Nor does an operator flag set on an unverified account by other means open the console.
+    use diesel::prelude::*;
+    use gatehouse::db::schema::users::dsl as u;
+    diesel::update(u::users.filter(u::id.eq(nora.id)))
+        .set(u::is_operator.eq(true))
+        .execute(&mut app.owner_conn())
+        .unwrap();
+    let signed_in = crate::support::client(&app.address);
+    assert_eq!(
+        app.sign_in(&signed_in, "nora@example.com", crate::support::PASSWORD)
+            .await
+            .status,
+        303
+    );
+    assert_eq!(app.get_with(&signed_in, "/operator").await.status, 404);
 }
 
 fn wait_healthy(port: u16) -> bool {
