@@ -10,7 +10,7 @@ use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
 use crate::auth::Auth;
@@ -41,8 +41,12 @@ impl AuditQuery {
             if s.trim().is_empty() {
                 return Ok(None);
             }
+            // Years of four digits: chrono reads "+262142-12-31" too, whose next day it cannot
+            // hold, and PostgreSQL's timestamps end long before its dates do.
             let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map_err(|_| format!("{label}: use a date like 2026-11-29."))?;
+                .ok()
+                .filter(|d| (1..=9999).contains(&d.year()))
+                .ok_or_else(|| format!("{label}: use a date like 2026-11-29."))?;
             Ok(date.and_hms_opt(0, 0, 0).map(|d| Utc.from_utc_datetime(&d)))
         };
         let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());

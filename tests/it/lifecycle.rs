@@ -311,6 +311,14 @@ async fn owners_read_filter_page_and_export_the_audit_log() {
     let bad_date = app.get(&format!("{base}?from=yesterday")).await;
     assert_eq!(bad_date.status, 422);
     assert!(bad_date.body.contains("use a date like"));
+    // The last day chrono can hold has no next day: refused like any bad date, never a panic.
+    for far in ["%2B262142-12-31", "-0001-01-01", "0000-01-01"] {
+        let r = app.get(&format!("{base}?to={far}")).await;
+        assert_eq!(r.status, 422, "{far}");
+        assert!(r.body.contains("use a date like"), "{far}");
+        let r = app.get(&format!("/orgs/{slug}/audit.csv?to={far}")).await;
+        assert_eq!(r.status, 400, "{far}");
+    }
 
     let csv = app
         .get(&format!("/orgs/{slug}/audit.csv?user=bot%40example.com"))
