@@ -677,6 +677,10 @@ pub async fn confirm_email_change(
             let Some(new) = db::users::apply_pending_email(c, user_id)? else {
                 return Ok(EmailConfirm::Taken);
             };
+            // Links sent to the old address stop working with it: a reset link there would
+            // take the account back from someone who moved away from that mailbox.
+            tokens::void_outstanding(c, user_id, Purpose::ResetPassword)?;
+            tokens::void_outstanding(c, user_id, Purpose::VerifyEmail)?;
             messages::email_changed(c, &user.email, &user.name, &new, &settings.link("/"))?;
             let details = json!({ "before": { "email": user.email }, "after": { "email": new } });
             record_own(c, &ctx, &user, Action::UserEmailChanged, details)?;

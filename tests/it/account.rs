@@ -94,6 +94,24 @@ async fn a_new_email_takes_effect_once_its_link_is_used_and_the_old_address_is_t
         303
     );
 
+    // A reset link sent to the old address before the change stops working with it.
+    let forgot = app
+        .post_form_with(
+            &other,
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "ada@example.com")],
+        )
+        .await;
+    assert_eq!(forgot.status, 200, "{}", forgot.body);
+    let reset = app
+        .mail
+        .wait_for("ada@example.com", "Reset your Gatehouse password")
+        .await;
+    let reset = reset.link(&app.address).expect("reset link");
+    let reset = reset.trim_start_matches(&app.address).to_string();
+    assert_eq!(app.get_with(&other, &reset).await.status, 200);
+
     let mail = app
         .mail
         .wait_for(
@@ -116,6 +134,11 @@ async fn a_new_email_takes_effect_once_its_link_is_used_and_the_old_address_is_t
         .await;
     assert!(told.raw.contains("ada@new.example"));
     assert_eq!(app.get_with(&visitor, &path).await.status, 410, "once");
+    assert_eq!(
+        app.get_with(&visitor, &reset).await.status,
+        410,
+        "the old address's reset link"
+    );
 
     let fresh = client(&app.address);
     assert_eq!(
