@@ -63,25 +63,32 @@ pub fn actor_of(user: Option<&User>) -> Actor {
 
 /// The client's address (DESIGN §15): the connecting address, unless that is a trusted proxy;
 /// then the right-most address of X-Forwarded-For that is not a trusted proxy (addresses to its
-/// left were written by whoever sent the request, and prove nothing). Throttles, sessions and
-/// the audit log all use it.
+/// left were written by whoever sent the request, and prove nothing). The header is read from
+/// the right and no further than that address, so what a client writes on the left (garbage
+/// included) never changes the answer; an entry that is not an address ends the walk at the
+/// hop that wrote it. Throttles, sessions and the audit log all use it.
 pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
     let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return Some(peer);
     }
-    let forwarded: Vec<std::net::IpAddr> = req
+    let lines: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .map(|a| a.parse::<std::net::IpAddr>())
-        .collect::<Result<_, _>>()
-        .unwrap_or_default();
-    let client = forwarded.iter().rev().find(|ip| !is_trusted(ip));
-    Some(client.or(forwarded.first()).copied().unwrap_or(peer))
+        .collect();
+    let mut client = peer;
+    for entry in lines.iter().rev().flat_map(|line| line.rsplit(',')) {
+        let Ok(ip) = entry.trim().parse::<std::net::IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 pub fn request_meta(req: &HttpRequest) -> RequestMeta {

@@ -66,6 +66,15 @@ async fn behind_a_trusted_proxy_the_client_address_is_the_right_most_untrusted_o
         Some("127.0.0.1"),
         "garbage: the proxy itself"
     );
+    // Garbage written on the left by the client does not hide the address the proxy appended
+    // (nginx appends to whatever the client sent).
+    failed_sign_in(&app, "unknown, 198.51.100.30", "g@example.com").await;
+    assert_eq!(last_ip(&app).as_deref(), Some("198.51.100.30"));
+    failed_sign_in(&app, "x, 198.51.100.31, 10.9.9.9", "h@example.com").await;
+    assert_eq!(last_ip(&app).as_deref(), Some("198.51.100.31"));
+    // All hops trusted, garbage beyond them: the last hop that wrote a real address.
+    failed_sign_in(&app, "x, 10.4.4.4, 10.9.9.9", "i@example.com").await;
+    assert_eq!(last_ip(&app).as_deref(), Some("10.4.4.4"));
 
     // The throttle counts per client behind the proxy: 203.0.113.9 is locked, another is not.
     assert_eq!(
