@@ -366,7 +366,7 @@ pub enum ResendOutcome {
 
 /// Resends one invitation: a new token (the old link stops working) and a new expiry.
 /// The acting person's role in the organization, read in the caller's transaction.
-fn actor_role(
+pub(crate) fn actor_role(
     conn: &mut PgConnection,
     org_id: OrgId,
     actor: &Actor,

@@ -3,6 +3,7 @@
 //! assets, memberships and invitations in one transaction; its audit events stay.
 
 use crate::audit::Action;
+use crate::authz::OrgRole;
 use crate::domain::ids::OrgId;
 use crate::domain::states::OrgStatus;
 use chrono::{DateTime, Utc};
@@ -21,6 +22,9 @@ pub enum DeleteOutcome {
     },
     /// Owners cannot delete a live organization.
     Live,
+    /// The actor is no longer an owner, judged again under the organization's lock: a request
+    /// that passed the check before its sender was removed or demoted does not delete after it.
+    NotOwner,
     NotFound,
 }
 
@@ -36,17 +40,28 @@ pub fn delete(
         let Some(org) = organizations::table.find(org_id).select(Organization::as_select()).for_update().first(conn).optional()? else {
             return Ok(DeleteOutcome::NotFound);
         };
-        if owner_rules && org.is_live() {
+        // Owners' rules, judged under the lock: still an owner, and the organization still a
+        // sandbox. A refusal is audited.
+        let refused = if !owner_rules {
+            None
+        } else if super::invitations::actor_role(conn, org.id, actor)? != Some(OrgRole::Owner) {
+            Some((DeleteOutcome::NotOwner, "only an owner can delete the organization"))
+        } else if org.is_live() {
+            Some((DeleteOutcome::Live, "live organizations can only be deleted by a platform operator"))
+        } else {
+            None
+        };
+        if let Some((outcome, reason)) = refused {
             audit::record(conn, audit::Event {
                 organization: Some((org.id, &org.name)),
                 actor,
                 action: Action::OrganizationDeleted,
                 target: Some(org.slug.clone()),
-                details: serde_json::json!({ "reason": "live organizations can only be deleted by a platform operator" }),
+                details: serde_json::json!({ "reason": reason }),
                 status: audit::Status::Denied,
                 meta,
             })?;
-            return Ok(DeleteOutcome::Live);
+            return Ok(outcome);
         }
         let members: Vec<(String, String)> = memberships::table
             .inner_join(users::table)

@@ -246,7 +246,9 @@ pub async fn delete(
             );
             Ok(see_other("/operator"))
         }
-        DeleteOutcome::Live | DeleteOutcome::NotFound => Err(AppError::NotFound),
+        DeleteOutcome::Live | DeleteOutcome::NotOwner | DeleteOutcome::NotFound => {
+            Err(AppError::NotFound)
+        }
     }
 }
 

@@ -106,6 +106,46 @@ async fn an_owner_deletes_a_sandbox_organization_after_typing_its_name() {
     assert_eq!(app.audit_count("organization.deleted", "successful"), 1);
 }
 
+/// The owner's role is judged again under the organization's lock: a delete that passed the
+/// page's check just before its sender was demoted (or removed) deletes nothing, and the refusal
+/// is audited.
+#[actix_web::test]
+async fn a_delete_from_someone_no_longer_an_owner_deletes_nothing() {
+    use gatehouse::audit::{Actor, RequestMeta};
+    use gatehouse::db::lifecycle::{DeleteOutcome, delete};
+    use gatehouse::domain::ids::{OrgId, UserId};
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let id = org_id(&app, &slug);
+    app.create_account_verified("Dee Demoted", "dee@example.com");
+    add_member(&app, &slug, "dee@example.com", "admin", &[]);
+    let dee = Actor::User {
+        id: UserId(app.user_id("dee@example.com")),
+        email: "dee@example.com".into(),
+    };
+    let meta = RequestMeta {
+        ip: Some("192.0.2.1".into()),
+        user_agent: None,
+    };
+    let outcome = delete(&mut app.conn(), OrgId(id), true, &dee, &meta).expect("delete");
+    assert_eq!(outcome, DeleteOutcome::NotOwner);
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) FROM organizations WHERE id = {id}")
+        ),
+        1
+    );
+    assert_eq!(app.audit_count("organization.deleted", "denied"), 1);
+    // The owner still can.
+    let owner = Actor::User {
+        id: UserId(app.user_id("owner@example.com")),
+        email: "owner@example.com".into(),
+    };
+    let outcome = delete(&mut app.conn(), OrgId(id), true, &owner, &meta).expect("delete");
+    assert!(matches!(outcome, DeleteOutcome::Deleted { .. }));
+}
+
 #[actix_web::test]
 async fn live_organizations_are_deleted_only_by_operators() {
     let app = spawn_app().await;

@@ -106,6 +106,7 @@ pub async fn post(
                 },
             )
         }
+        DeleteOutcome::NotOwner => Err(AppError::Forbidden),
         DeleteOutcome::NotFound => Err(AppError::NotFound),
     }
 }
