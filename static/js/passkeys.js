@@ -60,7 +60,8 @@
   async function register(form) {
     const token = csrf(form);
     const name = form.querySelector("[name=passkey_name]").value;
-    const options = await post("/account/passkeys/options", token);
+    const password = form.querySelector("[name=passkey_password]").value;
+    const options = await post("/account/passkeys/options", token, { password: password });
     const key = options.publicKey;
     key.challenge = toBytes(key.challenge);
     key.user.id = toBytes(key.user.id);

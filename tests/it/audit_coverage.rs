@@ -968,7 +968,7 @@ async fn two_factor() {
             app.post_form(
                 "/account/two-factor",
                 "/account/two-factor/confirm",
-                &[("code", &typed)],
+                &[("code", &typed), ("password", crate::support::PASSWORD)],
             )
             .await
         }
@@ -1197,7 +1197,7 @@ async fn passkeys() {
             c,
             "/account/passkeys",
             "/account/passkeys/options",
-            serde_json::json!({}),
+            serde_json::json!({ "password": crate::support::PASSWORD }),
         ),
     )
     .await;
@@ -1224,14 +1224,7 @@ async fn passkeys() {
     .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     // A passkey row as webauthn-rs would leave it is not needed to rename and remove one.
-    diesel::sql_query(
-        "WITH added AS (INSERT INTO passkeys (user_id, name, credential_id, credential)
-             SELECT id, 'Laptop', '\\x01', '{}' FROM users WHERE email = 'owner@example.com' RETURNING user_id)
-         UPDATE users SET passkey_count = 1 WHERE id IN (SELECT user_id FROM added)",
-    )
-    .execute(&mut app.conn())
-    .unwrap();
-    let id = id_of(&app, "SELECT id FROM passkeys");
+    let id = crate::two_factor::passkey_row(&app, "owner@example.com");
     step(
         &app,
         "rename a passkey",
@@ -1313,7 +1306,7 @@ async fn passkeys() {
         app.post_form(
             "/account/passkeys",
             &format!("/account/passkeys/{id}/delete"),
-            &[],
+            &[("password", crate::support::PASSWORD)],
         ),
     )
     .await;

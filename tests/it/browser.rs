@@ -639,6 +639,9 @@ async fn sign_out(browser: &mut Browser) {
     browser.click("form[action=\"/signout\"] button").await;
 }
 
+/// What a change to how the account signs in says without the password.
+const ASKS_FOR_PASSWORD: &str = "Enter your password to change how you sign in.";
+
 /// Sets up two-factor from the account page, reading the secret off the page like a person
 /// typing it into an app; returns the secret, the recovery codes and the time of the code used.
 async fn enrol(browser: &mut Browser, app: &crate::support::TestApp) -> (String, Vec<String>, u64) {
@@ -649,9 +652,19 @@ async fn enrol(browser: &mut Browser, app: &crate::support::TestApp) -> (String,
         .await;
     let secret = browser.text_of("#totp-secret").await;
     // A wrong code first: the message beside the field.
+    // Turning it on takes the password: without it, a message beside the field.
     browser
         .submit(
             &[("code", "000000")],
+            "form[action=\"/account/two-factor/confirm\"] button",
+        )
+        .await;
+    assert!(browser.text().await.contains(ASKS_FOR_PASSWORD));
+    // With it, a wrong code: the message beside the code (the password stays fresh for the
+    // next try).
+    browser
+        .submit(
+            &[("code", "000000"), ("password", PASSWORD)],
             "form[action=\"/account/two-factor/confirm\"] button",
         )
         .await;
@@ -791,7 +804,12 @@ async fn passkeys_are_added_named_and_removed_and_sign_in_alone_or_as_the_second
     sign_in(&mut browser, &site, "pia@example.com").await;
     browser.goto(&at("/account")).await;
     browser.click("a[href=\"/account/passkeys\"]").await;
-    browser.fill(&[("passkey_name", "Work laptop")]).await;
+    browser
+        .fill(&[
+            ("passkey_name", "Work laptop"),
+            ("passkey_password", PASSWORD),
+        ])
+        .await;
     browser
         .press("form[data-passkey=\"register\"] button[type=\"submit\"]")
         .await;
@@ -832,9 +850,17 @@ async fn passkeys_are_added_named_and_removed_and_sign_in_alone_or_as_the_second
     browser.wait_for_text("Pia Passkey").await;
     assert!(!browser.path().await.starts_with("/signin"));
 
-    // Removed: the account is back to its password alone.
+    // Removed (which takes the password: a stolen session alone cannot take a way in away),
+    // the account is back to its password alone.
     browser.goto(&at("/account/passkeys")).await;
     browser.click("form[action$=\"/delete\"] button").await;
+    assert!(browser.text().await.contains(ASKS_FOR_PASSWORD));
+    browser
+        .submit(
+            &[("password", PASSWORD)],
+            "form[action$=\"/delete\"] button",
+        )
+        .await;
     assert!(browser.text().await.contains("was removed"));
     assert_eq!(app.audit_count("user.passkey_removed", "successful"), 1);
     assert_eq!(app.audit_count("user.passkey_renamed", "successful"), 1);

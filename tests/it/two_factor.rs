@@ -62,7 +62,7 @@ pub async fn enrol(app: &TestApp, client: &reqwest::Client) -> (String, Vec<Stri
             client,
             "/account/two-factor",
             "/account/two-factor/confirm",
-            &[("code", &code(&secret, at))],
+            &[("code", &code(&secret, at)), ("password", PASSWORD)],
         )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
@@ -123,7 +123,7 @@ async fn enrolment_shows_a_qr_code_and_recovery_codes_once_and_stores_nothing_in
             .post_form(
                 "/account/two-factor",
                 "/account/two-factor/confirm",
-                &[("code", typed)],
+                &[("code", typed), ("password", PASSWORD)],
             )
             .await;
         assert_eq!(bad.status, 422, "{typed:?}");
@@ -137,7 +137,7 @@ async fn enrolment_shows_a_qr_code_and_recovery_codes_once_and_stores_nothing_in
         .post_form(
             "/account/two-factor",
             "/account/two-factor/confirm",
-            &[("code", &good)],
+            &[("code", &good), ("password", PASSWORD)],
         )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
@@ -621,4 +621,138 @@ async fn a_passkey_account_is_offered_an_authenticator_app_as_well() {
         "{}",
         setting_up.body
     );
+}
+
+/// A stolen session alone cannot change how the account signs in: turning on an authenticator
+/// app, adding a passkey and removing one each take the password (typed, or re-entered within
+/// the session's window); and nobody adds one to an address they have not verified, so a person
+/// who signs up with someone else's address cannot keep a way in after its owner resets the
+/// password.
+#[actix_web::test]
+async fn a_session_alone_cannot_change_how_the_account_signs_in() {
+    let app = spawn_app_with(Options {
+        localhost: true,
+        ..Options::default()
+    })
+    .await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+
+    // An authenticator app: started, but not turned on without the password.
+    app.post_form("/account/two-factor", "/account/two-factor/setup", &[])
+        .await;
+    let secret = secret_on(&app.get("/account/two-factor").await.body);
+    let refused = app
+        .post_form(
+            "/account/two-factor",
+            "/account/two-factor/confirm",
+            &[("code", &code(&secret, now()))],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused
+            .body
+            .contains("Enter your password to change how you sign in.")
+    );
+    let wrong = app
+        .post_form(
+            "/account/two-factor",
+            "/account/two-factor/confirm",
+            &[
+                ("code", &code(&secret, now())),
+                ("password", "not-the-password-9"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.body.contains("That password is not correct"));
+    assert_eq!(app.audit_count("user.password_reentry_failed", "denied"), 1);
+    let user = gatehouse::db::users::find_by_email(&mut app.conn(), "ada@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(!user.has_totp(), "still off");
+
+    // A passkey: no options without the password, so no ceremony to finish.
+    let page = app.get("/account/passkeys").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let token = crate::support::csrf_token(&page.body);
+    let options = |c: &reqwest::Client, token: String, body: String| {
+        let c = c.clone();
+        let app = &app;
+        async move { script_post(app, &c, "/account/passkeys/options", Some(&token), &body).await }
+    };
+    let (status, body) = options(&app.client, token.clone(), "{}".into()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("Enter your password"), "{body}");
+
+    // Removing one: refused without the password, and the passkey stays.
+    let id = passkey_row(&app, "ada@example.com");
+    let delete = format!("/account/passkeys/{id}/delete");
+    let kept = app.post_form("/account/passkeys", &delete, &[]).await;
+    assert_eq!(kept.status, 422);
+    assert!(
+        kept.body.contains(&format!("id=\"password-{id}-error\"")),
+        "beside the field"
+    );
+    let count = || {
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM passkeys")
+            .get_result::<i64>(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(count(), 1);
+    // With it, the change goes through, and the password stays fresh for a while.
+    let removed = app
+        .post_form("/account/passkeys", &delete, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    assert_eq!(count(), 0);
+    let (status, body) = options(&app.client, token, "{}".into()).await;
+    assert_eq!(status, 200, "within the re-entry window: {body}");
+
+    // An address never verified: nothing to set up, whatever the password.
+    let squatter = client(&app.address);
+    app.sign_up(&squatter, "Not Bea", "bea@example.com").await;
+    let setup = app
+        .post_form_with(
+            &squatter,
+            "/account/two-factor",
+            "/account/two-factor/setup",
+            &[],
+        )
+        .await;
+    assert_eq!(setup.status, 303);
+    let page = app.get_with(&squatter, "/account/two-factor").await;
+    assert!(
+        page.body.contains("Verify your email address first"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("id=\"totp-secret\""));
+    let page = app.get_with(&squatter, "/account/passkeys").await;
+    let token = crate::support::csrf_token(&page.body);
+    let with_password = format!("{{\"password\": \"{PASSWORD}\"}}");
+    let (status, body) = options(&squatter, token, with_password).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("Verify your email address first"), "{body}");
+}
+
+/// A passkey row for the account of `email`, as webauthn-rs would leave it as far as renaming
+/// and removing one need (no real credential); its id.
+pub fn passkey_row(app: &TestApp, email: &str) -> i64 {
+    diesel::sql_query(
+        "WITH added AS (INSERT INTO passkeys (user_id, name, credential_id, credential)
+             SELECT id, 'Laptop', '\\x01', '{}' FROM users WHERE email = $1 RETURNING id, user_id),
+         counted AS (UPDATE users SET passkey_count = 1 WHERE id IN (SELECT user_id FROM added))
+         SELECT id FROM added",
+    )
+    .bind::<diesel::sql_types::Text, _>(email)
+    .get_result::<PasskeyId>(&mut app.conn())
+    .unwrap()
+    .id
+}
+
+#[derive(diesel::QueryableByName)]
+struct PasskeyId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
 }

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential, Webauthn};
 
-use super::signin::NoFields;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::db;
@@ -41,6 +40,14 @@ struct PasskeysPage {
     passkeys: Vec<Listed>,
     available: bool,
     errors: FieldErrors,
+    /// The passkey whose removal `errors` is about.
+    removing: Option<i64>,
+}
+
+impl PasskeysPage {
+    fn is_removing(&self, id: &i64) -> bool {
+        self.removing == Some(*id)
+    }
 }
 
 async fn page(
@@ -48,6 +55,16 @@ async fn page(
     status: StatusCode,
     passkeys: Vec<Listed>,
     errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
+    page_with(cx, status, passkeys, errors, None).await
+}
+
+async fn page_with(
+    cx: &Page,
+    status: StatusCode,
+    passkeys: Vec<Listed>,
+    errors: FieldErrors,
+    removing: Option<i64>,
 ) -> Result<HttpResponse, AppError> {
     let layout = cx.layout("Passkeys").await?;
     render(
@@ -57,6 +74,7 @@ async fn page(
             passkeys,
             available: relying_party(cx).is_some(),
             errors,
+            removing,
         },
     )
 }
@@ -105,13 +123,27 @@ fn refused(p: PasskeyProblem) -> HttpResponse {
     problem(StatusCode::UNPROCESSABLE_ENTITY, p.message())
 }
 
-/// The options for adding a passkey to the signed-in account.
-pub async fn registration_options(cx: Page) -> Result<HttpResponse, AppError> {
+/// The password typed with a passkey change (empty within the session's re-entry window).
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct Password {
+    pub password: String,
+}
+
+/// The options for adding a passkey to the signed-in account, after the password.
+pub async fn registration_options(
+    cx: Page,
+    body: Option<web::Json<Password>>,
+) -> Result<HttpResponse, AppError> {
     let user = cx.auth.require_user()?;
     let webauthn = match ready(&cx) {
         Ok(w) => w,
         Err(response) => return Ok(*response),
     };
+    let typed = body.map(|b| b.into_inner().password).unwrap_or_default();
+    if let Err((status, message)) = super::may_change_sign_in(&cx, &typed, true).await? {
+        return Ok(problem(status, message));
+    }
     let (options, token) = ops::passkeys::begin_registration(&cx.pool, webauthn, user).await?;
     cx.auth.session.set_ceremony(&token)?;
     Ok(HttpResponse::Ok().json(options))
@@ -130,6 +162,10 @@ pub async fn register(cx: Page, body: web::Json<Registered>) -> Result<HttpRespo
         Ok(w) => w,
         Err(response) => return Ok(*response),
     };
+    // The password was typed for the options, moments ago: its re-entry window still runs.
+    if let Err((status, message)) = super::may_change_sign_in(&cx, "", true).await? {
+        return Ok(problem(status, message));
+    }
     let Registered { name, credential } = body.into_inner();
     let Some(name) = passkey_name(&name) else {
         return Ok(problem(StatusCode::UNPROCESSABLE_ENTITY, NAME_RULE));
@@ -190,14 +226,25 @@ pub async fn rename(
     Ok(see_other(PLACE))
 }
 
+/// Removes a passkey, after the password.
 pub async fn remove(
     cx: Page,
     id: web::Path<i64>,
-    _form: CsrfForm<NoFields>,
+    CsrfForm(form): CsrfForm<Password>,
 ) -> Result<HttpResponse, AppError> {
     let user = cx.auth.require_user()?;
+    let id = id.into_inner();
+    if let Err((status, message)) = super::may_change_sign_in(&cx, &form.password, false).await? {
+        let mut errors = FieldErrors::default();
+        errors.add("password", message);
+        let passkeys = ops::passkeys::list(&cx.pool, user).await?;
+        if !passkeys.iter().any(|p| p.id == id) {
+            return Err(AppError::NotFound);
+        }
+        return page_with(&cx, status, passkeys, errors, Some(id)).await;
+    }
     let ctx = cx.auth.ctx();
-    let name = ops::passkeys::remove(&cx.pool, &ctx, user, id.into_inner())
+    let name = ops::passkeys::remove(&cx.pool, &ctx, user, id)
         .await?
         .ok_or(AppError::NotFound)?;
     cx.auth.session.flash(

@@ -120,6 +120,10 @@ pub async fn show(page_request: PageRequest) -> Result<HttpResponse, AppError> {
 /// Starts (or starts over) enrolment with a new secret.
 pub async fn setup(cx: Page, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
     let user = cx.auth.require_user()?;
+    if !user.is_verified() {
+        cx.auth.session.flash(FlashKind::Error, super::VERIFY_FIRST);
+        return Ok(see_other(PLACE));
+    }
     let key = data_key(&cx)?;
     if !ops::two_factor::start(&cx.pool, &key, user).await? {
         cx.auth
@@ -168,11 +172,17 @@ fn problem(field: &'static str, p: CodeProblem, recovery: bool) -> (StatusCode, 
     (status, errors)
 }
 
-/// Confirms enrolment with the first code: two-factor is on, and the recovery codes are shown.
+/// Confirms enrolment with the password and the first code: two-factor is on, and the recovery
+/// codes are shown.
 pub async fn confirm(
     cx: Page,
     CsrfForm(form): CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
+    if let Err((status, message)) = super::may_change_sign_in(&cx, &form.password, true).await? {
+        let mut errors = FieldErrors::default();
+        errors.add("password", message);
+        return page_again(&cx, status, errors).await;
+    }
     let done = "Two-factor sign-in is on. Save your recovery codes now: they are shown only once.";
     make_codes(&cx, &form.code, NewCodes::Enrolment, "code", done).await
 }
