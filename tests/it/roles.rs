@@ -508,6 +508,29 @@ async fn environment_pages_follow_the_environment_roles() {
         .status,
         303
     );
+    // A secret's edit form starts empty: saved empty (here to untick "secret"), it keeps the
+    // value rather than erasing it.
+    assert!(
+        app.get_with(&sue, &env)
+            .await
+            .body
+            .contains("Leave empty to keep the current value.")
+    );
+    assert_eq!(
+        app.post_form_with(&sue, &env, &format!("{env}/config/{id}"), &[("value", "")])
+            .await
+            .status,
+        303
+    );
+    let (value, secret): (String, bool) = {
+        use gatehouse::db::schema::config_values::dsl as v;
+        v::config_values
+            .filter(v::id.eq(id))
+            .select((v::value, v::secret))
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!((value.as_str(), secret), ("new-secret-value", false));
     assert_eq!(
         app.post_form_with(&sue, &env, &format!("{env}/keys"), &[("name", "ci")])
             .await
@@ -579,7 +602,7 @@ async fn environment_pages_follow_the_environment_roles() {
         after.contains("REGION") && after.contains("former member"),
         "{after}"
     );
-    assert_eq!(app.audit_count("config.changed", "successful"), 3);
+    assert_eq!(app.audit_count("config.changed", "successful"), 4);
     assert_eq!(app.audit_count("api_key.created", "successful"), 1);
     assert_eq!(app.audit_count("api_key.revoked", "successful"), 1);
     assert_eq!(app.audit_count("config.revealed", "successful"), 1);
