@@ -514,6 +514,42 @@ pub fn revoke_for_email(conn: &mut PgConnection, org_id: OrgId, email: &str) -> 
     .execute(conn)
 }
 
+/// Revokes the open invitations `sender` sent in the organization `org`, when they are removed,
+/// leave, or are demoted below admin (DESIGN §5): each is recorded as revoked by `system`, for
+/// `reason`. Returns how many.
+pub fn revoke_sent_by(
+    conn: &mut PgConnection,
+    org: (OrgId, &str),
+    sender: UserId,
+    reason: &str,
+    meta: &RequestMeta,
+) -> QueryResult<usize> {
+    let revoked: Vec<String> = diesel::update(
+        invitations::table
+            .filter(invitations::organization_id.eq(org.0))
+            .filter(invitations::invited_by.eq(sender))
+            .filter(invitations::status.eq(InvitationStatus::Pending)),
+    )
+    .set((
+        invitations::status.eq(InvitationStatus::Revoked),
+        invitations::responded_at.eq(Utc::now()),
+    ))
+    .returning(invitations::email)
+    .get_results(conn)?;
+    for email in &revoked {
+        let details = serde_json::json!({ "reason": reason });
+        let event = audit::Event::successful(
+            &Actor::System,
+            meta,
+            Action::InvitationRevoked,
+            email,
+            details,
+        );
+        audit::record(conn, event.in_org(org.0, org.1))?;
+    }
+    Ok(revoked.len())
+}
+
 /// A page of an organization's invitations, newest first, with delivery state, and the total.
 pub fn list(
     conn: &mut PgConnection,

@@ -466,6 +466,7 @@ pub fn remove(
         }
         diesel::delete(memberships::table.find((org_id, target_id))).execute(conn)?;
         let revoked = super::invitations::revoke_for_email(conn, org_id, &target.email)?;
+        super::invitations::revoke_sent_by(conn, (org.id, &org.name), target_id, "sender removed", meta)?;
         messages::member_removed(conn, &target.email, &target.name, &org.name)?;
         audit::record(conn, audit::Event {
             organization: Some((org.id, &org.name)),
@@ -516,6 +517,13 @@ pub fn leave(
             return Ok(LeaveOutcome::LastOwner);
         }
         diesel::delete(memberships::table.find((org_id, user_id))).execute(conn)?;
+        super::invitations::revoke_sent_by(
+            conn,
+            (org.id, &org.name),
+            user_id,
+            "sender left",
+            meta,
+        )?;
         audit::record(
             conn,
             audit::Event {

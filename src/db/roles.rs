@@ -153,6 +153,12 @@ fn set_org_role(
     diesel::update(memberships::table.find((by.org.id, target.user_id)))
         .set(memberships::role.eq(wanted))
         .execute(conn)?;
+    // Below admin, nobody may invite: what they sent and is still open is revoked.
+    let invites = |role| authz::org_can(role, authz::OrgPermission::ManageInvitations);
+    if !invites(wanted) && invites(target.role) {
+        let org = (by.org.id, by.org.name.as_str());
+        super::invitations::revoke_sent_by(conn, org, target.user_id, "sender demoted", by.meta)?;
+    }
     let details =
         serde_json::json!({ "before": { "role": target.role }, "after": { "role": wanted } });
     by.record(

@@ -710,6 +710,64 @@ async fn a_removed_admins_pending_invitation_grants_nothing() {
         Some(format!("/orgs/{slug}").as_str())
     );
     assert_eq!(memberships_of(&app, app.user_id("eve@example.com")), 0);
-    assert_eq!(app.audit_count("invitation.accepted", "denied"), 1);
     assert!(app.get_with(&eve, &path).await.body.contains("revoked"));
+    // Revoked when Adam was removed, by the system (DESIGN §5).
+    let revoked_by: Vec<(String, String)> = diesel::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT actor_kind AS name, target AS email FROM audit_events
+             WHERE action = 'invitation.revoked' ORDER BY id",
+        ),
+        &mut app.conn(),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|r: NameEmail| (r.name, r.email))
+    .collect();
+    assert_eq!(revoked_by, [("system".into(), "eve@example.com".into())]);
+}
+
+#[derive(diesel::QueryableByName)]
+struct NameEmail {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    email: String,
+}
+
+/// What an admin sent and is still open is revoked when they are demoted below admin or leave;
+/// what another admin sent stays.
+#[actix_web::test]
+async fn a_demoted_or_departed_admins_open_invitations_are_revoked() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let adam = crate::support::member(&app, &slug, "Adam Admin", "adam@example.com", "admin").await;
+    let alma = crate::support::member(&app, &slug, "Alma Admin", "alma@example.com", "admin").await;
+    for (who, to) in [(&adam, "eve@example.com"), (&alma, "finn@example.com")] {
+        assert_eq!(app.invite(who, &slug, to, &[]).await.status, 303);
+    }
+    let status = |email: &str| -> String {
+        use gatehouse::db::schema::invitations::dsl as i;
+        i::invitations
+            .filter(i::email.eq(email))
+            .select(i::status)
+            .first(&mut app.conn())
+            .unwrap()
+    };
+    let id = app.user_id("adam@example.com");
+    let roles = format!("/orgs/{slug}/access/users/{id}/roles");
+    let demoted = app
+        .post_form(&roles, &roles, &[("role", "member"), ("confirm", "yes")])
+        .await;
+    assert_eq!(demoted.status, 303, "{}", demoted.body);
+    assert_eq!(status("eve@example.com"), "revoked");
+    assert_eq!(status("finn@example.com"), "pending", "another admin's");
+    assert_eq!(app.audit_count("invitation.revoked", "successful"), 1);
+
+    let leave = format!("/orgs/{slug}/leave");
+    assert_eq!(
+        app.post_form_with(&alma, &leave, &leave, &[]).await.status,
+        303
+    );
+    assert_eq!(status("finn@example.com"), "revoked");
+    assert_eq!(app.audit_count("invitation.revoked", "successful"), 2);
 }
