@@ -401,7 +401,7 @@ async fn organizations_are_deleted_by_owners_before_go_live_and_by_operators_aft
     let sandbox = app.create_org("Sandbox Co").await;
     let live = app.create_org("Live Co").await;
     let oscar = crate::support::client(&app.address);
-    app.sign_up(&oscar, "Oscar Operator", "oscar@example.com")
+    app.account(&oscar, "Oscar Operator", "oscar@example.com")
         .await;
     diesel::sql_query("UPDATE users SET is_operator = true WHERE email = 'oscar@example.com'")
         .execute(&mut app.conn())
