@@ -111,16 +111,16 @@ enum Matched {
 }
 
 /// The one code check: throttled, then the code is matched against the account's secret (the
-/// waiting one when `enrolling`) and used, or a recovery code when `recovery` allows it.
-/// `on_match` runs in the same transaction as the use of the code. `typed` comes with whether a
-/// recovery code is allowed.
+/// waiting one when `enrolling`, only the one in use otherwise) and used, or a recovery code
+/// when `recovery` allows it. `on_match` runs in the same transaction as the use of the code.
+/// `typed` comes with whether a recovery code is allowed and whether this is enrolment.
 async fn check_code<F>(
     pool: &PgPool,
     settings: &Settings,
     key: &DataKey,
     ctx: &Ctx,
     user: &User,
-    (typed, recovery): (&str, bool),
+    (typed, recovery, enrolling): (&str, bool, bool),
     on_match: F,
 ) -> Result<Result<Passed, CodeProblem>, AppError>
 where
@@ -138,7 +138,7 @@ where
     let checked = reauth::throttled(pool, settings, &user.email, &ip, move || async move {
         let found = db::run(&on_pool, move |c| {
             c.transaction(|c| -> QueryResult<Matched> {
-                let found = match_code(c, &key, id, &typed, is_recovery)?;
+                let found = match_code(c, &key, id, &typed, (is_recovery, enrolling))?;
                 if found != Matched::Nothing {
                     on_match(c, found)?;
                 }
@@ -172,17 +172,22 @@ where
 }
 
 /// Matches `typed` and uses what it matched: a TOTP step (once, and the enrolment's first code
-/// turns two-factor on) or a recovery code.
+/// turns two-factor on) or a recovery code. A waiting secret is matched only for enrolment,
+/// and the one in use never for it: no other path (a second step, new recovery codes, turning
+/// it off) can turn two-factor on, which takes the password (`routes::accounts::two_factor`).
 fn match_code(
     c: &mut PgConnection,
     key: &DataKey,
     id: UserId,
     typed: &str,
-    is_recovery: bool,
+    (is_recovery, enrolling): (bool, bool),
 ) -> QueryResult<Matched> {
     let Some((sealed, enabled)) = db::two_factor::secret(c, id)? else {
         return Ok(Matched::Nothing);
     };
+    if enabled == enrolling {
+        return Ok(Matched::Nothing);
+    }
     if is_recovery {
         let hash = codes::recovery_code_hash(typed);
         let used = enabled && db::two_factor::use_recovery_code(c, id, &hash)?;
@@ -282,7 +287,7 @@ pub async fn make_codes(
         key,
         ctx,
         user,
-        (typed, false),
+        (typed, false, why == NewCodes::Enrolment),
         move |c, _| new_codes(c, &ctx_tx, &user_tx, action, &for_tx),
     )
     .await?;
@@ -305,7 +310,7 @@ pub async fn second_step(
         key,
         ctx,
         user,
-        (typed, true),
+        (typed, true, false),
         move |c, matched| {
             if matched == Matched::Recovery {
                 record_own(
@@ -351,7 +356,7 @@ pub async fn disable(
         key,
         ctx,
         user,
-        (typed, true),
+        (typed, true, false),
         move |c, _| {
             db::two_factor::disable(c, user_tx.id)?;
             record_own(

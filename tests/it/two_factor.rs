@@ -671,6 +671,23 @@ async fn a_session_alone_cannot_change_how_the_account_signs_in() {
         .unwrap()
         .unwrap();
     assert!(!user.has_totp(), "still off");
+    // Nor through another form that takes a code: the waiting secret is matched for enrolment
+    // only.
+    let regenerated = app
+        .post_form(
+            "/account/two-factor",
+            "/account/two-factor/recovery-codes",
+            &[("regenerate_code", &code(&secret, now()))],
+        )
+        .await;
+    assert_eq!(regenerated.status, 422, "{}", regenerated.body);
+    let user = gatehouse::db::users::find_by_email(&mut app.conn(), "ada@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(
+        !user.has_totp(),
+        "still off after new recovery codes were asked for"
+    );
 
     // A passkey: no options without the password, so no ceremony to finish.
     let page = app.get("/account/passkeys").await;
