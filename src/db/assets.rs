@@ -231,8 +231,9 @@ pub fn update_config(
             .optional()?;
         let Some((key, old, was_secret)) = before else { return Ok(None) };
         // A secret's edit form starts empty (its value is never shown): left empty, the value
-        // stays, whatever else changes (unticking "secret" must not erase it).
-        let value = if was_secret && value.is_empty() { old.as_str() } else { value };
+        // stays, and stays secret. Unticking "secret" must neither erase it nor make it readable
+        // (and written in clear into the audit log) without anyone typing it.
+        let (value, secret) = if was_secret && value.is_empty() { (old.as_str(), true) } else { (value, secret) };
         diesel::update(config_values::table.find(id))
             .set((
                 config_values::value.eq(value),

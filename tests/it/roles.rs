@@ -508,13 +508,13 @@ async fn environment_pages_follow_the_environment_roles() {
         .status,
         303
     );
-    // A secret's edit form starts empty: saved empty (here to untick "secret"), it keeps the
-    // value rather than erasing it.
+    // A secret's edit form starts empty: saved empty (here with "secret" unticked), it keeps
+    // the value rather than erasing it, and keeps it secret rather than showing it to all.
     assert!(
         app.get_with(&sue, &env)
             .await
             .body
-            .contains("Leave empty to keep the current value.")
+            .contains("Leave empty to keep the current value, secret.")
     );
     assert_eq!(
         app.post_form_with(&sue, &env, &format!("{env}/config/{id}"), &[("value", "")])
@@ -530,7 +530,7 @@ async fn environment_pages_follow_the_environment_roles() {
             .first(&mut app.conn())
             .unwrap()
     };
-    assert_eq!((value.as_str(), secret), ("new-secret-value", false));
+    assert_eq!((value.as_str(), secret), ("new-secret-value", true));
     assert_eq!(
         app.post_form_with(&sue, &env, &format!("{env}/keys"), &[("name", "ci")])
             .await
