@@ -514,9 +514,9 @@ pub fn revoke_for_email(conn: &mut PgConnection, org_id: OrgId, email: &str) -> 
     .execute(conn)
 }
 
-/// Revokes the open invitations `sender` sent in the organization `org`, when they are removed,
-/// leave, or are demoted below admin (DESIGN §5): each is recorded as revoked by `system`, for
-/// `reason`. Returns how many.
+/// Revokes the open (pending, unexpired) invitations `sender` sent in the organization `org`,
+/// when they are removed, leave, or are demoted below admin (DESIGN §5): each is recorded as
+/// revoked by `system`, for `reason`. Returns how many.
 pub fn revoke_sent_by(
     conn: &mut PgConnection,
     org: (OrgId, &str),
@@ -528,7 +528,8 @@ pub fn revoke_sent_by(
         invitations::table
             .filter(invitations::organization_id.eq(org.0))
             .filter(invitations::invited_by.eq(sender))
-            .filter(invitations::status.eq(InvitationStatus::Pending)),
+            .filter(invitations::status.eq(InvitationStatus::Pending))
+            .filter(invitations::expires_at.gt(Utc::now())),
     )
     .set((
         invitations::status.eq(InvitationStatus::Revoked),
@@ -695,6 +696,25 @@ fn grant_env_roles(
     Ok(())
 }
 
+/// Locks the organization the invitation with this token is to, before the invitation itself:
+/// every change to an organization's people takes its row first (removing, leaving and demoting
+/// revoke the sender's invitations under it), so taking the invitation first could deadlock.
+fn lock_org_of(conn: &mut PgConnection, token: &str) -> QueryResult<()> {
+    let org: Option<OrgId> = invitations::table
+        .filter(invitations::token_hash.eq(tokens::hash(token)))
+        .select(invitations::organization_id)
+        .first(conn)
+        .optional()?;
+    if let Some(org) = org {
+        organizations::table
+            .find(org)
+            .select(organizations::id)
+            .for_update()
+            .first::<i64>(conn)?;
+    }
+    Ok(())
+}
+
 /// Accepts the invitation for `user` (whose email it must be): membership and environment roles
 /// in one transaction. The invitation row is locked (single use) and so is the user row, so
 /// concurrent acceptances cannot pass the organization limit.
@@ -706,6 +726,7 @@ pub fn accept(
     meta: &RequestMeta,
 ) -> QueryResult<AcceptOutcome> {
     conn.transaction(|conn| {
+        lock_org_of(conn, token)?;
         let found: Option<(Invitation, Organization)> = invitations::table
             .inner_join(organizations::table)
             .filter(invitations::token_hash.eq(tokens::hash(token)))
@@ -779,6 +800,7 @@ pub fn decline(
     meta: &RequestMeta,
 ) -> QueryResult<Result<Organization, Option<InvitationState>>> {
     conn.transaction(|conn| {
+        lock_org_of(conn, token)?;
         let found: Option<(Invitation, Organization)> = invitations::table
             .inner_join(organizations::table)
             .filter(invitations::token_hash.eq(tokens::hash(token)))

@@ -771,3 +771,58 @@ async fn a_demoted_or_departed_admins_open_invitations_are_revoked() {
     assert_eq!(status("finn@example.com"), "revoked");
     assert_eq!(app.audit_count("invitation.revoked", "successful"), 2);
 }
+
+/// Accepting takes the organization's row before the invitation's, as every change to an
+/// organization's people does (removing a sender revokes their invitations under it): the other
+/// order could deadlock. While another transaction holds the organization, an acceptance waits
+/// without holding the invitation.
+#[actix_web::test]
+async fn accepting_waits_for_the_organization_before_taking_the_invitation() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    assert_eq!(
+        app.invite(&app.client, &slug, "eve@example.com", &[])
+            .await
+            .status,
+        303
+    );
+    let path = app.invitation_path("eve@example.com").await;
+    let eve = crate::support::client(&app.address);
+    app.account(&eve, "Eve", "eve@example.com").await;
+
+    let mut holder = app.owner_conn();
+    let run = |c: &mut diesel::PgConnection, sql: &str| diesel::sql_query(sql).execute(c);
+    run(&mut holder, "BEGIN").unwrap();
+    run(
+        &mut holder,
+        &format!("SELECT id FROM organizations WHERE slug = '{slug}' FOR UPDATE"),
+    )
+    .unwrap();
+    let action = format!("{path}/accept");
+    let accept = app.post_form_with(&eve, &path, &action, &[]);
+    let check = async {
+        // Until the acceptance is waiting for a lock.
+        crate::support::eventually("the acceptance waits for a lock", || async {
+            let waiting: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+            )
+            .get_result(&mut app.owner_conn())
+            .unwrap();
+            (waiting > 0).then_some(())
+        })
+        .await;
+        let free = run(
+            &mut holder,
+            "SELECT id FROM invitations WHERE email = 'eve@example.com' FOR UPDATE NOWAIT",
+        );
+        run(&mut holder, "COMMIT").unwrap();
+        free
+    };
+    let (accepted, free) = tokio::join!(accept, check);
+    assert!(
+        free.is_ok(),
+        "the invitation was held while waiting: {free:?}"
+    );
+    assert_eq!(accepted.status, 303, "{}", accepted.body);
+    assert_eq!(memberships_of(&app, app.user_id("eve@example.com")), 1);
+}
