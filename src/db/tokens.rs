@@ -79,9 +79,25 @@ pub enum Lookup {
     Unknown,
 }
 
-/// Finds a token, locking its row so that only one request can use it.
+/// Finds a token, locking its row so that only one request can use it. The account's row is
+/// locked first: using a token changes the account and voids its other tokens (a reset voids
+/// an email change's link, an email change the reset links), so every use takes the account,
+/// then tokens, and two uses cannot deadlock.
 pub fn find_for_use(conn: &mut PgConnection, token: &str, purpose: Purpose) -> QueryResult<Lookup> {
     type Row = (i64, UserId, DateTime<Utc>, Option<DateTime<Utc>>);
+    let owner: Option<UserId> = account_tokens::table
+        .filter(account_tokens::token_hash.eq(hash(token)))
+        .filter(account_tokens::purpose.eq(purpose.as_str()))
+        .select(account_tokens::user_id)
+        .first(conn)
+        .optional()?;
+    if let Some(owner) = owner {
+        super::schema::users::table
+            .find(owner)
+            .select(super::schema::users::id)
+            .for_update()
+            .first::<UserId>(conn)?;
+    }
     let row: Option<Row> = account_tokens::table
         .filter(account_tokens::token_hash.eq(hash(token)))
         .filter(account_tokens::purpose.eq(purpose.as_str()))

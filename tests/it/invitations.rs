@@ -790,35 +790,14 @@ async fn accepting_waits_for_the_organization_before_taking_the_invitation() {
     let eve = crate::support::client(&app.address);
     app.account(&eve, "Eve", "eve@example.com").await;
 
-    let mut holder = app.owner_conn();
-    let run = |c: &mut diesel::PgConnection, sql: &str| diesel::sql_query(sql).execute(c);
-    run(&mut holder, "BEGIN").unwrap();
-    run(
-        &mut holder,
-        &format!("SELECT id FROM organizations WHERE slug = '{slug}' FOR UPDATE"),
-    )
-    .unwrap();
     let action = format!("{path}/accept");
-    let accept = app.post_form_with(&eve, &path, &action, &[]);
-    let check = async {
-        // Until the acceptance is waiting for a lock.
-        crate::support::eventually("the acceptance waits for a lock", || async {
-            let waiting: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
-            )
-            .get_result(&mut app.owner_conn())
-            .unwrap();
-            (waiting > 0).then_some(())
-        })
-        .await;
-        let free = run(
-            &mut holder,
-            "SELECT id FROM invitations WHERE email = 'eve@example.com' FOR UPDATE NOWAIT",
-        );
-        run(&mut holder, "COMMIT").unwrap();
-        free
-    };
-    let (accepted, free) = tokio::join!(accept, check);
+    let (accepted, free) = crate::support::while_held(
+        &app,
+        &format!("SELECT id FROM organizations WHERE slug = '{slug}' FOR UPDATE"),
+        "SELECT id FROM invitations WHERE email = 'eve@example.com' FOR UPDATE NOWAIT",
+        app.post_form_with(&eve, &path, &action, &[]),
+    )
+    .await;
     assert!(
         free.is_ok(),
         "the invitation was held while waiting: {free:?}"

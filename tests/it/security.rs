@@ -206,6 +206,39 @@ async fn reset_link(app: &crate::support::TestApp, visitor: &reqwest::Client) ->
     (path, token)
 }
 
+/// Using a link takes the account's row before the link's: using a reset link and an email
+/// change's link at once (each voids the other's kind) cannot deadlock. While another
+/// transaction holds the account, a reset waits without holding its link.
+#[actix_web::test]
+async fn a_link_is_used_under_its_accounts_lock_taken_first() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let visitor = client(&app.address);
+    let (path, token) = reset_link(&app, &visitor).await;
+    let csrf = csrf_token(&app.get_with(&visitor, &path).await.body);
+    let reset = async {
+        let fields = [
+            ("csrf_token", csrf.as_str()),
+            ("token", token.as_str()),
+            ("password", "granite-meadow-lantern-42"),
+        ];
+        let r = visitor
+            .post(app.url("/password/reset"))
+            .form(&fields)
+            .send();
+        r.await.unwrap().status().as_u16()
+    };
+    let (done, free) = crate::support::while_held(
+        &app,
+        "SELECT id FROM users WHERE email = 'ada@example.com' FOR UPDATE",
+        "SELECT id FROM account_tokens WHERE purpose = 'reset_password' AND used_at IS NULL FOR UPDATE NOWAIT",
+        reset,
+    )
+    .await;
+    assert!(free.is_ok(), "the link was held while waiting: {free:?}");
+    assert_eq!(done, 303);
+}
+
 #[actix_web::test]
 async fn only_the_newest_reset_link_works() {
     let app = spawn_app().await;

@@ -402,6 +402,37 @@ impl TestApp {
     }
 }
 
+/// Runs `request` while another transaction holds the row `held` locks (`SELECT … FOR UPDATE`);
+/// once a statement waits for a lock, tries `probe` (`SELECT … FOR UPDATE NOWAIT`) from that
+/// transaction, then lets go. Returns the request's outcome, and whether the probed row was
+/// still free while the request waited (it had not taken that row before the held one).
+pub async fn while_held<T>(
+    app: &TestApp,
+    held: &str,
+    probe: &str,
+    request: impl std::future::Future<Output = T>,
+) -> (T, diesel::QueryResult<usize>) {
+    let mut holder = app.owner_conn();
+    let run = |c: &mut diesel::PgConnection, sql: &str| diesel::sql_query(sql).execute(c);
+    run(&mut holder, "BEGIN").expect("begin");
+    run(&mut holder, held).expect("hold");
+    let check = async {
+        eventually("a statement waits for a lock", || async {
+            let waiting: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+            )
+            .get_result(&mut app.owner_conn())
+            .expect("pg_stat_activity");
+            (waiting > 0).then_some(())
+        })
+        .await;
+        let free = run(&mut holder, probe);
+        run(&mut holder, "COMMIT").expect("commit");
+        free
+    };
+    tokio::join!(request, check)
+}
+
 /// The id of the organization with this slug.
 pub fn org_id(app: &TestApp, slug: &str) -> i64 {
     diesel::sql_query("SELECT id FROM organizations WHERE slug = $1")
