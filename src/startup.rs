@@ -375,7 +375,8 @@ pub fn install_crypto_provider() {
 /// route table lists GETs, and the request is routed, checked and answered as its GET, headers
 /// and `Content-Length` included; HTTP's encoder leaves the body out of a HEAD's response.
 /// Every layer outside this one (the Origin check, the logs, the metrics) still sees HEAD. The
-/// GETs that act (`routes::GETS_THAT_ACT`) answer HEAD with 405.
+/// GETs that act (`routes::GETS_THAT_ACT`) answer HEAD with 405, and a HEAD answered as GET
+/// uses up nothing shown once (`routes::AnsweredAsGet`: the flash, a new key's cookie).
 async fn head_as_get(
     mut req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
@@ -383,8 +384,12 @@ async fn head_as_get(
     actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
     actix_web::Error,
 > {
-    if req.method() == actix_web::http::Method::HEAD && routes::answers_head(req.path()) {
+    // The path as the router reads it (percent-encoding undone), not as sent.
+    if req.method() == actix_web::http::Method::HEAD
+        && routes::answers_head(req.match_info().as_str())
+    {
         req.head_mut().method = actix_web::http::Method::GET;
+        actix_web::HttpMessage::extensions_mut(&req).insert(routes::AnsweredAsGet);
     }
     next.call(req).await
 }
@@ -432,7 +437,7 @@ fn is_api(req: &actix_web::HttpRequest) -> bool {
 async fn not_found(
     req: actix_web::HttpRequest,
 ) -> Result<actix_web::HttpResponse, actix_web::Error> {
-    let allowed = routes::methods_for(req.path());
+    let allowed = routes::methods_for(req.match_info().as_str());
     if !allowed.is_empty() {
         let allow = allowed.join(", ");
         let mut response = if is_api(&req) {

@@ -157,7 +157,7 @@ pub async fn show(
         ..Extra::default()
     };
     let shown = show_env(&cx, access, env, StatusCode::OK, extra, listed, layout)?;
-    Ok(reveal::cleared(shown, &place))
+    Ok(reveal::cleared(&cx, shown, &place))
 }
 
 fn target(access: &Access, env: &EnvironmentAccess, user: &User) -> ops::assets::EnvTarget {

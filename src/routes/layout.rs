@@ -35,7 +35,11 @@ impl Layout {
             title: title.into(),
             user_name: auth.user.as_ref().map(|u| u.name.clone()),
             csrf: auth.session.csrf_token()?,
-            flash: auth.session.take_flash(),
+            flash: if super::answered_as_get(&cx.request) {
+                None
+            } else {
+                auth.session.take_flash()
+            },
             switcher_more: auth.switcher.total > auth.switcher.first.len() as i64,
             switcher: auth.switcher.first.clone(),
             current_org: auth.session.current_org(),

@@ -214,6 +214,18 @@ pub const GETS_THAT_ACT: &[&str] = &[
     "/operator/audit.csv",
 ];
 
+/// Marks a HEAD answered as its GET (`startup::head_as_get`): its body is never sent, so the page
+/// uses up nothing shown once (the flash, a just-created key).
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredAsGet;
+
+/// Whether this request is a HEAD answered as its GET.
+pub fn answered_as_get(req: &actix_web::HttpRequest) -> bool {
+    actix_web::HttpMessage::extensions(req)
+        .get::<AnsweredAsGet>()
+        .is_some()
+}
+
 /// Whether HEAD is answered at `path` (as its GET, `startup::head_as_get`).
 pub fn answers_head(path: &str) -> bool {
     static ACTING: std::sync::LazyLock<Vec<actix_web::dev::ResourceDef>> =

@@ -54,8 +54,12 @@ pub fn take(cx: &Page, place: &str) -> Option<String> {
     (kept_for == place && made_in == sid).then(|| secret.to_string())
 }
 
-/// Clears the cookie on the page that showed the key: a refresh shows the list without it.
-pub fn cleared(mut response: HttpResponse, place: &str) -> HttpResponse {
+/// Clears the cookie on the page that showed the key: a refresh shows the list without it. A
+/// HEAD showed nothing, so it clears nothing.
+pub fn cleared(cx: &Page, mut response: HttpResponse, place: &str) -> HttpResponse {
+    if crate::routes::answered_as_get(&cx.request) {
+        return response;
+    }
     let mut removal = Cookie::new(COOKIE, "");
     removal.set_path(place.to_string());
     let _ = response.add_removal_cookie(&removal);

@@ -497,6 +497,37 @@ async fn head_is_answered_as_its_get_without_a_body() {
     let r = head(&app.client, "/verify-email?token=abc").await.unwrap();
     assert_eq!(r.status(), 405);
     assert_eq!(r.headers()["allow"], "GET");
+    // The path as routed, not as written: percent-encoding does not get around the list.
+    let r = head(&app.client, "/verify%2Demail?token=abc")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+
+    // A HEAD uses up nothing shown once: the flash, a new key.
+    let renamed = app
+        .post_form("/account", "/account/name", &[("name", "Olivia O.")])
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    assert_eq!(head(&app.client, "/account").await.unwrap().status(), 200);
+    assert!(
+        app.get("/account")
+            .await
+            .body
+            .contains("Your name was changed.")
+    );
+    let created = app
+        .post_form("/account/api-keys", "/account/api-keys", &[("name", "ci")])
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let r = head(&app.client, "/account/api-keys").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!r.headers().contains_key("set-cookie"), "{:?}", r.headers());
+    assert!(
+        app.get("/account/api-keys")
+            .await
+            .body
+            .contains("<code class=\"revealed\">gatehouse_pk_")
+    );
 }
 
 /// NUL bytes, which PostgreSQL text cannot hold, are refused with 422 on every path that used to

@@ -85,7 +85,7 @@ pub async fn list(page_request: PageRequest) -> Result<HttpResponse, AppError> {
         FieldErrors::default(),
     )
     .await?;
-    Ok(reveal::cleared(shown, PLACE))
+    Ok(reveal::cleared(&cx, shown, PLACE))
 }
 
 #[derive(Default, Deserialize)]

@@ -114,7 +114,7 @@ pub async fn show(page_request: PageRequest) -> Result<HttpResponse, AppError> {
         FieldErrors::default(),
     )
     .await?;
-    Ok(reveal::cleared(shown, PLACE))
+    Ok(reveal::cleared(&cx, shown, PLACE))
 }
 
 /// Starts (or starts over) enrolment with a new secret.
