@@ -146,8 +146,9 @@ where
         settings.signin_max_failures,
         Duration::minutes(settings.signin_lock_minutes),
     );
+    use tracing::Instrument as _;
     let (pool, email, ip) = (pool.clone(), email.to_string(), ip.to_string());
-    tokio::spawn(async move {
+    let task = async move {
         let (claim_email, claim_ip) = (email.clone(), ip.clone());
         let claim = db::run(&pool, move |c| {
             db::throttle::claim(c, &claim_email, &claim_ip, max, window)
@@ -174,7 +175,8 @@ where
         } else {
             Checked::Wrong
         })
-    })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("a throttled check failed: {e}")))?
+    };
+    tokio::spawn(task.instrument(tracing::Span::current()))
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("a throttled check failed: {e}")))?
 }

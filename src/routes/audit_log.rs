@@ -41,8 +41,8 @@ impl AuditQuery {
             if s.trim().is_empty() {
                 return Ok(None);
             }
-            // Years of four digits: chrono reads "+262142-12-31" too, whose next day it cannot
-            // hold, and PostgreSQL's timestamps end long before its dates do.
+            // Years 1 to 9999: chrono reads "+262142-12-31" too, whose next day it cannot hold,
+            // and PostgreSQL's timestamps end long before chrono's dates do.
             let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                 .ok()
                 .filter(|d| (1..=9999).contains(&d.year()))

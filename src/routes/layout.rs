@@ -44,7 +44,11 @@ impl Layout {
             switcher: auth.switcher.first.clone(),
             current_org: auth.session.current_org(),
             local_mailbox: settings.is_local() && settings.smtp_url.is_none(),
-            operator: auth.user.as_ref().is_some_and(|u| u.is_operator),
+            // As `routes::operator::require_operator` lets in: verified operators only.
+            operator: auth
+                .user
+                .as_ref()
+                .is_some_and(|u| u.is_operator && u.is_verified()),
             verified: auth.user.as_ref().is_some_and(|u| u.is_verified()),
         })
     }

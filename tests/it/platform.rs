@@ -427,6 +427,8 @@ async fn operators_are_granted_and_revoked_from_the_command_line_only() {
         303
     );
     assert_eq!(app.get_with(&signed_in, "/operator").await.status, 404);
+    let page = app.get_with(&signed_in, "/account").await;
+    assert!(!page.body.contains("href=\"/operator\""), "no console link");
 }
 
 fn wait_healthy(port: u16) -> bool {
