@@ -128,21 +128,48 @@ fn claim_email(c: &mut PgConnection, ctx: &Ctx, kind: Kind, recipient: &str) -> 
     db::email_limits::claim(c, kind, recipient, ip)
 }
 
-/// Uses a verification link.
+/// What opening a verification link did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verification {
+    Verified,
+    /// The link is good, but only the account it is for, signed in, can use it.
+    SignInFirst,
+    /// The link is good, but for another account than the one signed in.
+    OtherAccount,
+    /// Used, expired or unknown.
+    Link(Lookup),
+}
+
+/// Verifies the address of the account signed in as `signed_in` with its link. The link alone
+/// is not enough: anyone can sign up with someone else's address, and a link scanner (or the
+/// address's owner, unaware) opening the link would then verify the account for whoever made
+/// it. Whoever signed up with the address and holds its mail can do both; its owner who did not
+/// sign up resets the password instead, which verifies the address and ends every session.
 #[tracing::instrument(skip_all)]
-pub async fn verify_email(pool: &PgPool, ctx: &Ctx, token: String) -> Result<Lookup, AppError> {
+pub async fn verify_email(
+    pool: &PgPool,
+    ctx: &Ctx,
+    token: String,
+    signed_in: Option<UserId>,
+) -> Result<Verification, AppError> {
     let ctx = ctx.clone();
     db::run(pool, move |c| {
-        c.transaction(|c| -> Result<Lookup, diesel::result::Error> {
+        c.transaction(|c| -> Result<Verification, diesel::result::Error> {
             let lookup = tokens::find_for_use(c, &token, Purpose::VerifyEmail)?;
-            if let Lookup::Valid { token_id, user_id } = lookup {
-                tokens::mark_used(c, token_id)?;
-                db::users::mark_verified(c, user_id)?;
-                if let Some(user) = db::users::find(c, user_id)? {
-                    record_own(c, &ctx, &user, Action::UserEmailVerified, json!({}))?;
-                }
+            let Lookup::Valid { token_id, user_id } = lookup else {
+                return Ok(Verification::Link(lookup));
+            };
+            match signed_in {
+                None => return Ok(Verification::SignInFirst),
+                Some(id) if id != user_id => return Ok(Verification::OtherAccount),
+                Some(_) => {}
             }
-            Ok(lookup)
+            tokens::mark_used(c, token_id)?;
+            db::users::mark_verified(c, user_id)?;
+            if let Some(user) = db::users::find(c, user_id)? {
+                record_own(c, &ctx, &user, Action::UserEmailVerified, json!({}))?;
+            }
+            Ok(Verification::Verified)
         })
     })
     .await

@@ -20,6 +20,25 @@ async fn sign_up_sends_a_verification_link_that_verifies_once() {
         "multipart text + HTML"
     );
 
+    // Opened where nobody is signed in (a link scanner, or the address's owner who did not sign
+    // up): nothing is verified, and the link still works for the account, signed in.
+    let visitor = client(&app.address);
+    let scanned = app.get_with(&visitor, &link).await;
+    assert_eq!(scanned.status, 200);
+    assert!(
+        scanned.body.contains("Sign in to verify your email"),
+        "{}",
+        scanned.body
+    );
+    let unverified = gatehouse::db::users::find_by_email(&mut app.conn(), "ada@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(!unverified.is_verified());
+    // Signed in as someone else: not theirs to use.
+    let other = client(&app.address);
+    app.account(&other, "Bob", "bob@example.com").await;
+    assert_eq!(app.get_with(&other, &link).await.status, 403);
+
     let first = app.get(&link).await;
     assert_eq!(first.status, 200);
     assert!(first.body.contains("Your email is verified"));

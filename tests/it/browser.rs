@@ -32,15 +32,23 @@ async fn a_person_signs_up_verifies_creates_two_organizations_and_switches() {
         .mail
         .wait_for("ada@example.com", "Verify your email")
         .await;
+    // The link verifies the account that signed up, signed in: sign in, and back to it.
     browser.goto(&mail.link(&app.address).expect("link")).await;
-    assert!(browser.text().await.contains("Your email is verified"));
-    browser.click("a.button[href=\"/orgs\"]").await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("Sign in to verify your email")
+    );
+    browser.click("a.button[href^=\"/signin?next=\"]").await;
     browser
         .submit(
             &[("email", "ada@example.com"), ("password", PASSWORD)],
             "form[action^=\"/signin\"] button",
         )
         .await;
+    assert!(browser.text().await.contains("Your email is verified"));
+    browser.click("a.button[href=\"/orgs\"]").await;
     assert_eq!(browser.path().await, "/orgs");
     // A missing page keeps the signed-in frame (and is checked like every page).
     browser.goto(&app.url("/orgs/no-such-organization")).await;

@@ -28,20 +28,48 @@ pub struct TokenQuery {
 struct VerifiedPage {
     layout: Layout,
     outcome: &'static str,
+    /// This link, for signing in and coming back to it.
+    back: String,
+}
+
+impl VerifiedPage {
+    /// `next=` this link, for the sign-in page.
+    fn next_query(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", &self.back)
+            .finish()
+    }
 }
 
 pub async fn get(cx: Page, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+    use ops::accounts::Verification;
     let Page { pool, auth, .. } = &cx;
     let token = query.into_inner().token;
-    let lookup = ops::accounts::verify_email(pool, &auth.ctx(), token).await?;
-    let (status, outcome) = match lookup {
-        Lookup::Valid { .. } => (StatusCode::OK, "verified"),
-        Lookup::Used => (StatusCode::GONE, "used"),
-        Lookup::Expired => (StatusCode::GONE, "expired"),
-        Lookup::Unknown => (StatusCode::NOT_FOUND, "unknown"),
+    let back = format!(
+        "/verify-email?{}",
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", &token)
+            .finish()
+    );
+    let signed_in = auth.user.as_ref().map(|u| u.id);
+    let verification = ops::accounts::verify_email(pool, &auth.ctx(), token, signed_in).await?;
+    let (status, outcome) = match verification {
+        Verification::Verified => (StatusCode::OK, "verified"),
+        Verification::SignInFirst => (StatusCode::OK, "sign_in"),
+        Verification::OtherAccount => (StatusCode::FORBIDDEN, "other_account"),
+        Verification::Link(Lookup::Used) => (StatusCode::GONE, "used"),
+        Verification::Link(Lookup::Expired) => (StatusCode::GONE, "expired"),
+        Verification::Link(_) => (StatusCode::NOT_FOUND, "unknown"),
     };
     let layout = cx.layout("Email verification").await?;
-    render(status, &VerifiedPage { layout, outcome })
+    render(
+        status,
+        &VerifiedPage {
+            layout,
+            outcome,
+            back,
+        },
+    )
 }
 
 pub async fn resend(
