@@ -13,11 +13,19 @@ pub fn locked_until(
     email: &str,
     ip: &str,
 ) -> QueryResult<Option<DateTime<Utc>>> {
+    let ip = &counted_as(ip);
     sign_in_locks::table
         .filter(sign_in_locks::key.eq_any([email_key(email), ip_key(ip)]))
         .filter(sign_in_locks::locked_until.gt(Utc::now()))
         .select(diesel::dsl::max(sign_in_locks::locked_until))
         .first::<Option<DateTime<Utc>>>(conn)
+}
+
+/// The address an attempt counts under: IPv4 as is, IPv6 by its /64, since one subscriber
+/// holds a whole /64 and could otherwise spread guesses over its addresses (as the email limits
+/// count, `email_limits::ip_key`).
+fn counted_as(ip: &str) -> String {
+    super::email_limits::ip_key(ip)
 }
 
 /// A password check claimed against the throttle.
@@ -40,6 +48,7 @@ pub fn claim(
     max_failures: i64,
     window: Duration,
 ) -> QueryResult<Claim> {
+    let ip = &counted_as(ip);
     if let Some(until) = locked_until(conn, email, ip)? {
         return Ok(Claim::Locked(until));
     }
@@ -80,6 +89,7 @@ pub fn record_failure(
     max_failures: i64,
     window: Duration,
 ) -> QueryResult<()> {
+    let ip = &counted_as(ip);
     let (by_email, by_ip) = attempts(conn, email, ip, window)?;
     if by_email >= max_failures || by_ip >= max_failures {
         lock(

@@ -88,4 +88,15 @@ async fn behind_a_trusted_proxy_the_client_address_is_the_right_most_untrusted_o
         other, 422,
         "another client behind the same proxy is not locked"
     );
+
+    // IPv6 counts by /64, one subscriber's block: new addresses in it do not bring new guesses.
+    for (n, email) in ["v1", "v2", "v3"].iter().enumerate() {
+        let ip = format!("2001:db8:1:2::{}", n + 1);
+        let status = failed_sign_in(&app, &ip, &format!("{email}@example.com")).await;
+        assert_eq!(status, 422, "{ip}");
+    }
+    let locked = failed_sign_in(&app, "2001:db8:1:2:ffff::9", "v4@example.com").await;
+    assert_eq!(locked, 429, "the /64 is locked");
+    let elsewhere = failed_sign_in(&app, "2001:db8:1:3::1", "v5@example.com").await;
+    assert_eq!(elsewhere, 422, "another /64 is not");
 }
