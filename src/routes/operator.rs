@@ -267,7 +267,7 @@ pub async fn audit_csv(
     auth: Auth,
     query: web::Query<OperatorAuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, actor) = require_operator(&pool, &settings, &auth, None).await?;
+    let (_, actor) = require_operator(&pool, &settings, &auth, Some(Action::AuditExported)).await?;
     let query = query.into_inner();
     let filter = query
         .filter

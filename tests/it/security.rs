@@ -363,6 +363,12 @@ async fn exporting_the_audit_log_is_itself_audited() {
     .map(|n| n.name)
     .collect();
     assert_eq!(kinds, ["user", "operator"]);
+    // Anyone else asking for it is refused like any operator action, and it is recorded.
+    let refused = app
+        .get(&format!("/operator/audit.csv?organization={id}"))
+        .await;
+    assert_eq!(refused.status, 404);
+    assert_eq!(app.audit_count("audit.exported", "denied"), 1);
 }
 
 #[derive(diesel::QueryableByName)]
