@@ -728,13 +728,10 @@ fn invite_answer(
             ),
             retry_after: Some(crate::db::invitations::RESEND_INTERVAL_SECONDS),
         }),
-        InviteOutcome::DailyLimit { .. } => Err(ApiError {
+        InviteOutcome::DailyLimit(limit) => Err(ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             code: ErrorCode::DailyInvitationLimit,
-            message: format!(
-                "At most {} invitations a day per organization.",
-                settings.invites_per_org_per_day
-            ),
+            message: limit.message(settings.invites_per_org_per_day),
             retry_after: Some(3600),
         }),
         InviteOutcome::NotAllowed => Err(ApiError::new(

@@ -145,9 +145,7 @@ pub enum InviteOutcome {
     /// Addresses whose open invitation was sent less than `RESEND_INTERVAL_SECONDS` ago: the
     /// form cannot send it again sooner than the Resend button could.
     SentTooRecently(Vec<String>),
-    DailyLimit {
-        sent_today: i64,
-    },
+    DailyLimit(DailyLimit),
     /// The inviter's role, read under the lock, does not allow inviting as this role (it
     /// changed since the page was checked).
     NotAllowed,
@@ -161,6 +159,74 @@ fn sends_today(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<i64> {
         .filter(audit_events::created_at.gt(Utc::now() - Duration::days(1)))
         .select(count_star())
         .first(conn)
+}
+
+/// Which daily limit an invitation would go over, if any: the organization's, or its sender's
+/// across every organization (so that making, filling and deleting organizations does not send
+/// mail without end). The sender's row is locked, so their invitations to several
+/// organizations at once are counted one after another (the organization's row comes first).
+fn over_daily_limit(
+    conn: &mut PgConnection,
+    settings: &Settings,
+    org_id: OrgId,
+    actor: &Actor,
+    sending: i64,
+) -> QueryResult<Option<DailyLimit>> {
+    let limit = settings.invites_per_org_per_day;
+    let by_org = sends_today(conn, org_id)?;
+    if by_org + sending > limit {
+        return Ok(Some(DailyLimit {
+            sent_today: by_org,
+            by_sender: false,
+        }));
+    }
+    let Some(sender) = actor.user_id() else {
+        return Ok(None);
+    };
+    users::table
+        .find(sender)
+        .select(users::id)
+        .for_update()
+        .first::<UserId>(conn)?;
+    let by_sender: i64 = audit_events::table
+        .filter(audit_events::actor_user_id.eq(sender))
+        .filter(audit_events::action.eq_any([Action::InvitationCreated, Action::InvitationResent]))
+        .filter(audit_events::status.eq("successful"))
+        .filter(audit_events::created_at.gt(Utc::now() - Duration::days(1)))
+        .select(count_star())
+        .first(conn)?;
+    Ok((by_sender + sending > limit).then_some(DailyLimit {
+        sent_today: by_sender,
+        by_sender: true,
+    }))
+}
+
+/// A daily invitation limit reached: how many were sent in the last 24 hours, and whether by
+/// the sender across their organizations (otherwise by the organization).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyLimit {
+    pub sent_today: i64,
+    pub by_sender: bool,
+}
+
+impl DailyLimit {
+    /// What to tell the sender, with the limit (`INVITES_PER_ORG_PER_DAY`).
+    pub fn message(&self, limit: i64) -> String {
+        let who = if self.by_sender {
+            "You sent"
+        } else {
+            "This organization sent"
+        };
+        let across = if self.by_sender {
+            ", across your organizations"
+        } else {
+            ""
+        };
+        format!(
+            "{who} {} invitations in the last 24 hours{across}; at most {limit} a day are allowed.",
+            self.sent_today
+        )
+    }
 }
 
 fn expiry_text(at: DateTime<Utc>) -> String {
@@ -321,18 +387,17 @@ pub fn invite(
             })?;
             return Ok(InviteOutcome::SentTooRecently(recent));
         }
-        let sent_today = sends_today(conn, req.org.id)?;
-        if sent_today + addresses.len() as i64 > settings.invites_per_org_per_day {
+        if let Some(limit) = over_daily_limit(conn, settings, req.org.id, actor, addresses.len() as i64)? {
             audit::record(conn, audit::Event {
                 organization: Some((req.org.id, &req.org.name)),
                 actor,
                 action: Action::InvitationCreated,
                 target: Some(addresses.join(", ")),
-                details: serde_json::json!({ "reason": "daily invitation limit", "sent_today": sent_today }),
+                details: serde_json::json!({ "reason": "daily invitation limit", "sent_today": limit.sent_today, "by_sender": limit.by_sender }),
                 status: audit::Status::Denied,
                 meta,
             })?;
-            return Ok(InviteOutcome::DailyLimit { sent_today });
+            return Ok(InviteOutcome::DailyLimit(limit));
         }
         let expires = Utc::now() + Duration::days(settings.invite_ttl_days);
         let (mut created, mut resent) = (Vec::new(), Vec::new());
@@ -359,7 +424,7 @@ pub enum ResendOutcome {
     Resent(String),
     TooSoon,
     NotPending,
-    DailyLimit,
+    DailyLimit(DailyLimit),
     /// The sender may not invite as this invitation's role (admins renewing an admin's).
     NotAllowed,
 }
@@ -406,10 +471,8 @@ pub fn resend(
             Some(ResendOutcome::NotPending)
         } else if inv.last_sent_at > Utc::now() - Duration::seconds(RESEND_INTERVAL_SECONDS) {
             Some(ResendOutcome::TooSoon)
-        } else if sends_today(conn, org.id)? >= settings.invites_per_org_per_day {
-            Some(ResendOutcome::DailyLimit)
         } else {
-            None
+            over_daily_limit(conn, settings, org.id, actor, 1)?.map(ResendOutcome::DailyLimit)
         };
         if let Some(refused) = refused {
             audit::record(conn, audit::Event {

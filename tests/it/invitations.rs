@@ -676,6 +676,25 @@ async fn the_daily_invitation_limit_holds() {
             .status,
         303
     );
+
+    // The sender's own limit holds across organizations: a new one (made, filled and deleted
+    // again and again) does not bring three more.
+    let other = app.create_org("Second").await;
+    let elsewhere = app.invite(&app.client, &other, "e@example.com", &[]).await;
+    assert_eq!(elsewhere.status, 422);
+    assert!(
+        elsewhere
+            .body
+            .contains("You sent 3 invitations in the last 24 hours, across your organizations"),
+        "{}",
+        elsewhere.body
+    );
+    // Another sender in that organization is not held by it.
+    let ann = crate::support::member(&app, &other, "Ann Admin", "ann@example.com", "admin").await;
+    assert_eq!(
+        app.invite(&ann, &other, "e@example.com", &[]).await.status,
+        303
+    );
 }
 
 /// An invitation grants what its sender could grant when it is accepted: once the admin who sent

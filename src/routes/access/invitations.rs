@@ -378,14 +378,9 @@ async fn answer_invite(
             )
             .await
         }
-        InviteOutcome::DailyLimit { sent_today } => {
-            errors.add(
-                "emails",
-                format!(
-                    "Nothing was sent. This organization sent {sent_today} invitations in the last 24 hours; at most {} a day are allowed.",
-                    settings.invites_per_org_per_day
-                ),
-            );
+        InviteOutcome::DailyLimit(limit) => {
+            let message = limit.message(settings.invites_per_org_per_day);
+            errors.add("emails", format!("Nothing was sent. {message}"));
             invite_page(
                 cx,
                 access,
@@ -424,7 +419,7 @@ pub async fn resend(
         ResendOutcome::TooSoon => (FlashKind::Error, "This invitation was sent less than a minute ago. Wait a moment before sending it again.".into()),
         ResendOutcome::NotPending => (FlashKind::Error, "Only open invitations can be sent again.".into()),
         ResendOutcome::NotAllowed => (FlashKind::Error, "Only owners can send an invitation as admin again.".into()),
-        ResendOutcome::DailyLimit => (FlashKind::Error, format!("This organization reached its limit of {} invitations a day.", settings.invites_per_org_per_day)),
+        ResendOutcome::DailyLimit(limit) => (FlashKind::Error, format!("Not sent again. {}", limit.message(settings.invites_per_org_per_day))),
     };
     auth.session.flash(kind, message);
     Ok(see_other(&format!("/orgs/{slug}/access/invitations")))
