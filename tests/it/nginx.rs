@@ -145,7 +145,6 @@ async fn three_instances_behind_nginx_serve_one_journey() {
         .await
         .link(&proxy)
         .expect("link");
-    assert_eq!(browser.get(&verify).send().await.unwrap().status(), 200);
 
     let post = |path: String, page: String, fields: Vec<(&'static str, String)>| {
         let browser = &browser;
@@ -183,6 +182,16 @@ async fn three_instances_behind_nginx_serve_one_journey() {
         .await
         .unwrap();
     assert_eq!(signed_in.status(), 303);
+    // The link verifies the account that signed up, signed in.
+    let verified = browser.get(&verify).send().await.unwrap();
+    assert_eq!(verified.status(), 200);
+    assert!(
+        verified
+            .text()
+            .await
+            .unwrap()
+            .contains("Your email is verified")
+    );
     // The session is in PostgreSQL: every page works whichever instance answers.
     for _ in 0..6 {
         assert_eq!(
