@@ -28,25 +28,54 @@ struct ShowPage {
     links: Vec<String>,
 }
 
-fn enabled(settings: &Settings) -> Result<(), AppError> {
-    if settings.is_local() && settings.smtp_url.is_none() {
+/// Served in local mode without SMTP, and only to this machine's names: a web page elsewhere
+/// whose name is made to point at 127.0.0.1 (DNS rebinding) would send its own `Host`, and the
+/// mailbox holds every reset and invitation link. (A request without `Host`, HTTP/1.0, is not a
+/// browser's.)
+fn enabled(cx: &Page) -> Result<(), AppError> {
+    let settings: &Settings = &cx.settings;
+    let host = cx
+        .request
+        .headers()
+        .get(actix_web::http::header::HOST)
+        .map(|h| h.to_str().unwrap_or_default());
+    let local = settings.is_local() && settings.smtp_url.is_none();
+    if local && host.is_none_or(|h| is_this_machine(h, &settings.base_url)) {
         Ok(())
     } else {
         Err(AppError::NotFound)
     }
 }
 
+/// Whether `host` (a `Host` header, port included) names this machine or `BASE_URL`'s host.
+fn is_this_machine(host: &str, base_url: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    let base = url::Url::parse(base_url).ok();
+    let base = base
+        .as_ref()
+        .and_then(|u| u.host_str())
+        .map(|h| h.trim_matches(['[', ']']));
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        || base.is_some_and(|b| b.eq_ignore_ascii_case(name))
+}
+
 pub async fn list(cx: Page) -> Result<HttpResponse, AppError> {
-    let Page { pool, settings, .. } = &cx;
-    enabled(settings)?;
+    enabled(&cx)?;
+    let Page { pool, .. } = &cx;
     let messages = db::run(pool, |c| db::outbox::recent(c, 100)).await?;
     let layout = cx.layout("Local mailbox").await?;
     render(StatusCode::OK, &ListPage { layout, messages })
 }
 
 pub async fn show(cx: Page, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    enabled(&cx)?;
     let Page { pool, settings, .. } = &cx;
-    enabled(settings)?;
     let id = id.into_inner();
     let message = db::run(pool, move |c| db::outbox::find(c, id))
         .await?
@@ -66,4 +95,35 @@ pub async fn show(cx: Page, id: web::Path<i64>) -> Result<HttpResponse, AppError
             links,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_this_machine;
+
+    #[test]
+    fn only_this_machines_names_reach_the_mailbox() {
+        let base = "http://localhost:8080";
+        for host in [
+            "localhost:8080",
+            "LOCALHOST",
+            "127.0.0.1:8080",
+            "127.1.2.3",
+            "[::1]:8080",
+        ] {
+            assert!(is_this_machine(host, base), "{host}");
+        }
+        assert!(is_this_machine(
+            "dev.internal:8080",
+            "http://dev.internal:8080"
+        ));
+        for host in [
+            "rebound.example:8080",
+            "rebound.example",
+            "10.0.0.1:8080",
+            "[2001:db8::1]:80",
+        ] {
+            assert!(!is_this_machine(host, base), "{host}");
+        }
+    }
 }

@@ -470,7 +470,10 @@ fn the_embedded_default_starts_reuses_and_stops_its_own_postgres() {
             .spawn()
             .unwrap();
         let healthy = wait_healthy(port);
-        let mailbox = reqwest::blocking_get(port);
+        let mailbox = reqwest::blocking_get(port, None);
+        let named = reqwest::blocking_get(port, Some(&format!("127.0.0.1:{port}")));
+        // DNS rebinding: a page elsewhere pointed at 127.0.0.1 sends its own name.
+        let rebound = reqwest::blocking_get(port, Some("rebound.example"));
         if healthy {
             embedded_cluster_needs_passwords(&dir);
         }
@@ -480,7 +483,8 @@ fn the_embedded_default_starts_reuses_and_stops_its_own_postgres() {
             .status();
         let status = child.wait().unwrap();
         assert!(healthy, "run {run}: never became ready");
-        assert_eq!(mailbox, 200, "the local mailbox is served");
+        assert_eq!((mailbox, named), (200, 200), "the local mailbox is served");
+        assert_eq!(rebound, 404, "not to another name");
         assert!(status.success(), "run {run}: exit {status:?}");
         assert!(!pid_file.exists(), "run {run}: the cluster was stopped");
         assert!(dir.join("session_key").exists());
@@ -562,13 +566,14 @@ fn local_mode_refuses_to_listen_beyond_this_machine() {
 mod reqwest {
     pub use ::reqwest::*;
 
-    /// Status of GET /dev/mailbox, without an async runtime.
-    pub fn blocking_get(port: u16) -> u16 {
+    /// Status of GET /dev/mailbox, without an async runtime, with this `Host` header or none.
+    pub fn blocking_get(port: u16, host: Option<&str>) -> u16 {
         use std::io::{Read, Write};
         let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
             return 0;
         };
-        let _ = s.write_all(b"GET /dev/mailbox HTTP/1.0\r\n\r\n");
+        let host = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
+        let _ = s.write_all(format!("GET /dev/mailbox HTTP/1.0\r\n{host}\r\n").as_bytes());
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);
         out.split_whitespace()
