@@ -151,14 +151,26 @@ pub enum InviteOutcome {
     NotAllowed,
 }
 
-fn sends_today(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<i64> {
-    audit_events::table
-        .filter(audit_events::organization_id.eq(org_id))
+/// Whose invitations `sent_today` counts.
+enum SentBy {
+    Organization(OrgId),
+    Sender(UserId),
+}
+
+/// Invitations sent and resent in the last 24 hours, by the organization or by the sender
+/// across organizations, counted from the audit log.
+fn sent_today(conn: &mut PgConnection, by: SentBy) -> QueryResult<i64> {
+    let sent = audit_events::table
         .filter(audit_events::action.eq_any([Action::InvitationCreated, Action::InvitationResent]))
         .filter(audit_events::status.eq("successful"))
         .filter(audit_events::created_at.gt(Utc::now() - Duration::days(1)))
         .select(count_star())
-        .first(conn)
+        .into_boxed();
+    match by {
+        SentBy::Organization(org) => sent.filter(audit_events::organization_id.eq(org)),
+        SentBy::Sender(sender) => sent.filter(audit_events::actor_user_id.eq(sender)),
+    }
+    .first(conn)
 }
 
 /// Which daily limit an invitation would go over, if any: the organization's, or its sender's
@@ -173,7 +185,7 @@ fn over_daily_limit(
     sending: i64,
 ) -> QueryResult<Option<DailyLimit>> {
     let limit = settings.invites_per_org_per_day;
-    let by_org = sends_today(conn, org_id)?;
+    let by_org = sent_today(conn, SentBy::Organization(org_id))?;
     if by_org + sending > limit {
         return Ok(Some(DailyLimit {
             sent_today: by_org,
@@ -188,13 +200,7 @@ fn over_daily_limit(
         .select(users::id)
         .for_update()
         .first::<UserId>(conn)?;
-    let by_sender: i64 = audit_events::table
-        .filter(audit_events::actor_user_id.eq(sender))
-        .filter(audit_events::action.eq_any([Action::InvitationCreated, Action::InvitationResent]))
-        .filter(audit_events::status.eq("successful"))
-        .filter(audit_events::created_at.gt(Utc::now() - Duration::days(1)))
-        .select(count_star())
-        .first(conn)?;
+    let by_sender = sent_today(conn, SentBy::Sender(sender))?;
     Ok((by_sender + sending > limit).then_some(DailyLimit {
         sent_today: by_sender,
         by_sender: true,
@@ -346,7 +352,7 @@ pub fn invite(
     conn.transaction(|conn| {
         organizations::table.find(req.org.id).select(organizations::id).for_update().first::<i64>(conn)?;
         let addresses: Vec<&str> = req.emails.iter().map(EmailAddress::as_str).collect();
-        let inviter_role = actor_role(conn, req.org.id, actor)?;
+        let inviter_role = super::members::actor_role(conn, req.org.id, actor)?;
         if !inviter_role.is_some_and(|role| authz::may_invite_as(role, req.role)) {
             audit::record(conn, audit::Event {
                 organization: Some((req.org.id, &req.org.name)),
@@ -430,22 +436,6 @@ pub enum ResendOutcome {
 }
 
 /// Resends one invitation: a new token (the old link stops working) and a new expiry.
-/// The acting person's role in the organization, read in the caller's transaction.
-pub(crate) fn actor_role(
-    conn: &mut PgConnection,
-    org_id: OrgId,
-    actor: &Actor,
-) -> QueryResult<Option<OrgRole>> {
-    let Some(user_id) = actor.user_id() else {
-        return Ok(None);
-    };
-    memberships::table
-        .find((org_id, user_id))
-        .select(memberships::role)
-        .first(conn)
-        .optional()
-}
-
 pub fn resend(
     conn: &mut PgConnection,
     settings: &Settings,
@@ -464,7 +454,7 @@ pub fn resend(
             .first(conn)?;
         // The sender's role, read under the lock: only someone who may invite as the
         // invitation's role may renew it (an admin cannot renew an invitation as admin).
-        let sender = actor_role(conn, org.id, actor)?;
+        let sender = super::members::actor_role(conn, org.id, actor)?;
         let refused = if !sender.is_some_and(|role| authz::may_invite_as(role, inv.role)) {
             Some(ResendOutcome::NotAllowed)
         } else if inv.status != InvitationStatus::Pending {

@@ -44,7 +44,7 @@ pub fn delete(
         // sandbox. A refusal is audited.
         let refused = if !owner_rules {
             None
-        } else if super::invitations::actor_role(conn, org.id, actor)? != Some(OrgRole::Owner) {
+        } else if super::members::actor_role(conn, org.id, actor)? != Some(OrgRole::Owner) {
             Some((DeleteOutcome::NotOwner, "only an owner can delete the organization"))
         } else if org.is_live() {
             Some((DeleteOutcome::Live, "live organizations can only be deleted by a platform operator"))

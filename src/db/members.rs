@@ -416,6 +416,32 @@ fn lock_org(conn: &mut PgConnection, org_id: OrgId) -> QueryResult<Organization>
         .first(conn)
 }
 
+/// A person's role in the organization (None: not a member), read in the caller's
+/// transaction: under the organization's lock, the role every change is judged against.
+pub fn role(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    user_id: UserId,
+) -> QueryResult<Option<OrgRole>> {
+    memberships::table
+        .find((org_id, user_id))
+        .select(memberships::role)
+        .first(conn)
+        .optional()
+}
+
+/// [`role`] of the acting person (None for an actor that is no user).
+pub fn actor_role(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+    actor: &Actor,
+) -> QueryResult<Option<OrgRole>> {
+    match actor.user_id() {
+        Some(user_id) => role(conn, org_id, user_id),
+        None => Ok(None),
+    }
+}
+
 /// Removes a member: their environment roles go with the membership, open invitations to their
 /// address are revoked, and they are told by email. Refusals are audited as denied.
 pub fn remove(
@@ -429,15 +455,7 @@ pub fn remove(
         let org = lock_org(conn, org_id)?;
         // The remover's role is read again under the lock: a demotion that committed a moment
         // ago counts.
-        let remover_role: Option<OrgRole> = match remover.user_id() {
-            Some(id) => memberships::table
-                .find((org_id, id))
-                .select(memberships::role)
-                .first(conn)
-                .optional()?,
-            None => None,
-        };
-        let Some(remover_role) = remover_role else { return Ok(RemoveOutcome::NotAllowed) };
+        let Some(remover_role) = actor_role(conn, org_id, remover)? else { return Ok(RemoveOutcome::NotAllowed) };
         let Some(target) = find(conn, org_id, target_id)? else { return Ok(RemoveOutcome::NotMember) };
         let outcome = if remover.user_id() == Some(target_id) {
             RemoveOutcome::Yourself

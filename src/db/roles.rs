@@ -83,11 +83,7 @@ pub fn apply(
         .select(organizations::id)
         .for_update()
         .first::<i64>(conn)?;
-    let granter: Option<OrgRole> = memberships::table
-        .find((org.id, granter_id))
-        .select(memberships::role)
-        .first(conn)
-        .optional()?;
+    let granter = members::role(conn, org.id, granter_id)?;
     let denied = |target: Option<&Member>, reason: Refusal| Denied {
         organization: Some((org.id, org.name.clone())),
         action: Action::MemberRoleChanged,

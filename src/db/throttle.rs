@@ -1,5 +1,7 @@
 //! Sign-in throttling held in PostgreSQL, so that it holds across instances: after too many
 //! failures for one account or one IP within the window, both are locked for the lock period.
+//! An IP counts as the email limits count it (`email_limits::ip_key`): IPv6 by its /64, which
+//! one subscriber holds whole and could otherwise spread guesses over.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::dsl::count_star;
@@ -13,19 +15,12 @@ pub fn locked_until(
     email: &str,
     ip: &str,
 ) -> QueryResult<Option<DateTime<Utc>>> {
-    let ip = &counted_as(ip);
+    let ip = &super::email_limits::ip_key(ip);
     sign_in_locks::table
         .filter(sign_in_locks::key.eq_any([email_key(email), ip_key(ip)]))
         .filter(sign_in_locks::locked_until.gt(Utc::now()))
         .select(diesel::dsl::max(sign_in_locks::locked_until))
         .first::<Option<DateTime<Utc>>>(conn)
-}
-
-/// The address an attempt counts under: IPv4 as is, IPv6 by its /64, since one subscriber
-/// holds a whole /64 and could otherwise spread guesses over its addresses (as the email limits
-/// count, `email_limits::ip_key`).
-fn counted_as(ip: &str) -> String {
-    super::email_limits::ip_key(ip)
 }
 
 /// A password check claimed against the throttle.
@@ -48,7 +43,7 @@ pub fn claim(
     max_failures: i64,
     window: Duration,
 ) -> QueryResult<Claim> {
-    let ip = &counted_as(ip);
+    let ip = &super::email_limits::ip_key(ip);
     if let Some(until) = locked_until(conn, email, ip)? {
         return Ok(Claim::Locked(until));
     }
@@ -89,7 +84,7 @@ pub fn record_failure(
     max_failures: i64,
     window: Duration,
 ) -> QueryResult<()> {
-    let ip = &counted_as(ip);
+    let ip = &super::email_limits::ip_key(ip);
     let (by_email, by_ip) = attempts(conn, email, ip, window)?;
     if by_email >= max_failures || by_ip >= max_failures {
         lock(
