@@ -183,6 +183,7 @@ pub fn serve(
         Some(data_key) => crate::crypto::DataKey::derive(data_key.expose_secret().as_bytes()),
         None => crate::crypto::DataKey::derive(key.master()),
     });
+    let member_lists = web::Data::new(crate::db::members::ListCache::default());
     crate::metrics::install();
     if let Some(bind) = &settings.metrics_bind {
         actix_web::rt::spawn(crate::metrics::serve(bind, pool.clone())?);
@@ -209,6 +210,7 @@ pub fn serve(
             .app_data(data_key.clone())
             .app_data(passkeys.clone())
             .app_data(limiter.clone())
+            .app_data(member_lists.clone())
             .configure(extractors)
             .configure(routes::config)
             .default_service(web::to(not_found))

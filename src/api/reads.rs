@@ -116,6 +116,7 @@ pub async fn role_assignments(
     caller: CallerRequest,
     org_id: web::Path<OrgId>,
     req: HttpRequest,
+    lists: web::Data<db::members::ListCache>,
 ) -> Result<HttpResponse, ApiError> {
     let (offset, count, page) = match paging(&pairs(&req)) {
         Ok(asked) => asked,
@@ -130,15 +131,15 @@ pub async fn role_assignments(
         .with_org(
             OrgRef::Id(org_id.into_inner()),
             OrgPermission::ViewOrgRoles,
-            move |c, access| db::members::list(c, &access.org, "", offset, count),
+            move |c, access| lists.list(c, &access.org, "", offset, count),
         )
         .await?;
     let items = members
-        .into_iter()
+        .iter()
         .map(|m| Assignment {
             user_id: m.user_id,
-            name: m.name,
-            email: m.email,
+            name: m.name.clone(),
+            email: m.email.clone(),
             role: m.role,
             environments: EnvironmentRoles::of(&m.environments),
         })

@@ -4,6 +4,7 @@
 use crate::audit::Action;
 use crate::domain::ids::{OrgId, UserId};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
@@ -75,6 +76,73 @@ const USER_COLUMNS: &str =
 const SEARCH_BY_NAME_FROM_MEMBERS: i32 = 1000;
 /// The most people (platform-wide) a pattern may match for a search to start from them.
 const SEARCH_BY_NAME_MATCHES: i64 = 2000;
+
+/// A page of members as the lists show it, with the total (see `list`).
+pub type Listed = (Arc<Vec<Member>>, i64);
+
+/// The pages of member lists an instance has read, kept under the organization's data version
+/// (`Organization::data_version`). Triggers move the version on in the transaction of every change
+/// a list shows, and the access check reads it with the organization on every request, so a
+/// page is served from here only while it is what the database would give: on any instance,
+/// whatever changed it, and after the access check has decided on the request.
+#[derive(Default)]
+pub struct ListCache {
+    pages: Mutex<HashMap<ListKey, Listed>>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct ListKey {
+    org: OrgId,
+    version: i64,
+    search: String,
+    offset: i64,
+    limit: i64,
+}
+
+/// At most this many pages are kept (about 15 KiB each with 50 members); when full, the pages of
+/// older versions go first, then all.
+const LIST_CACHE_PAGES: usize = 128;
+
+impl ListCache {
+    /// A page of `org`'s members (`list`): the one kept for the version `org` was read at, or
+    /// read now and kept. `org` must come from this request's access check.
+    pub fn list(
+        &self,
+        conn: &mut PgConnection,
+        org: &Organization,
+        search: &str,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<Listed> {
+        let key = ListKey {
+            org: org.id,
+            version: org.data_version,
+            search: search.to_string(),
+            offset,
+            limit,
+        };
+        if let Some(kept) = self.pages().get(&key) {
+            return Ok(kept.clone());
+        }
+        let (members, total) = list(conn, org, search, offset, limit)?;
+        let listed = (Arc::new(members), total);
+        let mut pages = self.pages();
+        if pages.len() >= LIST_CACHE_PAGES {
+            pages.retain(|k, _| k.org != org.id || k.version >= org.data_version);
+            if pages.len() >= LIST_CACHE_PAGES {
+                pages.clear();
+            }
+        }
+        pages.insert(key, listed.clone());
+        Ok(listed)
+    }
+
+    fn pages(&self) -> std::sync::MutexGuard<'_, HashMap<ListKey, Listed>> {
+        self.pages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
 
 /// A page of members in name order, optionally searched by name or email, with their
 /// environment roles and the total — one statement whatever the organization's size. The page

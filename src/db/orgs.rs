@@ -25,6 +25,10 @@ pub struct Organization {
     pub require_two_factor: bool,
     /// Kept by triggers on `memberships`, in the transaction that changes them.
     pub member_count: i32,
+    /// Moved on by triggers, in the same transaction, whenever anything a member list shows
+    /// changes: the key under which an instance keeps the lists it has read
+    /// (`db::members::ListCache`).
+    pub data_version: i64,
 }
 
 impl Organization {
@@ -220,7 +224,7 @@ macro_rules! access_record_open_sql {
     ($user:literal, $org:literal) => {
         concat!(
             "(SELECT ROW(m.user_id, o.id, o.name, o.slug, o.status, o.created_at,
-                         o.require_two_factor, o.member_count, m.role, ",
+                         o.require_two_factor, o.member_count, o.data_version, m.role, ",
             $crate::db::users::has_two_factor_sql!(),
             ", ARRAY(SELECT ROW(e.id, e.kind, er.role)
                      FROM environments e
@@ -251,6 +255,7 @@ pub type AccessRecordSql = diesel::sql_types::Nullable<
         diesel::sql_types::Timestamptz,
         diesel::sql_types::Bool,
         diesel::sql_types::Integer,
+        diesel::sql_types::BigInt,
         diesel::sql_types::Text,
         diesel::sql_types::Bool,
         diesel::sql_types::Array<
@@ -273,6 +278,7 @@ pub type AccessRecord = (
     DateTime<Utc>,
     bool,
     i32,
+    i64,
     OrgRole,
     bool,
     Vec<(EnvId, EnvKind, Option<EnvRole>)>,
@@ -284,9 +290,9 @@ impl Access {
         let (user_id, id, name, slug, status, created_at, require_two_factor, member_count) = (
             record.0, record.1, record.2, record.3, record.4, record.5, record.6, record.7,
         );
-        let (role, two_factor) = (record.8, record.9);
+        let (data_version, role, two_factor) = (record.8, record.9, record.10);
         let mut environments: Vec<EnvironmentAccess> = record
-            .10
+            .11
             .into_iter()
             .map(|(id, kind, role)| EnvironmentAccess { id, kind, role })
             .collect();
@@ -301,6 +307,7 @@ impl Access {
                 created_at,
                 require_two_factor,
                 member_count,
+                data_version,
             },
             role,
             environments,

@@ -157,6 +157,7 @@ diesel::table! {
         created_at -> Timestamptz,
         require_two_factor -> Bool,
         member_count -> Int4,
+        data_version -> Int8,
     }
 }
 

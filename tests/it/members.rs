@@ -542,3 +542,120 @@ async fn names_beyond_ascii_are_found_however_they_are_typed() {
         "every membership carries its member's folded name"
     );
 }
+
+/// An instance keeps the pages of member lists it has read, under the organization's data
+/// version. Every change below is made in SQL after the page was read (and kept), as another
+/// instance would make it: the next read shows it, on the page, in a search and in the API.
+#[actix_web::test]
+async fn a_kept_page_of_members_is_never_shown_after_a_change() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    seed_members(&app, &slug, 3);
+    let key = crate::api::create_key(&app, &app.client, "lists").await;
+    let org = crate::support::org_id(&app, &slug);
+    let list = format!("/orgs/{slug}/access/users");
+    let search = format!("{list}?q=member+00");
+    let assignments = format!("/api/v1/organizations/{org}/role-assignment");
+    let member = |email: &str| format!("(SELECT id FROM users WHERE email = '{email}')");
+    let changes = [
+        (
+            "UPDATE users SET name = 'Renamed One' WHERE email = 'member1@example.com'".to_string(),
+            "Renamed One",
+        ),
+        (
+            "UPDATE users SET email = 'moved2@example.com' WHERE email = 'member2@example.com'"
+                .to_string(),
+            ">moved2@example.com<",
+        ),
+        (
+            format!(
+                "UPDATE memberships SET role = 'admin' WHERE user_id = {}",
+                member("moved2@example.com")
+            ),
+            "data-label=\"Role\">admin<",
+        ),
+        (
+            format!(
+                "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
+                 SELECT e.id, e.organization_id, {}, 'support' FROM environments e
+                 WHERE e.organization_id = {org} AND e.kind = 'production'",
+                member("member3@example.com")
+            ),
+            "production: support",
+        ),
+        (
+            "UPDATE users SET last_sign_in_at = now() - interval '3 hours',
+                              totp_enabled_at = now()
+             WHERE email = 'member3@example.com'"
+                .to_string(),
+            ">3 hours ago<",
+        ),
+        (
+            format!(
+                "WITH u AS (INSERT INTO users (name, email, password_hash)
+                            VALUES ('Newcomer', 'newcomer@example.com', 'x') RETURNING id)
+                 INSERT INTO memberships (organization_id, user_id, role) SELECT {org}, id, 'member' FROM u"
+            ),
+            "5 members",
+        ),
+    ];
+    for (change, shown) in changes {
+        let before = app.get(&list).await.body;
+        assert!(!before.contains(shown), "{shown} before {change}");
+        app.get(&search).await;
+        crate::api::api(&app, Some(&key), &assignments).await;
+        diesel::sql_query(&change).execute(&mut app.conn()).unwrap();
+        let after = app.get(&list).await.body;
+        assert!(after.contains(shown), "{change}: {after}");
+    }
+    let without: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.organization_id = {org} AND u.totp_enabled_at IS NULL AND u.passkey_count = 0"
+    ))
+    .get_result(&mut app.conn())
+    .unwrap();
+    let page = app.get(&list).await.body;
+    assert_eq!(
+        page.matches("no two-factor").count() as i64,
+        without,
+        "{page}"
+    );
+
+    // A search kept before a removal and a rename: Member 002 and 003, then 002 and 009.
+    let found = app.get(&search).await.body;
+    assert!(
+        found.contains("2 members matching") && found.contains("Member 003"),
+        "{found}"
+    );
+    let (_, before) = crate::api::api(&app, Some(&key), &assignments).await;
+    assert_eq!(before["payload"]["total"], 5);
+    diesel::sql_query(format!(
+        "DELETE FROM memberships WHERE user_id = {}",
+        member("member3@example.com")
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    diesel::sql_query("UPDATE users SET name = 'Member 009' WHERE email = 'newcomer@example.com'")
+        .execute(&mut app.conn())
+        .unwrap();
+    let found = app.get(&search).await.body;
+    assert!(
+        found.contains("2 members matching")
+            && found.contains("Member 009")
+            && !found.contains("Member 003"),
+        "{found}"
+    );
+    assert!(!app.get(&list).await.body.contains("member3@example.com"));
+    let (_, after) = crate::api::api(&app, Some(&key), &assignments).await;
+    assert_eq!(after["payload"]["total"], 4);
+    let names: Vec<&str> = after["payload"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"Member 009") && names.contains(&"Renamed One"),
+        "{names:?}"
+    );
+}

@@ -449,6 +449,11 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         };
         assert!(after <= bound, "{page} costs {after} statements");
         assert_eq!(trips, 1, "{page} takes {trips} trips to the database");
+        // A page of members already read, and not changed since, is the instance's own copy:
+        // the access check reads the organization's data version, and nothing more is read.
+        if page.contains("/access/users?") || page.ends_with("/access/users") {
+            assert_eq!(after, 1, "{page} is read again although nothing changed");
+        }
     }
 }
 
@@ -490,6 +495,14 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
         ("Acme Corp", slug.as_str())
     );
     assert_eq!(alone.org.member_count, 2);
+    let version: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT data_version FROM organizations WHERE slug = ",
+    )
+    .bind::<diesel::sql_types::Text, _>(&slug)
+    .get_result(&mut app.conn())
+    .unwrap();
+    assert!(version > 0, "adding members moved the version on");
+    assert_eq!(alone.org.data_version, version);
     assert!(!alone.org.require_two_factor && !alone.two_factor && !alone.org.is_live());
     assert_eq!(alone.role, OrgRole::Admin);
     let environments: Vec<_> = alone

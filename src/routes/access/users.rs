@@ -14,13 +14,14 @@ use crate::auth::Auth;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::session::FlashKind;
 use crate::authz::{self, OrgPermission, OrgRole};
-use crate::db::members::{Member, RemoveOutcome};
+use crate::db::members::{ListCache, Member, RemoveOutcome};
 use crate::db::{self, PgPool};
 use crate::email::worker::OutboxSignal;
 use crate::error::AppError;
 use crate::routes::accounts::signin::NoFields;
 use crate::routes::layout::Layout;
 use crate::routes::{render, require_org, see_other};
+use std::sync::Arc;
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -35,7 +36,7 @@ struct UsersPage {
     layout: Layout,
     tabs: Tabs,
     org_name: String,
-    members: Vec<Member>,
+    members: Arc<Vec<Member>>,
     total: i64,
     pagination: Pagination,
     q: String,
@@ -45,6 +46,7 @@ pub async fn list(
     page_request: PageRequest,
     slug: web::Path<String>,
     query: web::Query<ListQuery>,
+    lists: web::Data<ListCache>,
 ) -> Result<HttpResponse, AppError> {
     let ListQuery { q, page } = query.into_inner();
     let q: String = q.trim().chars().take(100).collect();
@@ -55,7 +57,7 @@ pub async fn list(
             &slug,
             OrgPermission::ViewOrgRoles,
             move |c, access| {
-                db::members::list(c, &access.org, &search, Pagination::offset(page), PAGE_SIZE)
+                lists.list(c, &access.org, &search, Pagination::offset(page), PAGE_SIZE)
             },
             |access| format!("Active users · {}", access.org.name),
         )
