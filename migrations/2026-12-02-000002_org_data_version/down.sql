@@ -1,23 +1,20 @@
+CREATE OR REPLACE FUNCTION memberships_set_sort_name() RETURNS trigger AS $$
+BEGIN
+    NEW.sort_name := (SELECT fold_case(name) FROM users WHERE id = NEW.user_id);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+DROP TRIGGER users_touch_truncate ON users;
+DROP TRIGGER memberships_touch_truncate ON memberships;
+DROP FUNCTION organizations_touch_all();
 DROP TRIGGER users_touch_organizations ON users;
 DROP FUNCTION users_touch_organizations();
 DROP TRIGGER memberships_touch_update ON memberships;
+DROP TRIGGER memberships_touch_delete ON memberships;
+DROP TRIGGER memberships_touch_insert ON memberships;
 DROP FUNCTION memberships_touch_changed();
-
-CREATE OR REPLACE FUNCTION memberships_count_added() RETURNS trigger AS $$
-BEGIN
-    UPDATE organizations o SET member_count = o.member_count + n.changed
-    FROM (SELECT organization_id, count(*) AS changed FROM added GROUP BY organization_id) n
-    WHERE o.id = n.organization_id;
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
-CREATE OR REPLACE FUNCTION memberships_count_removed() RETURNS trigger AS $$
-BEGIN
-    UPDATE organizations o SET member_count = o.member_count - n.changed
-    FROM (SELECT organization_id, count(*) AS changed FROM removed GROUP BY organization_id) n
-    WHERE o.id = n.organization_id;
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
+DROP FUNCTION memberships_touch_removed();
+DROP FUNCTION memberships_touch_added();
 DROP FUNCTION organizations_touch(BIGINT[]);
-ALTER TABLE organizations DROP COLUMN data_version;
+DROP TABLE org_data_versions;

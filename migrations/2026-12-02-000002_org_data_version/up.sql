@@ -1,59 +1,107 @@
--- An organization's data version: a number that changes, in the same transaction, whenever
--- anything its member lists show changes (a membership, a role, a member's own row). An
--- instance keeps the pages of member lists it has read under the version they were read at; the
--- access check reads the version with the organization, so a page kept under an older version
--- is never shown, on any instance.
-ALTER TABLE organizations ADD COLUMN data_version BIGINT NOT NULL DEFAULT 0;
+-- An organization's data version: a value that changes, in the same transaction, whenever
+-- anything its member lists show changes (a membership, a role, the environment roles kept on
+-- it, a member's name, email, last sign-in or two-factor). An instance keeps the pages of member
+-- lists it has read under the version they were read at; the access check reads the version
+-- with the organization on every request, so a kept page is never shown once the database
+-- holds something else, whichever instance made the change.
+--
+-- Versions live in their own table, not on the organization's row: they are moved by triggers
+-- on users and memberships, and must not wait for (or deadlock with) the transactions that hold
+-- an organization's row locked. Each new version is random rather than the next number, so that
+-- no value comes back after a restore or a failover that lost commits: a page kept under a
+-- value the database no longer has is never served again. An organization without a row has
+-- version 0 until its first change.
+CREATE TABLE org_data_versions (
+    organization_id BIGINT PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
+    version BIGINT NOT NULL
+);
 
--- Moves the version of each organization of `ids` on, locking them in one order (id) so that two
--- transactions touching the same organizations cannot deadlock on them.
+-- New versions for the organizations `ids`, taken in one order (id) so that two transactions
+-- moving the same versions cannot deadlock on them.
 CREATE FUNCTION organizations_touch(ids BIGINT[]) RETURNS void AS $$
-    WITH locked AS (SELECT id FROM organizations WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE)
-    UPDATE organizations o SET data_version = o.data_version + 1 FROM locked WHERE o.id = locked.id
+    INSERT INTO org_data_versions (organization_id, version)
+    SELECT t.org, floor(random() * 4503599627370496)::bigint
+    FROM (SELECT DISTINCT u.org FROM unnest(ids) AS u(org)) t
+    WHERE EXISTS (SELECT 1 FROM organizations o WHERE o.id = t.org)
+    ORDER BY t.org
+    ON CONFLICT (organization_id) DO UPDATE SET version = EXCLUDED.version
 $$ LANGUAGE sql;
 
--- Memberships added or removed: the count triggers move the version in the same update.
-CREATE OR REPLACE FUNCTION memberships_count_added() RETURNS trigger AS $$
+-- Memberships added or removed.
+CREATE FUNCTION memberships_touch_added() RETURNS trigger AS $$
 BEGIN
-    UPDATE organizations o
-    SET member_count = o.member_count + n.changed, data_version = o.data_version + 1
-    FROM (SELECT organization_id, count(*) AS changed FROM added GROUP BY organization_id) n
-    WHERE o.id = n.organization_id;
+    PERFORM organizations_touch(ARRAY(SELECT organization_id FROM added));
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION memberships_count_removed() RETURNS trigger AS $$
+CREATE FUNCTION memberships_touch_removed() RETURNS trigger AS $$
 BEGIN
-    UPDATE organizations o
-    SET member_count = o.member_count - n.changed, data_version = o.data_version + 1
-    FROM (SELECT organization_id, count(*) AS changed FROM removed GROUP BY organization_id) n
-    WHERE o.id = n.organization_id;
+    PERFORM organizations_touch(ARRAY(SELECT organization_id FROM removed));
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
--- Memberships changed: a role, the environment roles kept on them, a member's sorted name.
+-- Memberships changed in what a list shows (the role, the environment roles kept on them, when
+-- they joined), or moved: the organizations before and after. A member's sorted name follows
+-- their users row, whose own trigger moves the versions; an organization's name on its
+-- memberships is not on its member lists.
 CREATE FUNCTION memberships_touch_changed() RETURNS trigger AS $$
 BEGIN
-    PERFORM organizations_touch(ARRAY(SELECT DISTINCT organization_id FROM changed));
+    PERFORM organizations_touch(ARRAY(
+        SELECT organization_id FROM (
+            (SELECT organization_id, user_id, role, env_roles, created_at FROM after_rows
+             EXCEPT ALL
+             SELECT organization_id, user_id, role, env_roles, created_at FROM before_rows)
+            UNION ALL
+            (SELECT organization_id, user_id, role, env_roles, created_at FROM before_rows
+             EXCEPT ALL
+             SELECT organization_id, user_id, role, env_roles, created_at FROM after_rows)) changed));
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
+CREATE TRIGGER memberships_touch_insert AFTER INSERT ON memberships
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_added();
+CREATE TRIGGER memberships_touch_delete AFTER DELETE ON memberships
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_removed();
 CREATE TRIGGER memberships_touch_update AFTER UPDATE ON memberships
-    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_changed();
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_changed();
 
--- A member's own row changed (any column: name, email, last sign-in, two-factor, and whatever a
--- list shows later): every organization they belong to.
+-- A member's row changed in what a list shows: every organization they belong to. (A list that
+-- shows another column must be added here.)
 CREATE FUNCTION users_touch_organizations() RETURNS trigger AS $$
 BEGIN
     PERFORM organizations_touch(ARRAY(
-        SELECT DISTINCT m.organization_id
+        SELECT m.organization_id
         FROM after_rows a
         JOIN before_rows b ON b.id = a.id
         JOIN memberships m ON m.user_id = a.id
-        WHERE a IS DISTINCT FROM b));
+        WHERE (a.name, a.email, a.last_sign_in_at, a.totp_enabled_at, a.passkey_count)
+              IS DISTINCT FROM (b.name, b.email, b.last_sign_in_at, b.totp_enabled_at, b.passkey_count)));
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER users_touch_organizations AFTER UPDATE ON users
     REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
     FOR EACH STATEMENT EXECUTE FUNCTION users_touch_organizations();
+
+-- Emptied wholesale: every organization.
+CREATE FUNCTION organizations_touch_all() RETURNS trigger AS $$
+BEGIN
+    PERFORM organizations_touch(ARRAY(SELECT id FROM organizations));
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER memberships_touch_truncate AFTER TRUNCATE ON memberships
+    FOR EACH STATEMENT EXECUTE FUNCTION organizations_touch_all();
+CREATE TRIGGER users_touch_truncate AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION organizations_touch_all();
+
+-- A membership added while its user's row is being changed: the membership waits for the
+-- change (or the change for the membership), so that the users trigger above sees every
+-- membership of the person it changed.
+CREATE OR REPLACE FUNCTION memberships_set_sort_name() RETURNS trigger AS $$
+BEGIN
+    NEW.sort_name := (SELECT fold_case(name) FROM users WHERE id = NEW.user_id FOR SHARE);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;

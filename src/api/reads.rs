@@ -131,7 +131,7 @@ pub async fn role_assignments(
         .with_org(
             OrgRef::Id(org_id.into_inner()),
             OrgPermission::ViewOrgRoles,
-            move |c, access| lists.list(c, &access.org, "", offset, count),
+            move |c, access| lists.list(c, access, "", offset, count),
         )
         .await?;
     let items = members

@@ -15,7 +15,7 @@ use super::schema::{environment_roles, environments, memberships, organizations,
 use super::types::parse_stored;
 use crate::audit::{self, Actor, RequestMeta};
 use crate::authz::{self, EnvKind, EnvRole, OrgRole};
-use crate::db::orgs::Organization;
+use crate::db::orgs::{Access, Organization};
 use crate::email::messages::{self, QueueError};
 
 #[derive(Debug, Clone)]
@@ -99,24 +99,25 @@ struct ListKey {
     limit: i64,
 }
 
-/// At most this many pages are kept (about 15 KiB each with 50 members); when full, the pages of
-/// older versions go first, then all.
+/// At most this many pages are kept (about 15 KiB each with 50 members); when full, all go.
 const LIST_CACHE_PAGES: usize = 128;
 
 impl ListCache {
-    /// A page of `org`'s members (`list`): the one kept for the version `org` was read at, or
-    /// read now and kept. `org` must come from this request's access check.
+    /// A page of the members of the organization `access` is to (`list`): the one kept for the
+    /// data version the access check read, or read now and kept. `access` must come from this
+    /// request's access check, after its decision.
     pub fn list(
         &self,
         conn: &mut PgConnection,
-        org: &Organization,
+        access: &Access,
         search: &str,
         offset: i64,
         limit: i64,
     ) -> QueryResult<Listed> {
+        let org = &access.org;
         let key = ListKey {
             org: org.id,
-            version: org.data_version,
+            version: access.data_version,
             search: search.to_string(),
             offset,
             limit,
@@ -127,11 +128,10 @@ impl ListCache {
         let (members, total) = list(conn, org, search, offset, limit)?;
         let listed = (Arc::new(members), total);
         let mut pages = self.pages();
+        // Pages of the organization's other versions are never served again.
+        pages.retain(|k, _| k.org != org.id || k.version == access.data_version);
         if pages.len() >= LIST_CACHE_PAGES {
-            pages.retain(|k, _| k.org != org.id || k.version >= org.data_version);
-            if pages.len() >= LIST_CACHE_PAGES {
-                pages.clear();
-            }
+            pages.clear();
         }
         pages.insert(key, listed.clone());
         Ok(listed)

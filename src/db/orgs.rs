@@ -25,10 +25,6 @@ pub struct Organization {
     pub require_two_factor: bool,
     /// Kept by triggers on `memberships`, in the transaction that changes them.
     pub member_count: i32,
-    /// Moved on by triggers, in the same transaction, whenever anything a member list shows
-    /// changes: the key under which an instance keeps the lists it has read
-    /// (`db::members::ListCache`).
-    pub data_version: i64,
 }
 
 impl Organization {
@@ -49,6 +45,10 @@ pub struct Access {
     pub environments: Vec<EnvironmentAccess>,
     /// Whether the member has two-factor sign-in on.
     pub two_factor: bool,
+    /// The organization's data version (`org_data_versions`), moved by triggers in the
+    /// transaction of every change a member list shows: the key under which an instance keeps
+    /// the lists it has read (`db::members::ListCache`).
+    pub data_version: i64,
 }
 
 impl Access {
@@ -224,7 +224,9 @@ macro_rules! access_record_open_sql {
     ($user:literal, $org:literal) => {
         concat!(
             "(SELECT ROW(m.user_id, o.id, o.name, o.slug, o.status, o.created_at,
-                         o.require_two_factor, o.member_count, o.data_version, m.role, ",
+                         o.require_two_factor, o.member_count,
+                         coalesce((SELECT v.version FROM org_data_versions v
+                                   WHERE v.organization_id = o.id), 0), m.role, ",
             $crate::db::users::has_two_factor_sql!(),
             ", ARRAY(SELECT ROW(e.id, e.kind, er.role)
                      FROM environments e
@@ -307,11 +309,11 @@ impl Access {
                 created_at,
                 require_two_factor,
                 member_count,
-                data_version,
             },
             role,
             environments,
             two_factor,
+            data_version,
         }
     }
 }

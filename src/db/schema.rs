@@ -157,7 +157,6 @@ diesel::table! {
         created_at -> Timestamptz,
         require_two_factor -> Bool,
         member_count -> Int4,
-        data_version -> Int8,
     }
 }
 

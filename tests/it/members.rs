@@ -659,3 +659,50 @@ async fn a_kept_page_of_members_is_never_shown_after_a_change() {
         "{names:?}"
     );
 }
+
+/// A membership moved to another organization leaves the first one's kept pages, and emptying
+/// the memberships wholesale (TRUNCATE, which row and statement triggers on changes do not see)
+/// gives every organization a new version too.
+#[actix_web::test]
+async fn moved_and_truncated_memberships_give_new_versions() {
+    let app = spawn_app().await;
+    let slug = app.owner_with_org().await;
+    let other = app.create_org("Other").await;
+    seed_members(&app, &slug, 2);
+    let list = format!("/orgs/{slug}/access/users");
+    assert!(app.get(&list).await.body.contains("member2@example.com"));
+    diesel::sql_query(format!(
+        "UPDATE memberships SET organization_id = {}
+         WHERE user_id = (SELECT id FROM users WHERE email = 'member2@example.com')",
+        crate::support::org_id(&app, &other)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let page = app.get(&list).await.body;
+    assert!(!page.contains("member2@example.com"), "{page}");
+    assert!(
+        app.get(&format!("/orgs/{other}/access/users"))
+            .await
+            .body
+            .contains("member2@example.com")
+    );
+
+    let versions = |app: &crate::support::TestApp| -> Vec<(i64, i64)> {
+        diesel::dsl::sql::<(diesel::sql_types::BigInt, diesel::sql_types::BigInt)>(
+            "SELECT o.id, coalesce(v.version, 0) FROM organizations o
+             LEFT JOIN org_data_versions v ON v.organization_id = o.id ORDER BY o.id",
+        )
+        .load(&mut app.conn())
+        .unwrap()
+    };
+    let before = versions(&app);
+    // The application's role may not truncate; the database's owner may.
+    diesel::sql_query("TRUNCATE memberships CASCADE")
+        .execute(&mut app.owner_conn())
+        .unwrap();
+    let after = versions(&app);
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_ne!(b.1, a.1, "organization {} kept its version", b.0);
+    }
+}

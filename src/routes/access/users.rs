@@ -56,9 +56,7 @@ pub async fn list(
         .org_page(
             &slug,
             OrgPermission::ViewOrgRoles,
-            move |c, access| {
-                lists.list(c, &access.org, &search, Pagination::offset(page), PAGE_SIZE)
-            },
+            move |c, access| lists.list(c, access, &search, Pagination::offset(page), PAGE_SIZE),
             |access| format!("Active users · {}", access.org.name),
         )
         .await?;
