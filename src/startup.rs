@@ -184,6 +184,7 @@ pub fn serve(
         None => crate::crypto::DataKey::derive(key.master()),
     });
     let member_lists = web::Data::new(crate::db::members::ListCache::default());
+    let org_lists = web::Data::new(crate::db::orgs::OrgListCache::default());
     crate::metrics::install();
     if let Some(bind) = &settings.metrics_bind {
         actix_web::rt::spawn(crate::metrics::serve(bind, pool.clone())?);
@@ -211,6 +212,7 @@ pub fn serve(
             .app_data(passkeys.clone())
             .app_data(limiter.clone())
             .app_data(member_lists.clone())
+            .app_data(org_lists.clone())
             .configure(extractors)
             .configure(routes::config)
             .default_service(web::to(not_found))

@@ -4,7 +4,7 @@
 use crate::audit::Action;
 use crate::domain::ids::{OrgId, UserId};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
@@ -80,27 +80,10 @@ const SEARCH_BY_NAME_MATCHES: i64 = 2000;
 /// A page of members as the lists show it, with the total (see `list`).
 pub type Listed = (Arc<Vec<Member>>, i64);
 
-/// The pages of member lists an instance has read, kept under the organization's data version
-/// (`Organization::data_version`). Triggers move the version on in the transaction of every change
-/// a list shows, and the access check reads it with the organization on every request, so a
-/// page is served from here only while it is what the database would give: on any instance,
-/// whatever changed it, and after the access check has decided on the request.
+/// The pages of member lists an instance has read (`db::kept`), under the organization's data
+/// version, which the access check reads.
 #[derive(Default)]
-pub struct ListCache {
-    pages: Mutex<HashMap<ListKey, Listed>>,
-}
-
-#[derive(PartialEq, Eq, Hash)]
-struct ListKey {
-    org: OrgId,
-    version: i64,
-    search: String,
-    offset: i64,
-    limit: i64,
-}
-
-/// At most this many pages are kept (about 15 KiB each with 50 members); when full, all go.
-const LIST_CACHE_PAGES: usize = 128;
+pub struct ListCache(super::kept::Kept<OrgId, (String, i64, i64), Listed>);
 
 impl ListCache {
     /// A page of the members of the organization `access` is to (`list`): the one kept for the
@@ -115,32 +98,11 @@ impl ListCache {
         limit: i64,
     ) -> QueryResult<Listed> {
         let org = &access.org;
-        let key = ListKey {
-            org: org.id,
-            version: access.data_version,
-            search: search.to_string(),
-            offset,
-            limit,
-        };
-        if let Some(kept) = self.pages().get(&key) {
-            return Ok(kept.clone());
-        }
-        let (members, total) = list(conn, org, search, offset, limit)?;
-        let listed = (Arc::new(members), total);
-        let mut pages = self.pages();
-        // Pages of the organization's other versions are never served again.
-        pages.retain(|k, _| k.org != org.id || k.version == access.data_version);
-        if pages.len() >= LIST_CACHE_PAGES {
-            pages.clear();
-        }
-        pages.insert(key, listed.clone());
-        Ok(listed)
-    }
-
-    fn pages(&self) -> std::sync::MutexGuard<'_, HashMap<ListKey, Listed>> {
-        self.pages
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let page = (search.to_string(), offset, limit);
+        self.0.get_or_read(org.id, access.data_version, page, || {
+            let (members, total) = list(conn, org, search, offset, limit)?;
+            Ok((Arc::new(members), total))
+        })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod audit;
 pub mod email_limits;
 pub mod invitations;
+pub mod kept;
 pub mod lifecycle;
 pub mod members;
 pub mod orgs;

@@ -6,6 +6,7 @@ use crate::domain::ids::{EnvId, OrgId, UserId};
 use chrono::{DateTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
+use std::sync::Arc;
 
 use super::schema::{environment_roles, environments, memberships, organizations, users};
 use crate::audit::{self, Actor, RequestMeta};
@@ -379,6 +380,33 @@ pub const SWITCHER_SIZE: i64 = 8;
 pub struct Switcher {
     pub first: Vec<MyOrganization>,
     pub total: i64,
+    /// The person's data version (`user_data_versions`), moved by triggers in the transaction
+    /// of every change their organization list shows: the key under which an instance keeps
+    /// the pages of it (`OrgListCache`).
+    pub version: i64,
+}
+
+/// The pages of people's organization lists an instance has read (`db::kept`), under the
+/// person's data version, read with the session.
+#[derive(Default)]
+pub struct OrgListCache(super::kept::Kept<UserId, (i64, i64), Arc<Vec<MyOrganization>>>);
+
+impl OrgListCache {
+    /// A page of the organizations of the person `who` signs in (`list_for_user`): the one kept
+    /// for the version read with the session, or read now and kept.
+    pub fn list(
+        &self,
+        conn: &mut PgConnection,
+        who: &super::sessions::SignedIn,
+        offset: i64,
+        limit: i64,
+    ) -> QueryResult<(Arc<Vec<MyOrganization>>, i64)> {
+        let (id, total, version) = (who.user.id, who.switcher.total, who.switcher.version);
+        let page = self.0.get_or_read(id, version, (offset, limit), || {
+            list_for_user(conn, id, total, offset, limit).map(|(page, _)| Arc::new(page))
+        })?;
+        Ok((page, total))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -76,13 +76,13 @@ pub struct SignedIn {
 
 /// Who `state` (as `read` fills it) signs in; None for a visitor, or when the account is gone.
 pub fn signed_in(state: &HashMap<String, String>) -> Option<SignedIn> {
-    type Stored = (i64, Vec<(String, String, String, String)>);
+    type Stored = (i64, Vec<(String, String, String, String)>, i64);
     let id: UserId = serde_json::from_str(state.get(USER_ID_KEY)?).ok()?;
     let user: super::users::User = serde_json::from_str(state.get(USER_ROW_KEY)?).ok()?;
     if user.id != id {
         return None;
     }
-    let (total, rows): Stored = state
+    let (total, rows, version): Stored = state
         .get(SWITCHER_KEY)
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
@@ -97,7 +97,11 @@ pub fn signed_in(state: &HashMap<String, String>) -> Option<SignedIn> {
         .collect();
     Some(SignedIn {
         user,
-        switcher: super::orgs::Switcher { first, total },
+        switcher: super::orgs::Switcher {
+            first,
+            total,
+            version,
+        },
     })
 }
 
@@ -109,7 +113,9 @@ static SWITCHER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         "(SELECT json_build_array(
                      (SELECT count(*) FROM memberships WHERE user_id = sessions.user_id),
                      coalesce(json_agg(json_build_array(o.name, o.slug, o.status, m.role)
-                                       ORDER BY m.org_name, m.organization_id), '[]'))::text
+                                       ORDER BY m.org_name, m.organization_id), '[]'),
+                     coalesce((SELECT version FROM user_data_versions
+                               WHERE user_id = sessions.user_id), 0))::text
           FROM (SELECT organization_id, org_name, role FROM memberships
                 WHERE user_id = sessions.user_id
                 ORDER BY org_name, organization_id LIMIT {}) m
@@ -307,7 +313,7 @@ pub fn read(
         state.insert(USER_ROW_KEY.to_string(), row);
         state.insert(
             SWITCHER_KEY.to_string(),
-            switcher.unwrap_or_else(|| "[0, []]".into()),
+            switcher.unwrap_or_else(|| "[0, [], 0]".into()),
         );
     }
     if let Ok(read) = serde_json::to_string(&read) {

@@ -346,6 +346,64 @@ async fn the_organization_list_pages_through_many_organizations() {
     );
 }
 
+/// An instance keeps the pages of a person's organization list under their data version. Each
+/// change below is made in SQL after the page was read (and kept), as another instance would make
+/// it: the next read shows it.
+#[actix_web::test]
+async fn a_kept_organization_list_is_never_shown_after_a_change() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let ada = app.user_id("ada@example.com");
+    seed_memberships(&app, ada, 3);
+    let seed = |n: i64| format!("(SELECT id FROM organizations WHERE slug = 'seed-{n}')");
+    let changes = [
+        (
+            format!("UPDATE organizations SET name = 'Renamed Two' WHERE id = {}", seed(2)),
+            // The table's row (the switcher in the top bar is read with the session).
+            "<td><a href=\"/orgs/seed-2\">Renamed Two</a></td>",
+        ),
+        (
+            format!(
+                "UPDATE memberships SET role = 'admin' WHERE user_id = {ada} AND organization_id = {}",
+                seed(1)
+            ),
+            "<td>admin</td>",
+        ),
+        (
+            format!("UPDATE organizations SET status = 'live' WHERE id = {}", seed(3)),
+            "<td>live</td>",
+        ),
+        (
+            "WITH o AS (INSERT INTO organizations (name, slug) VALUES ('Newer', 'newer') RETURNING id),
+                  e AS (INSERT INTO environments (organization_id, kind)
+                        SELECT o.id, k FROM o, unnest(ARRAY['development', 'staging', 'production']) k)
+             INSERT INTO memberships (organization_id, user_id, role) SELECT id, "
+                .to_string()
+                + &format!("{ada}, 'member' FROM o"),
+            "4 organizations",
+        ),
+    ];
+    for (change, shown) in changes {
+        let before = app.get("/orgs").await.body;
+        assert!(!before.contains(shown), "{shown} before {change}");
+        diesel::sql_query(&change).execute(&mut app.conn()).unwrap();
+        let after = app.get("/orgs").await.body;
+        assert!(after.contains(shown), "{change}: {after}");
+    }
+    assert!(app.get("/orgs").await.body.contains(">Seed 1</a></td>"));
+    diesel::sql_query(format!(
+        "DELETE FROM memberships WHERE user_id = {ada} AND organization_id = {}",
+        seed(1)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let page = app.get("/orgs").await.body;
+    assert!(
+        page.contains("3 organizations") && !page.contains(">Seed 1</a></td>"),
+        "{page}"
+    );
+}
+
 /// Statements one GET costs (the fewest of three tries, so the outbox worker's polling, which
 /// shares the pool, cannot inflate it).
 /// The fewest statements and trips to the database (connections taken from the pool) of three
@@ -451,7 +509,7 @@ async fn pages_cost_the_same_few_statements_whatever_the_data_size() {
         assert_eq!(trips, 1, "{page} takes {trips} trips to the database");
         // A page of members already read, and not changed since, is the instance's own copy:
         // the access check reads the organization's data version, and nothing more is read.
-        if page.contains("/access/users?") || page.ends_with("/access/users") {
+        if page.contains("/access/users?") || page.ends_with("/access/users") || page == "/orgs" {
             assert_eq!(after, 1, "{page} is read again although nothing changed");
         }
     }

@@ -7,10 +7,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::{self, orgs::MyOrganization};
+use crate::db::orgs::{MyOrganization, OrgListCache};
 use crate::error::AppError;
 use crate::routes::layout::Layout;
 use crate::routes::render;
+use std::sync::Arc;
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
@@ -22,7 +23,7 @@ pub struct PageQuery {
 #[template(path = "orgs/list.html")]
 struct ListPage {
     layout: Layout,
-    orgs: Vec<MyOrganization>,
+    orgs: Arc<Vec<MyOrganization>>,
     total: i64,
     pagination: Pagination,
     verified: bool,
@@ -32,13 +33,11 @@ struct ListPage {
 pub async fn get(
     page_request: PageRequest,
     query: web::Query<PageQuery>,
+    lists: web::Data<OrgListCache>,
 ) -> Result<HttpResponse, AppError> {
     let page = Pagination::page_asked(query.page);
     let (cx, (orgs, total)) = page_request
-        .signed_in_page(move |c, who| {
-            let (id, total) = (who.user.id, who.switcher.total);
-            db::orgs::list_for_user(c, id, total, Pagination::offset(page), PAGE_SIZE)
-        })
+        .signed_in_page(move |c, who| lists.list(c, who, Pagination::offset(page), PAGE_SIZE))
         .await?;
     let user = cx.auth.require_user()?.clone();
     let pagination = Pagination::new(page, total, "/orgs", "");

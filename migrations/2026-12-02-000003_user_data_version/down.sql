@@ -1,0 +1,13 @@
+DROP TRIGGER organizations_touch_people_truncate ON organizations;
+DROP TRIGGER memberships_touch_people_truncate ON memberships;
+DROP FUNCTION users_touch_all();
+DROP TRIGGER organizations_touch_people ON organizations;
+DROP FUNCTION organizations_touch_people();
+DROP TRIGGER memberships_touch_people_update ON memberships;
+DROP TRIGGER memberships_touch_people_delete ON memberships;
+DROP TRIGGER memberships_touch_people_insert ON memberships;
+DROP FUNCTION memberships_touch_people_changed();
+DROP FUNCTION memberships_touch_people_removed();
+DROP FUNCTION memberships_touch_people_added();
+DROP FUNCTION users_touch(BIGINT[]);
+DROP TABLE user_data_versions;
