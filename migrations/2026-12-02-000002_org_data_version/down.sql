@@ -17,4 +17,7 @@ DROP FUNCTION memberships_touch_changed();
 DROP FUNCTION memberships_touch_removed();
 DROP FUNCTION memberships_touch_added();
 DROP FUNCTION organizations_touch(BIGINT[]);
+DROP TRIGGER organizations_data_version ON organizations;
+DROP FUNCTION organizations_add_data_version();
 DROP TABLE org_data_versions;
+DROP FUNCTION new_data_version();

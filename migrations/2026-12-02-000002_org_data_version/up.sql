@@ -9,22 +9,41 @@
 -- on users and memberships, and must not wait for (or deadlock with) the transactions that hold
 -- an organization's row locked. Each new version is random rather than the next number, so that
 -- no value comes back after a restore or a failover that lost commits: a page kept under a
--- value the database no longer has is never served again. An organization without a row has
--- version 0 until its first change.
+-- value the database no longer has is never served again. Every organization has its row from
+-- its creation, so moving a version is an update that never waits on the organization's row (a
+-- first insert would, for its foreign key, while a transaction holds the organization locked).
+-- Version 0 is never a real one: an instance keeps nothing under it.
+
+-- Instances of the previous release may add members or rename people while this migrates: hold
+-- them back until the triggers are in place (one transaction).
+LOCK TABLE users, organizations, memberships IN SHARE ROW EXCLUSIVE MODE;
+
+CREATE FUNCTION new_data_version() RETURNS BIGINT AS $$
+    SELECT 1 + floor(random() * 4503599627370495)::bigint
+$$ LANGUAGE sql VOLATILE;
+
 CREATE TABLE org_data_versions (
     organization_id BIGINT PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
     version BIGINT NOT NULL
 );
+INSERT INTO org_data_versions (organization_id, version) SELECT id, new_data_version() FROM organizations;
+
+CREATE FUNCTION organizations_add_data_version() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO org_data_versions (organization_id, version) VALUES (NEW.id, new_data_version());
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER organizations_data_version AFTER INSERT ON organizations
+    FOR EACH ROW EXECUTE FUNCTION organizations_add_data_version();
 
 -- New versions for the organizations `ids`, taken in one order (id) so that two transactions
 -- moving the same versions cannot deadlock on them.
 CREATE FUNCTION organizations_touch(ids BIGINT[]) RETURNS void AS $$
-    INSERT INTO org_data_versions (organization_id, version)
-    SELECT t.org, floor(random() * 4503599627370496)::bigint
-    FROM (SELECT DISTINCT u.org FROM unnest(ids) AS u(org)) t
-    WHERE EXISTS (SELECT 1 FROM organizations o WHERE o.id = t.org)
-    ORDER BY t.org
-    ON CONFLICT (organization_id) DO UPDATE SET version = EXCLUDED.version
+    WITH locked AS (SELECT organization_id FROM org_data_versions
+                    WHERE organization_id = ANY(ids) ORDER BY organization_id FOR UPDATE)
+    UPDATE org_data_versions v SET version = new_data_version()
+    FROM locked WHERE v.organization_id = locked.organization_id
 $$ LANGUAGE sql;
 
 -- Memberships added or removed.

@@ -3,19 +3,30 @@
 -- organization renamed or changing its address or status). It is read with the session, and an
 -- instance keeps the pages of a person's organization list under it, as member lists are kept
 -- under the organization's version (`org_data_versions`, whose comments say why a table of its
--- own and why random). A person without a row has version 0 until their first change.
+-- own, why random, and why every row exists from the start). The triggers of an update run in
+-- name order, so a statement on memberships moves organizations' versions before people's.
+LOCK TABLE users, organizations, memberships IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE user_data_versions (
     user_id BIGINT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
     version BIGINT NOT NULL
 );
+INSERT INTO user_data_versions (user_id, version) SELECT id, new_data_version() FROM users;
+
+CREATE FUNCTION users_add_data_version() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO user_data_versions (user_id, version) VALUES (NEW.id, new_data_version());
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER users_data_version AFTER INSERT ON users
+    FOR EACH ROW EXECUTE FUNCTION users_add_data_version();
 
 CREATE FUNCTION users_touch(ids BIGINT[]) RETURNS void AS $$
-    INSERT INTO user_data_versions (user_id, version)
-    SELECT t.person, floor(random() * 4503599627370496)::bigint
-    FROM (SELECT DISTINCT u.person FROM unnest(ids) AS u(person)) t
-    WHERE EXISTS (SELECT 1 FROM users x WHERE x.id = t.person)
-    ORDER BY t.person
-    ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version
+    WITH locked AS (SELECT user_id FROM user_data_versions
+                    WHERE user_id = ANY(ids) ORDER BY user_id FOR UPDATE)
+    UPDATE user_data_versions v SET version = new_data_version()
+    FROM locked WHERE v.user_id = locked.user_id
 $$ LANGUAGE sql;
 
 CREATE FUNCTION memberships_touch_people_added() RETURNS trigger AS $$
@@ -52,25 +63,21 @@ CREATE TRIGGER memberships_touch_people_insert AFTER INSERT ON memberships
 CREATE TRIGGER memberships_touch_people_delete AFTER DELETE ON memberships
     REFERENCING OLD TABLE AS removed
     FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_people_removed();
-CREATE TRIGGER memberships_touch_people_update AFTER UPDATE ON memberships
+CREATE TRIGGER memberships_touch_update_people AFTER UPDATE ON memberships
     REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
     FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_people_changed();
 
 -- An organization changed in what its members' lists show: every member.
 CREATE FUNCTION organizations_touch_people() RETURNS trigger AS $$
 BEGIN
-    PERFORM users_touch(ARRAY(
-        SELECT m.user_id
-        FROM after_rows a
-        JOIN before_rows b ON b.id = a.id
-        JOIN memberships m ON m.organization_id = a.id
-        WHERE (a.name, a.slug, a.status) IS DISTINCT FROM (b.name, b.slug, b.status)));
+    PERFORM users_touch(ARRAY(SELECT user_id FROM memberships WHERE organization_id = NEW.id));
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
-CREATE TRIGGER organizations_touch_people AFTER UPDATE ON organizations
-    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION organizations_touch_people();
+CREATE TRIGGER organizations_touch_people AFTER UPDATE OF name, slug, status ON organizations
+    FOR EACH ROW
+    WHEN ((OLD.name, OLD.slug, OLD.status) IS DISTINCT FROM (NEW.name, NEW.slug, NEW.status))
+    EXECUTE FUNCTION organizations_touch_people();
 
 CREATE FUNCTION users_touch_all() RETURNS trigger AS $$
 BEGIN
@@ -82,3 +89,13 @@ CREATE TRIGGER memberships_touch_people_truncate AFTER TRUNCATE ON memberships
     FOR EACH STATEMENT EXECUTE FUNCTION users_touch_all();
 CREATE TRIGGER organizations_touch_people_truncate AFTER TRUNCATE ON organizations
     FOR EACH STATEMENT EXECUTE FUNCTION users_touch_all();
+
+-- A membership added while its organization is being renamed: the membership waits for the
+-- rename (or the rename for the membership), so that neither the name it copies nor the people
+-- the rename's trigger finds can miss the other.
+CREATE OR REPLACE FUNCTION memberships_set_org_name() RETURNS trigger AS $$
+BEGIN
+    NEW.org_name := (SELECT name FROM organizations WHERE id = NEW.organization_id FOR NO KEY UPDATE);
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;

@@ -11,8 +11,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use diesel::QueryResult;
 
-/// At most this many pages are kept (about 15 KiB each with 50 members); when full, all go.
+/// At most this many pages are kept (about 15 KiB each with 50 members), and at most
+/// `PER_OWNER` of one owner's: someone asking for page after page, or search after search,
+/// replaces their own organization's (or their own) pages, not everyone's.
 const PAGES: usize = 128;
+const PER_OWNER: usize = 16;
 
 /// Pages of `V`, keyed by their owner `O` (an organization, a person), the owner's data version
 /// and the page asked for `P`.
@@ -28,9 +31,10 @@ impl<O, P, V> Default for Kept<O, P, V> {
     }
 }
 
-impl<O: Hash + Eq + Copy, P: Hash + Eq, V: Clone> Kept<O, P, V> {
+impl<O: Hash + Eq + Copy, P: Hash + Eq + Clone, V: Clone> Kept<O, P, V> {
     /// The page `page` of `owner` kept at `version`, or `read` now and kept. `version` must have
-    /// been read from the database in this request, after its permission was decided.
+    /// been read from the database in this request, after its permission was decided. Version 0
+    /// is no version (the database never gives it): nothing is kept under it.
     pub fn get_or_read(
         &self,
         owner: O,
@@ -38,6 +42,9 @@ impl<O: Hash + Eq + Copy, P: Hash + Eq, V: Clone> Kept<O, P, V> {
         page: P,
         read: impl FnOnce() -> QueryResult<V>,
     ) -> QueryResult<V> {
+        if version == 0 {
+            return read();
+        }
         let key = (owner, version, page);
         if let Some(kept) = self.pages().get(&key) {
             return Ok(kept.clone());
@@ -45,8 +52,16 @@ impl<O: Hash + Eq + Copy, P: Hash + Eq, V: Clone> Kept<O, P, V> {
         let value = read()?;
         let mut pages = self.pages();
         pages.retain(|(o, v, _), _| *o != owner || *v == version);
-        if pages.len() >= PAGES {
-            pages.clear();
+        let own = pages.keys().filter(|(o, _, _)| *o == owner).count();
+        let evicted = if own >= PER_OWNER {
+            pages.keys().find(|(o, _, _)| *o == owner).cloned()
+        } else if pages.len() >= PAGES {
+            pages.keys().next().cloned()
+        } else {
+            None
+        };
+        if let Some(evicted) = evicted {
+            pages.remove(&evicted);
         }
         pages.insert(key, value.clone());
         Ok(value)
@@ -81,9 +96,24 @@ mod tests {
         assert_eq!(reads.get(), 3);
         assert_eq!(get(1, 1, 1), 111, "the first version's page went");
         assert_eq!(reads.get(), 4);
-        for page in 0..PAGES as i64 {
+        assert_eq!(get(1, 0, 1), 101);
+        assert_eq!(get(1, 0, 1), 101);
+        assert_eq!(reads.get(), 6, "nothing is kept under version 0");
+        for page in 0..100 {
             get(3, 1, page);
         }
-        assert!(kept.pages().len() <= PAGES);
+        let pages = kept.pages();
+        assert_eq!(pages.keys().filter(|(o, _, _)| *o == 3).count(), PER_OWNER);
+        assert!(
+            pages.contains_key(&(2, 1, 1)),
+            "one owner's pages do not push out another's"
+        );
+        drop(pages);
+        for owner in 10..40 {
+            for page in 0..PER_OWNER as i64 {
+                get(owner, 1, page);
+            }
+        }
+        assert_eq!(kept.pages().len(), PAGES);
     }
 }

@@ -30,9 +30,9 @@ pub const SEEN_KEY: &str = "seen";
 /// request under this key (so a page does not read it again); removed before the state is
 /// stored, and from anything a cookie brings.
 pub const USER_ROW_KEY: &str = "_user";
-/// The signed-in user's organization count and first organizations (the frame's switcher), read
-/// in the same statement as the session and handed over like the user's row:
-/// `[count, [[name, slug, status, role], …]]`.
+/// The signed-in user's organization count and first organizations (the frame's switcher), and
+/// their data version (`user_data_versions`), read in the same statement as the session and
+/// handed over like the user's row: `[count, [[name, slug, status, role], …], version]`.
 pub const SWITCHER_KEY: &str = "_switcher";
 /// A signed-in session's state is read from the database by the request itself, on its first
 /// trip there (a page reads it with its own data: one trip, not two). Until then the state
@@ -107,7 +107,7 @@ pub fn signed_in(state: &HashMap<String, String>) -> Option<SignedIn> {
 
 /// The session's user's organization count (an index-only count of at most 400 entries) and
 /// their switcher's organizations in name order, cut from the memberships' (user_id, org_name,
-/// organization_id) index with one organization lookup each; as JSON.
+/// organization_id) index with one organization lookup each, and their data version; as JSON.
 static SWITCHER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "(SELECT json_build_array(
