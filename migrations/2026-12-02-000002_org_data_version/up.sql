@@ -46,16 +46,10 @@ CREATE FUNCTION organizations_touch(ids BIGINT[]) RETURNS void AS $$
     FROM locked WHERE v.organization_id = locked.organization_id
 $$ LANGUAGE sql;
 
--- Memberships added or removed.
-CREATE FUNCTION memberships_touch_added() RETURNS trigger AS $$
+-- Memberships added or removed (both triggers name their rows `touched`).
+CREATE FUNCTION memberships_touch_rows() RETURNS trigger AS $$
 BEGIN
-    PERFORM organizations_touch(ARRAY(SELECT organization_id FROM added));
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
-CREATE FUNCTION memberships_touch_removed() RETURNS trigger AS $$
-BEGIN
-    PERFORM organizations_touch(ARRAY(SELECT organization_id FROM removed));
+    PERFORM organizations_touch(ARRAY(SELECT organization_id FROM touched));
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
@@ -78,9 +72,9 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER memberships_touch_insert AFTER INSERT ON memberships
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_added();
+    REFERENCING NEW TABLE AS touched FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_rows();
 CREATE TRIGGER memberships_touch_delete AFTER DELETE ON memberships
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_removed();
+    REFERENCING OLD TABLE AS touched FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_rows();
 CREATE TRIGGER memberships_touch_update AFTER UPDATE ON memberships
     REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
     FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_changed();

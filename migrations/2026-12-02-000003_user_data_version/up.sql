@@ -29,15 +29,10 @@ CREATE FUNCTION users_touch(ids BIGINT[]) RETURNS void AS $$
     FROM locked WHERE v.user_id = locked.user_id
 $$ LANGUAGE sql;
 
-CREATE FUNCTION memberships_touch_people_added() RETURNS trigger AS $$
+-- Memberships added or removed (both triggers name their rows `touched`).
+CREATE FUNCTION memberships_touch_people_rows() RETURNS trigger AS $$
 BEGIN
-    PERFORM users_touch(ARRAY(SELECT user_id FROM added));
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
-CREATE FUNCTION memberships_touch_people_removed() RETURNS trigger AS $$
-BEGIN
-    PERFORM users_touch(ARRAY(SELECT user_id FROM removed));
+    PERFORM users_touch(ARRAY(SELECT user_id FROM touched));
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
@@ -58,11 +53,11 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 
 CREATE TRIGGER memberships_touch_people_insert AFTER INSERT ON memberships
-    REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_people_added();
+    REFERENCING NEW TABLE AS touched
+    FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_people_rows();
 CREATE TRIGGER memberships_touch_people_delete AFTER DELETE ON memberships
-    REFERENCING OLD TABLE AS removed
-    FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_people_removed();
+    REFERENCING OLD TABLE AS touched
+    FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_people_rows();
 CREATE TRIGGER memberships_touch_update_people AFTER UPDATE ON memberships
     REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
     FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_people_changed();
