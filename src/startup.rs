@@ -185,6 +185,7 @@ pub fn serve(
     });
     let member_lists = web::Data::new(crate::db::members::ListCache::default());
     let org_lists = web::Data::new(crate::db::orgs::OrgListCache::default());
+    let switchers = web::Data::new(crate::db::sessions::Switchers::default());
     crate::metrics::install();
     if let Some(bind) = &settings.metrics_bind {
         actix_web::rt::spawn(crate::metrics::serve(bind, pool.clone())?);
@@ -213,6 +214,7 @@ pub fn serve(
             .app_data(limiter.clone())
             .app_data(member_lists.clone())
             .app_data(org_lists.clone())
+            .app_data(switchers.clone())
             .configure(extractors)
             .configure(routes::config)
             .default_service(web::to(not_found))

@@ -271,6 +271,12 @@ pub fn registered(
     }
 }
 
+/// The switchers this instance keeps (`db::sessions::Switchers`), when the application keeps them.
+pub fn switchers(req: &HttpRequest) -> Option<web::Data<crate::db::sessions::Switchers>> {
+    req.app_data::<web::Data<crate::db::sessions::Switchers>>()
+        .cloned()
+}
+
 /// The request's session, read from the database once (however many extractors ask for it) if
 /// it is a stored one not read yet.
 async fn read_once(req: HttpRequest, session: Session) -> Result<(), AppError> {
@@ -292,8 +298,10 @@ async fn read_once(req: HttpRequest, session: Session) -> Result<(), AppError> {
     once.get_or_try_init(|| async {
         let (pool, settings) = registered(&req)?;
         let lifetimes = settings.session_lifetimes();
+        let switchers = switchers(&req);
         let read = crate::db::run(&pool, move |c| {
-            crate::db::sessions::read(c, &hash, lifetimes, None).map(|read| read.state)
+            let switchers = switchers.as_ref().map(|s| s.get_ref());
+            crate::db::sessions::read(c, &hash, lifetimes, None, switchers).map(|read| read.state)
         })
         .await?;
         fill(&session, read)

@@ -11,27 +11,39 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use diesel::QueryResult;
 
-/// At most this many pages are kept (about 15 KiB each with 50 members), and at most
+/// By default at most this many pages are kept (about 15 KiB each with 50 members), and at most
 /// `PER_OWNER` of one owner's: someone asking for page after page, or search after search,
 /// replaces their own organization's (or their own) pages, not everyone's.
 const PAGES: usize = 128;
 const PER_OWNER: usize = 16;
 
-/// Pages of `V`, keyed by their owner `O` (an organization, a person), the owner's data version
-/// and the page asked for `P`.
-pub struct Kept<O, P, V> {
-    pages: Mutex<HashMap<(O, i64, P), V>>,
+/// Pages of `V`, keyed by their owner `O` (an organization, a person, a session), the owner's
+/// data version and the page asked for `P`: at most `N` pages, `M` of one owner's, all at the
+/// version the owner was last read at.
+pub struct Kept<O, P, V, const N: usize = PAGES, const M: usize = PER_OWNER> {
+    pages: Mutex<Pages<O, P, V>>,
 }
 
-impl<O, P, V> Default for Kept<O, P, V> {
+/// Each owner's version and pages, and how many pages there are in all.
+struct Pages<O, P, V> {
+    owners: HashMap<O, (i64, HashMap<P, V>)>,
+    count: usize,
+}
+
+impl<O, P, V, const N: usize, const M: usize> Default for Kept<O, P, V, N, M> {
     fn default() -> Self {
         Kept {
-            pages: Mutex::new(HashMap::new()),
+            pages: Mutex::new(Pages {
+                owners: HashMap::new(),
+                count: 0,
+            }),
         }
     }
 }
 
-impl<O: Hash + Eq + Copy, P: Hash + Eq + Clone, V: Clone> Kept<O, P, V> {
+impl<O: Hash + Eq + Copy, P: Hash + Eq + Clone, V: Clone, const N: usize, const M: usize>
+    Kept<O, P, V, N, M>
+{
     /// The page `page` of `owner` kept at `version`, or `read` now and kept. `version` must have
     /// been read from the database in this request, after its permission was decided. Version 0
     /// is no version (the database never gives it): nothing is kept under it.
@@ -45,29 +57,72 @@ impl<O: Hash + Eq + Copy, P: Hash + Eq + Clone, V: Clone> Kept<O, P, V> {
         if version == 0 {
             return read();
         }
-        let key = (owner, version, page);
-        if let Some(kept) = self.pages().get(&key) {
-            return Ok(kept.clone());
+        if let Some(kept) = self.get(owner, version, &page) {
+            return Ok(kept);
         }
         let value = read()?;
-        let mut pages = self.pages();
-        pages.retain(|(o, v, _), _| *o != owner || *v == version);
-        let own = pages.keys().filter(|(o, _, _)| *o == owner).count();
-        let evicted = if own >= PER_OWNER {
-            pages.keys().find(|(o, _, _)| *o == owner).cloned()
-        } else if pages.len() >= PAGES {
-            pages.keys().next().cloned()
-        } else {
-            None
-        };
-        if let Some(evicted) = evicted {
-            pages.remove(&evicted);
-        }
-        pages.insert(key, value.clone());
+        self.keep(owner, version, page, value.clone());
         Ok(value)
     }
 
-    fn pages(&self) -> MutexGuard<'_, HashMap<(O, i64, P), V>> {
+    /// The version `owner`'s pages are kept at, if any are.
+    pub fn version_of(&self, owner: O) -> Option<i64> {
+        self.pages().owners.get(&owner).map(|(version, _)| *version)
+    }
+
+    fn get(&self, owner: O, version: i64, page: &P) -> Option<V> {
+        match self.pages().owners.get(&owner) {
+            Some((kept, pages)) if *kept == version => pages.get(page).cloned(),
+            _ => None,
+        }
+    }
+
+    /// Keeps `value` as `owner`'s page `page` at `version`, dropping the owner's pages of any
+    /// other version, then one of their own pages when they have `M`, else one of another
+    /// owner's when `N` are kept.
+    fn keep(&self, owner: O, version: i64, page: P, value: V) {
+        if version == 0 {
+            return;
+        }
+        let mut guard = self.pages();
+        let Pages { owners, count } = &mut *guard;
+        if let Some((kept, pages)) = owners.get_mut(&owner)
+            && *kept != version
+        {
+            *count -= pages.len();
+            pages.clear();
+            *kept = version;
+        }
+        let own = owners.get(&owner).map_or(0, |(_, pages)| pages.len());
+        let evict_from = if own >= M {
+            Some(owner)
+        } else if *count >= N {
+            owners
+                .iter()
+                .find(|(o, (_, pages))| **o != owner && !pages.is_empty())
+                .map(|(o, _)| *o)
+        } else {
+            None
+        };
+        if let Some(from) = evict_from
+            && let Some((_, pages)) = owners.get_mut(&from)
+            && let Some(evicted) = pages.keys().next().cloned()
+        {
+            pages.remove(&evicted);
+            *count -= 1;
+            if pages.is_empty() && from != owner {
+                owners.remove(&from);
+            }
+        }
+        let (_, pages) = owners
+            .entry(owner)
+            .or_insert_with(|| (version, HashMap::new()));
+        if pages.insert(page, value).is_none() {
+            *count += 1;
+        }
+    }
+
+    fn pages(&self) -> MutexGuard<'_, Pages<O, P, V>> {
         self.pages.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -102,18 +157,21 @@ mod tests {
         for page in 0..100 {
             get(3, 1, page);
         }
-        let pages = kept.pages();
-        assert_eq!(pages.keys().filter(|(o, _, _)| *o == 3).count(), PER_OWNER);
-        assert!(
-            pages.contains_key(&(2, 1, 1)),
+        assert_eq!(kept.pages().owners[&3].1.len(), PER_OWNER);
+        assert_eq!(
+            kept.get(2, 1, &1),
+            Some(211),
             "one owner's pages do not push out another's"
         );
-        drop(pages);
         for owner in 10..40 {
             for page in 0..PER_OWNER as i64 {
                 get(owner, 1, page);
             }
         }
-        assert_eq!(kept.pages().len(), PAGES);
+        assert_eq!(kept.pages().count, PAGES);
+        let counted: usize = kept.pages().owners.values().map(|(_, p)| p.len()).sum();
+        assert_eq!(counted, PAGES);
+        assert_eq!(kept.version_of(39), Some(1));
+        assert_eq!(kept.version_of(1000), None);
     }
 }

@@ -125,6 +125,45 @@ static SWITCHER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// In place of `SWITCHER_SQL` when the instance keeps a switcher for the session: the person's
+/// data version alone.
+const SWITCHER_VERSION_SQL: &str = "(SELECT version::text FROM user_data_versions
+                                     WHERE user_id = sessions.user_id)";
+
+/// The switchers an instance has read (`SWITCHER_SQL`), per session (its key's hash) and person,
+/// under the person's data version (`user_data_versions`): while it is the version read with
+/// the session, the session's statement reads the version alone (`SWITCHER_VERSION_SQL`), not
+/// the person's organization count and first organizations. At most one per session, and
+/// 1,024 sessions' (about 1 KiB each).
+#[derive(Default)]
+pub struct Switchers(super::kept::Kept<[u8; 32], UserId, std::sync::Arc<str>, 1024, 1>);
+
+impl Switchers {
+    /// The switcher the statement read for `user` (`SWITCHER_SQL`'s JSON), kept for the session.
+    fn keep(&self, session: [u8; 32], user: UserId, read: &str) {
+        type Versioned = (serde::de::IgnoredAny, serde::de::IgnoredAny, i64);
+        if let Ok((_, _, version)) = serde_json::from_str::<Versioned>(read) {
+            let _ = self
+                .0
+                .get_or_read(session, version, user, || Ok(read.into()));
+        }
+    }
+}
+
+/// `user`'s switcher alone (`SWITCHER_SQL`'s JSON): for a session whose kept switcher is of an
+/// older version.
+fn read_switcher(conn: &mut PgConnection, user: UserId) -> QueryResult<Option<String>> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    diesel::select(
+        diesel::dsl::sql::<Nullable<Text>>("(SELECT ")
+            .sql(&SWITCHER_SQL)
+            .sql(" FROM (SELECT ")
+            .bind::<BigInt, _>(user.0)
+            .sql(" AS user_id) sessions)"),
+    )
+    .get_result(conn)
+}
+
 /// How long a signed-in session lives: ended after `idle` without activity, and after `max`
 /// whatever happens (DESIGN §14).
 #[derive(Debug, Clone, Copy)]
@@ -254,11 +293,15 @@ pub struct Read {
 /// Reads the stored session whose key hashes to `hash`, with its user's row and switcher, and,
 /// for a page of the organization `org` (its slug), the user's access to it as the access check
 /// reads it (`db::orgs::access`), all in one statement.
+///
+/// With `switchers`, the user's switcher is the one kept for the session while the person's
+/// data version is unchanged, and is otherwise read and kept.
 pub fn read(
     conn: &mut PgConnection,
     hash: &[u8],
     lifetimes: Lifetimes,
     org: Option<&str>,
+    switchers: Option<&Switchers>,
 ) -> QueryResult<Read> {
     use diesel::sql_types::{Nullable, Text};
     let gone = Read {
@@ -266,12 +309,18 @@ pub fn read(
         access: None,
     };
     // Prepared although it carries SQL fragments (the switcher, the access check): their text
-    // is fixed. A read for no organization binds NULL, which matches none.
+    // is fixed. A read for no organization binds NULL, which matches none; the slug is hidden
+    // from the planner (`(SELECT $n)`), which would otherwise plan a NULL away on every call
+    // rather than keep the one generic plan.
     let access = diesel::dsl::sql::<super::orgs::AccessRecordSql>(concat!(
-        super::orgs::access_record_open_sql!("sessions.user_id", "o.slug = "),
+        super::orgs::access_record_open_sql!("sessions.user_id", "o.slug = (SELECT "),
     ))
     .bind::<Nullable<Text>, _>(org.map(str::to_string))
-    .sql(")");
+    .sql("))");
+    let session = <[u8; 32]>::try_from(hash).ok();
+    let kept = switchers
+        .zip(session)
+        .filter(|(switchers, session)| switchers.0.version_of(*session).is_some());
     let found: Option<StoredSession> = super::Prepared(
         sessions::table
             .left_join(super::schema::users::table)
@@ -283,7 +332,10 @@ pub fn read(
                 sessions::created_at,
                 sessions::last_seen_at,
                 Option::<super::users::User>::as_select(),
-                diesel::dsl::sql::<Nullable<Text>>(&SWITCHER_SQL),
+                diesel::dsl::sql::<Nullable<Text>>(match kept {
+                    Some(_) => SWITCHER_VERSION_SQL,
+                    None => &SWITCHER_SQL,
+                }),
                 access,
             ))
             .limit(1),
@@ -310,11 +362,15 @@ pub fn read(
     if let Some(user) = user
         && let Ok(row) = serde_json::to_string(&user)
     {
+        let switcher = switcher_of(
+            conn,
+            switchers.zip(session),
+            kept.is_some(),
+            user.id,
+            switcher,
+        )?;
         state.insert(USER_ROW_KEY.to_string(), row);
-        state.insert(
-            SWITCHER_KEY.to_string(),
-            switcher.unwrap_or_else(|| "[0, [], 0]".into()),
-        );
+        state.insert(SWITCHER_KEY.to_string(), switcher);
     }
     if let Ok(read) = serde_json::to_string(&read) {
         state.insert(LOADED_KEY.to_string(), read);
@@ -322,6 +378,38 @@ pub fn read(
     Ok(Read {
         state: Some(state),
         access: access.map(super::orgs::Access::from_record),
+    })
+}
+
+/// The switcher of `user` (`SWITCHER_SQL`'s JSON) for a session an instance keeps switchers
+/// for (`switchers`, with the session's key hash): when the statement read the version alone
+/// (`version_only`, `read` is that version), the one kept at that version, else read now; when
+/// it read the switcher, that one, kept.
+fn switcher_of(
+    conn: &mut PgConnection,
+    switchers: Option<(&Switchers, [u8; 32])>,
+    version_only: bool,
+    user: UserId,
+    read: Option<String>,
+) -> QueryResult<String> {
+    let switcher = match (switchers, read) {
+        (Some((switchers, session)), version) if version_only => {
+            let version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
+            let kept = switchers.0.get_or_read(session, version, user, || {
+                Ok(read_switcher(conn, user)?.unwrap_or_default().into())
+            })?;
+            kept.to_string()
+        }
+        (Some((switchers, session)), Some(read)) => {
+            switchers.keep(session, user, &read);
+            read
+        }
+        (_, read) => read.unwrap_or_default(),
+    };
+    Ok(if switcher.is_empty() {
+        "[0, [], 0]".into()
+    } else {
+        switcher
     })
 }
 

@@ -109,11 +109,18 @@ impl PageRequest {
             None => db::sessions::signed_in(&self.session.entries()),
         };
         let lifetimes = self.settings.session_lifetimes();
+        let switchers = session::switchers(&self.request);
         let (meta, path) = (self.meta.clone(), self.path.clone());
         let (read, done) = db::run(&self.pool, move |c| -> Result<_, AppError> {
             let (read, access) = match pending {
                 Some(hash) => {
-                    let read = db::sessions::read(c, &hash, lifetimes, org.as_deref())?;
+                    let read = db::sessions::read(
+                        c,
+                        &hash,
+                        lifetimes,
+                        org.as_deref(),
+                        switchers.as_ref().map(|s| s.get_ref()),
+                    )?;
                     (Some(read.state), org.map(|_| read.access))
                 }
                 None => (None, None),

@@ -404,6 +404,88 @@ async fn a_kept_organization_list_is_never_shown_after_a_change() {
     );
 }
 
+/// The organization switcher in the top bar is kept per session under the person's data version:
+/// the session's statement reads the version alone while the instance holds the switcher, which
+/// is shown until the version moves, and read again (with the change) as soon as it does,
+/// whichever instance made the change.
+#[actix_web::test]
+async fn a_kept_switcher_is_shown_only_while_its_version_holds() {
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let ada = app.user_id("ada@example.com");
+    seed_memberships(&app, ada, 3);
+    let switcher = |body: String| {
+        let start = body
+            .find("<ul class=\"switcher-list\">")
+            .expect("a switcher");
+        body[start..start + body[start..].find("</ul>").unwrap()].to_string()
+    };
+    let entry = |slug: &str, name: &str, role: &str| {
+        format!("<a href=\"/orgs/{slug}\">{name} <span class=\"role\">{role}</span></a>")
+    };
+    let shown = switcher(app.get("/account").await.body);
+    assert!(
+        shown.contains(&entry("seed-2", "Seed 2", "member")),
+        "{shown}"
+    );
+
+    // A change whose version is put back is not seen: the instance shows the switcher it keeps.
+    let mut owner = app.owner_conn();
+    diesel::sql_query(format!(
+        "DO $$ DECLARE v bigint := (SELECT version FROM user_data_versions WHERE user_id = {ada});
+         BEGIN
+           UPDATE organizations SET name = 'Quietly Renamed' WHERE slug = 'seed-2';
+           UPDATE user_data_versions SET version = v WHERE user_id = {ada};
+         END $$"
+    ))
+    .execute(&mut owner)
+    .unwrap();
+    let shown = switcher(app.get("/account").await.body);
+    assert!(
+        shown.contains(&entry("seed-2", "Seed 2", "member")),
+        "{shown}"
+    );
+
+    // Each change the switcher shows moves the version, and the next page shows it.
+    let seed = |n: i64| format!("(SELECT id FROM organizations WHERE slug = 'seed-{n}')");
+    let changes = [
+        (
+            format!(
+                "UPDATE organizations SET name = 'Renamed Two' WHERE id = {}",
+                seed(2)
+            ),
+            entry("seed-2", "Renamed Two", "member"),
+        ),
+        (
+            format!(
+                "UPDATE memberships SET role = 'admin' WHERE user_id = {ada} AND organization_id = {}",
+                seed(1)
+            ),
+            entry("seed-1", "Seed 1", "admin"),
+        ),
+        (
+            format!(
+                "UPDATE organizations SET slug = 'seed-three' WHERE id = {}",
+                seed(3)
+            ),
+            entry("seed-three", "Seed 3", "member"),
+        ),
+    ];
+    for (change, expected) in changes {
+        diesel::sql_query(&change).execute(&mut app.conn()).unwrap();
+        let shown = switcher(app.get("/account").await.body);
+        assert!(shown.contains(&expected), "{change}: {shown}");
+    }
+    diesel::sql_query(format!(
+        "DELETE FROM memberships WHERE user_id = {ada} AND organization_id = {}",
+        seed(1)
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let shown = switcher(app.get("/account").await.body);
+    assert!(!shown.contains("/orgs/seed-1"), "{shown}");
+}
+
 /// Statements one GET costs (the fewest of three tries, so the outbox worker's polling, which
 /// shares the pool, cannot inflate it).
 /// The fewest statements and trips to the database (connections taken from the pool) of three
@@ -606,13 +688,25 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
         idle: chrono::Duration::hours(1),
         max: chrono::Duration::hours(2),
     };
-    let read = gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some(&slug)).unwrap();
-    assert!(read.state.is_some());
-    assert_eq!(
-        format!("{:?}", read.access.expect("read with the session")),
-        shown
-    );
-    let other = gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some("nope")).unwrap();
+    // Read alone, and with an instance's switchers: once to keep Bob's switcher, once to use it
+    // (the statement then reads the version alone); the same state and access each time.
+    let switchers = gatehouse::db::sessions::Switchers::default();
+    let mut states = Vec::new();
+    for kept in [None, Some(&switchers), Some(&switchers)] {
+        let read =
+            gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some(&slug), kept).unwrap();
+        let state = read.state.expect("a stored session");
+        assert!(state[gatehouse::db::sessions::SWITCHER_KEY].contains(&slug));
+        states.push(state);
+        assert_eq!(
+            format!("{:?}", read.access.expect("read with the session")),
+            shown
+        );
+    }
+    assert!(states.windows(2).all(|w| w[0] == w[1]), "{states:?}");
+    let other =
+        gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some("nope"), Some(&switchers))
+            .unwrap();
     assert!(other.state.is_some() && other.access.is_none());
 
     // With the key: by the organization's id and by one of its environments.
@@ -639,4 +733,59 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
         panic!("a live key");
     };
     assert!(read.is_none(), "no organization asked, none read");
+
+    // Each way settles on one generic plan whatever it is asked for (PostgreSQL plans a
+    // statement for its values on its first five runs, and on every run after them while that
+    // plan looks cheaper than the generic one: a value the planner could fold, such as a NULL,
+    // must be hidden from it).
+    // A fresh connection for each kind of value, asked for that alone, as an instance serving
+    // one page would.
+    let sessions = |org: Option<&str>| {
+        let mut conn = app.owner_conn();
+        for _ in 0..8 {
+            gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, org, Some(&switchers))
+                .unwrap();
+            gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, org, None).unwrap();
+        }
+        conn
+    };
+    let keys = |org_ref: Option<OrgRef>| {
+        let mut conn = app.owner_conn();
+        for _ in 0..8 {
+            api_keys::authenticate(&mut conn, &key, None, org_ref.as_ref()).unwrap();
+            if let Some(org_ref) = &org_ref {
+                orgs::access(&mut conn, bob, org_ref).unwrap();
+            }
+        }
+        conn
+    };
+    let conns = [
+        sessions(Some(&slug)),
+        sessions(None),
+        keys(Some(OrgRef::Id(org))),
+        keys(Some(OrgRef::Environment(production))),
+        keys(None),
+    ];
+    for mut conn in conns {
+        let replanned: Vec<(String, i64, i64)> = diesel::sql_query(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
+             WHERE custom_plans > 5",
+        )
+        .load::<Replanned>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.statement, r.generic_plans, r.custom_plans))
+        .collect();
+        assert!(replanned.is_empty(), "planned on every run: {replanned:#?}");
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Replanned {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    custom_plans: i64,
 }
