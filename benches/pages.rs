@@ -74,6 +74,7 @@ fn run(url: &str) -> anyhow::Result<()> {
         outbox_poll_seconds: 5,
         trusted_proxies: Vec::new(),
         database_pool_size: 8,
+        database_concurrency: None,
         workers: Some(2),
     };
 

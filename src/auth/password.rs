@@ -116,8 +116,8 @@ fn slots() -> usize {
 }
 
 /// argon2's own blocking threads, one per slot: a computation never waits behind database work
-/// in a worker's queue (each worker has its share of the pool's connections, plus one, in
-/// blocking threads, `startup::blocking_threads_per_worker`), and never takes one of them.
+/// in a worker's queue (each worker has its share of the statements run at once in blocking
+/// threads, `startup::blocking_threads_per_worker`), and never takes one of them.
 static ARGON2_POOL: LazyLock<Option<tokio::runtime::Runtime>> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
         .thread_name("argon2")

@@ -153,6 +153,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         outbox_poll_seconds: options.outbox_poll_seconds,
         trusted_proxies: options.trusted_proxies.clone(),
         database_pool_size: 8,
+        database_concurrency: None,
         workers: Some(2),
     };
     let statements = gatehouse::db::StatementCounter::default();
