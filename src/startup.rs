@@ -172,10 +172,7 @@ pub fn serve(
     let pool_data = web::Data::new(pool.clone());
     let signal = web::Data::new(signal);
     let reveal_key = web::Data::new(routes::reveal::RevealKey(key.clone()));
-    let session_cookie = web::Data::new(SessionCookie {
-        key: key.clone(),
-        name: session_cookie_name(secure),
-    });
+    let session_cookie = web::Data::new(SessionCookie(session_cookie_name(secure)));
     let limiter = web::Data::new(crate::api::limit::RateLimiter::new(
         settings.api_rate_per_minute,
     ));
@@ -314,30 +311,15 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// The session cookie's name and the key that encrypts it.
-struct SessionCookie {
-    key: Key,
-    name: &'static str,
-}
+/// The session cookie's name.
+struct SessionCookie(&'static str);
 
-impl SessionCookie {
-    /// The session key a session cookie carries, when it is ours.
-    fn opened(&self, cookie: actix_web::cookie::Cookie<'static>) -> Option<String> {
-        if cookie.name() != self.name {
-            return None;
-        }
-        let mut jar = actix_web::cookie::CookieJar::new();
-        jar.add_original(cookie);
-        jar.private(&self.key)
-            .get(self.name)
-            .map(|c| c.value().to_string())
-    }
-}
-
-/// Reading a stored session marks it changed for the session middleware, which then sends the
-/// cookie again with the same key. That copy is dropped: it would put a header on every page,
-/// and a slow request finishing after the session was renewed elsewhere (a password change)
-/// would put the old, ended key back in the browser.
+/// Reading a stored session marks it changed for the session middleware, which then has the
+/// store update it (`PgSessionStore::update` writes nothing when the state is unchanged) and
+/// sends the cookie again with the same key. That copy is dropped: it would put a header on
+/// every page, and a slow request finishing after the session was renewed elsewhere (a password
+/// change) would put the old, ended key back in the browser. The store says when it kept the
+/// key it was given (`db::sessions::KEY_KEPT`, for this request's task only).
 async fn drop_unchanged_session_cookie(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
@@ -346,34 +328,31 @@ async fn drop_unchanged_session_cookie(
     actix_web::Error,
 > {
     use actix_web::http::header::SET_COOKIE;
-    let mut response = next.call(req).await?;
-    // Only a response that sets cookies is looked at (most pages set none).
-    if !response.headers().contains_key(SET_COOKIE) {
-        return Ok(response);
-    }
-    let request = response.request();
-    let cookie = request.app_data::<web::Data<SessionCookie>>().cloned();
-    let brought = cookie
-        .as_ref()
-        .and_then(|c| Some((c, c.opened(request.cookie(c.name)?)?)));
-    let Some((cookie, brought)) = brought else {
+    let kept = std::rc::Rc::new(std::cell::Cell::new(false));
+    let mut response = crate::db::sessions::KEY_KEPT
+        .scope(kept.clone(), next.call(req))
+        .await?;
+    let Some(cookie) = response
+        .request()
+        .app_data::<web::Data<SessionCookie>>()
+        .cloned()
+    else {
         return Ok(response);
     };
-    let same = |value: &actix_web::http::header::HeaderValue| {
+    if !kept.get() || !response.headers().contains_key(SET_COOKIE) {
+        return Ok(response);
+    }
+    let ours = |value: &actix_web::http::header::HeaderValue| {
         value
-            .to_str()
-            .ok()
-            .and_then(|v| actix_web::cookie::Cookie::parse_encoded(v.to_string()).ok())
-            .and_then(|c| cookie.opened(c))
-            .is_some_and(|key| key == brought)
+            .as_bytes()
+            .strip_prefix(cookie.0.as_bytes())
+            .is_some_and(|rest| rest.starts_with(b"="))
     };
     let headers = response.headers_mut();
     let set: Vec<_> = headers.get_all(SET_COOKIE).cloned().collect();
-    if set.iter().any(same) {
-        headers.remove(SET_COOKIE);
-        for value in set.into_iter().filter(|v| !same(v)) {
-            headers.append(SET_COOKIE, value);
-        }
+    headers.remove(SET_COOKIE);
+    for value in set.into_iter().filter(|v| !ours(v)) {
+        headers.append(SET_COOKIE, value);
     }
     Ok(response)
 }

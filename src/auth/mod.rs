@@ -111,7 +111,18 @@ impl Auth {
     /// same statement (`db::sessions::read`), so it is fresh on every request. A session whose
     /// account is gone is signed out.
     pub fn new(session: TypedSession, meta: RequestMeta, path: String) -> Result<Auth, AppError> {
-        let (user, switcher) = match (session.user_id()?, session.signed_in()) {
+        let signed_in = session.signed_in();
+        Auth::with(session, signed_in, meta, path)
+    }
+
+    /// `new`, given who the session signs in (`TypedSession::signed_in`) as already read from it.
+    pub fn with(
+        session: TypedSession,
+        signed_in: Option<crate::db::sessions::SignedIn>,
+        meta: RequestMeta,
+        path: String,
+    ) -> Result<Auth, AppError> {
+        let (user, switcher) = match (session.user_id()?, signed_in) {
             (Some(_), Some(signed_in)) => {
                 session.touch();
                 (Some(signed_in.user), signed_in.switcher)

@@ -164,6 +164,19 @@ fn read_switcher(conn: &mut PgConnection, user: UserId) -> QueryResult<Option<St
     .get_result(conn)
 }
 
+tokio::task_local! {
+    /// Set while a request is served (`startup`): whether the session store kept the request's
+    /// session key when it updated the session, so the cookie the session middleware then sends
+    /// again, with that same key, can be dropped.
+    pub static KEY_KEPT: std::rc::Rc<std::cell::Cell<bool>>;
+}
+
+/// The key `update` keeps, noted for the request (`KEY_KEPT`).
+fn kept(session_key: SessionKey) -> Result<SessionKey, UpdateError> {
+    let _ = KEY_KEPT.try_with(|kept| kept.set(true));
+    Ok(session_key)
+}
+
 /// How long a signed-in session lives: ended after `idle` without activity, and after `max`
 /// whatever happens (DESIGN §14).
 #[derive(Debug, Clone, Copy)]
@@ -180,7 +193,7 @@ pub struct PgSessionStore {
 /// A stored session as `read` reads it: state, user, started, last active, the user's row, their
 /// switcher (JSON) and their access to the organization asked about.
 type StoredSession = (
-    serde_json::Value,
+    String,
     Option<i64>,
     chrono::DateTime<Utc>,
     chrono::DateTime<Utc>,
@@ -327,7 +340,8 @@ pub fn read(
             .filter(sessions::key_hash.eq(hash))
             .filter(sessions::expires_at.gt(Utc::now()))
             .select((
-                sessions::state,
+                // As text: parsed once, straight into the state's map.
+                diesel::dsl::sql::<Text>("\"sessions\".\"state\"::text"),
                 sessions::user_id,
                 sessions::created_at,
                 sessions::last_seen_at,
@@ -350,7 +364,7 @@ pub fn read(
         diesel::delete(sessions::table.find(hash)).execute(conn)?;
         return Ok(gone);
     }
-    let mut state: HashMap<String, String> = match serde_json::from_value(state) {
+    let mut state: HashMap<String, String> = match serde_json::from_str(&state) {
         Ok(state) => state,
         Err(e) => {
             tracing::warn!(error = %e, "a stored session's state does not parse: ignored");
@@ -484,12 +498,12 @@ impl SessionStore for PgSessionStore {
             // Written to without being read: storing it would lose the stored state.
             tracing::error!("a session changed before it was read: not stored");
             debug_assert!(false, "a session changed before it was read");
-            return Ok(session_key);
+            return kept(session_key);
         }
         if read.is_some_and(|read| {
             serde_json::from_str::<String>(&read).ok() == Some(fingerprint(&state))
         }) {
-            return Ok(session_key);
+            return kept(session_key);
         }
         let hash = key_hash(session_key.as_ref());
         let Some(user_id) = user_id_of(&state) else {
@@ -525,7 +539,7 @@ impl SessionStore for PgSessionStore {
             .await
             .map_err(UpdateError::Other)?;
         if updated == 1 {
-            Ok(session_key)
+            kept(session_key)
         } else {
             // The session was deleted meanwhile (e.g. a password reset ended it): start afresh
             // rather than bringing it back.

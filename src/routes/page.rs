@@ -135,13 +135,14 @@ impl PageRequest {
                 path,
             };
             let done = work(c, who.as_ref(), &ctx, access)?;
-            Ok((read, done))
+            Ok((read, (who, done)))
         })
         .await?;
+        let (who, done) = done;
         if let Some(read) = read {
             session::fill(&self.session, read)?;
         }
-        let auth = Auth::new(TypedSession::read(self.session), self.meta, self.path)?;
+        let auth = Auth::with(TypedSession::read(self.session), who, self.meta, self.path)?;
         let page = Page {
             pool: self.pool,
             settings: self.settings,
