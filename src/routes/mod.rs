@@ -281,24 +281,10 @@ async fn access_home(
 }
 
 /// Renders a template with a status (200 for pages, 422 for a form sent back with errors).
-///
-/// Rendered into the worker's own buffer, grown once to the largest page it renders, then copied
-/// out at its exact size: a 40 KiB page is not grown from the template's size hint, copy by copy.
 pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
-    thread_local! {
-        static PAGE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-    }
-    const KEPT: usize = 256 * 1024;
-    let body = PAGE.with_borrow_mut(|page| {
-        page.clear();
-        let rendered = template.render_into(page);
-        let body = actix_web::web::Bytes::copy_from_slice(page.as_bytes());
-        if page.capacity() > KEPT {
-            *page = String::new();
-        }
-        rendered.map(|()| body)
-    });
-    let body = body.map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
+    let body = template
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(body))
