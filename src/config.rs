@@ -181,9 +181,11 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 10, global = true)]
     pub database_pool_size: u32,
     /// Database statements an instance runs at once (default: one per core), at most the pool's
-    /// connections: each worker gets its share as blocking threads (`startup`). With PostgreSQL
-    /// on the same machine, more than one per core only adds switching between them; raise it
-    /// when the database is on another machine, where statements wait on the network.
+    /// connections and at least one per worker: each worker gets its share as blocking threads
+    /// (`startup`). With PostgreSQL on the same machine, more than one per core only adds
+    /// switching between them; raise it when the database is on another machine, where
+    /// statements wait on the network, or when slow statements (lock waits) should not hold up
+    /// the other requests of their worker.
     #[arg(long, env = "DATABASE_CONCURRENCY", global = true)]
     pub database_concurrency: Option<usize>,
     /// HTTP worker threads (default: one per core).
