@@ -266,6 +266,7 @@ fn blocking_threads_per_worker(concurrency: usize, pool_size: u32, workers: usiz
         .max(1)
 }
 
+/// The outbox worker and its listener, and the periodic clean-up; the worker's signal.
 fn start_background_work(settings: &Settings, pool: &PgPool) -> anyhow::Result<OutboxSignal> {
     let mailer = Arc::new(Mailer::from_settings(settings)?);
     let signal = OutboxSignal::default();
@@ -332,6 +333,9 @@ async fn drop_unchanged_session_cookie(
     let mut response = crate::db::sessions::KEY_KEPT
         .scope(kept.clone(), next.call(req))
         .await?;
+    if !kept.get() || !response.headers().contains_key(SET_COOKIE) {
+        return Ok(response);
+    }
     let Some(cookie) = response
         .request()
         .app_data::<web::Data<SessionCookie>>()
@@ -339,9 +343,6 @@ async fn drop_unchanged_session_cookie(
     else {
         return Ok(response);
     };
-    if !kept.get() || !response.headers().contains_key(SET_COOKIE) {
-        return Ok(response);
-    }
     let ours = |value: &actix_web::http::header::HeaderValue| {
         value
             .as_bytes()

@@ -80,7 +80,7 @@ impl<O: Hash + Eq + Copy, P: Hash + Eq + Clone, V: Clone, const N: usize, const 
     /// Keeps `value` as `owner`'s page `page` at `version`, dropping the owner's pages of any
     /// other version, then one of their own pages when they have `M`, else one of another
     /// owner's when `N` are kept.
-    fn keep(&self, owner: O, version: i64, page: P, value: V) {
+    pub fn keep(&self, owner: O, version: i64, page: P, value: V) {
         if version == 0 {
             return;
         }

@@ -143,9 +143,7 @@ impl Switchers {
     fn keep(&self, session: [u8; 32], user: UserId, read: &str) {
         type Versioned = (serde::de::IgnoredAny, serde::de::IgnoredAny, i64);
         if let Ok((_, _, version)) = serde_json::from_str::<Versioned>(read) {
-            let _ = self
-                .0
-                .get_or_read(session, version, user, || Ok(read.into()));
+            self.0.keep(session, version, user, read.into());
         }
     }
 }
@@ -172,7 +170,7 @@ tokio::task_local! {
 }
 
 /// The key `update` keeps, noted for the request (`KEY_KEPT`).
-fn kept(session_key: SessionKey) -> Result<SessionKey, UpdateError> {
+fn key_kept(session_key: SessionKey) -> Result<SessionKey, UpdateError> {
     let _ = KEY_KEPT.try_with(|kept| kept.set(true));
     Ok(session_key)
 }
@@ -498,12 +496,12 @@ impl SessionStore for PgSessionStore {
             // Written to without being read: storing it would lose the stored state.
             tracing::error!("a session changed before it was read: not stored");
             debug_assert!(false, "a session changed before it was read");
-            return kept(session_key);
+            return key_kept(session_key);
         }
         if read.is_some_and(|read| {
             serde_json::from_str::<String>(&read).ok() == Some(fingerprint(&state))
         }) {
-            return kept(session_key);
+            return key_kept(session_key);
         }
         let hash = key_hash(session_key.as_ref());
         let Some(user_id) = user_id_of(&state) else {
@@ -539,7 +537,7 @@ impl SessionStore for PgSessionStore {
             .await
             .map_err(UpdateError::Other)?;
         if updated == 1 {
-            kept(session_key)
+            key_kept(session_key)
         } else {
             // The session was deleted meanwhile (e.g. a password reset ended it): start afresh
             // rather than bringing it back.
