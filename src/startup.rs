@@ -185,6 +185,7 @@ pub fn serve(
     });
     let member_lists = web::Data::new(crate::db::members::ListCache::default());
     let org_lists = web::Data::new(crate::db::orgs::OrgListCache::default());
+    let member_rows = web::Data::new(routes::access::users::RowsCache::default());
     let switchers = web::Data::new(crate::db::sessions::Switchers::default());
     crate::metrics::install();
     if let Some(bind) = &settings.metrics_bind {
@@ -214,6 +215,7 @@ pub fn serve(
             .app_data(limiter.clone())
             .app_data(member_lists.clone())
             .app_data(org_lists.clone())
+            .app_data(member_rows.clone())
             .app_data(switchers.clone())
             .configure(extractors)
             .configure(routes::config)

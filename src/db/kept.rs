@@ -9,8 +9,6 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use diesel::QueryResult;
-
 /// By default at most this many pages are kept (about 15 KiB each with 50 members), and at most
 /// `PER_OWNER` of one owner's: someone asking for page after page, or search after search,
 /// replaces their own organization's (or their own) pages, not everyone's.
@@ -47,13 +45,13 @@ impl<O: Hash + Eq + Copy, P: Hash + Eq + Clone, V: Clone, const N: usize, const 
     /// The page `page` of `owner` kept at `version`, or `read` now and kept. `version` must have
     /// been read from the database in this request, after its permission was decided. Version 0
     /// is no version (the database never gives it): nothing is kept under it.
-    pub fn get_or_read(
+    pub fn get_or_read<E>(
         &self,
         owner: O,
         version: i64,
         page: P,
-        read: impl FnOnce() -> QueryResult<V>,
-    ) -> QueryResult<V> {
+        read: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
         if version == 0 {
             return read();
         }
@@ -138,7 +136,7 @@ mod tests {
         let get = |owner, version, page| {
             kept.get_or_read(owner, version, page, || {
                 reads.set(reads.get() + 1);
-                Ok(owner * 100 + version * 10 + page)
+                Ok::<_, std::convert::Infallible>(owner * 100 + version * 10 + page)
             })
             .unwrap()
         };

@@ -282,8 +282,21 @@ async fn access_home(
 
 /// Renders a template with a status (200 for pages, 422 for a form sent back with errors).
 pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
-    let body = template
-        .render()
+    render_sized(status, template, 0)
+}
+
+/// `render` for a template that writes `extra` bytes beyond its own text (HTML rendered before,
+/// as the member list's rows): the page is written into a buffer of its size, not grown to it
+/// (each growth copies the page so far). A template's own estimate leaves out what its values
+/// write, so it is doubled.
+pub fn render_sized<T: Template>(
+    status: StatusCode,
+    template: &T,
+    extra: usize,
+) -> Result<HttpResponse, AppError> {
+    let mut body = String::with_capacity(2 * T::SIZE_HINT + extra);
+    template
+        .render_into(&mut body)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")

@@ -658,6 +658,28 @@ async fn a_kept_page_of_members_is_never_shown_after_a_change() {
         names.contains(&"Member 009") && names.contains(&"Renamed One"),
         "{names:?}"
     );
+
+    // The rows link to the organization by its slug, which can change without a new version.
+    assert!(
+        app.get(&list)
+            .await
+            .body
+            .contains(&format!("href=\"{list}/"))
+    );
+    diesel::sql_query(format!(
+        "UPDATE organizations SET slug = 'moved-{slug}' WHERE id = {org}"
+    ))
+    .execute(&mut app.conn())
+    .unwrap();
+    let moved = app
+        .get(&format!("/orgs/moved-{slug}/access/users"))
+        .await
+        .body;
+    assert!(
+        moved.contains(&format!("href=\"/orgs/moved-{slug}/access/users/"))
+            && !moved.contains(&format!("href=\"{list}/")),
+        "{moved}"
+    );
 }
 
 /// A membership moved to another organization leaves the first one's kept pages, and emptying
