@@ -114,9 +114,10 @@ impl Rows {
 /// The rows of the member list's pages, rendered once per page, organization data version (the
 /// version their list is kept at) and slug (in each row's links): the HTML of 50 rows is most of
 /// the page's rendering, and only their last sign-ins, shown relative to now, change from one
-/// request to the next.
+/// request to the next. At most 32 pages, 8 of one organization's: a page of rows is about
+/// 40 KiB, and up to three times that with the longest names.
 #[derive(Default)]
-pub struct RowsCache(Kept<OrgId, (String, String, i64), Arc<Rows>>);
+pub struct RowsCache(Kept<OrgId, (String, String, i64), Arc<Rows>, 32, 8>);
 
 /// Kept rows with each last sign-in shown relative to the moment of the request.
 struct Live {
