@@ -188,6 +188,9 @@ pub fn client(origin: &str) -> reqwest::Client {
         .default_headers(headers)
         .user_agent("gatehouse-tests")
         .timeout(Duration::from_secs(60))
+        // The server closes a connection idle for 5 s (actix's keep-alive); a request sent on
+        // one just as it closes fails. Reuse only connections idle for less than that.
+        .pool_idle_timeout(Duration::from_secs(2))
         .build()
         .expect("client")
 }
