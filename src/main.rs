@@ -1,16 +1,16 @@
 //! The `gatehouse` binary: parse the command line and settings, start telemetry, run.
 
 use std::net::TcpListener;
-
-/// mimalloc: a page's many short-lived allocations cost a sixth of the server's time in the
-/// system allocator (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::Parser;
 use gatehouse::config::{Cli, Command, OperatorAction};
 use gatehouse::startup::{self, Database};
+
+/// mimalloc: a page's many short-lived allocations cost a sixth of the server's time in the
+/// system allocator (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
