@@ -187,6 +187,7 @@ pub fn serve(
     let org_lists = web::Data::new(crate::db::orgs::OrgListCache::default());
     let member_rows = web::Data::new(routes::access::users::RowsCache::default());
     let switchers = web::Data::new(crate::db::sessions::Switchers::default());
+    let kept_access = web::Data::new(crate::db::orgs::KeptAccess::default());
     crate::metrics::install();
     if let Some(bind) = &settings.metrics_bind {
         actix_web::rt::spawn(crate::metrics::serve(bind, pool.clone())?);
@@ -217,6 +218,7 @@ pub fn serve(
             .app_data(org_lists.clone())
             .app_data(member_rows.clone())
             .app_data(switchers.clone())
+            .app_data(kept_access.clone())
             .configure(extractors)
             .configure(routes::config)
             .default_service(web::to(not_found))

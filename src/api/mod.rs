@@ -357,6 +357,7 @@ pub struct CallerRequest {
     key: Option<String>,
     pool: Option<web::Data<PgPool>>,
     limiter: Option<web::Data<limit::RateLimiter>>,
+    kept: web::Data<crate::db::orgs::KeptAccess>,
     meta: crate::audit::RequestMeta,
     path: String,
 }
@@ -372,6 +373,7 @@ impl CallerRequest {
                 .map(str::to_string),
             pool: req.app_data::<web::Data<PgPool>>().cloned(),
             limiter: req.app_data::<web::Data<limit::RateLimiter>>().cloned(),
+            kept: crate::auth::session::kept_access(req),
             meta: crate::auth::request_meta(req),
             path: req.path().to_string(),
         }
@@ -405,6 +407,7 @@ impl CallerRequest {
             key: Some(key),
             pool: Some(pool),
             limiter: Some(limiter),
+            kept,
             meta,
             path,
         } = self
@@ -413,8 +416,14 @@ impl CallerRequest {
         };
         let ip = meta.ip.clone();
         let admitted = db::run(&pool, move |c| -> Result<_, AppError> {
-            let found =
-                db::api_keys::authenticate_counted(c, &key, ip.as_deref(), org.as_ref(), &limiter)?;
+            let found = db::api_keys::authenticate_counted(
+                c,
+                &key,
+                ip.as_deref(),
+                org.as_ref(),
+                &kept,
+                &limiter,
+            )?;
             let (found, access) = match found {
                 KeyCheck::Live(((user, key_id, access), decision)) => {
                     (KeyCheck::Live((user, key_id, decision)), access)

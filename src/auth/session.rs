@@ -271,6 +271,14 @@ pub fn registered(
     }
 }
 
+/// The members' access this instance keeps (`db::orgs::KeptAccess`); an application that keeps
+/// none is given an empty one per request, which keeps nothing past it.
+pub fn kept_access(req: &HttpRequest) -> web::Data<crate::db::orgs::KeptAccess> {
+    req.app_data::<web::Data<crate::db::orgs::KeptAccess>>()
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The switchers this instance keeps (`db::sessions::Switchers`), when the application keeps them.
 pub fn switchers(req: &HttpRequest) -> Option<web::Data<crate::db::sessions::Switchers>> {
     req.app_data::<web::Data<crate::db::sessions::Switchers>>()

@@ -162,8 +162,8 @@ struct Presented {
     key_id: i64,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     expired: bool,
-    #[diesel(sql_type = super::orgs::AccessRecordSql)]
-    access: Option<super::orgs::AccessRecord>,
+    #[diesel(sql_type = super::orgs::OrgRecordSql)]
+    org: Option<super::orgs::OrgRecord>,
 }
 
 /// A live key's user and key id, and, when the request names an organization by id or by one
@@ -173,12 +173,15 @@ pub type KeyHolder = (User, i64, Option<Option<super::orgs::Access>>);
 
 /// The user a live key acts for, or why there is none; its last use (time and IP) is written
 /// at most once a minute, or when the IP changes. For a request naming an organization by id
-/// or by environment, the access check (`db::orgs::access`) is read with it. One statement.
+/// or by environment, the access check (`db::orgs::access`) is read with it: the
+/// organization's record in the same statement, the member's kept by the instance (`kept`) at
+/// the version read, or else read again (see `db::orgs::org_record_sql`). One statement.
 pub fn authenticate(
     conn: &mut PgConnection,
     key: &str,
     ip: Option<&str>,
     org: Option<&super::orgs::OrgRef>,
+    kept: &super::orgs::KeptAccess,
 ) -> QueryResult<KeyCheck<KeyHolder>> {
     use super::orgs::OrgRef;
     use diesel::sql_types::{BigInt, Nullable};
@@ -204,11 +207,8 @@ pub fn authenticate(
          SELECT u.id, u.name, u.email, u.password_hash, u.email_verified_at, u.is_operator,
                 u.last_sign_in_at, u.created_at, u.totp_enabled_at, u.pending_email, u.passkey_count,
                 k.id AS key_id, k.expired, ",
-            super::orgs::access_record_open_sql!(
-                "k.user_id",
-                "o.id = coalesce($3, (SELECT organization_id FROM environments WHERE id = $4))"
-            ),
-            ") AS access
+            super::orgs::org_record_sql!(),
+            "o.id = coalesce($3, (SELECT organization_id FROM environments WHERE id = $4))) AS org
          FROM k JOIN users u ON u.id = k.user_id"
         ))
         .bind::<diesel::sql_types::Bytea, _>(tokens::hash(key))
@@ -220,11 +220,13 @@ pub fn authenticate(
     .optional()?;
     Ok(match found {
         Some(found) if found.expired => KeyCheck::Expired,
-        Some(found) => KeyCheck::Live((
-            found.user,
-            found.key_id,
-            asked.then(|| found.access.map(super::orgs::Access::from_record)),
-        )),
+        Some(found) => {
+            let access = match asked {
+                true => Some(kept.access(conn, found.user.id, found.org)?),
+                false => None,
+            };
+            KeyCheck::Live((found.user, found.key_id, access))
+        }
         None => KeyCheck::Unknown,
     })
 }
@@ -271,10 +273,11 @@ pub fn authenticate_counted(
     key: &str,
     ip: Option<&str>,
     org: Option<&super::orgs::OrgRef>,
+    kept: &super::orgs::KeptAccess,
     limiter: &crate::api::limit::RateLimiter,
 ) -> QueryResult<KeyCheck<(KeyHolder, crate::api::limit::Decision)>> {
     use crate::api::limit::Decision;
-    let found = match authenticate(conn, key, ip, org)? {
+    let found = match authenticate(conn, key, ip, org, kept)? {
         KeyCheck::Live(found) => found,
         KeyCheck::Expired => return Ok(KeyCheck::Expired),
         KeyCheck::Unknown => return Ok(KeyCheck::Unknown),

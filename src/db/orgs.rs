@@ -208,49 +208,57 @@ pub enum OrgRef {
     Environment(EnvId),
 }
 
-/// The access check's statement: a record of the member's id, the organization, the member's
-/// role, whether they have two-factor on, and the organization's environments with the member's role in each
-/// (an array of records), or NULL when `$user` is not a member. It starts from the organization
-/// and then looks the membership up by its key (the `LATERAL … OFFSET 0` keeps the planner from
-/// starting from the person's memberships, which a generic plan of a plain join did: 6 ms for a
-/// person in 400 organizations, against 0.05 ms).
+/// The access check reads two records, in one statement, each `NULL` when there is none:
 ///
-/// `$user` is an SQL expression for the user's id: a parameter, or the session's or the key's
-/// column when the check is read with the session (`db::sessions::read`) or the key
-/// (`db::api_keys::authenticate`). The record's fields are positional: `AccessRecord` reads
-/// them in this order (a test checks each). The text ends with `WHERE ` and
-/// `$org`, left open so that a query builder can bind the organization after it: the caller
-/// closes the parenthesis.
-macro_rules! access_record_open_sql {
-    ($user:literal, $org:literal) => {
+/// - the organization's own (`org_record_sql`): its row and its data version
+///   (`org_data_versions`), read on every request that names the organization;
+/// - the member's (`member_record_sql`): their role, whether they have two-factor on, and the
+///   organization's environments with their role in each (an array of records).
+///
+/// Every change to what the member's record holds (a membership added, removed or changed in
+/// role, an environment role, a member's two-factor) moves the organization's data version in
+/// its own transaction (migrations `2026-12-02-000002_org_data_version` and
+/// `2026-12-03-000001_access_version`), and environments never change. So an instance keeps
+/// the member records it has read under the version (`KeptAccess`), and a request that reads
+/// the organization's record with the session or the key uses the member's record kept at the
+/// version it read: what the database holds at that moment, whichever instance made a change.
+///
+/// `org_record_sql!()` ends with `WHERE `: the caller names the organization (`o`) after it and
+/// closes the parenthesis. The records' fields are positional: `OrgRecord` and `MemberRecord`
+/// read them in this order (a test checks each).
+macro_rules! org_record_sql {
+    () => {
+        "(SELECT ROW(o.id, o.name, o.slug, o.status, o.created_at, o.require_two_factor,
+                     o.member_count, coalesce(v.version, 0))
+          FROM organizations o LEFT JOIN org_data_versions v ON v.organization_id = o.id
+          WHERE "
+    };
+}
+pub(crate) use org_record_sql;
+
+/// The member's record (see `org_record_sql`) of the user `$user` (an SQL expression) in the
+/// organization `o`.
+macro_rules! member_record_sql {
+    ($user:literal) => {
         concat!(
-            "(SELECT ROW(m.user_id, o.id, o.name, o.slug, o.status, o.created_at,
-                         o.require_two_factor, o.member_count,
-                         coalesce((SELECT v.version FROM org_data_versions v
-                                   WHERE v.organization_id = o.id), 0), m.role, ",
+            "(SELECT ROW(m.role, ",
             $crate::db::users::has_two_factor_sql!(),
             ", ARRAY(SELECT ROW(e.id, e.kind, er.role)
                      FROM environments e
                      LEFT JOIN environment_roles er
                             ON er.environment_id = e.id AND er.user_id = m.user_id
-                     WHERE e.organization_id = o.id))
-             FROM organizations o
-             CROSS JOIN LATERAL (SELECT x.role, x.user_id FROM memberships x
-                                 WHERE x.organization_id = o.id AND x.user_id = ",
+                     WHERE e.organization_id = m.organization_id))
+              FROM memberships m JOIN users u ON u.id = m.user_id
+              WHERE m.organization_id = o.id AND m.user_id = ",
             $user,
-            " OFFSET 0) m
-             JOIN users u ON u.id = m.user_id
-             WHERE ",
-            $org
+            ")"
         )
     };
 }
-pub(crate) use access_record_open_sql;
 
-/// The SQL type of the access check's record (`access_record_open_sql`).
-pub type AccessRecordSql = diesel::sql_types::Nullable<
+/// The SQL type of the organization's record (`org_record_sql`).
+pub type OrgRecordSql = diesel::sql_types::Nullable<
     diesel::pg::sql_types::Record<(
-        diesel::sql_types::BigInt,
         diesel::sql_types::BigInt,
         diesel::sql_types::Text,
         diesel::sql_types::Text,
@@ -259,6 +267,24 @@ pub type AccessRecordSql = diesel::sql_types::Nullable<
         diesel::sql_types::Bool,
         diesel::sql_types::Integer,
         diesel::sql_types::BigInt,
+    )>,
+>;
+
+/// The organization's record as read (see `OrgRecordSql`).
+pub type OrgRecord = (
+    OrgId,
+    String,
+    String,
+    OrgStatus,
+    DateTime<Utc>,
+    bool,
+    i32,
+    i64,
+);
+
+/// The SQL type of the member's record (`member_record_sql`).
+type MemberRecordSql = diesel::sql_types::Nullable<
+    diesel::pg::sql_types::Record<(
         diesel::sql_types::Text,
         diesel::sql_types::Bool,
         diesel::sql_types::Array<
@@ -271,49 +297,56 @@ pub type AccessRecordSql = diesel::sql_types::Nullable<
     )>,
 >;
 
-/// The access check's record as read (see `AccessRecordSql`).
-pub type AccessRecord = (
-    UserId,
-    OrgId,
-    String,
-    String,
-    OrgStatus,
-    DateTime<Utc>,
-    bool,
-    i32,
-    i64,
-    OrgRole,
-    bool,
-    Vec<(EnvId, EnvKind, Option<EnvRole>)>,
-);
+/// The member's record as read (see `MemberRecordSql`).
+type MemberRecord = (OrgRole, bool, Vec<(EnvId, EnvKind, Option<EnvRole>)>);
 
-impl Access {
-    /// The access a record of the access check describes.
-    pub fn from_record(record: AccessRecord) -> Access {
-        let (user_id, id, name, slug, status, created_at, require_two_factor, member_count) = (
-            record.0, record.1, record.2, record.3, record.4, record.5, record.6, record.7,
-        );
-        let (data_version, role, two_factor) = (record.8, record.9, record.10);
-        let mut environments: Vec<EnvironmentAccess> = record
-            .11
+/// What a member's record says: the part of their access kept under the organization's data
+/// version.
+#[derive(Debug)]
+struct Member {
+    role: OrgRole,
+    two_factor: bool,
+    environments: Vec<EnvironmentAccess>,
+}
+
+impl Member {
+    fn from_record((role, two_factor, environments): MemberRecord) -> Member {
+        let mut environments: Vec<EnvironmentAccess> = environments
             .into_iter()
             .map(|(id, kind, role)| EnvironmentAccess { id, kind, role })
             .collect();
         environments.sort_by_key(|e| e.kind);
+        Member {
+            role,
+            two_factor,
+            environments,
+        }
+    }
+}
+
+/// The organization and its data version a record describes.
+fn organization_of(record: OrgRecord) -> (Organization, i64) {
+    let (id, name, slug, status, created_at, require_two_factor, member_count, version) = record;
+    let org = Organization {
+        id,
+        name,
+        slug,
+        status,
+        created_at,
+        require_two_factor,
+        member_count,
+    };
+    (org, version)
+}
+
+impl Access {
+    fn of(user_id: UserId, (org, data_version): (Organization, i64), member: &Member) -> Access {
         Access {
             user_id,
-            org: Organization {
-                id,
-                name,
-                slug,
-                status,
-                created_at,
-                require_two_factor,
-                member_count,
-            },
-            role,
-            environments,
-            two_factor,
+            org,
+            role: member.role,
+            environments: member.environments.clone(),
+            two_factor: member.two_factor,
             data_version,
         }
     }
@@ -321,29 +354,35 @@ impl Access {
 
 #[derive(QueryableByName)]
 struct AccessRow {
-    #[diesel(sql_type = AccessRecordSql)]
-    access: Option<AccessRecord>,
+    #[diesel(sql_type = OrgRecordSql)]
+    org: Option<OrgRecord>,
+    #[diesel(sql_type = MemberRecordSql)]
+    member: Option<MemberRecord>,
 }
 
-/// The access check on its own (see `access_record_open_sql`), once per way of naming the
-/// organization.
+/// The access check on its own (both records, see `org_record_sql`), once per way of naming
+/// the organization.
 macro_rules! access_sql {
     ($org:literal) => {
         concat!(
             "SELECT ",
-            access_record_open_sql!("$1", $org),
-            ") AS access"
+            org_record_sql!(),
+            $org,
+            ") AS org, (SELECT ",
+            member_record_sql!("$1"),
+            " FROM organizations o WHERE ",
+            $org,
+            ") AS member"
         )
     };
 }
 
-/// The caller's access to an organization, or `None` when they are not a member (so the
-/// organization's existence is not revealed). One prepared statement.
-pub fn access(
+/// Both records of the access check (see `org_record_sql`), read in one statement.
+fn read_access(
     conn: &mut PgConnection,
     user_id: UserId,
     org: &OrgRef,
-) -> QueryResult<Option<Access>> {
+) -> QueryResult<(Option<(Organization, i64)>, Option<Member>)> {
     use diesel::sql_types::{BigInt, Text};
     let row: AccessRow = match org {
         OrgRef::Slug(slug) => super::Prepared(
@@ -367,7 +406,59 @@ pub fn access(
         )
         .get_result(conn)?,
     };
-    Ok(row.access.map(Access::from_record))
+    Ok((
+        row.org.map(organization_of),
+        row.member.map(Member::from_record),
+    ))
+}
+
+/// The caller's access to an organization, or `None` when they are not a member (so the
+/// organization's existence is not revealed). One prepared statement.
+pub fn access(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    org: &OrgRef,
+) -> QueryResult<Option<Access>> {
+    let (org, member) = read_access(conn, user_id, org)?;
+    Ok(org
+        .zip(member)
+        .map(|(org, member)| Access::of(user_id, org, &member)))
+}
+
+/// The member records an instance has read (see `org_record_sql`), per organization under its
+/// data version, per member: at most 4,096 (a few hundred bytes each), 1,024 of one
+/// organization's. A person who is not a member is kept too (`None`), so that asking about an
+/// organization one is not in costs the same whether it exists or not.
+#[derive(Default)]
+pub struct KeptAccess(super::kept::Kept<OrgId, UserId, Option<Arc<Member>>, 4096, 1024>);
+
+impl KeptAccess {
+    /// `user_id`'s access to the organization whose record (`org_record_sql`) was read on this
+    /// request (None: no such organization): with the member's record kept at the version read,
+    /// or else both records read again now (one more statement) and the member's kept.
+    pub fn access(
+        &self,
+        conn: &mut PgConnection,
+        user_id: UserId,
+        org: Option<OrgRecord>,
+    ) -> QueryResult<Option<Access>> {
+        let Some((org, version)) = org.map(organization_of) else {
+            return Ok(None);
+        };
+        if let Some(member) = self.0.get(org.id, version, &user_id) {
+            return Ok(member.map(|member| Access::of(user_id, (org, version), &member)));
+        }
+        // Read in one statement, the two records agree with each other whatever changed since
+        // the organization's record above was read: the member's is kept under the version
+        // read with it, and this request uses them both.
+        let (org, member) = read_access(conn, user_id, &OrgRef::Id(org.id))?;
+        let Some((org, version)) = org else {
+            return Ok(None);
+        };
+        let member = member.map(Arc::new);
+        self.0.keep(org.id, version, user_id, member.clone());
+        Ok(member.map(|member| Access::of(user_id, (org, version), &member)))
+    }
 }
 
 /// Organizations listed in the top bar's switcher before "All organizations" (read with the

@@ -192,7 +192,7 @@ pub struct PgSessionStore {
 }
 
 /// A stored session as `read` reads it: state, user, started, last active, the user's row, their
-/// switcher (JSON) and their access to the organization asked about.
+/// switcher (JSON) and the record of the organization asked about.
 type StoredSession = (
     String,
     Option<i64>,
@@ -200,7 +200,7 @@ type StoredSession = (
     chrono::DateTime<Utc>,
     Option<super::users::User>,
     Option<String>,
-    Option<super::orgs::AccessRecord>,
+    Option<super::orgs::OrgRecord>,
 );
 
 /// The columns a session's state sets besides the state itself.
@@ -305,8 +305,10 @@ pub struct Read {
 }
 
 /// Reads the stored session whose key hashes to `hash`, with its user's row and switcher, and,
-/// for a page of the organization `org` (its slug), the user's access to it as the access check
-/// reads it (`db::orgs::access`), all in one statement.
+/// for a page of the organization `org` (its slug, and the instance's `KeptAccess`), the user's
+/// access to it as the access check reads it (`db::orgs::access`), all in one statement: the
+/// organization's record is read with the session, the member's is the one kept at the version
+/// read (or else read with it again, one more statement; see `db::orgs::org_record_sql`).
 ///
 /// With `switchers`, the user's switcher is the one kept for the session while the person's
 /// data version is unchanged, and is otherwise read and kept.
@@ -314,7 +316,7 @@ pub fn read(
     conn: &mut PgConnection,
     hash: &[u8],
     lifetimes: Lifetimes,
-    org: Option<&str>,
+    org: Option<(&str, &super::orgs::KeptAccess)>,
     switchers: Option<&Switchers>,
 ) -> QueryResult<Read> {
     use diesel::sql_types::{Nullable, Text};
@@ -326,10 +328,11 @@ pub fn read(
     // is fixed. A read for no organization binds NULL, which matches none; the slug is hidden
     // from the planner (`(SELECT $n)`), which would otherwise plan a NULL away on every call
     // rather than keep the one generic plan.
-    let access = diesel::dsl::sql::<super::orgs::AccessRecordSql>(concat!(
-        super::orgs::access_record_open_sql!("sessions.user_id", "o.slug = (SELECT "),
+    let access = diesel::dsl::sql::<super::orgs::OrgRecordSql>(concat!(
+        super::orgs::org_record_sql!(),
+        "o.slug = (SELECT "
     ))
-    .bind::<Nullable<Text>, _>(org.map(str::to_string))
+    .bind::<Nullable<Text>, _>(org.map(|(slug, _)| slug.to_string()))
     .sql("))");
     let session = <[u8; 32]>::try_from(hash).ok();
     let kept = switchers
@@ -388,9 +391,13 @@ pub fn read(
         state.insert(SWITCHER_KEY.to_string(), switcher);
     }
     state.insert(LOADED_KEY.to_string(), read.to_string());
+    let access = match (org, user_id) {
+        (Some((_, kept)), Some(user_id)) => kept.access(conn, UserId(user_id), access)?,
+        _ => None,
+    };
     Ok(Read {
         state: Some(state),
-        access: access.map(super::orgs::Access::from_record),
+        access,
     })
 }
 

@@ -110,6 +110,7 @@ impl PageRequest {
         };
         let lifetimes = self.settings.session_lifetimes();
         let switchers = session::switchers(&self.request);
+        let kept = session::kept_access(&self.request);
         let (meta, path) = (self.meta.clone(), self.path.clone());
         let (read, done) = db::run(&self.pool, move |c| -> Result<_, AppError> {
             let (read, access) = match pending {
@@ -118,7 +119,7 @@ impl PageRequest {
                         c,
                         &hash,
                         lifetimes,
-                        org.as_deref(),
+                        org.as_deref().map(|slug| (slug, kept.get_ref())),
                         switchers.as_ref().map(|s| s.get_ref()),
                     )?;
                     (Some(read.state), org.map(|_| read.access))

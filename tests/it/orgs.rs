@@ -689,12 +689,20 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
         max: chrono::Duration::hours(2),
     };
     // Read alone, and with an instance's switchers: once to keep Bob's switcher, once to use it
-    // (the statement then reads the version alone); the same state and access each time.
+    // (the statement then reads the version alone); the same state and access each time. The
+    // member's record is read again the first time (a new instance keeps none), then kept.
     let switchers = gatehouse::db::sessions::Switchers::default();
+    let kept_access = orgs::KeptAccess::default();
     let mut states = Vec::new();
     for kept in [None, Some(&switchers), Some(&switchers)] {
-        let read =
-            gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some(&slug), kept).unwrap();
+        let read = gatehouse::db::sessions::read(
+            &mut conn,
+            &hash,
+            lifetimes,
+            Some((&slug, &kept_access)),
+            kept,
+        )
+        .unwrap();
         let state = read.state.expect("a stored session");
         assert!(state[gatehouse::db::sessions::SWITCHER_KEY].contains(&slug));
         states.push(state);
@@ -704,9 +712,14 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
         );
     }
     assert!(states.windows(2).all(|w| w[0] == w[1]), "{states:?}");
-    let other =
-        gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some("nope"), Some(&switchers))
-            .unwrap();
+    let other = gatehouse::db::sessions::read(
+        &mut conn,
+        &hash,
+        lifetimes,
+        Some(("nope", &kept_access)),
+        Some(&switchers),
+    )
+    .unwrap();
     assert!(other.state.is_some() && other.access.is_none());
 
     // With the key: by the organization's id and by one of its environments.
@@ -718,7 +731,7 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
     let key = api_keys::create(&mut conn, &bob_row, "tool", None, &meta).unwrap();
     for org_ref in [OrgRef::Id(org), OrgRef::Environment(production)] {
         let KeyCheck::Live((user, _, read)) =
-            api_keys::authenticate(&mut conn, &key, None, Some(&org_ref)).unwrap()
+            api_keys::authenticate(&mut conn, &key, None, Some(&org_ref), &kept_access).unwrap()
         else {
             panic!("a live key");
         };
@@ -728,7 +741,8 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
             shown
         );
     }
-    let KeyCheck::Live((_, _, read)) = api_keys::authenticate(&mut conn, &key, None, None).unwrap()
+    let KeyCheck::Live((_, _, read)) =
+        api_keys::authenticate(&mut conn, &key, None, None, &kept_access).unwrap()
     else {
         panic!("a live key");
     };
@@ -740,9 +754,12 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
     // must be hidden from it).
     // A fresh connection for each kind of value, asked for that alone, as an instance serving
     // one page would.
+    // A new `KeptAccess` for each read: the member's record is read again every time.
     let sessions = |org: Option<&str>| {
         let mut conn = app.owner_conn();
         for _ in 0..8 {
+            let kept = orgs::KeptAccess::default();
+            let org = org.map(|slug| (slug, &kept));
             gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, org, Some(&switchers))
                 .unwrap();
             gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, org, None).unwrap();
@@ -752,7 +769,8 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
     let keys = |org_ref: Option<OrgRef>| {
         let mut conn = app.owner_conn();
         for _ in 0..8 {
-            api_keys::authenticate(&mut conn, &key, None, org_ref.as_ref()).unwrap();
+            let kept = orgs::KeptAccess::default();
+            api_keys::authenticate(&mut conn, &key, None, org_ref.as_ref(), &kept).unwrap();
             if let Some(org_ref) = &org_ref {
                 orgs::access(&mut conn, bob, org_ref).unwrap();
             }
@@ -778,6 +796,151 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
         .collect();
         assert!(replanned.is_empty(), "planned on every run: {replanned:#?}");
     }
+}
+
+/// An instance keeps the member's part of the access check (`KeptAccess`) under the
+/// organization's data version: while nothing changed, the session's one statement reads the
+/// organization's record and nothing of the member; after any change to the member's access,
+/// whoever made it, their record is read again.
+#[actix_web::test]
+async fn kept_access_is_read_again_after_every_change_to_it() {
+    use gatehouse::authz::{EnvKind, EnvRole, OrgRole};
+    use gatehouse::db::orgs::{Access, KeptAccess};
+    use std::sync::{Arc, Mutex};
+    let app = spawn_app().await;
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let slug = app.create_org("Acme").await;
+    app.create_account_verified("Bob", "bob@example.com");
+    add_member(
+        &app,
+        &slug,
+        "bob@example.com",
+        "admin",
+        &[("staging", "support")],
+    );
+    let bob = app.user_id("bob@example.com");
+    let hash = [9u8; 32];
+    diesel::sql_query(
+        "INSERT INTO sessions (key_hash, user_id, state, expires_at, sid)
+         VALUES ($1, $2, jsonb_build_object('user_id', $2::text), now() + interval '1 hour', 's')",
+    )
+    .bind::<diesel::sql_types::Bytea, _>(hash.to_vec())
+    .bind::<diesel::sql_types::BigInt, _>(bob)
+    .execute(&mut app.conn())
+    .unwrap();
+    let lifetimes = gatehouse::db::sessions::Lifetimes {
+        idle: chrono::Duration::hours(1),
+        max: chrono::Duration::hours(2),
+    };
+    // The statements the reading connection runs, as text.
+    let ran: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut conn = app.owner_conn();
+    let log = ran.clone();
+    conn.set_instrumentation(move |event: diesel::connection::InstrumentationEvent<'_>| {
+        if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = event {
+            log.lock().unwrap().push(query.to_string());
+        }
+    });
+    let kept = KeptAccess::default();
+    let mut read = |kept: &KeptAccess| -> (Option<Access>, Vec<String>) {
+        ran.lock().unwrap().clear();
+        let read =
+            gatehouse::db::sessions::read(&mut conn, &hash, lifetimes, Some((&slug, kept)), None)
+                .unwrap();
+        (read.access, std::mem::take(&mut *ran.lock().unwrap()))
+    };
+    let change = |sql: &str| {
+        diesel::sql_query(sql.replace("{bob}", &bob.to_string()))
+            .execute(&mut app.conn())
+            .unwrap();
+    };
+    let role_in = |access: &Access, kind: EnvKind| {
+        access
+            .environments
+            .iter()
+            .find(|e| e.kind == kind)
+            .expect("every environment")
+            .role
+    };
+
+    let (first, statements) = read(&kept);
+    let first = first.expect("Bob is a member");
+    assert_eq!(
+        statements.len(),
+        2,
+        "a new instance reads the member's record"
+    );
+    let (again, statements) = read(&kept);
+    assert_eq!(format!("{:?}", again.unwrap()), format!("{first:?}"));
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    for member_record in ["environment_roles", "FROM memberships m JOIN users u"] {
+        assert!(
+            !statements[0].contains(member_record),
+            "the kept member's record is not read again: {}",
+            statements[0]
+        );
+    }
+
+    // Each change, then what the next read shows, on a statement that read the member again.
+    let changes: [(&str, &dyn Fn(&Access) -> bool); 6] = [
+        (
+            "UPDATE memberships SET role = 'member' WHERE user_id = {bob}",
+            &|a| a.role == OrgRole::Member,
+        ),
+        (
+            "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
+             SELECT id, organization_id, {bob}, 'viewer' FROM environments
+             WHERE kind = 'production'",
+            &|a| role_in(a, EnvKind::Production) == Some(EnvRole::Viewer),
+        ),
+        (
+            "UPDATE environment_roles SET role = 'engineer' WHERE user_id = {bob} AND role = 'support'",
+            &|a| role_in(a, EnvKind::Staging) == Some(EnvRole::Engineer),
+        ),
+        // A statement that writes environment roles moves the version whatever it leaves on the
+        // membership's row.
+        (
+            "UPDATE environment_roles SET role = role WHERE user_id = {bob}",
+            &|a| role_in(a, EnvKind::Staging) == Some(EnvRole::Engineer),
+        ),
+        (
+            "DELETE FROM environment_roles WHERE user_id = {bob} AND role = 'engineer'",
+            &|a| role_in(a, EnvKind::Staging).is_none(),
+        ),
+        (
+            "UPDATE users SET totp_enabled_at = now() WHERE id = {bob}",
+            &|a| a.two_factor,
+        ),
+    ];
+    for (sql, shows) in changes {
+        change(sql);
+        let (access, statements) = read(&kept);
+        let access = access.expect("still a member");
+        assert!(shows(&access), "after {sql}: {access:?}");
+        assert_eq!(statements.len(), 2, "after {sql}, the member is read again");
+        let (again, statements) = read(&kept);
+        assert_eq!(format!("{:?}", again.unwrap()), format!("{access:?}"));
+        assert_eq!(statements.len(), 1, "then kept again");
+    }
+
+    // The organization's own record is read with the session every time.
+    change("UPDATE organizations SET name = 'Acme Two', require_two_factor = true");
+    let (access, statements) = read(&kept);
+    let access = access.unwrap();
+    assert_eq!(access.org.name, "Acme Two");
+    assert!(access.org.require_two_factor);
+    assert_eq!(statements.len(), 1);
+
+    // Not a member: kept too, so that asking costs the same whether the organization exists.
+    change("DELETE FROM memberships WHERE user_id = {bob}");
+    let (access, statements) = read(&kept);
+    assert!(access.is_none());
+    assert_eq!(statements.len(), 2);
+    let (access, statements) = read(&kept);
+    assert!(access.is_none());
+    assert_eq!(statements.len(), 1);
+    // Another instance, which keeps nothing yet, reads the same.
+    assert!(read(&KeptAccess::default()).0.is_none());
 }
 
 #[derive(diesel::QueryableByName)]

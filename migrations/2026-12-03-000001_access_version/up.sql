@@ -1,0 +1,37 @@
+-- Each instance keeps the members' access it has read (the role, the environment roles and
+-- two-factor of a member: `db::orgs::KeptAccess`) under the organization's data version, so
+-- every change to a member's access must move that version in its own transaction. Memberships
+-- and members' two-factor already do (`2026-12-02-000002_org_data_version`); environment roles
+-- did only through the roles kept on the membership row (`memberships.env_roles`), whose refresh
+-- reads the roles as its statement began and so could, with two transactions changing one
+-- member's roles at once, leave the row as it was. Here every statement that changes
+-- environment roles moves the versions of their organizations itself. The triggers are named to
+-- fire after that refresh (triggers on one event fire in name order), so that a change takes
+-- the membership's row before the version, as a change of role does.
+
+-- Instances of the previous release may change roles while this migrates: hold them back until
+-- the triggers are in place (the migration is one transaction).
+LOCK TABLE environment_roles IN SHARE ROW EXCLUSIVE MODE;
+
+CREATE FUNCTION environment_roles_touch() RETURNS trigger AS $$
+BEGIN
+    PERFORM organizations_touch(ARRAY(SELECT DISTINCT organization_id FROM changed));
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE FUNCTION environment_roles_touch_moved() RETURNS trigger AS $$
+BEGIN
+    PERFORM organizations_touch(ARRAY(SELECT organization_id FROM before_rows
+                                      UNION SELECT organization_id FROM after_rows));
+    RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER environment_roles_version_insert AFTER INSERT ON environment_roles
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION environment_roles_touch();
+CREATE TRIGGER environment_roles_version_delete AFTER DELETE ON environment_roles
+    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION environment_roles_touch();
+CREATE TRIGGER environment_roles_version_update AFTER UPDATE ON environment_roles
+    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION environment_roles_touch_moved();
+CREATE TRIGGER environment_roles_version_truncate AFTER TRUNCATE ON environment_roles
+    FOR EACH STATEMENT EXECUTE FUNCTION organizations_touch_all();
