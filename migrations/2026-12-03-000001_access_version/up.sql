@@ -11,7 +11,7 @@
 
 -- Instances of the previous release may change roles while this migrates: hold them back until
 -- the triggers are in place (the migration is one transaction).
-LOCK TABLE environment_roles IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE memberships, environment_roles IN SHARE ROW EXCLUSIVE MODE;
 
 CREATE FUNCTION environment_roles_touch() RETURNS trigger AS $$
 BEGIN
@@ -35,3 +35,18 @@ CREATE TRIGGER environment_roles_version_update AFTER UPDATE ON environment_role
     FOR EACH STATEMENT EXECUTE FUNCTION environment_roles_touch_moved();
 CREATE TRIGGER environment_roles_version_truncate AFTER TRUNCATE ON environment_roles
     FOR EACH STATEMENT EXECUTE FUNCTION organizations_touch_all();
+
+-- A membership is never moved to another person or organization (a new membership is added
+-- instead): a move would escape the person's trigger, which finds their organizations while
+-- holding no lock against it, and leave a kept two-factor under the new organization's version.
+CREATE FUNCTION memberships_are_not_moved() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'a membership cannot move to another person or organization'
+        USING ERRCODE = 'check_violation';
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER memberships_not_moved
+    BEFORE UPDATE OF organization_id, user_id ON memberships
+    FOR EACH ROW WHEN (OLD.organization_id IS DISTINCT FROM NEW.organization_id
+                       OR OLD.user_id IS DISTINCT FROM NEW.user_id)
+    EXECUTE FUNCTION memberships_are_not_moved();

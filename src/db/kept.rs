@@ -70,7 +70,7 @@ impl<O: Hash + Eq + Copy, P: Hash + Eq + Clone, V: Clone, const N: usize, const 
     }
 
     /// The page `page` of `owner` kept at `version`, if it is. `version` must have been read
-    /// from the database in this request, after its permission was decided.
+    /// from the database in this request.
     pub fn get(&self, owner: O, version: i64, page: &P) -> Option<V> {
         match self.pages().owners.get(&owner) {
             Some((kept, pages)) if *kept == version => pages.get(page).cloned(),

@@ -427,8 +427,13 @@ pub fn access(
 
 /// The member records an instance has read (see `org_record_sql`), per organization under its
 /// data version, per member: at most 4,096 (a few hundred bytes each), 1,024 of one
-/// organization's. A person who is not a member is kept too (`None`), so that asking about an
-/// organization one is not in costs the same whether it exists or not.
+/// organization's. A person who is not a member is kept too (`None`): asking again about an
+/// organization one is not in costs one statement, as asking about one that does not exist.
+///
+/// That a kept record is what the database holds rests on the triggers that move the version,
+/// which find a person's organizations at READ COMMITTED (the only level Gatehouse's
+/// transactions run at), and on memberships never moving to another person or organization
+/// (a trigger refuses it).
 #[derive(Default)]
 pub struct KeptAccess(super::kept::Kept<OrgId, UserId, Option<Arc<Member>>, 4096, 1024>);
 

@@ -890,7 +890,8 @@ async fn kept_access_is_read_again_after_every_change_to_it() {
         (
             "INSERT INTO environment_roles (environment_id, organization_id, user_id, role)
              SELECT id, organization_id, {bob}, 'viewer' FROM environments
-             WHERE kind = 'production'",
+             WHERE kind = 'production'
+               AND organization_id = (SELECT organization_id FROM memberships WHERE user_id = {bob})",
             &|a| role_in(a, EnvKind::Production) == Some(EnvRole::Viewer),
         ),
         (
@@ -941,6 +942,34 @@ async fn kept_access_is_read_again_after_every_change_to_it() {
     assert_eq!(statements.len(), 1);
     // Another instance, which keeps nothing yet, reads the same.
     assert!(read(&KeptAccess::default()).0.is_none());
+
+    // A membership never moves to another organization or person (the person's trigger would
+    // not see it move): a new one is added instead.
+    let beta = app.create_org("Beta").await;
+    change(&format!(
+        "INSERT INTO memberships (organization_id, user_id, role)
+         SELECT id, {{bob}}, 'member' FROM organizations WHERE slug = '{slug}'"
+    ));
+    for sql in [
+        format!(
+            "UPDATE memberships SET organization_id = (SELECT id FROM organizations WHERE slug = '{beta}')
+             WHERE user_id = {bob}"
+        ),
+        format!(
+            "UPDATE memberships SET user_id = {bob}
+             WHERE user_id = {} AND organization_id = (SELECT id FROM organizations WHERE slug = '{beta}')",
+            app.user_id("ada@example.com")
+        ),
+    ] {
+        let moved = diesel::sql_query(&sql).execute(&mut app.conn());
+        assert!(
+            moved
+                .unwrap_err()
+                .to_string()
+                .contains("a membership cannot move"),
+            "{sql}"
+        );
+    }
 }
 
 #[derive(diesel::QueryableByName)]
