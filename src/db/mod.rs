@@ -84,6 +84,73 @@ impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<
 
 impl<Q, C> diesel::RunQueryDsl<C> for Prepared<Q> {}
 
+/// `Prepared` found among the prepared statements by a key of its call site's own (`K`, a type
+/// declared for it) rather than by its text: diesel then neither writes out nor hashes the SQL
+/// on each call, which for the session's statement (2.5 KB of text) was a tenth of a page's
+/// instructions in the server. A key must name one text: a call site with two texts has a key
+/// for each. Debug builds (the tests) check it on every call.
+pub struct Keyed<K, Q>(Q, std::marker::PhantomData<K>);
+
+impl<K: 'static, Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>> Keyed<K, Q> {
+    pub fn new(query: Q) -> Keyed<K, Q> {
+        #[cfg(debug_assertions)]
+        one_text_per_key::<K>(&query);
+        Keyed(query, std::marker::PhantomData)
+    }
+}
+
+/// Panics when the key `K` was used before with another SQL text than `query`'s.
+#[cfg(debug_assertions)]
+fn one_text_per_key<K: 'static>(query: &impl diesel::query_builder::QueryFragment<diesel::pg::Pg>) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static TEXTS: OnceLock<Mutex<HashMap<std::any::TypeId, String>>> = OnceLock::new();
+    let shown = diesel::debug_query::<diesel::pg::Pg, _>(query).to_string();
+    let text = shown
+        .rsplit_once(" -- binds: ")
+        .map_or(shown.as_str(), |(sql, _)| sql);
+    let mut texts = TEXTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let known = texts
+        .entry(std::any::TypeId::of::<K>())
+        .or_insert_with(|| text.to_string());
+    assert_eq!(
+        known,
+        text,
+        "the key {} names two statements",
+        std::any::type_name::<K>()
+    );
+}
+
+impl<K, Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Keyed<K, Q>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<K: 'static, Q> diesel::query_builder::QueryId for Keyed<K, Q> {
+    type QueryId = K;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<K, Q: diesel::query_builder::Query> diesel::query_builder::Query for Keyed<K, Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<K, Q, C> diesel::RunQueryDsl<C> for Keyed<K, Q> {}
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Counts the SQL statements (queries and transaction control) run through a pool, and the

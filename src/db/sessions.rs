@@ -338,27 +338,31 @@ pub fn read(
     let kept = switchers
         .zip(session)
         .filter(|(switchers, session)| switchers.0.version_of(*session).is_some());
-    let found: Option<StoredSession> = super::Prepared(
-        sessions::table
-            .left_join(super::schema::users::table)
-            .filter(sessions::key_hash.eq(hash))
-            .filter(sessions::expires_at.gt(Utc::now()))
-            .select((
-                // As text: parsed once, straight into the state's map.
-                diesel::dsl::sql::<Text>("\"sessions\".\"state\"::text"),
-                sessions::user_id,
-                sessions::created_at,
-                sessions::last_seen_at,
-                Option::<super::users::User>::as_select(),
-                diesel::dsl::sql::<Nullable<Text>>(match kept {
-                    Some(_) => SWITCHER_VERSION_SQL,
-                    None => &SWITCHER_SQL,
-                }),
-                access,
-            ))
-            .limit(1),
-    )
-    .get_result(conn)
+    let query = sessions::table
+        .left_join(super::schema::users::table)
+        .filter(sessions::key_hash.eq(hash))
+        .filter(sessions::expires_at.gt(Utc::now()))
+        .select((
+            // As text: parsed once, straight into the state's map.
+            diesel::dsl::sql::<Text>("\"sessions\".\"state\"::text"),
+            sessions::user_id,
+            sessions::created_at,
+            sessions::last_seen_at,
+            Option::<super::users::User>::as_select(),
+            diesel::dsl::sql::<Nullable<Text>>(match kept {
+                Some(_) => SWITCHER_VERSION_SQL,
+                None => &SWITCHER_SQL,
+            }),
+            access,
+        ))
+        .limit(1);
+    // The statement's two texts (the switcher, or its version alone), each under its own key.
+    struct WithSwitcher;
+    struct WithVersion;
+    let found: Option<StoredSession> = match kept {
+        Some(_) => super::Keyed::<WithVersion, _>::new(query).get_result(conn),
+        None => super::Keyed::<WithSwitcher, _>::new(query).get_result(conn),
+    }
     .optional()?;
     let Some((state, user_id, created, seen, user, switcher, access)) = found else {
         return Ok(gone);

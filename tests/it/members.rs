@@ -682,28 +682,33 @@ async fn a_kept_page_of_members_is_never_shown_after_a_change() {
     );
 }
 
-/// A membership moved to another organization leaves the first one's kept pages, and emptying
-/// the memberships wholesale (TRUNCATE, which row and statement triggers on changes do not see)
-/// gives every organization a new version too.
+/// A membership cannot be moved to another organization (the kept pages and access of both
+/// rest on their versions, which a move would escape), and emptying the memberships wholesale
+/// (TRUNCATE, which row and statement triggers on changes do not see) gives every organization
+/// a new version.
 #[actix_web::test]
-async fn moved_and_truncated_memberships_give_new_versions() {
+async fn memberships_do_not_move_and_truncating_them_gives_new_versions() {
     let app = spawn_app().await;
     let slug = app.owner_with_org().await;
     let other = app.create_org("Other").await;
     seed_members(&app, &slug, 2);
     let list = format!("/orgs/{slug}/access/users");
     assert!(app.get(&list).await.body.contains("member2@example.com"));
-    diesel::sql_query(format!(
+    let moved = diesel::sql_query(format!(
         "UPDATE memberships SET organization_id = {}
          WHERE user_id = (SELECT id FROM users WHERE email = 'member2@example.com')",
         crate::support::org_id(&app, &other)
     ))
-    .execute(&mut app.conn())
-    .unwrap();
-    let page = app.get(&list).await.body;
-    assert!(!page.contains("member2@example.com"), "{page}");
+    .execute(&mut app.conn());
     assert!(
-        app.get(&format!("/orgs/{other}/access/users"))
+        moved
+            .unwrap_err()
+            .to_string()
+            .contains("a membership cannot move")
+    );
+    assert!(app.get(&list).await.body.contains("member2@example.com"));
+    assert!(
+        !app.get(&format!("/orgs/{other}/access/users"))
             .await
             .body
             .contains("member2@example.com")
