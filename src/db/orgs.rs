@@ -324,8 +324,11 @@ impl Member {
     }
 }
 
+/// An organization and its data version.
+type Versioned = (Organization, i64);
+
 /// The organization and its data version a record describes.
-fn organization_of(record: OrgRecord) -> (Organization, i64) {
+fn organization_of(record: OrgRecord) -> Versioned {
     let (id, name, slug, status, created_at, require_two_factor, member_count, version) = record;
     let org = Organization {
         id,
@@ -340,7 +343,7 @@ fn organization_of(record: OrgRecord) -> (Organization, i64) {
 }
 
 impl Access {
-    fn of(user_id: UserId, (org, data_version): (Organization, i64), member: &Member) -> Access {
+    fn of(user_id: UserId, (org, data_version): Versioned, member: &Member) -> Access {
         Access {
             user_id,
             org,
@@ -382,7 +385,7 @@ fn read_access(
     conn: &mut PgConnection,
     user_id: UserId,
     org: &OrgRef,
-) -> QueryResult<(Option<(Organization, i64)>, Option<Member>)> {
+) -> QueryResult<(Option<Versioned>, Option<Member>)> {
     use diesel::sql_types::{BigInt, Text};
     let row: AccessRow = match org {
         OrgRef::Slug(slug) => super::Prepared(

@@ -882,7 +882,8 @@ async fn kept_access_is_read_again_after_every_change_to_it() {
     }
 
     // Each change, then what the next read shows, on a statement that read the member again.
-    let changes: [(&str, &dyn Fn(&Access) -> bool); 6] = [
+    type Shows<'a> = &'a dyn Fn(&Access) -> bool;
+    let changes: [(&str, Shows<'_>); 6] = [
         (
             "UPDATE memberships SET role = 'member' WHERE user_id = {bob}",
             &|a| a.role == OrgRole::Member,
