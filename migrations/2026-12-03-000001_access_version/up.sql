@@ -13,26 +13,16 @@
 -- the triggers are in place (the migration is one transaction).
 LOCK TABLE memberships, environment_roles IN SHARE ROW EXCLUSIVE MODE;
 
-CREATE FUNCTION environment_roles_touch() RETURNS trigger AS $$
-BEGIN
-    PERFORM organizations_touch(ARRAY(SELECT DISTINCT organization_id FROM changed));
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
-CREATE FUNCTION environment_roles_touch_moved() RETURNS trigger AS $$
-BEGIN
-    PERFORM organizations_touch(ARRAY(SELECT organization_id FROM before_rows
-                                      UNION SELECT organization_id FROM after_rows));
-    RETURN NULL;
-END $$ LANGUAGE plpgsql;
-
+-- `memberships_touch_rows` moves the versions of the organizations of the rows it is given as
+-- `touched`; an UPDATE has one trigger for the rows before and one for after.
 CREATE TRIGGER environment_roles_version_insert AFTER INSERT ON environment_roles
-    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION environment_roles_touch();
+    REFERENCING NEW TABLE AS touched FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_rows();
 CREATE TRIGGER environment_roles_version_delete AFTER DELETE ON environment_roles
-    REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION environment_roles_touch();
-CREATE TRIGGER environment_roles_version_update AFTER UPDATE ON environment_roles
-    REFERENCING OLD TABLE AS before_rows NEW TABLE AS after_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION environment_roles_touch_moved();
+    REFERENCING OLD TABLE AS touched FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_rows();
+CREATE TRIGGER environment_roles_version_update_before AFTER UPDATE ON environment_roles
+    REFERENCING OLD TABLE AS touched FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_rows();
+CREATE TRIGGER environment_roles_version_update_after AFTER UPDATE ON environment_roles
+    REFERENCING NEW TABLE AS touched FOR EACH STATEMENT EXECUTE FUNCTION memberships_touch_rows();
 CREATE TRIGGER environment_roles_version_truncate AFTER TRUNCATE ON environment_roles
     FOR EACH STATEMENT EXECUTE FUNCTION organizations_touch_all();
 

@@ -175,7 +175,8 @@ pub type KeyHolder = (User, i64, Option<Option<super::orgs::Access>>);
 /// at most once a minute, or when the IP changes. For a request naming an organization by id
 /// or by environment, the access check (`db::orgs::access`) is read with it: the
 /// organization's record in the same statement, the member's kept by the instance (`kept`) at
-/// the version read, or else read again (see `db::orgs::org_record_sql`). One statement.
+/// the version read, or else read again (see `db::orgs::org_record_sql`). One statement (two
+/// when the member's record is read again).
 pub fn authenticate(
     conn: &mut PgConnection,
     key: &str,
@@ -191,7 +192,7 @@ pub fn authenticate(
         Some(OrgRef::Slug(_)) | None => (None, None),
     };
     let asked = org_id.is_some() || env_id.is_some();
-    let found: Option<Presented> = super::Prepared(
+    let found: Option<Presented> = super::Prepared::new(
         diesel::sql_query(concat!(
             "WITH k AS (
              SELECT id, user_id, last_used_at, last_used_ip,
@@ -253,7 +254,7 @@ pub fn reserve(conn: &mut PgConnection, key_id: i64, n: i64) -> QueryResult<(i64
         seconds_left: i64,
     }
     let n = i32::try_from(n).unwrap_or(i32::MAX);
-    let w: Window = super::Prepared(diesel::sql_query(
+    let w: Window = super::Prepared::new(diesel::sql_query(
         "INSERT INTO api_rate_windows (key_id, window_start, requests) VALUES ($1, now(), $2)
          ON CONFLICT (key_id) DO UPDATE SET
              requests = CASE WHEN api_rate_windows.window_start <= now() - interval '1 minute' THEN $2 ELSE api_rate_windows.requests + $2 END,

@@ -135,7 +135,7 @@ pub fn list(
             return Ok((Vec::new(), total));
         }
         // Prepared: two fixed texts, and their generic plan walks the index whatever the size.
-        super::Prepared(
+        super::Prepared::new(
             diesel::sql_query(format!(
                 "SELECT p.user_id AS id, u.name, u.email, p.role, p.created_at AS joined_at, u.last_sign_in_at,
                         {has_two_factor} AS two_factor, $4 AS total, p.env_roles
@@ -195,7 +195,7 @@ fn searched(
         .split(|c: char| !c.is_ascii_alphanumeric())
         .any(|run| run.len() >= 3);
     let by_name = org.member_count >= SEARCH_BY_NAME_FROM_MEMBERS && has_trigram;
-    super::Prepared(
+    super::Prepared::new(
         diesel::sql_query(format!(
             "WITH candidates AS MATERIALIZED (
                  SELECT u.id FROM users u

@@ -42,60 +42,56 @@ pub type QueryResult<T> = diesel::QueryResult<T>;
 pub type Conn = PooledConnection<ConnectionManager<PgConnection>>;
 
 /// A statement whose SQL text never changes, kept prepared on each connection (diesel's
-/// statement cache, keyed by the text), although diesel would not cache it by itself: raw SQL
-/// (`sql_query`) and query-builder statements with an SQL fragment are parsed and planned on
-/// every call. Use it only for text that is the same on every call (a query built with
-/// `format!` from values would fill the cache); PostgreSQL then plans it for the first five
-/// executions and afterwards keeps a generic plan when that costs no more. The access check,
-/// the member page, the switcher and the API key lookup are hot paths that pay for that
-/// planning on every request otherwise (docs/performance.md).
+/// statement cache), although diesel would not cache it by itself: raw SQL (`sql_query`) and
+/// query-builder statements with an SQL fragment are parsed and planned on every call. Use it
+/// only for text that is the same on every call (a query built with `format!` from values
+/// would fill the cache); PostgreSQL then plans it for the first five executions and afterwards
+/// keeps a generic plan when that costs no more. The access check, the member page, the
+/// switcher and the API key lookup are hot paths that pay for that planning on every request
+/// otherwise (docs/performance.md).
+///
+/// `Prepared::new` finds the statement among the prepared ones by its text, which diesel writes
+/// out and hashes on every call. `Prepared::keyed` finds it by a key of its call site's own
+/// (`Key<T>`, with a type `T` declared for it): for the session's statement (2.5 KB of text)
+/// that spares a tenth of a page's instructions in the server. A key must name one text: a call
+/// site with two texts has a key for each. Debug builds (the tests) check it on every call.
 ///
 /// Overriding `is_safe_to_cache_prepared` needs diesel's
 /// `i-implement-a-third-party-backend-and-opt-into-breaking-changes` feature; the version is
 /// pinned by `Cargo.lock`.
-#[derive(Debug, Clone, Copy)]
-pub struct Prepared<Q>(pub Q);
+pub struct Prepared<Q, K = ByText>(Q, std::marker::PhantomData<K>);
 
-impl<Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<Q>
-where
-    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
-{
-    fn walk_ast<'b>(
-        &'b self,
-        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> diesel::QueryResult<()> {
-        self.0.walk_ast(pass)
+/// How a `Prepared` statement is found among the prepared ones.
+pub trait StatementKey: 'static {
+    /// Whether by the type itself (else by the statement's text).
+    const STATIC: bool;
+}
+
+/// By the statement's SQL text and bind types.
+pub struct ByText;
+
+impl StatementKey for ByText {
+    const STATIC: bool = false;
+}
+
+/// By the type `T`, declared for one statement's text.
+pub struct Key<T>(std::marker::PhantomData<T>);
+
+impl<T: 'static> StatementKey for Key<T> {
+    const STATIC: bool = true;
+}
+
+impl<Q> Prepared<Q> {
+    pub fn new(query: Q) -> Prepared<Q> {
+        Prepared(query, std::marker::PhantomData)
     }
-
-    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
-        Ok(true)
-    }
 }
 
-impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
-    // No static id: diesel keys the cached statement by its SQL text and bind types.
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
-    type SqlType = Q::SqlType;
-}
-
-impl<Q, C> diesel::RunQueryDsl<C> for Prepared<Q> {}
-
-/// `Prepared` found among the prepared statements by a key of its call site's own (`K`, a type
-/// declared for it) rather than by its text: diesel then neither writes out nor hashes the SQL
-/// on each call, which for the session's statement (2.5 KB of text) was a tenth of a page's
-/// instructions in the server. A key must name one text: a call site with two texts has a key
-/// for each. Debug builds (the tests) check it on every call.
-pub struct Keyed<K, Q>(Q, std::marker::PhantomData<K>);
-
-impl<K: 'static, Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>> Keyed<K, Q> {
-    pub fn new(query: Q) -> Keyed<K, Q> {
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>, T: 'static> Prepared<Q, Key<T>> {
+    pub fn keyed(query: Q) -> Prepared<Q, Key<T>> {
         #[cfg(debug_assertions)]
-        one_text_per_key::<K>(&query);
-        Keyed(query, std::marker::PhantomData)
+        one_text_per_key::<T>(&query);
+        Prepared(query, std::marker::PhantomData)
     }
 }
 
@@ -124,7 +120,7 @@ fn one_text_per_key<K: 'static>(query: &impl diesel::query_builder::QueryFragmen
     );
 }
 
-impl<K, Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Keyed<K, Q>
+impl<Q, K> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<Q, K>
 where
     Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
 {
@@ -140,16 +136,17 @@ where
     }
 }
 
-impl<K: 'static, Q> diesel::query_builder::QueryId for Keyed<K, Q> {
+impl<Q, K: StatementKey> diesel::query_builder::QueryId for Prepared<Q, K> {
+    // Without a static id diesel keys the cached statement by its SQL text and bind types.
     type QueryId = K;
-    const HAS_STATIC_QUERY_ID: bool = true;
+    const HAS_STATIC_QUERY_ID: bool = K::STATIC;
 }
 
-impl<K, Q: diesel::query_builder::Query> diesel::query_builder::Query for Keyed<K, Q> {
+impl<Q: diesel::query_builder::Query, K> diesel::query_builder::Query for Prepared<Q, K> {
     type SqlType = Q::SqlType;
 }
 
-impl<K, Q, C> diesel::RunQueryDsl<C> for Keyed<K, Q> {}
+impl<Q, K, C> diesel::RunQueryDsl<C> for Prepared<Q, K> {}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 

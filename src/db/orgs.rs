@@ -388,19 +388,19 @@ fn read_access(
 ) -> QueryResult<(Option<Versioned>, Option<Member>)> {
     use diesel::sql_types::{BigInt, Text};
     let row: AccessRow = match org {
-        OrgRef::Slug(slug) => super::Prepared(
+        OrgRef::Slug(slug) => super::Prepared::new(
             diesel::sql_query(access_sql!("o.slug = $2"))
                 .bind::<BigInt, _>(user_id)
                 .bind::<Text, _>(slug),
         )
         .get_result(conn)?,
-        OrgRef::Id(id) => super::Prepared(
+        OrgRef::Id(id) => super::Prepared::new(
             diesel::sql_query(access_sql!("o.id = $2"))
                 .bind::<BigInt, _>(user_id)
                 .bind::<BigInt, _>(*id),
         )
         .get_result(conn)?,
-        OrgRef::Environment(env_id) => super::Prepared(
+        OrgRef::Environment(env_id) => super::Prepared::new(
             diesel::sql_query(access_sql!(
                 "o.id = (SELECT organization_id FROM environments WHERE id = $2)"
             ))
@@ -543,7 +543,7 @@ pub fn list_for_user(
     // The page is cut from the (user_id, org_name, organization_id) index, then each of its
     // organizations is looked up by key (OFFSET 0 keeps that a lookup per row): the same plan
     // for one organization or 400, so the statement stays prepared.
-    let rows: Vec<Row> = super::Prepared(
+    let rows: Vec<Row> = super::Prepared::new(
         diesel::sql_query(
             "SELECT o.name, o.slug, o.status, m.role
              FROM (SELECT organization_id, role, org_name FROM memberships

@@ -360,8 +360,8 @@ pub fn read(
     struct WithSwitcher;
     struct WithVersion;
     let found: Option<StoredSession> = match kept {
-        Some(_) => super::Keyed::<WithVersion, _>::new(query).get_result(conn),
-        None => super::Keyed::<WithSwitcher, _>::new(query).get_result(conn),
+        Some(_) => super::Prepared::<_, super::Key<WithVersion>>::keyed(query).get_result(conn),
+        None => super::Prepared::<_, super::Key<WithSwitcher>>::keyed(query).get_result(conn),
     }
     .optional()?;
     let Some((state, user_id, created, seen, user, switcher, access)) = found else {

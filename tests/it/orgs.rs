@@ -7,6 +7,37 @@ use crate::support::{
     spawn_app, spawn_app_with,
 };
 
+/// Ada's organization `name`, with Bob as its admin and support in staging; its slug.
+async fn org_with_bob_admin(app: &TestApp, name: &str) -> String {
+    app.signed_up_verified("Ada", "ada@example.com").await;
+    let slug = app.create_org(name).await;
+    app.create_account_verified("Bob", "bob@example.com");
+    add_member(
+        app,
+        &slug,
+        "bob@example.com",
+        "admin",
+        &[("staging", "support")],
+    );
+    slug
+}
+
+/// Stores a session of `user` whose key hashes to `hash`; the lifetimes to read it with.
+fn store_session(app: &TestApp, hash: [u8; 32], user: i64) -> gatehouse::db::sessions::Lifetimes {
+    diesel::sql_query(
+        "INSERT INTO sessions (key_hash, user_id, state, expires_at, sid)
+         VALUES ($1, $2, jsonb_build_object('user_id', $2::text), now() + interval '1 hour', 's')",
+    )
+    .bind::<diesel::sql_types::Bytea, _>(hash.to_vec())
+    .bind::<diesel::sql_types::BigInt, _>(user)
+    .execute(&mut app.conn())
+    .unwrap();
+    gatehouse::db::sessions::Lifetimes {
+        idle: chrono::Duration::hours(1),
+        max: chrono::Duration::hours(2),
+    }
+}
+
 #[actix_web::test]
 async fn unverified_users_cannot_create_organizations() {
     let app = spawn_app().await;
@@ -607,17 +638,8 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
     use gatehouse::db::orgs::{self, OrgRef};
     use gatehouse::domain::ids::{EnvId, OrgId, UserId};
     let app = spawn_app().await;
-    app.signed_up_verified("Ada", "ada@example.com").await;
-    let slug = app.create_org("Acme Corp").await;
-    app.create_account_verified("Bob", "bob@example.com");
+    let slug = org_with_bob_admin(&app, "Acme Corp").await;
     app.create_account_verified("Cy", "cy@example.com");
-    add_member(
-        &app,
-        &slug,
-        "bob@example.com",
-        "admin",
-        &[("staging", "support")],
-    );
     let (bob, org) = (
         UserId(app.user_id("bob@example.com")),
         OrgId(org_id(&app, &slug)),
@@ -676,18 +698,7 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
 
     // With the session: a stored session of Bob's, read for the organization's page.
     let hash = [7u8; 32];
-    diesel::sql_query(
-        "INSERT INTO sessions (key_hash, user_id, state, expires_at, sid)
-         VALUES ($1, $2, jsonb_build_object('user_id', $2::text), now() + interval '1 hour', 's')",
-    )
-    .bind::<diesel::sql_types::Bytea, _>(hash.to_vec())
-    .bind::<diesel::sql_types::BigInt, _>(bob.get())
-    .execute(&mut conn)
-    .unwrap();
-    let lifetimes = gatehouse::db::sessions::Lifetimes {
-        idle: chrono::Duration::hours(1),
-        max: chrono::Duration::hours(2),
-    };
+    let lifetimes = store_session(&app, hash, bob.get());
     // Read alone, and with an instance's switchers: once to keep Bob's switcher, once to use it
     // (the statement then reads the version alone); the same state and access each time. The
     // member's record is read again the first time (a new instance keeps none), then kept.
@@ -808,30 +819,10 @@ async fn kept_access_is_read_again_after_every_change_to_it() {
     use gatehouse::db::orgs::{Access, KeptAccess};
     use std::sync::{Arc, Mutex};
     let app = spawn_app().await;
-    app.signed_up_verified("Ada", "ada@example.com").await;
-    let slug = app.create_org("Acme").await;
-    app.create_account_verified("Bob", "bob@example.com");
-    add_member(
-        &app,
-        &slug,
-        "bob@example.com",
-        "admin",
-        &[("staging", "support")],
-    );
+    let slug = org_with_bob_admin(&app, "Acme").await;
     let bob = app.user_id("bob@example.com");
     let hash = [9u8; 32];
-    diesel::sql_query(
-        "INSERT INTO sessions (key_hash, user_id, state, expires_at, sid)
-         VALUES ($1, $2, jsonb_build_object('user_id', $2::text), now() + interval '1 hour', 's')",
-    )
-    .bind::<diesel::sql_types::Bytea, _>(hash.to_vec())
-    .bind::<diesel::sql_types::BigInt, _>(bob)
-    .execute(&mut app.conn())
-    .unwrap();
-    let lifetimes = gatehouse::db::sessions::Lifetimes {
-        idle: chrono::Duration::hours(1),
-        max: chrono::Duration::hours(2),
-    };
+    let lifetimes = store_session(&app, hash, bob);
     // The statements the reading connection runs, as text.
     let ran: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut conn = app.owner_conn();
