@@ -107,15 +107,9 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
 }
 
 impl Auth {
-    /// Who is asking, from a session already read: the user's row came with the session, in the
-    /// same statement (`db::sessions::read`), so it is fresh on every request. A session whose
-    /// account is gone is signed out.
-    pub fn new(session: TypedSession, meta: RequestMeta, path: String) -> Result<Auth, AppError> {
-        let signed_in = session.signed_in();
-        Auth::with(session, signed_in, meta, path)
-    }
-
-    /// `new`, given who the session signs in (`TypedSession::signed_in`) as already read from it.
+    /// Who is asking, from a session already read and who it signs in (`session::signed_in`):
+    /// the user's row came with the session, in the same statement (`db::sessions::read`), so it
+    /// is fresh on every request. A session whose account is gone is signed out.
     pub fn with(
         session: TypedSession,
         signed_in: Option<crate::db::sessions::SignedIn>,
@@ -159,6 +153,10 @@ impl FromRequest for Auth {
         let session = TypedSession::from_request(req, payload);
         let meta = request_meta(req);
         let path = request_path(req);
-        Box::pin(async move { Auth::new(session.await?, meta, path) })
+        let req = req.clone();
+        Box::pin(async move {
+            let session = session.await?;
+            Auth::with(session, session::signed_in(&req), meta, path)
+        })
     }
 }

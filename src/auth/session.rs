@@ -70,12 +70,6 @@ impl TypedSession {
         self.0.get(USER_ID_KEY).map_err(session_error)
     }
 
-    /// Who this session signs in, from the user's row read with it (fresh on every request);
-    /// None for a visitor, or when the account is gone.
-    pub fn signed_in(&self) -> Option<crate::db::sessions::SignedIn> {
-        crate::db::sessions::signed_in(&self.0.entries())
-    }
-
     /// Signs in: a new session id, so a session fixed before sign-in is worthless.
     pub fn sign_in(
         &self,
@@ -252,6 +246,21 @@ pub fn fill(session: &Session, read: Option<HashMap<String, String>>) -> Result<
     Ok(())
 }
 
+/// Who the request's session signs in, as read with it (`db::sessions::read`): handed to the
+/// request's later extractors in its extensions, not through the session's state.
+struct Who(Option<crate::db::sessions::SignedIn>);
+
+/// Hands who the session signs in, as just read, to the rest of the request (`signed_in`).
+pub fn hand_over(req: &HttpRequest, who: Option<crate::db::sessions::SignedIn>) {
+    req.extensions_mut().insert(Who(who));
+}
+
+/// Who the request's session signs in, from the user's row read with it on this request (fresh
+/// on every request); None for a visitor, when the account is gone, or before the read.
+pub fn signed_in(req: &HttpRequest) -> Option<crate::db::sessions::SignedIn> {
+    req.extensions().get::<Who>().and_then(|who| who.0.clone())
+}
+
 /// The pool and the settings the application registers, which every page and session read needs.
 pub fn registered(
     req: &HttpRequest,
@@ -309,10 +318,11 @@ async fn read_once(req: HttpRequest, session: Session) -> Result<(), AppError> {
         let switchers = switchers(&req);
         let read = crate::db::run(&pool, move |c| {
             let switchers = switchers.as_ref().map(|s| s.get_ref());
-            crate::db::sessions::read(c, &hash, lifetimes, None, switchers).map(|read| read.state)
+            crate::db::sessions::read(c, &hash, lifetimes, None, switchers)
         })
         .await?;
-        fill(&session, read)
+        hand_over(&req, read.who);
+        fill(&session, read.state)
     })
     .await?;
     Ok(())

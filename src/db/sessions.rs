@@ -26,14 +26,6 @@ pub const IP_KEY: &str = "ip";
 pub const AGENT_KEY: &str = "ua";
 /// When the session was last active (Unix seconds), updated at most once a minute.
 pub const SEEN_KEY: &str = "seen";
-/// The signed-in user's row, read with the session in the same statement and handed to the
-/// request under this key (so a page does not read it again); removed before the state is
-/// stored, and from anything a cookie brings.
-pub const USER_ROW_KEY: &str = "_user";
-/// The signed-in user's organization count and first organizations (the frame's switcher), and
-/// their data version (`user_data_versions`), read in the same statement as the session and
-/// handed over like the user's row: `[count, [[name, slug, status, role], …], version]`.
-pub const SWITCHER_KEY: &str = "_switcher";
 /// A signed-in session's state is read from the database by the request itself, on its first
 /// trip there (a page reads it with its own data: one trip, not two). Until then the state
 /// holds only this key, naming the stored session (its key's hash).
@@ -42,10 +34,10 @@ pub const PENDING_KEY: &str = "_pending";
 /// back (filling the state in marks it changed for the session middleware).
 pub const LOADED_KEY: &str = "_loaded";
 
-/// Removes what only a request may carry (the rows read with the session, the markers of the
-/// read) from a state about to be stored, or that a cookie brought.
+/// Removes what only a request may carry (the markers of the read) from a state about to be
+/// stored, or that a cookie brought.
 fn strip_request_only(state: &mut HashMap<String, String>) {
-    for key in [USER_ROW_KEY, SWITCHER_KEY, PENDING_KEY, LOADED_KEY] {
+    for key in [PENDING_KEY, LOADED_KEY] {
         state.remove(key);
     }
 }
@@ -70,23 +62,19 @@ pub fn pending(state: &HashMap<String, String>) -> Option<Vec<u8>> {
         .ok()
 }
 
-/// Who a session's state signs in: the user's row read with it, when the state's user id names
-/// that row, and the user's switcher.
+/// Who a session signs in: the user's row read with it, and the user's switcher. Handed to the
+/// request as it is read (`auth::session`), never through the session's state.
+#[derive(Debug, Clone)]
 pub struct SignedIn {
     pub user: super::users::User,
     pub switcher: super::orgs::Switcher,
 }
 
-/// Who `state` (as `read` fills it) signs in; None for a visitor, or when the account is gone.
-pub fn signed_in(state: &HashMap<String, String>) -> Option<SignedIn> {
+/// A switcher as `SWITCHER_SQL` reads it (`[count, [[name, slug, status, role], …], version]`);
+/// the empty one when there is none.
+fn switcher_from(read: Option<&str>) -> super::orgs::Switcher {
     type Stored = (i64, Vec<(String, String, String, String)>, i64);
-    let id: UserId = serde_json::from_str(state.get(USER_ID_KEY)?).ok()?;
-    let user: super::users::User = serde_json::from_str(state.get(USER_ROW_KEY)?).ok()?;
-    if user.id != id {
-        return None;
-    }
-    let (total, rows, version): Stored = state
-        .get(SWITCHER_KEY)
+    let (total, rows, version): Stored = read
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default();
     let first = rows
@@ -98,14 +86,11 @@ pub fn signed_in(state: &HashMap<String, String>) -> Option<SignedIn> {
             role,
         })
         .collect();
-    Some(SignedIn {
-        user,
-        switcher: super::orgs::Switcher {
-            first,
-            total,
-            version,
-        },
-    })
+    super::orgs::Switcher {
+        first,
+        total,
+        version,
+    }
 }
 
 /// The session's user's organization count (an index-only count of at most 400 entries) and
@@ -139,17 +124,9 @@ const SWITCHER_VERSION_SQL: &str = "(SELECT version::text FROM user_data_version
 /// the person's organization count and first organizations. At most one per session, and
 /// 1,024 sessions' (about 1 KiB each).
 #[derive(Default)]
-pub struct Switchers(super::kept::Kept<[u8; 32], UserId, std::sync::Arc<str>, 1024, 1>);
-
-impl Switchers {
-    /// The switcher the statement read for `user` (`SWITCHER_SQL`'s JSON), kept for the session.
-    fn keep(&self, session: [u8; 32], user: UserId, read: &str) {
-        type Versioned = (serde::de::IgnoredAny, serde::de::IgnoredAny, i64);
-        if let Ok((_, _, version)) = serde_json::from_str::<Versioned>(read) {
-            self.0.keep(session, version, user, read.into());
-        }
-    }
-}
+pub struct Switchers(
+    super::kept::Kept<[u8; 32], UserId, std::sync::Arc<super::orgs::Switcher>, 1024, 1>,
+);
 
 /// `user`'s switcher alone (`SWITCHER_SQL`'s JSON): for a session whose kept switcher is of an
 /// older version.
@@ -301,6 +278,8 @@ fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
 /// and `read` was given an organization, their access to it (None: not a member, or no state).
 pub struct Read {
     pub state: Option<HashMap<String, String>>,
+    /// Who the state signs in (None: a visitor's state, or the account is gone).
+    pub who: Option<SignedIn>,
     pub access: Option<super::orgs::Access>,
 }
 
@@ -322,6 +301,7 @@ pub fn read(
     use diesel::sql_types::{Nullable, Text};
     let gone = Read {
         state: None,
+        who: None,
         access: None,
     };
     // Prepared although it carries SQL fragments (the switcher, the access check): their text
@@ -381,61 +361,64 @@ pub fn read(
     };
     strip_request_only(&mut state);
     let read = fingerprint(&state);
-    if let Some(user) = user
-        && let Ok(row) = serde_json::to_string(&user)
-    {
-        let switcher = switcher_of(
-            conn,
-            switchers.zip(session),
-            kept.is_some(),
-            user.id,
-            switcher,
-        )?;
-        state.insert(USER_ROW_KEY.to_string(), row);
-        state.insert(SWITCHER_KEY.to_string(), switcher);
-    }
     state.insert(LOADED_KEY.to_string(), read.to_string());
+    // The user's row is the one the state names (the two are stored together).
+    let who = match user {
+        Some(user) if user_id_of(&state) == Some(user.id.0) => {
+            let switcher = switcher_of(
+                conn,
+                switchers.zip(session),
+                kept.is_some(),
+                user.id,
+                switcher,
+            )?;
+            Some(SignedIn { user, switcher })
+        }
+        _ => None,
+    };
     let access = match (org, user_id) {
         (Some((_, kept)), Some(user_id)) => kept.access(conn, UserId(user_id), access)?,
         _ => None,
     };
     Ok(Read {
         state: Some(state),
+        who,
         access,
     })
 }
 
-/// The switcher of `user` (`SWITCHER_SQL`'s JSON) for a session an instance keeps switchers
-/// for (`switchers`, with the session's key hash): when the statement read the version alone
-/// (`version_only`, `read` is that version), the one kept at that version, else read now; when
-/// it read the switcher, that one, kept.
+/// The switcher of `user` for a session an instance keeps switchers for (`switchers`, with the
+/// session's key hash): when the statement read the version alone (`version_only`, `read` is
+/// that version), the one kept at that version, else read now; when it read the switcher
+/// (`SWITCHER_SQL`'s JSON), that one, kept.
 fn switcher_of(
     conn: &mut PgConnection,
     switchers: Option<(&Switchers, [u8; 32])>,
     version_only: bool,
     user: UserId,
     read: Option<String>,
-) -> QueryResult<String> {
-    let switcher = match (switchers, read) {
+) -> QueryResult<super::orgs::Switcher> {
+    Ok(match (switchers, read) {
         (Some((switchers, session)), version) if version_only => {
             let version = version.and_then(|v| v.parse().ok()).unwrap_or(0);
             let kept = switchers.0.get_or_read(session, version, user, || {
-                Ok::<_, diesel::result::Error>(
-                    read_switcher(conn, user)?.unwrap_or_default().into(),
-                )
+                read_switcher(conn, user)
+                    .map(|read| std::sync::Arc::new(switcher_from(read.as_deref())))
             })?;
-            kept.to_string()
+            super::orgs::Switcher::clone(&kept)
         }
-        (Some((switchers, session)), Some(read)) => {
-            switchers.keep(session, user, &read);
-            read
+        (Some((switchers, session)), read) => {
+            let switcher = switcher_from(read.as_deref());
+            let version = switcher.version;
+            switchers.0.keep(
+                session,
+                version,
+                user,
+                std::sync::Arc::new(switcher.clone()),
+            );
+            switcher
         }
-        (_, read) => read.unwrap_or_default(),
-    };
-    Ok(if switcher.is_empty() {
-        "[0, [], 0]".into()
-    } else {
-        switcher
+        (None, read) => switcher_from(read.as_deref()),
     })
 }
 

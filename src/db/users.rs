@@ -6,11 +6,8 @@ use diesel::prelude::*;
 
 use super::schema::users;
 
-/// An account. Serializable so that the session layer can hand the row it read with the session
-/// to the request (`sessions::USER_ROW_KEY`); it is never stored that way.
-#[derive(
-    Debug, Clone, Queryable, QueryableByName, Selectable, serde::Serialize, serde::Deserialize,
-)]
+/// An account.
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: UserId,

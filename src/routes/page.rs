@@ -106,7 +106,7 @@ impl PageRequest {
         let pending = session::pending(&self.session);
         let known = match pending {
             Some(_) => None,
-            None => db::sessions::signed_in(&self.session.entries()),
+            None => session::signed_in(&self.request),
         };
         let lifetimes = self.settings.session_lifetimes();
         let switchers = session::switchers(&self.request);
@@ -122,13 +122,13 @@ impl PageRequest {
                         org.as_deref().map(|slug| (slug, kept.get_ref())),
                         switchers.as_ref().map(|s| s.get_ref()),
                     )?;
-                    (Some(read.state), org.map(|_| read.access))
+                    (Some((read.state, read.who)), org.map(|_| read.access))
                 }
                 None => (None, None),
             };
-            let who = match &read {
-                Some(state) => state.as_ref().and_then(db::sessions::signed_in),
-                None => known,
+            let (read, who) = match read {
+                Some((state, who)) => (Some(state), who),
+                None => (None, known),
             };
             let ctx = Ctx {
                 actor: crate::auth::actor_of(who.as_ref().map(|w| &w.user)),
@@ -141,6 +141,7 @@ impl PageRequest {
         .await?;
         let (who, done) = done;
         if let Some(read) = read {
+            session::hand_over(&self.request, who.clone());
             session::fill(&self.session, read)?;
         }
         let auth = Auth::with(TypedSession::read(self.session), who, self.meta, self.path)?;

@@ -715,7 +715,12 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
         )
         .unwrap();
         let state = read.state.expect("a stored session");
-        assert!(state[gatehouse::db::sessions::SWITCHER_KEY].contains(&slug));
+        let who = read.who.expect("Bob, read with the session");
+        assert_eq!(who.user.id, bob);
+        assert!(who.switcher.first.iter().any(|o| o.slug == slug));
+        // The user's row (its password hash among it) is handed over typed, never put in the
+        // state that a request may write back.
+        assert!(state.values().all(|v| !v.contains("$argon2")), "{state:?}");
         states.push(state);
         assert_eq!(
             format!("{:?}", read.access.expect("read with the session")),
