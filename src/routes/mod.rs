@@ -56,11 +56,58 @@ macro_rules! route_table {
             }, )* )*
         ];
 
-        /// Registers every route of `ROUTES`.
+        /// The groups of `ROUTES`, in its order: their prefix and how many routes they have.
+        const GROUPS: &[(&str, usize)] = &[
+            $( ($prefix, [$( $path ),*].len()), )*
+        ];
+
+        /// Registers every route of `ROUTES`, in its order: a group as one scope where that
+        /// routes every path as the routes one by one would (`scopes`), so that a request is
+        /// matched against the group's prefix once rather than against each of its routes.
         pub fn config(cfg: &mut web::ServiceConfig) {
-            $( $( cfg.route(concat!($prefix, $path), web::$method().to($handler)); )* )*
+            let mut scopes = scopes().into_iter();
+            $(
+                if scopes.next() == Some(true) {
+                    cfg.service(web::scope($prefix)
+                        $( .route($path, web::$method().to($handler)) )*);
+                } else {
+                    $( cfg.route(concat!($prefix, $path), web::$method().to($handler)); )*
+                }
+            )*
         }
     };
+}
+
+/// Which groups of the route table (`GROUPS`) are registered as one scope each (`scoped`).
+fn scopes() -> Vec<bool> {
+    let mut registered = 0;
+    GROUPS
+        .iter()
+        .map(|(prefix, routes)| {
+            registered += routes;
+            scoped(prefix, &ROUTES[registered..])
+        })
+        .collect()
+}
+
+/// Whether the group of routes under `prefix` may be registered as one scope, given the routes
+/// registered after it (`later`). A scope takes every path its prefix begins, where routes one
+/// by one let a path none of them matches go on to the later ones: the two route alike unless a
+/// later route could match a path the prefix begins. Patterns are compared segment by segment,
+/// a `{parameter}` standing for any one segment (the route table has no other kind).
+fn scoped(prefix: &str, later: &[Route]) -> bool {
+    let segments = |path: &'static str| path.split('/').skip(1);
+    let prefix: Vec<&str> = prefix.split('/').skip(1).collect();
+    let any = |segment: &str| segment.starts_with('{');
+    !prefix.is_empty()
+        && !later.iter().any(|route| {
+            let route: Vec<&str> = segments(route.path).collect();
+            route.len() >= prefix.len()
+                && prefix
+                    .iter()
+                    .zip(&route)
+                    .all(|(p, r)| any(p) || any(r) || p == r)
+        })
 }
 
 route_table! {
@@ -125,18 +172,6 @@ route_table! {
         get "/new" => orgs::new::get;
         post "/new" => orgs::new::post;
     }
-    "/orgs/{slug}" {
-        get "" => orgs::show::get;
-        get "/settings" => orgs::settings::get;
-        post "/settings" => orgs::settings::post;
-        post "/settings/two-factor" => orgs::settings::two_factor_policy;
-        get "/leave" => orgs::leave::get;
-        post "/leave" => orgs::leave::post;
-        get "/delete" => orgs::delete::get;
-        post "/delete" => orgs::delete::post;
-        get "/audit" => audit_log::list;
-        get "/audit.csv" => audit_log::csv;
-    }
     "/orgs/{slug}/access" {
         get "" => access_home;
         get "/users" => access::users::list;
@@ -155,13 +190,6 @@ route_table! {
         post "/invitations/{id}/revoke" => access::invitations::revoke;
         get "/roles" => access::roles::get;
     }
-    "/operator" {
-        get "" => operator::list;
-        get "/orgs/{id}" => operator::show;
-        post "/orgs/{id}/live" => operator::mark_live;
-        post "/orgs/{id}/delete" => operator::delete;
-        get "/audit.csv" => operator::audit_csv;
-    }
     "/orgs/{slug}/env/{kind}" {
         get "" => environments::show;
         post "/config" => environments::create_config;
@@ -170,6 +198,25 @@ route_table! {
         post "/config/{id}/reveal" => environments::reveal_config;
         post "/keys" => environments::create_key;
         post "/keys/{id}/revoke" => environments::revoke_key;
+    }
+    "/orgs/{slug}" {
+        get "" => orgs::show::get;
+        get "/settings" => orgs::settings::get;
+        post "/settings" => orgs::settings::post;
+        post "/settings/two-factor" => orgs::settings::two_factor_policy;
+        get "/leave" => orgs::leave::get;
+        post "/leave" => orgs::leave::post;
+        get "/delete" => orgs::delete::get;
+        post "/delete" => orgs::delete::post;
+        get "/audit" => audit_log::list;
+        get "/audit.csv" => audit_log::csv;
+    }
+    "/operator" {
+        get "" => operator::list;
+        get "/orgs/{id}" => operator::show;
+        post "/orgs/{id}/live" => operator::mark_live;
+        post "/orgs/{id}/delete" => operator::delete;
+        get "/audit.csv" => operator::audit_csv;
     }
     "/invitations/{token}" {
         get "" => invitations::show;
@@ -369,7 +416,46 @@ pub fn safe_next(base_url: &str, next: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{ROUTES, safe_next};
+    use super::{GROUPS, ROUTES, Route, safe_next, scoped};
+
+    #[test]
+    fn a_group_is_one_scope_only_where_no_later_route_could_take_its_paths() {
+        let route = |path| Route {
+            method: "get",
+            path,
+            handler: "",
+        };
+        // A later route under the prefix, through a parameter on either side, or the prefix
+        // itself: the group stays routes one by one.
+        for later in [
+            "/orgs/{slug}/users",
+            "/orgs/new/users",
+            "/{any}/x/users",
+            "/orgs/x",
+        ] {
+            assert!(!scoped("/orgs/{slug}", &[route(later)]), "{later}");
+        }
+        assert!(!scoped("/orgs", &[route("/orgs/{slug}")]));
+        assert!(!scoped("", &[]), "the empty prefix begins every path");
+        // Paths the prefix does not begin: a sibling, a shorter path, another first segment.
+        for later in [
+            "/orgs/{slug}/settings",
+            "/orgs/{slug}",
+            "/operator/orgs/{id}",
+        ] {
+            assert!(scoped("/orgs/{slug}/access", &[route(later)]), "{later}");
+        }
+        // The pages a request most often asks for are reached through one scope each.
+        let scopes: Vec<_> = GROUPS.iter().map(|g| g.0).zip(super::scopes()).collect();
+        for prefix in [
+            "/orgs/{slug}/access",
+            "/orgs/{slug}",
+            "/api/v1/organizations/{id}",
+        ] {
+            assert!(scopes.contains(&(prefix, true)), "{scopes:?}");
+        }
+        assert!(scopes.contains(&("/orgs", false)), "{scopes:?}");
+    }
 
     #[test]
     fn no_organization_slug_can_shadow_a_page() {
