@@ -175,7 +175,7 @@ type StoredSession = (
     Option<i64>,
     chrono::DateTime<Utc>,
     chrono::DateTime<Utc>,
-    Option<super::users::User>,
+    Option<super::users::UserRecord>,
     Option<String>,
     Option<super::orgs::OrgRecord>,
 );
@@ -276,6 +276,7 @@ fn state_in_cookie(key: &str) -> Option<HashMap<String, String>> {
 /// What `read` found: the state to put in the request (see `PENDING_KEY`), None when there is
 /// no such session or it has ended (then it is deleted); and, when the state signs someone in
 /// and `read` was given an organization, their access to it (None: not a member, or no state).
+#[derive(Default)]
 pub struct Read {
     pub state: Option<HashMap<String, String>>,
     /// Who the state signs in (None: a visitor's state, or the account is gone).
@@ -299,11 +300,6 @@ pub fn read(
     switchers: Option<&Switchers>,
 ) -> QueryResult<Read> {
     use diesel::sql_types::{Nullable, Text};
-    let gone = Read {
-        state: None,
-        who: None,
-        access: None,
-    };
     // Prepared although it carries SQL fragments (the switcher, the access check): their text
     // is fixed. A read for no organization binds NULL, which matches none; the slug is hidden
     // from the planner (`(SELECT $n)`), which would otherwise plan a NULL away on every call
@@ -319,7 +315,6 @@ pub fn read(
         .zip(session)
         .filter(|(switchers, session)| switchers.0.version_of(*session).is_some());
     let query = sessions::table
-        .left_join(super::schema::users::table)
         .filter(sessions::key_hash.eq(hash))
         .filter(sessions::expires_at.gt(Utc::now()))
         .select((
@@ -328,7 +323,9 @@ pub fn read(
             sessions::user_id,
             sessions::created_at,
             sessions::last_seen_at,
-            Option::<super::users::User>::as_select(),
+            diesel::dsl::sql::<super::users::UserRecordSql>(super::users::user_record_sql!(
+                "sessions.user_id"
+            )),
             diesel::dsl::sql::<Nullable<Text>>(match kept {
                 Some(_) => SWITCHER_VERSION_SQL,
                 None => &SWITCHER_SQL,
@@ -345,25 +342,25 @@ pub fn read(
     }
     .optional()?;
     let Some((state, user_id, created, seen, user, switcher, access)) = found else {
-        return Ok(gone);
+        return Ok(Read::default());
     };
     let now = Utc::now();
     if user_id.is_some() && (now - seen > lifetimes.idle || now - created > lifetimes.max) {
         diesel::delete(sessions::table.find(hash)).execute(conn)?;
-        return Ok(gone);
+        return Ok(Read::default());
     }
     let mut state: HashMap<String, String> = match serde_json::from_str(&state) {
         Ok(state) => state,
         Err(e) => {
             tracing::warn!(error = %e, "a stored session's state does not parse: ignored");
-            return Ok(gone);
+            return Ok(Read::default());
         }
     };
     strip_request_only(&mut state);
     let read = fingerprint(&state);
     state.insert(LOADED_KEY.to_string(), read.to_string());
     // The user's row is the one the state names (the two are stored together).
-    let who = match user {
+    let who = match user.map(super::users::User::from) {
         Some(user) if user_id_of(&state) == Some(user.id.0) => {
             let switcher = switcher_of(
                 conn,

@@ -64,6 +64,78 @@ macro_rules! has_two_factor_sql {
     };
 }
 pub(crate) use has_two_factor_sql;
+
+/// The row of the account `$id` (an SQL expression) as one record, `UserRecordSql`: read by a
+/// subquery, which always finds it by its primary key, where a join leaves the planner free to
+/// merge the whole users index with a table it believes to be small (the sessions).
+macro_rules! user_record_sql {
+    ($id:literal) => {
+        concat!(
+            "(SELECT ROW(u.id, u.name, u.email, u.password_hash, u.email_verified_at,
+                         u.is_operator, u.last_sign_in_at, u.created_at, u.totp_enabled_at,
+                         u.pending_email, u.passkey_count)
+              FROM users u WHERE u.id = ",
+            $id,
+            ")"
+        )
+    };
+}
+pub(crate) use user_record_sql;
+
+/// The SQL type of an account's record (`user_record_sql`), in `User`'s order.
+pub type UserRecordSql = diesel::sql_types::Nullable<
+    diesel::pg::sql_types::Record<(
+        diesel::sql_types::BigInt,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Text,
+        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        diesel::sql_types::Bool,
+        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        diesel::sql_types::Timestamptz,
+        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        diesel::sql_types::Integer,
+    )>,
+>;
+
+/// An account's record as read (`UserRecordSql`).
+pub type UserRecord = (
+    UserId,
+    String,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    bool,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    i32,
+);
+
+impl From<UserRecord> for User {
+    fn from(record: UserRecord) -> User {
+        let (id, name, email, password_hash, email_verified_at, is_operator, last_sign_in_at) = (
+            record.0, record.1, record.2, record.3, record.4, record.5, record.6,
+        );
+        let (created_at, totp_enabled_at, pending_email, passkey_count) =
+            (record.7, record.8, record.9, record.10);
+        User {
+            id,
+            name,
+            email,
+            password_hash,
+            email_verified_at,
+            is_operator,
+            last_sign_in_at,
+            created_at,
+            totp_enabled_at,
+            pending_email,
+            passkey_count,
+        }
+    }
+}
 pub const HAS_TWO_FACTOR_SQL: &str = has_two_factor_sql!();
 
 pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<User>> {
