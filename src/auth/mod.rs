@@ -109,7 +109,8 @@ pub fn request_meta(req: &HttpRequest) -> RequestMeta {
 impl Auth {
     /// Who is asking, from a session already read and who it signs in (`session::signed_in`):
     /// the user's row came with the session, in the same statement (`db::sessions::read`), so it
-    /// is fresh on every request. A session whose account is gone is signed out.
+    /// is fresh on every request. A session whose account is gone is signed out. A row of another
+    /// user than the session's (read before the request signed someone else in) signs nobody in.
     pub fn with(
         session: TypedSession,
         signed_in: Option<crate::db::sessions::SignedIn>,
@@ -117,10 +118,11 @@ impl Auth {
         path: String,
     ) -> Result<Auth, AppError> {
         let (user, switcher) = match (session.user_id()?, signed_in) {
-            (Some(_), Some(signed_in)) => {
+            (Some(id), Some(signed_in)) if signed_in.user.id == id => {
                 session.touch();
                 (Some(signed_in.user), signed_in.switcher)
             }
+            (Some(_), Some(_)) => (None, crate::db::orgs::Switcher::default()),
             (Some(_), None) => {
                 session.sign_out();
                 (None, crate::db::orgs::Switcher::default())
@@ -158,5 +160,66 @@ impl FromRequest for Auth {
             let session = session.await?;
             Auth::with(session, session::signed_in(&req), meta, path)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::UserId;
+    use actix_session::SessionExt;
+
+    fn row(id: i64) -> crate::db::sessions::SignedIn {
+        crate::db::sessions::SignedIn {
+            user: User {
+                id: UserId(id),
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                password_hash: String::new(),
+                email_verified_at: None,
+                is_operator: false,
+                last_sign_in_at: None,
+                created_at: chrono::Utc::now(),
+                totp_enabled_at: None,
+                pending_email: None,
+                passkey_count: 0,
+            },
+            switcher: crate::db::orgs::Switcher::default(),
+        }
+    }
+
+    /// A user's row read with the session counts only for the user the session signs in: one read
+    /// before the request signed someone else in signs nobody in, and does not sign out the
+    /// one signed in now.
+    #[actix_web::test]
+    async fn only_the_sessions_own_users_row_signs_it_in() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let session = req.get_session();
+        session
+            .insert(crate::db::sessions::USER_ID_KEY, 2_i64)
+            .unwrap();
+        let auth = |row| {
+            let meta = RequestMeta {
+                ip: None,
+                user_agent: None,
+            };
+            Auth::with(TypedSession::read(session.clone()), row, meta, "/".into()).unwrap()
+        };
+        assert!(auth(Some(row(1))).user.is_none());
+        assert_eq!(
+            session
+                .get::<i64>(crate::db::sessions::USER_ID_KEY)
+                .unwrap(),
+            Some(2)
+        );
+        assert_eq!(auth(Some(row(2))).user.map(|u| u.id), Some(UserId(2)));
+        // The account is gone: the session is signed out.
+        assert!(auth(None).user.is_none());
+        assert_eq!(
+            session
+                .get::<i64>(crate::db::sessions::USER_ID_KEY)
+                .unwrap(),
+            None
+        );
     }
 }

@@ -1050,4 +1050,25 @@ async fn the_session_and_the_key_read_their_user_alone_whatever_the_statistics_s
         })
         .unwrap();
     assert!(read <= 16, "{read} users index entries read");
+
+    // Every column of the account set, each to a value of its own: the record read with the
+    // session is the row, field by field (a record's fields are decoded by position alone).
+    diesel::sql_query(
+        "UPDATE users SET email_verified_at = '2026-01-01T00:00:00Z', is_operator = true,
+                last_sign_in_at = '2026-02-02T00:00:00Z', created_at = '2026-03-03T00:00:00Z',
+                totp_enabled_at = '2026-04-04T00:00:00Z', pending_email = 'new@example.com',
+                passkey_count = 5, password_hash = 'hash'
+         WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(last)
+    .execute(&mut conn)
+    .unwrap();
+    let row = gatehouse::db::users::find(&mut conn, UserId(last))
+        .unwrap()
+        .unwrap();
+    let who = gatehouse::db::sessions::read(&mut conn, &[2u8; 32], lifetimes, None, None)
+        .unwrap()
+        .who
+        .expect("signed in");
+    assert_eq!(format!("{:?}", who.user), format!("{row:?}"));
 }
