@@ -1096,3 +1096,76 @@ async fn a_new_key_is_shown_only_in_the_session_that_made_it() {
     );
     assert!(!page.body.contains("class=\"revealed\""));
 }
+
+#[actix_web::test]
+async fn a_keys_last_use_is_written_at_most_once_a_minute_or_from_a_new_address() {
+    use gatehouse::db::api_keys::{self, KeyCheck};
+    use gatehouse::db::schema::personal_api_keys::dsl as k;
+    let app = spawn_app().await;
+    app.create_account_verified("Ada", "ada@example.com");
+    let mut conn = app.conn();
+    let ada = gatehouse::db::users::find_by_email(&mut conn, "ada@example.com")
+        .unwrap()
+        .unwrap();
+    let meta = gatehouse::audit::RequestMeta {
+        ip: None,
+        user_agent: None,
+    };
+    let key = api_keys::create(&mut conn, &ada, "tool", None, &meta).unwrap();
+    let kept = gatehouse::db::orgs::KeptAccess::default();
+    type LastUse = (Option<chrono::DateTime<chrono::Utc>>, Option<String>);
+    let last_use = |conn: &mut diesel::PgConnection| -> LastUse {
+        k::personal_api_keys
+            .select((k::last_used_at, k::last_used_ip))
+            .first(conn)
+            .unwrap()
+    };
+    let set = |conn: &mut diesel::PgConnection, sql: &str| {
+        diesel::sql_query(format!("UPDATE personal_api_keys SET {sql}"))
+            .execute(conn)
+            .unwrap();
+    };
+    let live = |conn: &mut diesel::PgConnection, ip: &str| {
+        matches!(
+            api_keys::authenticate(conn, &key, Some(ip), None, &kept).unwrap(),
+            KeyCheck::Live((ref user, _, _)) if user.id == ada.id
+        )
+    };
+    let just_now = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.is_some_and(|at| chrono::Utc::now() - at < chrono::Duration::seconds(10))
+    };
+
+    assert!(live(&mut conn, "10.0.0.1"));
+    let first = last_use(&mut conn);
+    assert!(
+        just_now(first.0) && first.1.as_deref() == Some("10.0.0.1"),
+        "{first:?}"
+    );
+    // Within the minute, from the same address: nothing written.
+    set(&mut conn, "last_used_at = now() - interval '30 seconds'");
+    let within = last_use(&mut conn);
+    assert!(live(&mut conn, "10.0.0.1"));
+    assert_eq!(last_use(&mut conn), within);
+    // From another address: written at once.
+    assert!(live(&mut conn, "10.0.0.2"));
+    let moved = last_use(&mut conn);
+    assert!(
+        just_now(moved.0) && moved.1.as_deref() == Some("10.0.0.2"),
+        "{moved:?}"
+    );
+    // A minute on: written again.
+    set(&mut conn, "last_used_at = now() - interval '2 minutes'");
+    assert!(live(&mut conn, "10.0.0.2"));
+    assert!(just_now(last_use(&mut conn).0));
+    // An expired key is refused, and its use is not recorded.
+    set(
+        &mut conn,
+        "expires_at = now() - interval '1 day', last_used_at = now() - interval '2 minutes'",
+    );
+    let before = last_use(&mut conn);
+    assert!(matches!(
+        api_keys::authenticate(&mut conn, &key, Some("10.0.0.3"), None, &kept).unwrap(),
+        KeyCheck::Expired
+    ));
+    assert_eq!(last_use(&mut conn), before);
+}
