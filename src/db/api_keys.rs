@@ -178,7 +178,7 @@ struct Presented {
     key_id: i64,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     expired: bool,
-    /// Whether the key's last use is to be written (`USE_DUE_SQL`).
+    /// Whether the key's last use is to be written (`use_due_sql`).
     #[diesel(sql_type = diesel::sql_types::Bool)]
     due: bool,
     #[diesel(sql_type = super::orgs::OrgRecordSql)]
@@ -191,11 +191,12 @@ struct Presented {
 pub type KeyHolder = (User, i64, Option<Option<super::orgs::Access>>);
 
 /// The user a live key acts for, or why there is none; its last use (time and IP) is written
-/// at most once a minute, or when the IP changes (then by a second statement). For a request naming an organization by id
-/// or by environment, the access check (`db::orgs::access`) is read with it: the
-/// organization's record in the same statement, the member's kept by the instance (`kept`) at
-/// the version read, or else read again (see `db::orgs::org_record_sql`). One statement (two
-/// when the member's record is read again).
+/// at most once a minute, or when the IP changes (`use_due_sql`, then by a second statement).
+/// For a request naming an organization by id or by environment, the access check
+/// (`db::orgs::access`) is read with it: the organization's record in the same statement, the
+/// member's kept by the instance (`kept`) at the version read, or else read again (see
+/// `db::orgs::org_record_sql`). One statement (one more when the member's record is read
+/// again).
 pub fn authenticate(
     conn: &mut PgConnection,
     key: &str,

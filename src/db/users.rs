@@ -115,24 +115,20 @@ pub type UserRecord = (
 );
 
 impl From<UserRecord> for User {
+    /// The fields in `user_record_sql`'s order.
     fn from(record: UserRecord) -> User {
-        let (id, name, email, password_hash, email_verified_at, is_operator, last_sign_in_at) = (
-            record.0, record.1, record.2, record.3, record.4, record.5, record.6,
-        );
-        let (created_at, totp_enabled_at, pending_email, passkey_count) =
-            (record.7, record.8, record.9, record.10);
         User {
-            id,
-            name,
-            email,
-            password_hash,
-            email_verified_at,
-            is_operator,
-            last_sign_in_at,
-            created_at,
-            totp_enabled_at,
-            pending_email,
-            passkey_count,
+            id: record.0,
+            name: record.1,
+            email: record.2,
+            password_hash: record.3,
+            email_verified_at: record.4,
+            is_operator: record.5,
+            last_sign_in_at: record.6,
+            created_at: record.7,
+            totp_enabled_at: record.8,
+            pending_email: record.9,
+            passkey_count: record.10,
         }
     }
 }

@@ -1104,14 +1104,8 @@ async fn a_keys_last_use_is_written_at_most_once_a_minute_or_from_a_new_address(
     let app = spawn_app().await;
     app.create_account_verified("Ada", "ada@example.com");
     let mut conn = app.conn();
-    let ada = gatehouse::db::users::find_by_email(&mut conn, "ada@example.com")
-        .unwrap()
-        .unwrap();
-    let meta = gatehouse::audit::RequestMeta {
-        ip: None,
-        user_agent: None,
-    };
-    let key = api_keys::create(&mut conn, &ada, "tool", None, &meta).unwrap();
+    let ada = app.user_id("ada@example.com");
+    let key = app.personal_key("ada@example.com", "tool");
     let kept = gatehouse::db::orgs::KeptAccess::default();
     type LastUse = (Option<chrono::DateTime<chrono::Utc>>, Option<String>);
     let last_use = |conn: &mut diesel::PgConnection| -> LastUse {
@@ -1128,19 +1122,22 @@ async fn a_keys_last_use_is_written_at_most_once_a_minute_or_from_a_new_address(
     let live = |conn: &mut diesel::PgConnection, ip: &str| {
         matches!(
             api_keys::authenticate(conn, &key, Some(ip), None, &kept).unwrap(),
-            KeyCheck::Live((ref user, _, _)) if user.id == ada.id
+            KeyCheck::Live((ref user, _, _)) if user.id.0 == ada
         )
     };
     let just_now = |at: Option<chrono::DateTime<chrono::Utc>>| {
         at.is_some_and(|at| chrono::Utc::now() - at < chrono::Duration::seconds(10))
     };
 
+    let written_now_from = |conn: &mut diesel::PgConnection, ip: &str| {
+        let (at, from) = last_use(conn);
+        assert!(
+            just_now(at) && from.as_deref() == Some(ip),
+            "{at:?} {from:?}"
+        );
+    };
     assert!(live(&mut conn, "10.0.0.1"));
-    let first = last_use(&mut conn);
-    assert!(
-        just_now(first.0) && first.1.as_deref() == Some("10.0.0.1"),
-        "{first:?}"
-    );
+    written_now_from(&mut conn, "10.0.0.1");
     // Within the minute, from the same address: nothing written.
     set(&mut conn, "last_used_at = now() - interval '30 seconds'");
     let within = last_use(&mut conn);
@@ -1148,15 +1145,11 @@ async fn a_keys_last_use_is_written_at_most_once_a_minute_or_from_a_new_address(
     assert_eq!(last_use(&mut conn), within);
     // From another address: written at once.
     assert!(live(&mut conn, "10.0.0.2"));
-    let moved = last_use(&mut conn);
-    assert!(
-        just_now(moved.0) && moved.1.as_deref() == Some("10.0.0.2"),
-        "{moved:?}"
-    );
+    written_now_from(&mut conn, "10.0.0.2");
     // A minute on: written again.
     set(&mut conn, "last_used_at = now() - interval '2 minutes'");
     assert!(live(&mut conn, "10.0.0.2"));
-    assert!(just_now(last_use(&mut conn).0));
+    written_now_from(&mut conn, "10.0.0.2");
     // An expired key is refused, and its use is not recorded.
     set(
         &mut conn,

@@ -255,17 +255,7 @@ fn invitation(app: &TestApp, slug: &str, email: &str, token: &str) {
 
 /// A personal API key of the owner's.
 fn owner_key(app: &TestApp) -> String {
-    let owner = gatehouse::db::users::find_by_email(&mut app.conn(), "owner@example.com")
-        .unwrap()
-        .unwrap();
-    gatehouse::db::api_keys::create(
-        &mut app.conn(),
-        &owner,
-        "coverage",
-        None,
-        &Default::default(),
-    )
-    .unwrap()
+    app.personal_key("owner@example.com", "coverage")
 }
 
 fn env_id(app: &TestApp, kind: &str) -> i64 {

@@ -740,12 +740,7 @@ async fn the_access_check_reads_the_same_access_alone_with_the_session_and_with_
     assert!(other.state.is_some() && other.access.is_none());
 
     // With the key: by the organization's id and by one of its environments.
-    let bob_row = gatehouse::db::users::find(&mut conn, bob).unwrap().unwrap();
-    let meta = gatehouse::audit::RequestMeta {
-        ip: None,
-        user_agent: None,
-    };
-    let key = api_keys::create(&mut conn, &bob_row, "tool", None, &meta).unwrap();
+    let key = app.personal_key("bob@example.com", "tool");
     for org_ref in [OrgRef::Id(org), OrgRef::Environment(production)] {
         let KeyCheck::Live((user, _, read)) =
             api_keys::authenticate(&mut conn, &key, None, Some(&org_ref), &kept_access).unwrap()
@@ -1021,14 +1016,7 @@ async fn the_session_and_the_key_read_their_user_alone_whatever_the_statistics_s
             .map(|e| e.read)
     };
     // And a personal API key of the same account's, also read with its user.
-    let row = gatehouse::db::users::find(&mut conn, UserId(last))
-        .unwrap()
-        .unwrap();
-    let meta = gatehouse::audit::RequestMeta {
-        ip: None,
-        user_agent: None,
-    };
-    let key = api_keys::create(&mut conn, &row, "tool", None, &meta).unwrap();
+    let key = app.personal_key("person5000@example.com", "tool");
     diesel::sql_query("ANALYZE personal_api_keys")
         .execute(&mut app.owner_conn())
         .unwrap();

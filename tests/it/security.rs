@@ -103,17 +103,7 @@ async fn a_key_made_before_a_password_reset_acts_for_nobody() {
     assert!(!refused.body.contains("class=\"revealed\""));
 
     // A key that exists anyway (made before this rule) does not work while unverified.
-    let user = gatehouse::db::users::find_by_email(&mut app.conn(), "victim@example.com")
-        .unwrap()
-        .unwrap();
-    let key = gatehouse::db::api_keys::create(
-        &mut app.conn(),
-        &user,
-        "planted",
-        None,
-        &gatehouse::audit::RequestMeta::default(),
-    )
-    .unwrap();
+    let key = app.personal_key("victim@example.com", "planted");
     let call = |key: String| {
         let url = app.url("/api/v1/organizations");
         async move {

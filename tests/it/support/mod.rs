@@ -388,6 +388,16 @@ impl TestApp {
             .get()
     }
 
+    /// A personal API key named `name` of the account with this email, made directly (the
+    /// account page's form checks what such a key may be made for).
+    pub fn personal_key(&self, email: &str, name: &str) -> String {
+        let user = gatehouse::db::users::find_by_email(&mut self.conn(), email)
+            .expect("query")
+            .expect("user");
+        gatehouse::db::api_keys::create(&mut self.conn(), &user, name, None, &Default::default())
+            .expect("a key")
+    }
+
     /// The id of the account with this email, if there is one.
     pub fn user_id_opt(&self, email: &str) -> Option<i64> {
         gatehouse::db::users::find_by_email(&mut self.conn(), email)
