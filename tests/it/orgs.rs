@@ -22,6 +22,31 @@ async fn org_with_bob_admin(app: &TestApp, name: &str) -> String {
     slug
 }
 
+/// Adds `n` accounts after everyone else: Person 1 (person1@example.com) to Person `n`.
+fn add_people(conn: &mut diesel::PgConnection, n: i32) {
+    diesel::sql_query(
+        "INSERT INTO users (name, email, password_hash)
+         SELECT 'Person ' || g, 'person' || g || '@example.com', 'x'
+         FROM generate_series(1, $1) g",
+    )
+    .bind::<diesel::sql_types::Integer, _>(n)
+    .execute(conn)
+    .unwrap();
+}
+
+/// How many entries of the users' primary-key index this transaction has read so far (the
+/// backend's counts not yet reported): taken before and after, the reads in between alone.
+fn users_index_entries_read(c: &mut diesel::PgConnection) -> diesel::QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Entries {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        read: i64,
+    }
+    diesel::sql_query("SELECT pg_stat_get_xact_tuples_returned('users_pkey'::regclass) AS read")
+        .get_result::<Entries>(c)
+        .map(|e| e.read)
+}
+
 /// Stores a session of `user` whose key hashes to `hash`; the lifetimes to read it with.
 fn store_session(app: &TestApp, hash: [u8; 32], user: i64) -> gatehouse::db::sessions::Lifetimes {
     diesel::sql_query(
@@ -992,29 +1017,12 @@ async fn the_session_and_the_key_read_their_user_alone_whatever_the_statistics_s
             store_session(&app, [(n * 3 + session + 3) as u8; 32], app.user_id(&email));
         }
     }
-    diesel::sql_query(
-        "INSERT INTO users (name, email, password_hash)
-         SELECT 'Person ' || g, 'person' || g || '@example.com', 'x'
-         FROM generate_series(1, 5000) g",
-    )
-    .execute(&mut conn)
-    .unwrap();
+    add_people(&mut conn, 5000);
     diesel::sql_query("ANALYZE users, sessions")
         .execute(&mut app.owner_conn())
         .unwrap();
     let last = app.user_id("person5000@example.com");
     let lifetimes = store_session(&app, [2u8; 32], last);
-    // The backend's counts not yet reported, before and after: the reads alone.
-    #[derive(QueryableByName)]
-    struct Entries {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        read: i64,
-    }
-    let entries = |c: &mut diesel::PgConnection| {
-        diesel::sql_query("SELECT pg_stat_get_xact_tuples_returned('users_pkey'::regclass) AS read")
-            .get_result::<Entries>(c)
-            .map(|e| e.read)
-    };
     // And a personal API key of the same account's, also read with its user.
     let key = app.personal_key("person5000@example.com", "tool");
     diesel::sql_query("ANALYZE personal_api_keys")
@@ -1023,7 +1031,7 @@ async fn the_session_and_the_key_read_their_user_alone_whatever_the_statistics_s
     let kept = gatehouse::db::orgs::KeptAccess::default();
     let read = conn
         .transaction(|c| {
-            let before = entries(c)?;
+            let before = users_index_entries_read(c)?;
             for _ in 0..8 {
                 let who = gatehouse::db::sessions::read(c, &[2u8; 32], lifetimes, None, None)?.who;
                 assert_eq!(who.map(|w| w.user.id.0), Some(last));
@@ -1034,7 +1042,7 @@ async fn the_session_and_the_key_read_their_user_alone_whatever_the_statistics_s
                 };
                 assert_eq!(user.id.0, last);
             }
-            Ok::<_, diesel::result::Error>(entries(c)? - before)
+            Ok::<_, diesel::result::Error>(users_index_entries_read(c)? - before)
         })
         .unwrap();
     assert!(read <= 16, "{read} users index entries read");
@@ -1059,4 +1067,95 @@ async fn the_session_and_the_key_read_their_user_alone_whatever_the_statistics_s
         .who
         .expect("signed in");
     assert_eq!(format!("{:?}", who.user), format!("{row:?}"));
+}
+
+/// An environment's configuration values and API keys show who made them, read by the users'
+/// and the memberships' keys whatever the statistics say. Assets are few and rarely change, so
+/// their statistics may date from when only the first accounts had made any; on such statistics
+/// a join with `users` merged the whole users index from its start up to a later creator's id,
+/// on every environment page.
+#[actix_web::test]
+async fn an_environments_assets_read_their_creators_alone_whatever_the_statistics_say() {
+    use gatehouse::domain::ids::{EnvId, OrgId};
+    let app = spawn_app().await;
+    let slug = org_with_bob_admin(&app, "Acme").await;
+    let (org, dev) = (org_id(&app, &slug), env_id(&app, &slug, "development"));
+    let (ada, bob) = (
+        app.user_id("ada@example.com"),
+        app.user_id("bob@example.com"),
+    );
+    seed_memberships(&app, ada, 40);
+    let mut conn = app.conn();
+    // Made by the first two accounts, three of each in every environment but Acme's.
+    for made in [
+        "INSERT INTO config_values (environment_id, organization_id, key, value, created_by)
+         SELECT e.id, e.organization_id, 'K' || g, 'v', CASE WHEN g = 1 THEN $1 ELSE $2 END
+         FROM environments e, generate_series(1, 3) g WHERE e.organization_id <> $3",
+        "INSERT INTO environment_api_keys (environment_id, organization_id, name, prefix, key_hash,
+                                           created_by)
+         SELECT e.id, e.organization_id, 'key ' || g, 'p', sha256((e.id || ' ' || g)::bytea),
+                CASE WHEN g = 1 THEN $1 ELSE $2 END
+         FROM environments e, generate_series(1, 3) g WHERE e.organization_id <> $3",
+    ] {
+        diesel::sql_query(made)
+            .bind::<diesel::sql_types::BigInt, _>(ada)
+            .bind::<diesel::sql_types::BigInt, _>(bob)
+            .bind::<diesel::sql_types::BigInt, _>(org)
+            .execute(&mut conn)
+            .unwrap();
+    }
+    add_people(&mut conn, 5000);
+    diesel::sql_query("ANALYZE users, memberships, config_values, environment_api_keys")
+        .execute(&mut app.owner_conn())
+        .unwrap();
+    // Later, the newest account joins Acme and makes three of each in development; another
+    // value's maker never was a member.
+    add_member(&app, &slug, "person5000@example.com", "member", &[]);
+    let (last, gone) = (
+        app.user_id("person5000@example.com"),
+        app.user_id("person4999@example.com"),
+    );
+    for made in [
+        "INSERT INTO config_values (environment_id, organization_id, key, value, created_by)
+         VALUES ($1, $2, 'LATE' || $3, 'v', $4)",
+        "INSERT INTO environment_api_keys (environment_id, organization_id, name, prefix, key_hash,
+                                           created_by)
+         VALUES ($1, $2, 'late ' || $3, 'p', sha256(('late ' || $3)::bytea), $4)",
+    ] {
+        for (g, by) in [(1, last), (2, last), (3, last), (4, gone)] {
+            diesel::sql_query(made)
+                .bind::<diesel::sql_types::BigInt, _>(dev)
+                .bind::<diesel::sql_types::BigInt, _>(org)
+                .bind::<diesel::sql_types::Integer, _>(g)
+                .bind::<diesel::sql_types::BigInt, _>(by)
+                .execute(&mut conn)
+                .unwrap();
+        }
+    }
+    let (read, (values, keys)) = conn
+        .transaction(|c| {
+            let before = users_index_entries_read(c)?;
+            let mut listed = None;
+            for _ in 0..8 {
+                listed = Some(gatehouse::db::assets::list(c, OrgId(org), EnvId(dev))?);
+            }
+            Ok::<_, diesel::result::Error>((users_index_entries_read(c)? - before, listed.unwrap()))
+        })
+        .unwrap();
+    // Eight rows a listing, each its creator's entry at most.
+    assert!(read <= 8 * 8, "{read} users index entries read");
+    // Person 5000 made the first three; the fourth's maker never was a member.
+    let shown = |mut made: Vec<(String, String)>| {
+        made.sort();
+        made.into_iter().map(|(_, by)| by).collect::<Vec<_>>()
+    };
+    let makers = ["Person 5000", "Person 5000", "Person 5000", "former member"];
+    assert_eq!(
+        shown(values.into_iter().map(|v| (v.key, v.created_by)).collect()),
+        makers
+    );
+    assert_eq!(
+        shown(keys.into_iter().map(|k| (k.name, k.created_by)).collect()),
+        makers
+    );
 }
