@@ -64,6 +64,7 @@ macro_rules! has_two_factor_sql {
     };
 }
 pub(crate) use has_two_factor_sql;
+pub const HAS_TWO_FACTOR_SQL: &str = has_two_factor_sql!();
 
 /// The row of the account `$id` (an SQL expression) as one record, `UserRecordSql`: read by a
 /// subquery, which always finds it by its primary key, where a join leaves the planner free to
@@ -132,7 +133,6 @@ impl From<UserRecord> for User {
         }
     }
 }
-pub const HAS_TWO_FACTOR_SQL: &str = has_two_factor_sql!();
 
 pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<User>> {
     users::table
